@@ -1,0 +1,100 @@
+#include "util/file.hpp"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fcntl.h>
+#include <unistd.h>
+#include <sys/stat.h>
+
+namespace modelkit::util {
+namespace {
+
+std::string quoted(const std::filesystem::path& p) { return "'" + p.string() + "'"; }
+
+Error errno_error(std::string_view what, const std::filesystem::path& p, int err) {
+  return failure(std::string(what) + " " + quoted(p) + ": " + std::strerror(err));
+}
+
+class Fd {
+ public:
+  explicit Fd(int fd) : fd_(fd) {}
+  ~Fd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  [[nodiscard]] int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+Result<std::string> read_fd(int fd, const std::filesystem::path& path, std::uint64_t offset, std::uint64_t count) {
+  std::string out;
+  out.resize(count);
+  std::uint64_t done = 0;
+  while (done < count) {
+    ssize_t n = ::pread(fd, out.data() + done, count - done, static_cast<off_t>(offset + done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno_error("cannot read", path, errno);
+    }
+    if (n == 0) break;
+    done += static_cast<std::uint64_t>(n);
+  }
+  out.resize(done);
+  return out;
+}
+
+}  // namespace
+
+Result<std::string> read_file(const std::filesystem::path& path, std::uint64_t max_bytes) {
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) return errno_error("cannot read", path, errno);
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return errno_error("cannot read", path, errno);
+  if (S_ISDIR(st.st_mode)) return failure("cannot read " + quoted(path) + ": is a folder, expected a file");
+  auto size = static_cast<std::uint64_t>(st.st_size);
+  if (size > max_bytes)
+    return failure(quoted(path) + " is " + std::to_string(size) + " bytes, more than the " +
+                   std::to_string(max_bytes) + " allowed");
+  return read_fd(fd.get(), path, 0, size);
+}
+
+Result<std::string> read_file_range(const std::filesystem::path& path, std::uint64_t offset, std::uint64_t count) {
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) return errno_error("cannot read", path, errno);
+  return read_fd(fd.get(), path, offset, count);
+}
+
+Result<void> write_file_atomic(const std::filesystem::path& path, std::string_view content) {
+  std::string tmpl = path.string() + ".tmp-XXXXXX";
+  int raw = ::mkstemp(tmpl.data());
+  if (raw < 0) return errno_error("cannot write", path, errno);
+  Fd fd(raw);
+  std::size_t done = 0;
+  while (done < content.size()) {
+    ssize_t n = ::write(fd.get(), content.data() + done, content.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      int err = errno;
+      ::unlink(tmpl.c_str());
+      return errno_error("cannot write", path, err);
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  if (::fsync(fd.get()) != 0 || ::fchmod(fd.get(), 0644) != 0) {
+    int err = errno;
+    ::unlink(tmpl.c_str());
+    return errno_error("cannot write", path, err);
+  }
+  if (::rename(tmpl.c_str(), path.c_str()) != 0) {
+    int err = errno;
+    ::unlink(tmpl.c_str());
+    return errno_error("cannot write", path, err);
+  }
+  return {};
+}
+
+}  // namespace modelkit::util

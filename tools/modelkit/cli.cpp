@@ -1,0 +1,93 @@
+#include "cli.hpp"
+
+#include <charconv>
+
+namespace modelkit::cli {
+
+std::optional<std::string> ParsedArgs::value(std::string_view name) const {
+  for (auto it = entries_.rbegin(); it != entries_.rend(); ++it)
+    if (it->first == name) return it->second;
+  return std::nullopt;
+}
+
+std::vector<std::string> ParsedArgs::values(std::string_view name) const {
+  std::vector<std::string> out;
+  for (const auto& [k, v] : entries_)
+    if (k == name) out.push_back(v);
+  return out;
+}
+
+bool ParsedArgs::has(std::string_view name) const {
+  for (const auto& e : entries_)
+    if (e.first == name) return true;
+  return false;
+}
+
+Result<ParsedArgs> parse_args(std::string_view command, std::span<char* const> args,
+                              std::span<const OptionSpec> options) {
+  ParsedArgs parsed;
+  for (size_t i = 0; i < args.size(); ++i) {
+    std::string_view arg = args[i];
+    if (arg.size() < 2 || arg[0] != '-' || arg == "--") {
+      if (arg == "--") {
+        for (++i; i < args.size(); ++i) parsed.positional.emplace_back(args[i]);
+        break;
+      }
+      parsed.positional.emplace_back(arg);
+      continue;
+    }
+    std::string_view name = arg;
+    std::optional<std::string_view> inline_value;
+    if (auto eq = arg.find('='); arg.starts_with("--") && eq != std::string_view::npos) {
+      name = arg.substr(0, eq);
+      inline_value = arg.substr(eq + 1);
+    }
+    const OptionSpec* spec = nullptr;
+    for (const auto& o : options)
+      if (o.name == name || (!o.short_name.empty() && o.short_name == name)) spec = &o;
+    if (spec == nullptr)
+      return usage_error("unknown option '" + std::string(name) + "' for 'modelkit " + std::string(command) +
+                         "' (see 'modelkit " + std::string(command) + " --help')");
+    if (spec->value_name.empty()) {
+      if (inline_value) return usage_error("option '" + std::string(spec->name) + "' takes no value");
+      parsed.add(spec->name, "");
+      continue;
+    }
+    if (inline_value) {
+      parsed.add(spec->name, std::string(*inline_value));
+    } else if (i + 1 < args.size()) {
+      parsed.add(spec->name, args[++i]);
+    } else {
+      return usage_error("option '" + std::string(spec->name) + "' needs a value (" +
+                         std::string(spec->value_name) + ")");
+    }
+  }
+  return parsed;
+}
+
+Result<long long> parse_int_option(std::string_view option, const std::string& text, long long min,
+                                   long long max) {
+  long long v = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || ptr != text.data() + text.size() || v < min || v > max)
+    return usage_error("option '" + std::string(option) + "': expected an integer from " + std::to_string(min) +
+                       " to " + std::to_string(max) + ", got '" + text + "'");
+  return v;
+}
+
+std::string format_help(std::string_view usage, std::span<const OptionSpec> options) {
+  std::string out = "usage: ";
+  out.append(usage).append("\n\noptions:\n");
+  for (const auto& o : options) {
+    std::string left = "  ";
+    if (!o.short_name.empty()) left.append(o.short_name).append(", ");
+    left.append(o.name);
+    if (!o.value_name.empty()) left.append(" ").append(o.value_name);
+    if (left.size() < 30) left.resize(30, ' ');
+    else left.append("  ");
+    out.append(left).append(o.help).append("\n");
+  }
+  return out;
+}
+
+}  // namespace modelkit::cli

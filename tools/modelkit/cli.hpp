@@ -1,0 +1,63 @@
+// The CLI's shared pieces: the option table type, the parser, and the command
+// signature. Commands print their own output to stdout; errors travel back to
+// main as Result, which prints them (one line, to stderr) and picks the exit code.
+#pragma once
+
+#include <modelkit/result.hpp>
+
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace modelkit::cli {
+
+struct OptionSpec {
+  std::string_view name;        // "--model", long form
+  std::string_view short_name;  // "-m" or ""
+  std::string_view value_name;  // "" for a flag, else e.g. "PATH"
+  std::string_view help;
+};
+
+class ParsedArgs {
+ public:
+  // Last value given for an option (options may repeat; later wins).
+  [[nodiscard]] std::optional<std::string> value(std::string_view name) const;
+  // Every value given for a repeatable option, in order.
+  [[nodiscard]] std::vector<std::string> values(std::string_view name) const;
+  [[nodiscard]] bool has(std::string_view name) const;
+  std::vector<std::string> positional;
+
+  void add(std::string_view name, std::string value) { entries_.emplace_back(std::string(name), std::move(value)); }
+
+ private:
+  std::vector<std::pair<std::string, std::string>> entries_;
+};
+
+// Parses args (argv after the command name). Unknown options and missing values
+// are usage errors that name the command and the option.
+[[nodiscard]] Result<ParsedArgs> parse_args(std::string_view command, std::span<char* const> args,
+                                            std::span<const OptionSpec> options);
+
+// Parses an integer option value, naming the option in the error.
+[[nodiscard]] Result<long long> parse_int_option(std::string_view option, const std::string& text,
+                                                 long long min, long long max);
+
+// "Usage: modelkit CMD ...\n\nOptions:\n..." text for --help.
+[[nodiscard]] std::string format_help(std::string_view usage, std::span<const OptionSpec> options);
+
+using CommandFn = Result<void> (*)(std::span<char* const> args);
+
+struct Command {
+  std::string_view name;
+  std::string_view summary;
+  CommandFn run;
+};
+
+// Commands, one per file (cmd_<name>.cpp).
+Result<void> run_inspect(std::span<char* const> args);
+Result<void> run_config(std::span<char* const> args);
+Result<void> run_build(std::span<char* const> args);
+
+}  // namespace modelkit::cli
