@@ -38,6 +38,10 @@ class JsonWriter {
     key(k);
     return value(v);
   }
+  JsonWriter& null_field(std::string_view k) {
+    key(k);
+    return null();
+  }
   JsonWriter& string_array(const std::vector<std::string>& items);
 
   [[nodiscard]] const std::string& str() const { return out_; }

@@ -1,5 +1,7 @@
 #include "cli.hpp"
 
+#include <modelkit/registry.hpp>
+
 #include <charconv>
 
 namespace modelkit::cli {
@@ -88,6 +90,33 @@ std::string format_help(std::string_view usage, std::span<const OptionSpec> opti
     out.append(left).append(o.help).append("\n");
   }
   return out;
+}
+
+Result<ModelSpec> model_spec_from(const ParsedArgs& args) {
+  ModelSpec spec;
+  spec.model = args.value("--model");
+  spec.model_type = args.value("--model-type");
+  spec.model_class = args.value("--model-class");
+  spec.task = args.value("--task");
+  if (spec.task) {
+    auto task = registry::parse_task(*spec.task);
+    if (!task) return task.take_error();
+  }
+  if (spec.model_type && spec.model_class)
+    return usage_error("--model-type and --model-class name the model twice; give one");
+  if (spec.model && spec.model_class)
+    return usage_error("-m and --model-class name the model twice; give one");
+  return spec;
+}
+
+Result<OutputFormat> format_from(const ParsedArgs& args) {
+  return parse_output_format(args.value("--format").value_or("table"));
+}
+
+Result<void> no_positional(std::string_view command, const ParsedArgs& args) {
+  if (args.positional.empty()) return {};
+  return usage_error("unexpected argument '" + args.positional.front() + "' for 'modelkit " + std::string(command) +
+                     "' (models are named with -m)");
 }
 
 }  // namespace modelkit::cli

@@ -3,6 +3,8 @@
 // main as Result, which prints them (one line, to stderr) and picks the exit code.
 #pragma once
 
+#include <modelkit/model.hpp>
+#include <modelkit/plan.hpp>
 #include <modelkit/result.hpp>
 
 #include <optional>
@@ -46,6 +48,20 @@ class ParsedArgs {
 
 // "Usage: modelkit CMD ...\n\nOptions:\n..." text for --help.
 [[nodiscard]] std::string format_help(std::string_view usage, std::span<const OptionSpec> options);
+
+// The options that name a model, shared by inspect, config and build.
+inline constexpr OptionSpec kModelOptions[] = {
+    {"--model", "-m", "PATH|MODEL_ID", "checkpoint folder, config.json, .onnx file, or model id in the HF cache"},
+    {"--model-type", "", "TYPE", "a model_type (alone: its default config)"},
+    {"--model-class", "", "CLASS", "a transformers class name"},
+    {"--task", "", "TASK", "the task (synonyms accepted); overrides detection"},
+};
+
+// ModelSpec from the model options; --task is validated here (parse time).
+[[nodiscard]] Result<ModelSpec> model_spec_from(const ParsedArgs& args);
+[[nodiscard]] Result<OutputFormat> format_from(const ParsedArgs& args);
+// Rejects stray positional arguments.
+[[nodiscard]] Result<void> no_positional(std::string_view command, const ParsedArgs& args);
 
 using CommandFn = Result<void> (*)(std::span<char* const> args);
 

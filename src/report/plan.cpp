@@ -1,0 +1,350 @@
+#include <modelkit/plan.hpp>
+#include <modelkit/registry.hpp>
+#include <modelkit/version.hpp>
+
+#include "report/json_fields.hpp"
+#include "util/file.hpp"
+#include "util/json_read.hpp"
+#include "util/json_writer.hpp"
+#include "util/strings.hpp"
+
+#include <array>
+
+namespace modelkit {
+namespace report {
+
+void write_resolution(util::JsonWriter& w, const TaskResolution& r) {
+  w.begin_object();
+  w.field("task", r.task);
+  w.field("optimum_task", r.optimum_task);
+  w.field("source", r.source);
+  w.field("model_class", r.model_class);
+  w.field("modality", r.modality);
+  w.key("notes").string_array(r.notes);
+  w.end_object();
+}
+
+}  // namespace report
+
+namespace {
+
+// build-pipeline.md, "Calibration data": the tasks with a dataset kind.
+struct KindRow {
+  std::string_view task;
+  std::string_view kind;
+};
+constexpr std::array kCalibrationKinds = {
+    KindRow{"depth-estimation", "image"},        KindRow{"feature-extraction", "text"},
+    KindRow{"fill-mask", "text"},                KindRow{"image-classification", "image"},
+    KindRow{"image-feature-extraction", "image"}, KindRow{"image-segmentation", "image"},
+    KindRow{"keypoint-detection", "image"},      KindRow{"multiple-choice", "text"},
+    KindRow{"next-sentence-prediction", "text"}, KindRow{"object-detection", "image"},
+    KindRow{"question-answering", "text"},       KindRow{"semantic-segmentation", "image"},
+    KindRow{"sentence-similarity", "text"},      KindRow{"text-classification", "text"},
+    KindRow{"token-classification", "text"},
+};
+
+}  // namespace
+
+std::pair<std::string, std::string> calibration_kind_for(const TaskResolution& resolution) {
+  if (!resolution.task) return {"random", "no task"};
+  for (const auto& row : kCalibrationKinds)
+    if (row.task == *resolution.task)
+      return {std::string(row.kind), "task '" + *resolution.task + "' calibrates on " + std::string(row.kind)};
+  return {"random", "task '" + *resolution.task + "' has no dataset kind"};
+}
+
+Result<BuildConfig> make_build_config(const ResolvedModel& model) {
+  MODELKIT_TRY_VOID(require_resolved(model.resolution, model.reference()));
+  BuildConfig c;
+  c.request = model.spec;
+  c.resolution = model.resolution;
+  c.model_type = model.facts.config.model_type;
+  c.model_id = model.facts.model_id;
+  auto [kind, reason] = calibration_kind_for(model.resolution);
+  c.calibration.kind = kind;
+  c.calibration.kind_reason = reason;
+  return c;
+}
+
+namespace {
+
+void write_request(util::JsonWriter& w, const ModelSpec& s) {
+  w.begin_object();
+  w.field("model", s.model);
+  w.field("model_type", s.model_type);
+  w.field("model_class", s.model_class);
+  w.field("task", s.task);
+  w.end_object();
+}
+
+void write_settings(util::JsonWriter& w, const BuildConfig& c) {
+  w.key("loader").begin_object();
+  w.field("task", c.resolution.task);
+  w.field("model_class", c.resolution.model_class);
+  w.field("model_type", c.model_type);
+  w.field("model_id", c.model_id);
+  w.field("library", c.resolution.library);
+  w.end_object();
+  const auto& cal = c.calibration;
+  w.key("calibration").begin_object();
+  w.field("kind", cal.kind);
+  w.field("kind_reason", cal.kind_reason);
+  w.field("data", cal.data);
+  w.field("samples", cal.samples);
+  w.field("sequence_length", cal.sequence_length);
+  w.field("method", cal.method);
+  w.field("percentile", cal.percentile);
+  w.field("histogram_bins", cal.histogram_bins);
+  w.field("seed", cal.seed);
+  w.end_object();
+  const auto& q = c.quantization;
+  w.key("quantization").begin_object();
+  w.field("format", q.format);
+  w.field("activation_type", q.activation_type);
+  w.field("weight_type", q.weight_type);
+  w.field("per_channel", q.per_channel);
+  w.key("op_types").string_array(q.op_types);
+  w.key("exclude_nodes").string_array(q.exclude_nodes);
+  w.end_object();
+}
+
+}  // namespace
+
+std::string build_config_json(const BuildConfig& c) {
+  util::JsonWriter w;
+  w.begin_object();
+  w.field("schema_version", c.schema_version);
+  w.field("modelkit_version", version());
+  w.key("request");
+  write_request(w, c.request);
+  w.key("resolution");
+  report::write_resolution(w, c.resolution);
+  write_settings(w, c);
+  w.end_object();
+  return w.take();
+}
+
+namespace {
+
+// Typed accessors over an object, each error naming the dotted field path.
+class Fields {
+ public:
+  Fields(simdjson::dom::object obj, std::string path) : obj_(obj), path_(std::move(path)) {}
+
+  Result<Fields> object(std::string_view k) const {
+    simdjson::dom::element e;
+    if (obj_.at_key(k).get(e) != simdjson::SUCCESS) return failure("missing field '" + name(k) + "'");
+    if (!e.is_object())
+      return failure("field '" + name(k) + "' must be an object, got " + std::string(util::json_type_name(e)));
+    return Fields(e.get_object().value_unsafe(), name(k));
+  }
+  template <class T>
+  Result<void> get(std::string_view k, std::optional<T>& out) const {
+    if constexpr (std::is_same_v<T, std::string>) {
+      auto v = util::optional_string(obj_, k);
+      if (!v) return v.take_error().with_context(path_);
+      if (*v) out = std::string(**v);
+    }
+    return {};
+  }
+  Result<void> get(std::string_view k, std::string& out) const {
+    auto v = util::optional_string(obj_, k);
+    if (!v) return v.take_error().with_context(path_);
+    if (*v) out = std::string(**v);
+    return {};
+  }
+  Result<void> get(std::string_view k, int& out, int min, int max) const {
+    auto v = util::optional_int(obj_, k);
+    if (!v) return v.take_error().with_context(path_);
+    if (*v) {
+      if (**v < min || **v > max)
+        return failure("field '" + name(k) + "' must be from " + std::to_string(min) + " to " + std::to_string(max) +
+                       ", got " + std::to_string(**v));
+      out = static_cast<int>(**v);
+    }
+    return {};
+  }
+  Result<void> get(std::string_view k, double& out) const {
+    auto v = util::optional_number(obj_, k);
+    if (!v) return v.take_error().with_context(path_);
+    if (*v) out = **v;
+    return {};
+  }
+  Result<void> get(std::string_view k, bool& out) const {
+    auto v = util::optional_bool(obj_, k);
+    if (!v) return v.take_error().with_context(path_);
+    if (*v) out = **v;
+    return {};
+  }
+  Result<void> get(std::string_view k, std::uint64_t& out) const {
+    auto v = util::optional_int(obj_, k);
+    if (!v) return v.take_error().with_context(path_);
+    if (*v) {
+      if (**v < 0) return failure("field '" + name(k) + "' must not be negative");
+      out = static_cast<std::uint64_t>(**v);
+    }
+    return {};
+  }
+  Result<void> get(std::string_view k, std::vector<std::string>& out) const {
+    auto v = util::optional_string_list(obj_, k);
+    if (!v) return v.take_error().with_context(path_);
+    if (*v) out = std::move(**v);
+    return {};
+  }
+  Result<void> one_of(std::string_view k, std::string& out, std::initializer_list<std::string_view> allowed) const {
+    MODELKIT_TRY_VOID(get(k, out));
+    for (auto a : allowed)
+      if (out == a) return {};
+    std::string list;
+    for (auto a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
+    return failure("field '" + name(k) + "' must be one of " + list + ", got '" + out + "'");
+  }
+
+ private:
+  std::string name(std::string_view k) const { return path_ + "." + std::string(k); }
+  simdjson::dom::object obj_;
+  std::string path_;
+};
+
+}  // namespace
+
+Result<BuildConfig> parse_build_config(std::string_view json) {
+  simdjson::dom::parser parser;
+  auto doc = util::parse_json(parser, json);
+  if (!doc) return doc.take_error();
+  if (!doc->is_object())
+    return failure("expected a JSON object at the top level, got " + std::string(util::json_type_name(*doc)));
+  simdjson::dom::object root_obj = doc->get_object().value_unsafe();
+  BuildConfig c;
+  auto version = util::optional_int(root_obj, "schema_version");
+  if (!version) return version.take_error();
+  if (!*version) return failure("missing field 'schema_version'");
+  if (**version != kBuildConfigSchemaVersion)
+    return failure("schema_version " + std::to_string(**version) + " is not supported (this modelkit reads " +
+                   std::to_string(kBuildConfigSchemaVersion) + ")");
+  Fields root(root_obj, "");
+  auto request = root.object("request");
+  if (!request) return request.take_error();
+  MODELKIT_TRY_VOID(request->get("model", c.request.model));
+  MODELKIT_TRY_VOID(request->get("model_type", c.request.model_type));
+  MODELKIT_TRY_VOID(request->get("model_class", c.request.model_class));
+  MODELKIT_TRY_VOID(request->get("task", c.request.task));
+  auto resolution = root.object("resolution");
+  if (!resolution) return resolution.take_error();
+  MODELKIT_TRY_VOID(resolution->get("task", c.resolution.task));
+  MODELKIT_TRY_VOID(resolution->get("optimum_task", c.resolution.optimum_task));
+  MODELKIT_TRY_VOID(resolution->get("source", c.resolution.source));
+  MODELKIT_TRY_VOID(resolution->get("model_class", c.resolution.model_class));
+  MODELKIT_TRY_VOID(resolution->get("modality", c.resolution.modality));
+  MODELKIT_TRY_VOID(resolution->get("notes", c.resolution.notes));
+  auto loader = root.object("loader");
+  if (!loader) return loader.take_error();
+  MODELKIT_TRY_VOID(loader->get("model_type", c.model_type));
+  MODELKIT_TRY_VOID(loader->get("model_id", c.model_id));
+  MODELKIT_TRY_VOID(loader->get("library", c.resolution.library));
+  auto cal = root.object("calibration");
+  if (!cal) return cal.take_error();
+  auto& cs = c.calibration;
+  MODELKIT_TRY_VOID(cal->one_of("kind", cs.kind, {"text", "image", "random"}));
+  MODELKIT_TRY_VOID(cal->get("kind_reason", cs.kind_reason));
+  MODELKIT_TRY_VOID(cal->get("data", cs.data));
+  MODELKIT_TRY_VOID(cal->get("samples", cs.samples, 1, 1'000'000));
+  MODELKIT_TRY_VOID(cal->get("sequence_length", cs.sequence_length, 1, 1'000'000));
+  MODELKIT_TRY_VOID(cal->one_of("method", cs.method, {"minmax", "percentile", "entropy"}));
+  MODELKIT_TRY_VOID(cal->get("percentile", cs.percentile));
+  MODELKIT_TRY_VOID(cal->get("histogram_bins", cs.histogram_bins, 16, 1 << 20));
+  MODELKIT_TRY_VOID(cal->get("seed", cs.seed));
+  auto quant = root.object("quantization");
+  if (!quant) return quant.take_error();
+  auto& q = c.quantization;
+  MODELKIT_TRY_VOID(quant->one_of("format", q.format, {"qdq"}));
+  MODELKIT_TRY_VOID(quant->one_of("activation_type", q.activation_type, {"uint8", "int8", "uint16", "int16"}));
+  MODELKIT_TRY_VOID(quant->one_of("weight_type", q.weight_type, {"int8", "uint8", "int16", "uint16"}));
+  MODELKIT_TRY_VOID(quant->get("per_channel", q.per_channel));
+  MODELKIT_TRY_VOID(quant->get("op_types", q.op_types));
+  MODELKIT_TRY_VOID(quant->get("exclude_nodes", q.exclude_nodes));
+  if (!c.request.model && !c.request.model_type && !c.request.model_class)
+    return failure("field 'request' names no model (model, model_type or model_class)");
+  return c;
+}
+
+Result<void> write_build_config(const BuildConfig& config, const std::string& path) {
+  return util::write_file_atomic(path, build_config_json(config));
+}
+
+Result<BuildConfig> read_build_config(const std::string& path) {
+  auto text = util::read_file(path, 16u << 20);
+  if (!text) return text.take_error();
+  auto parsed = parse_build_config(*text);
+  if (!parsed) return parsed.take_error().with_context("'" + path + "'");
+  return parsed;
+}
+
+Result<void> check_replayed_resolution(const TaskResolution& recorded, const TaskResolution& fresh) {
+  auto show = [](const TaskResolution& r) {
+    return "task '" + r.task.value_or("null") + "', class '" + r.model_class.value_or("null") + "', source '" +
+           r.source + "'";
+  };
+  if (recorded.task != fresh.task || recorded.model_class != fresh.model_class || recorded.source != fresh.source)
+    return failure("the config records " + show(recorded) + " but the model now resolves to " + show(fresh) +
+                   "; write the config again with 'modelkit config'");
+  return {};
+}
+
+std::string resolution_json(const TaskResolution& resolution, bool pretty) {
+  util::JsonWriter w(pretty);
+  report::write_resolution(w, resolution);
+  return w.take();
+}
+
+Result<OutputFormat> parse_output_format(std::string_view text) {
+  if (text == "table") return OutputFormat::table;
+  if (text == "json") return OutputFormat::json;
+  return usage_error("option '--format': expected 'table' or 'json', got '" + std::string(text) + "'");
+}
+
+std::string render_plan(const BuildConfig& c, const std::optional<std::string>& output, OutputFormat format) {
+  static constexpr std::array kStages = {"resolve", "plan", "calibrate", "quantize", "validate", "write"};
+  if (format == OutputFormat::json) {
+    util::JsonWriter w;
+    w.begin_object();
+    w.field("schema_version", c.schema_version);
+    w.field("command", "build");
+    w.field("dry_run", true);
+    w.key("request");
+    write_request(w, c.request);
+    w.key("resolution");
+    report::write_resolution(w, c.resolution);
+    w.key("plan").begin_object();
+    write_settings(w, c);
+    w.key("stages").begin_array();
+    for (auto s : kStages) w.value(s);
+    w.end_array();
+    w.field("output", output);
+    w.end_object();
+    w.end_object();
+    return w.take();
+  }
+  std::string out;
+  auto line = [&](std::string_view k, std::string_view v) {
+    out.append(k).append(k.size() < 18 ? 18 - k.size() : 1, ' ').append(v).append("\n");
+  };
+  line("task", c.resolution.task.value_or("unresolved"));
+  line("optimum task", c.resolution.optimum_task.value_or("-"));
+  line("source", c.resolution.source);
+  line("model class", c.resolution.model_class.value_or("-"));
+  line("modality", c.resolution.modality);
+  for (const auto& n : c.resolution.notes) line("note", n);
+  line("calibration", c.calibration.kind + " (" + c.calibration.kind_reason + "), " +
+                          std::to_string(c.calibration.samples) + " samples, sequence length " +
+                          std::to_string(c.calibration.sequence_length) + ", " + c.calibration.method);
+  line("quantization", "QDQ, activations " + c.quantization.activation_type + " asymmetric, weights " +
+                           c.quantization.weight_type + " symmetric, " +
+                           (c.quantization.per_channel ? "per-channel" : "per-tensor"));
+  line("stages", "resolve -> plan -> calibrate -> quantize -> validate -> write");
+  line("output", output.value_or("(none: dry run)"));
+  return out;
+}
+
+}  // namespace modelkit

@@ -1,0 +1,78 @@
+// modelkit build: resolve -> plan -> calibrate -> quantize -> validate -> write.
+// Today the plan (--dry-run); the stages after it arrive with the ONNX and
+// calibration layers.
+#include "cli.hpp"
+
+#include <cstdio>
+#include <vector>
+
+namespace modelkit::cli {
+
+std::vector<OptionSpec> calibration_options();
+Result<void> apply_calibration_options(const ParsedArgs& args, BuildConfig& config);
+
+Result<void> run_build(std::span<char* const> argv) {
+  std::vector<OptionSpec> opts(std::begin(kModelOptions), std::end(kModelOptions));
+  opts.push_back({"--config", "-c", "FILE", "replay a config written by 'modelkit config' (flags override it)"});
+  for (auto& o : calibration_options()) opts.push_back(o);
+  opts.push_back({"--output", "-o", "DIR", "output folder"});
+  opts.push_back({"--dry-run", "", "", "resolve and print the plan; write nothing"});
+  opts.push_back({"--format", "", "table|json", "output format of --dry-run (default table)"});
+  opts.push_back({"--help", "-h", "", "show this help"});
+  auto args = parse_args("build", argv, opts);
+  if (!args) return args.take_error();
+  if (args->has("--help")) {
+    std::fputs(format_help("modelkit build (-m PATH|ID | --model-type T | -c FILE) [--task T] [-o DIR] [--dry-run]",
+                           opts)
+                   .c_str(),
+               stdout);
+    return {};
+  }
+  MODELKIT_TRY_VOID(no_positional("build", *args));
+  auto format = format_from(*args);
+  if (!format) return format.take_error();
+  auto spec = model_spec_from(*args);
+  if (!spec) return spec.take_error();
+
+  std::optional<BuildConfig> recorded;
+  if (auto file = args->value("--config")) {
+    auto parsed = read_build_config(*file);
+    if (!parsed) return parsed.take_error();
+    recorded = std::move(*parsed);
+    // Flags override the recorded request; naming a model on the command line replaces it.
+    ModelSpec merged = recorded->request;
+    if (spec->model || spec->model_type || spec->model_class) {
+      merged.model = spec->model;
+      merged.model_type = spec->model_type;
+      merged.model_class = spec->model_class;
+    }
+    if (spec->task) merged.task = spec->task;
+    spec = std::move(merged);
+  }
+  auto model = resolve_model(*spec, CacheLocation::from_environment());
+  if (!model) return model.take_error();
+  auto config = make_build_config(*model);
+  if (!config) return config.take_error();
+  if (recorded) {
+    bool same_request = recorded->request.model == spec->model && recorded->request.model_type == spec->model_type &&
+                        recorded->request.model_class == spec->model_class && recorded->request.task == spec->task;
+    if (same_request) {
+      auto check = check_replayed_resolution(recorded->resolution, config->resolution);
+      if (!check) return check.take_error().with_context("'" + *args->value("--config") + "'");
+    }
+    // Settings come from the file; the data kind follows today's resolution.
+    auto fresh = config->calibration;
+    config->calibration = recorded->calibration;
+    config->calibration.kind = fresh.kind;
+    config->calibration.kind_reason = fresh.kind_reason;
+    config->quantization = recorded->quantization;
+  }
+  MODELKIT_TRY_VOID(apply_calibration_options(*args, *config));
+  if (args->has("--dry-run")) {
+    std::fputs(render_plan(*config, args->value("--output"), *format).c_str(), stdout);
+    return {};
+  }
+  return failure("building is not available yet in this version: only 'modelkit build --dry-run' (the plan) is");
+}
+
+}  // namespace modelkit::cli

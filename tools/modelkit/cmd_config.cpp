@@ -1,0 +1,92 @@
+// modelkit config: the build config JSON that 'modelkit build -c' replays.
+#include "cli.hpp"
+
+#include <cstdio>
+#include <vector>
+
+namespace modelkit::cli {
+
+std::vector<OptionSpec> calibration_options() {
+  return {
+      {"--samples", "", "N", "calibration samples (default 100)"},
+      {"--sequence-length", "", "N", "sequence length for text inputs without a static one (default 128)"},
+      {"--method", "", "minmax|percentile|entropy", "calibration method (default minmax)"},
+      {"--calibration-data", "", "PATH", ".txt, .jsonl or an image folder"},
+      {"--per-channel", "", "", "per-channel weight scales"},
+      {"--activation-type", "", "TYPE", "uint8 (default), int8, uint16, int16"},
+      {"--weight-type", "", "TYPE", "int8 (default), uint8, int16, uint16"},
+      {"--seed", "", "N", "seed of random inputs (default 0)"},
+  };
+}
+
+Result<void> apply_calibration_options(const ParsedArgs& args, BuildConfig& config) {
+  auto& cal = config.calibration;
+  auto& q = config.quantization;
+  if (auto v = args.value("--samples")) {
+    auto n = parse_int_option("--samples", *v, 1, 1'000'000);
+    if (!n) return n.take_error();
+    cal.samples = static_cast<int>(*n);
+  }
+  if (auto v = args.value("--sequence-length")) {
+    auto n = parse_int_option("--sequence-length", *v, 1, 1'000'000);
+    if (!n) return n.take_error();
+    cal.sequence_length = static_cast<int>(*n);
+  }
+  if (auto v = args.value("--seed")) {
+    auto n = parse_int_option("--seed", *v, 0, INT64_MAX);
+    if (!n) return n.take_error();
+    cal.seed = static_cast<std::uint64_t>(*n);
+  }
+  auto one_of = [](std::string_view option, const std::string& v, std::initializer_list<std::string_view> allowed)
+      -> Result<void> {
+    for (auto a : allowed)
+      if (v == a) return {};
+    std::string list;
+    for (auto a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
+    return usage_error("option '" + std::string(option) + "': expected one of " + list + ", got '" + v + "'");
+  };
+  if (auto v = args.value("--method")) {
+    MODELKIT_TRY_VOID(one_of("--method", *v, {"minmax", "percentile", "entropy"}));
+    cal.method = *v;
+  }
+  if (auto v = args.value("--activation-type")) {
+    MODELKIT_TRY_VOID(one_of("--activation-type", *v, {"uint8", "int8", "uint16", "int16"}));
+    q.activation_type = *v;
+  }
+  if (auto v = args.value("--weight-type")) {
+    MODELKIT_TRY_VOID(one_of("--weight-type", *v, {"int8", "uint8", "int16", "uint16"}));
+    q.weight_type = *v;
+  }
+  if (auto v = args.value("--calibration-data")) cal.data = *v;
+  if (args.has("--per-channel")) q.per_channel = true;
+  return {};
+}
+
+Result<void> run_config(std::span<char* const> argv) {
+  std::vector<OptionSpec> opts(std::begin(kModelOptions), std::end(kModelOptions));
+  for (auto& o : calibration_options()) opts.push_back(o);
+  opts.push_back({"--output", "-o", "FILE", "write the config here instead of stdout"});
+  opts.push_back({"--help", "-h", "", "show this help"});
+  auto args = parse_args("config", argv, opts);
+  if (!args) return args.take_error();
+  if (args->has("--help")) {
+    std::fputs(format_help("modelkit config (-m PATH|ID | --model-type T | --model-class C) [--task T] [-o FILE]",
+                           opts)
+                   .c_str(),
+               stdout);
+    return {};
+  }
+  MODELKIT_TRY_VOID(no_positional("config", *args));
+  auto spec = model_spec_from(*args);
+  if (!spec) return spec.take_error();
+  auto model = resolve_model(*spec, CacheLocation::from_environment());
+  if (!model) return model.take_error();
+  auto config = make_build_config(*model);
+  if (!config) return config.take_error();
+  MODELKIT_TRY_VOID(apply_calibration_options(*args, *config));
+  if (auto out = args->value("--output")) return write_build_config(*config, *out);
+  std::fputs(build_config_json(*config).c_str(), stdout);
+  return {};
+}
+
+}  // namespace modelkit::cli
