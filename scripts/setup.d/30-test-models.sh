@@ -41,7 +41,7 @@ if [ -d "$node_tests" ] && [ ! -e "$models/onnx-node-tests" ]; then
   ln -s "$node_tests" "$models/onnx-node-tests"
 fi
 
-if [ ! -e "$models/bert-tiny-like/model.onnx" ] || [ ! -e "$models/cnn-tiny/model.onnx" ]; then
+if [ ! -e "$models/bert-tiny-like/test_data_set_0/output_1.pb" ] || [ ! -e "$models/cnn-tiny/test_data_set_0/output_0.pb" ]; then
   "$python" "$root/scripts/test_models/export_tiny_models.py" "$models"
 fi
 

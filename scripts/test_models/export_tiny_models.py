@@ -91,6 +91,19 @@ class TinyCnn(nn.Module):
         return self.classifier(self.features(pixel_values).mean(dim=(2, 3)))
 
 
+def save_test_data(dest, names, tensors):
+    """Writes tensors as ONNX TensorProto files (test_data_set_0/input_N.pb / output_N.pb), the
+    layout of ONNX's own node tests, so the C++ tests compare ONNX Runtime against torch."""
+    from onnx import numpy_helper
+    folder = os.path.join(dest, "test_data_set_0")
+    os.makedirs(folder, exist_ok=True)
+    for kind, items in (("input", names[0]), ("output", names[1])):
+        for i, name in enumerate(items):
+            proto = numpy_helper.from_array(tensors[name].detach().numpy(), name)
+            with open(os.path.join(folder, f"{kind}_{i}.pb"), "wb") as f:
+                f.write(proto.SerializeToString())
+
+
 def write_json(path, obj):
     with open(path, "w") as f:
         json.dump(obj, f, indent=2)
@@ -110,6 +123,18 @@ def export_bert(dest):
     torch.onnx.export(model, args, os.path.join(dest, "model.onnx"), opset_version=14,
                       input_names=["input_ids", "attention_mask", "token_type_ids"],
                       output_names=["last_hidden_state", "pooler_output"], dynamic_axes=dyn)
+    # Reference outputs from torch for fixed inputs (ids, a padded mask, mixed token types).
+    g = torch.Generator().manual_seed(1)
+    ids = torch.randint(0, BERT["vocab_size"], (2, 12), generator=g)
+    mask = torch.ones_like(ids)
+    mask[1, 8:] = 0
+    types = torch.zeros_like(ids)
+    types[:, 6:] = 1
+    with torch.no_grad():
+        hidden, pooled = model(ids, mask, types)
+    save_test_data(dest, (["input_ids", "attention_mask", "token_type_ids"], ["last_hidden_state", "pooler_output"]),
+                   {"input_ids": ids, "attention_mask": mask, "token_type_ids": types,
+                    "last_hidden_state": hidden, "pooler_output": pooled})
     config = {"architectures": ["BertModel"], "model_type": "bert", **BERT,
               "position_embedding_type": "absolute", "torch_dtype": "float32", "use_cache": True}
     write_json(os.path.join(dest, "config.json"), config)
@@ -124,6 +149,10 @@ def export_cnn(dest):
                       input_names=["pixel_values"], output_names=["logits"],
                       dynamic_axes={"pixel_values": {0: "batch_size", 1: "num_channels", 2: "height", 3: "width"},
                                     "logits": {0: "batch_size"}})
+    pixels = torch.randn(1, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        logits = model(pixels)
+    save_test_data(dest, (["pixel_values"], ["logits"]), {"pixel_values": pixels, "logits": logits})
     config = {"architectures": ["ConvNextForImageClassification"], "model_type": "convnext",
               "num_channels": 3, "image_size": 32, "num_labels": len(labels),
               "id2label": {str(i): l for i, l in enumerate(labels)},

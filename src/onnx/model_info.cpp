@@ -1,0 +1,411 @@
+#include "onnx/model_proto.hpp"
+#include "util/json_writer.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <map>
+#include <set>
+#include <string_view>
+#include <system_error>
+
+namespace modelkit::onnx {
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string in_quotes(std::string_view s) { return "'" + std::string(s) + "'"; }
+
+// Operators that only appear in quantized graphs (ai.onnx and com.microsoft). Ops whose name
+// starts with "QLinear" are matched by prefix as well.
+constexpr std::string_view kQuantizedOps[] = {
+    "QuantizeLinear",       "DequantizeLinear",      "MatMulInteger",      "ConvInteger",
+    "DynamicQuantizeLinear", "DynamicQuantizeMatMul", "DynamicQuantizeLSTM", "MatMulIntegerToFloat",
+    "QGemm",                "QAttention",            "QEmbedLayerNormalization", "QOrderedMatMul",
+    "MatMulNBits",          "MatMulBnb4",            "GatherBlockQuantized", "DequantizeBFP",
+    "QuantizeBFP",          "DynamicQuantizeConv",
+};
+
+bool is_quantized_op(std::string_view op) {
+  if (op.starts_with("QLinear")) return true;
+  return std::find(std::begin(kQuantizedOps), std::end(kQuantizedOps), op) != std::end(kQuantizedOps);
+}
+
+// Low-bit integer initializers at least this big are weights, not index constants or masks.
+constexpr std::uint64_t kQuantizedWeightMinElements = 256;
+
+bool is_low_bit_integer(std::int32_t type) {
+  auto t = static_cast<ElementType>(type);
+  return t == ElementType::int8 || t == ElementType::uint8 || t == ElementType::int4 || t == ElementType::uint4;
+}
+
+std::string op_key(const ::onnx::NodeProto& n) {
+  if (n.domain().empty() || n.domain() == "ai.onnx") return n.op_type();
+  return n.domain() + "." + n.op_type();
+}
+
+ValueInfo value_info(const ::onnx::ValueInfoProto& v) {
+  ValueInfo out;
+  out.name = v.name();
+  if (!v.has_type()) {
+    out.kind = "unknown";
+    return out;
+  }
+  const ::onnx::TypeProto* type = &v.type();
+  // Sequence/optional: describe the element tensor, keep the outer kind.
+  if (type->has_sequence_type()) {
+    out.kind = "sequence";
+    type = &type->sequence_type().elem_type();
+  } else if (type->has_optional_type()) {
+    out.kind = "optional";
+    type = &type->optional_type().elem_type();
+  } else if (type->has_map_type()) {
+    out.kind = "map";
+    out.element_type = static_cast<ElementType>(type->map_type().key_type());
+    return out;
+  }
+  const ::onnx::TypeProto_Tensor* tensor = nullptr;
+  if (type->has_tensor_type()) {
+    tensor = &type->tensor_type();
+  } else if (type->has_sparse_tensor_type()) {
+    if (out.kind == "tensor") out.kind = "sparse_tensor";
+    out.element_type = static_cast<ElementType>(type->sparse_tensor_type().elem_type());
+    if (type->sparse_tensor_type().has_shape()) {
+      out.has_shape = true;
+      for (const auto& d : type->sparse_tensor_type().shape().dim())
+        out.shape.push_back(d.has_dim_value() ? Dim{d.dim_value(), {}} : Dim{std::nullopt, d.dim_param()});
+    }
+    return out;
+  } else if (out.kind == "tensor") {
+    out.kind = "unknown";
+    return out;
+  }
+  if (tensor == nullptr) return out;
+  out.element_type = static_cast<ElementType>(tensor->elem_type());
+  if (tensor->has_shape()) {
+    out.has_shape = true;
+    for (const auto& d : tensor->shape().dim())
+      out.shape.push_back(d.has_dim_value() ? Dim{d.dim_value(), {}} : Dim{std::nullopt, d.dim_param()});
+  }
+  return out;
+}
+
+struct Walk {
+  std::map<std::string, std::int64_t> quant_ops;
+  std::int64_t low_bit_initializers = 0;
+  std::string low_bit_example;
+  std::int64_t subgraph_nodes = 0;
+  std::vector<const ::onnx::TensorProto*> tensors;  // every tensor, for external data checks
+};
+
+void walk_graph(const ::onnx::GraphProto& g, Walk& w, bool is_subgraph);
+
+void walk_nodes(const google::protobuf::RepeatedPtrField<::onnx::NodeProto>& nodes, Walk& w) {
+  for (const auto& n : nodes) {
+    if (is_quantized_op(n.op_type())) ++w.quant_ops[op_key(n)];
+    for (const auto& a : n.attribute()) {
+      if (a.has_t()) w.tensors.push_back(&a.t());
+      for (const auto& t : a.tensors()) w.tensors.push_back(&t);
+      if (a.has_g()) walk_graph(a.g(), w, true);
+      for (const auto& g : a.graphs()) walk_graph(g, w, true);
+    }
+  }
+}
+
+void walk_graph(const ::onnx::GraphProto& g, Walk& w, bool is_subgraph) {
+  if (is_subgraph) w.subgraph_nodes += g.node_size();
+  for (const auto& t : g.initializer()) {
+    w.tensors.push_back(&t);
+    if (!is_low_bit_integer(t.data_type())) continue;
+    std::uint64_t count = 1;
+    for (auto d : t.dims()) count *= static_cast<std::uint64_t>(std::max<std::int64_t>(d, 0));
+    if (count < kQuantizedWeightMinElements) continue;
+    if (w.low_bit_initializers++ == 0) w.low_bit_example = t.name();
+  }
+  for (const auto& s : g.sparse_initializer()) {
+    w.tensors.push_back(&s.values());
+    w.tensors.push_back(&s.indices());
+  }
+  walk_nodes(g.node(), w);
+}
+
+std::string human_bytes(std::uint64_t n) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double v = static_cast<double>(n);
+  int u = 0;
+  while (v >= 1024.0 && u < 4) {
+    v /= 1024.0;
+    ++u;
+  }
+  char buf[32];
+  if (u == 0) std::snprintf(buf, sizeof buf, "%llu B", static_cast<unsigned long long>(n));
+  else std::snprintf(buf, sizeof buf, "%.1f %s", v, units[u]);
+  return buf;
+}
+
+void write_value_json(util::JsonWriter& json, const ValueInfo& v, bool is_input) {
+  json.begin_object();
+  json.field("name", v.name);
+  json.field("kind", v.kind);
+  json.field("element_type", element_type_name(v.element_type));
+  json.key("shape");
+  if (!v.has_shape) {
+    json.null();
+  } else {
+    json.begin_array();
+    for (const auto& d : v.shape) {
+      if (d.value) json.value(*d.value);
+      else if (!d.symbol.empty()) json.value(d.symbol);
+      else json.null();
+    }
+    json.end_array();
+  }
+  if (is_input) {
+    json.key("index_bound");
+    if (v.index_bound) json.value(*v.index_bound);
+    else json.null();
+  }
+  json.end_object();
+}
+
+}  // namespace
+
+std::int64_t ModelInfo::default_opset() const {
+  for (const auto& o : opset_imports)
+    if (o.domain.empty() || o.domain == "ai.onnx") return o.version;
+  return 0;
+}
+
+Result<ModelInfo> model_info_from_proto(const ::onnx::ModelProto& model, const fs::path& path,
+                                        std::uint64_t file_bytes) {
+  ModelInfo info;
+  info.path = path.string();
+  info.file_bytes = file_bytes;
+  info.ir_version = model.ir_version();
+  info.producer_name = model.producer_name();
+  info.producer_version = model.producer_version();
+  info.domain = model.domain();
+  info.model_version = model.model_version();
+  const auto& g = model.graph();
+  info.graph_name = g.name();
+  for (const auto& o : model.opset_import()) info.opset_imports.push_back({o.domain(), o.version()});
+  for (const auto& p : model.metadata_props()) info.metadata_props.emplace_back(p.key(), p.value());
+  info.function_count = model.functions_size();
+
+  std::map<std::string, const ::onnx::TensorProto*, std::less<>> initializers;
+  for (const auto& t : g.initializer()) initializers.emplace(t.name(), &t);
+
+  // index_bound: an input used as Gather indices into an initializer (an embedding table).
+  std::map<std::string, std::int64_t, std::less<>> index_bounds;
+  for (const auto& n : g.node()) {
+    if (n.op_type() != "Gather" || n.input_size() < 2 || !(n.domain().empty() || n.domain() == "ai.onnx")) continue;
+    auto table = initializers.find(n.input(0));
+    if (table == initializers.end() || table->second->dims_size() == 0) continue;
+    std::int64_t axis = 0;
+    for (const auto& a : n.attribute())
+      if (a.name() == "axis") axis = a.i();
+    if (axis != 0) continue;
+    auto rows = table->second->dims(0);
+    auto [it, inserted] = index_bounds.emplace(n.input(1), rows);
+    if (!inserted) it->second = std::min(it->second, rows);
+  }
+  for (const auto& v : g.input()) {
+    if (initializers.count(v.name())) continue;  // IR < 4 lists initializers as inputs too
+    auto vi = value_info(v);
+    if (auto b = index_bounds.find(v.name()); b != index_bounds.end()) vi.index_bound = b->second;
+    info.inputs.push_back(std::move(vi));
+  }
+  for (const auto& v : g.output()) info.outputs.push_back(value_info(v));
+
+  info.node_count = g.node_size();
+  std::map<std::string, std::int64_t> ops;
+  for (const auto& n : g.node()) ++ops[op_key(n)];
+  for (auto& [op, count] : ops) info.op_types.push_back({op, count});
+  std::stable_sort(info.op_types.begin(), info.op_types.end(),
+                   [](const OpCount& a, const OpCount& b) { return a.count > b.count; });
+
+  Walk walk;
+  walk_graph(g, walk, false);
+  for (const auto& f : model.functions()) walk_nodes(f.node(), walk);
+  info.subgraph_node_count = walk.subgraph_nodes;
+
+  info.initializer_count = g.initializer_size();
+  for (const auto& t : g.initializer()) {
+    auto bytes = tensor_dense_bytes(t);
+    if (!bytes) return bytes.error().with_context(in_quotes(info.path));
+    info.initializer_bytes += *bytes;
+  }
+
+  // External data: every reference must resolve inside the model's folder to a file that holds it.
+  const fs::path model_dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
+  std::map<std::string, std::size_t> file_index;
+  for (const auto* t : walk.tensors) {
+    auto ref = external_ref(*t);
+    if (!ref) return ref.error().with_context(in_quotes(info.path));
+    if (!ref->has_value()) continue;
+    const auto& r = **ref;
+    auto dense = tensor_dense_bytes(*t);
+    if (!dense) return dense.error().with_context(in_quotes(info.path));
+    std::uint64_t length = r.length.value_or(*dense);
+    auto it = file_index.find(r.location);
+    if (it == file_index.end()) {
+      auto file = resolve_external_location(model_dir, r.location);
+      if (!file) return file.error().with_context(in_quotes(info.path));
+      std::error_code ec;
+      if (!fs::is_regular_file(*file, ec))
+        return failure(in_quotes(info.path) + ": external data file " + in_quotes(r.location) + " not found (looked for " +
+                       in_quotes(file->string()) + ")");
+      auto size = fs::file_size(*file, ec);
+      if (ec) return failure(in_quotes(info.path) + ": cannot read external data file " + in_quotes(file->string()));
+      it = file_index.emplace(r.location, info.external_data_files.size()).first;
+      info.external_data_files.push_back({r.location, size, 0});
+    }
+    auto& file = info.external_data_files[it->second];
+    if (r.offset > file.file_bytes || length > file.file_bytes - r.offset)
+      return failure(in_quotes(info.path) + ": tensor " + in_quotes(t->name()) + " reads bytes " + std::to_string(r.offset) +
+                     "+" + std::to_string(length) + " of " + in_quotes(r.location) + ", which has only " +
+                     std::to_string(file.file_bytes));
+    ++file.tensor_count;
+    info.external_data_bytes += length;
+  }
+
+  for (const auto& [op, count] : walk.quant_ops) info.quantization.evidence.push_back(op + " x" + std::to_string(count));
+  if (walk.low_bit_initializers > 0)
+    info.quantization.evidence.push_back("8/4-bit integer weights x" + std::to_string(walk.low_bit_initializers) +
+                                         " (e.g. " + in_quotes(walk.low_bit_example) + ")");
+  info.quantization.quantized = !info.quantization.evidence.empty();
+  return info;
+}
+
+Result<ModelInfo> read_model_info(const fs::path& path) {
+  auto model = read_model_proto(path);
+  if (!model) return model.take_error();
+  std::error_code ec;
+  auto size = fs::file_size(path, ec);
+  return model_info_from_proto(*model, path, ec ? 0 : size);
+}
+
+std::string format_dims(const ValueInfo& v) {
+  if (!v.has_shape) return "unknown rank";
+  std::string out = "[";
+  for (std::size_t i = 0; i < v.shape.size(); ++i) {
+    if (i) out += ", ";
+    const auto& d = v.shape[i];
+    out += d.value ? std::to_string(*d.value) : (d.symbol.empty() ? "?" : d.symbol);
+  }
+  return out + "]";
+}
+
+void write_model_info_json(util::JsonWriter& json, const ModelInfo& info) {
+  json.begin_object();
+  json.field("path", info.path);
+  json.field("file_bytes", info.file_bytes);
+  json.field("ir_version", info.ir_version);
+  json.field("producer_name", info.producer_name);
+  json.field("producer_version", info.producer_version);
+  json.field("domain", info.domain);
+  json.field("model_version", info.model_version);
+  json.field("graph_name", info.graph_name);
+  json.key("opset_imports").begin_array();
+  for (const auto& o : info.opset_imports) {
+    json.begin_object();
+    json.field("domain", o.domain);
+    json.field("version", o.version);
+    json.end_object();
+  }
+  json.end_array();
+  json.key("metadata_props").begin_object();
+  for (const auto& [k, v] : info.metadata_props) json.field(k, v);
+  json.end_object();
+  json.key("inputs").begin_array();
+  for (const auto& v : info.inputs) write_value_json(json, v, true);
+  json.end_array();
+  json.key("outputs").begin_array();
+  for (const auto& v : info.outputs) write_value_json(json, v, false);
+  json.end_array();
+  json.field("node_count", info.node_count);
+  json.field("subgraph_node_count", info.subgraph_node_count);
+  json.field("function_count", info.function_count);
+  json.key("op_types").begin_object();
+  for (const auto& o : info.op_types) json.field(o.op, o.count);
+  json.end_object();
+  json.field("initializer_count", info.initializer_count);
+  json.field("initializer_bytes", info.initializer_bytes);
+  json.key("external_data").begin_object();
+  json.field("bytes", info.external_data_bytes);
+  json.key("files").begin_array();
+  for (const auto& f : info.external_data_files) {
+    json.begin_object();
+    json.field("location", f.location);
+    json.field("file_bytes", f.file_bytes);
+    json.field("tensor_count", f.tensor_count);
+    json.end_object();
+  }
+  json.end_array();
+  json.end_object();
+  json.key("quantization").begin_object();
+  json.field("quantized", info.quantization.quantized);
+  json.key("evidence").string_array(info.quantization.evidence);
+  json.end_object();
+  json.end_object();
+}
+
+std::string format_model_info_table(const ModelInfo& info) {
+  std::string out;
+  auto row = [&out](std::string_view label, const std::string& text) {
+    std::string l(label);
+    l.resize(14, ' ');
+    out += l + text + "\n";
+  };
+  row("model", info.path + " (" + human_bytes(info.file_bytes) + ")");
+  std::string producer = info.producer_name.empty() ? "unknown producer" : info.producer_name;
+  if (!info.producer_version.empty()) producer += " " + info.producer_version;
+  row("format", "ONNX IR " + std::to_string(info.ir_version) + ", " + producer);
+  std::string opsets;
+  for (const auto& o : info.opset_imports) {
+    if (!opsets.empty()) opsets += ", ";
+    opsets += (o.domain.empty() ? "ai.onnx" : o.domain) + " " + std::to_string(o.version);
+  }
+  row("opsets", opsets.empty() ? "none" : opsets);
+  auto io_rows = [&](std::string_view label, const std::vector<ValueInfo>& values) {
+    if (values.empty()) row(label, "none");
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      const auto& v = values[i];
+      std::string type = v.kind == "tensor" ? element_type_name(v.element_type)
+                                            : v.kind + "<" + element_type_name(v.element_type) + ">";
+      std::string text = v.name + "  " + type + " " + format_dims(v);
+      if (v.index_bound) text += "  (indexes " + std::to_string(*v.index_bound) + " rows)";
+      row(i == 0 ? label : "", text);
+    }
+  };
+  io_rows("inputs", info.inputs);
+  io_rows("outputs", info.outputs);
+  std::string ops;
+  for (std::size_t i = 0; i < info.op_types.size() && i < 10; ++i) {
+    if (i) ops += ", ";
+    ops += info.op_types[i].op + " " + std::to_string(info.op_types[i].count);
+  }
+  if (info.op_types.size() > 10) ops += ", ... (" + std::to_string(info.op_types.size()) + " op types)";
+  std::string nodes = std::to_string(info.node_count);
+  if (info.subgraph_node_count) nodes += " (+" + std::to_string(info.subgraph_node_count) + " in subgraphs)";
+  row("nodes", nodes + (ops.empty() ? "" : ": " + ops));
+  std::string weights = std::to_string(info.initializer_count) + " initializers, " + human_bytes(info.initializer_bytes);
+  row("weights", weights);
+  if (info.external_data_files.empty()) {
+    row("external data", "none");
+  } else {
+    for (std::size_t i = 0; i < info.external_data_files.size(); ++i) {
+      const auto& f = info.external_data_files[i];
+      row(i == 0 ? "external data" : "", f.location + " (" + human_bytes(f.file_bytes) + ", " +
+                                             std::to_string(f.tensor_count) + " tensors)");
+    }
+  }
+  std::string quant = info.quantization.quantized ? "yes: " : "no";
+  for (std::size_t i = 0; i < info.quantization.evidence.size(); ++i)
+    quant += (i ? ", " : "") + info.quantization.evidence[i];
+  row("quantized", quant);
+  for (std::size_t i = 0; i < info.metadata_props.size(); ++i)
+    row(i == 0 ? "metadata" : "", info.metadata_props[i].first + " = " + info.metadata_props[i].second);
+  return out;
+}
+
+}  // namespace modelkit::onnx
