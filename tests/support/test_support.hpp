@@ -1,0 +1,106 @@
+// Helpers shared by the test binaries: temporary folders, file writing, and running
+// the real CLI binary with its exit code, stdout and stderr.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <string>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <vector>
+
+namespace modelkit::test {
+
+namespace fs = std::filesystem;
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (fs::temp_directory_path() / "modelkit-test-XXXXXX").string();
+    if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    path_ = tmpl;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::permissions(path_, fs::perms::owner_all, fs::perm_options::add, ec);
+    fs::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  [[nodiscard]] const fs::path& path() const { return path_; }
+  [[nodiscard]] fs::path operator/(const std::string& rel) const { return path_ / rel; }
+
+ private:
+  fs::path path_;
+};
+
+inline void write_file(const fs::path& path, std::string_view content) {
+  fs::create_directories(path.parent_path());
+  std::ofstream out(path, std::ios::binary);
+  out.write(content.data(), static_cast<std::streamsize>(content.size()));
+  if (!out) throw std::runtime_error("cannot write " + path.string());
+}
+
+inline std::string read_text(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+inline fs::path data_dir() { return fs::path(MODELKIT_TEST_DATA_DIR); }
+
+struct CliResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+#ifdef MODELKIT_CLI_PATH
+// Runs the modelkit binary with args and optional extra environment ("NAME=value").
+inline CliResult run_cli(const std::vector<std::string>& args, const std::vector<std::string>& env = {}) {
+  TempDir tmp;
+  auto out_path = tmp / "stdout";
+  auto err_path = tmp / "stderr";
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    FILE* o = std::freopen(out_path.c_str(), "w", stdout);
+    FILE* e = std::freopen(err_path.c_str(), "w", stderr);
+    (void)o;
+    (void)e;
+    for (const auto& kv : env) ::putenv(const_cast<char*>(kv.c_str()));
+    std::vector<char*> argv;
+    std::string bin = MODELKIT_CLI_PATH;
+    argv.push_back(bin.data());
+    std::vector<std::string> copy = args;
+    for (auto& a : copy) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv(bin.c_str(), argv.data());
+    std::_Exit(127);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  CliResult r;
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  r.out = read_text(out_path);
+  r.err = read_text(err_path);
+  return r;
+}
+#endif
+
+// A Hugging Face cache layout: <hub>/models--org--name/{refs/main, snapshots/<rev>/...}.
+inline fs::path make_cache_snapshot(const fs::path& hub, const std::string& model_id, const std::string& rev = "0123abc") {
+  std::string folder = "models--";
+  for (char c : model_id) folder += (c == '/') ? std::string("--") : std::string(1, c);
+  auto repo = hub / folder;
+  write_file(repo / "refs" / "main", rev + "\n");
+  auto snap = repo / "snapshots" / rev;
+  fs::create_directories(snap);
+  return snap;
+}
+
+}  // namespace modelkit::test
