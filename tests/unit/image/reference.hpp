@@ -61,9 +61,10 @@ inline void require_reference() {
 class ScratchDir {
  public:
   ScratchDir() {
+    static int count = 0;
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    path_ = fs::temp_directory_path() /
-            ("modelkit-image-" + std::string(info ? info->name() : "test") + "-" + std::to_string(::getpid()));
+    path_ = fs::temp_directory_path() / ("modelkit-image-" + std::string(info ? info->name() : "test") + "-" +
+                                         std::to_string(::getpid()) + "-" + std::to_string(count++));
     fs::remove_all(path_);
     fs::create_directories(path_);
   }
