@@ -71,6 +71,7 @@ if(_ort_include AND _ort_library AND NOT _ort_key STREQUAL "${OnnxRuntime_VERSIO
     CMAKE_FLAGS "-DINCLUDE_DIRECTORIES=${_ort_include}"
     LINK_LIBRARIES "${_ort_library}"
     LINK_OPTIONS "-Wl,-rpath,${_ort_libdir}"
+    CXX_STANDARD 17
     COMPILE_OUTPUT_VARIABLE _ort_compile_output
     RUN_OUTPUT_VARIABLE _ort_version_output)
   if(_ort_compile_result AND _ort_run_result EQUAL 0 AND _ort_version_output MATCHES "^[0-9]+\\.[0-9]+\\.[0-9]+")

@@ -316,7 +316,7 @@ Result<void> load_external_data(::onnx::ModelProto& model, const fs::path& model
     }
     t.set_raw_data(std::move(*bytes));
     t.clear_external_data();
-    t.set_data_location(::onnx::TensorProto_DataLocation_DEFAULT);
+    t.clear_data_location();
   });
   return status;
 }
@@ -352,13 +352,16 @@ Result<void> save_model_proto(::onnx::ModelProto& model, const fs::path& path, c
     ::onnx::TensorProto original;  // for typed-field or still-external tensors (copied)
     std::string raw;               // for raw_data tensors (moved, not copied)
     bool from_raw;
+    bool had_location = false;     // whether data_location was set explicitly
+    int location = 0;
   };
   std::vector<Moved> moved;
   auto restore = [&moved] {
     for (auto& m : moved) {
       if (m.from_raw) {
         m.tensor->clear_external_data();
-        m.tensor->set_data_location(::onnx::TensorProto_DataLocation_DEFAULT);
+        if (m.had_location) m.tensor->set_data_location(static_cast<::onnx::TensorProto_DataLocation>(m.location));
+        else m.tensor->clear_data_location();
         m.tensor->mutable_raw_data()->swap(m.raw);
       } else {
         m.tensor->Swap(&m.original);
@@ -412,6 +415,8 @@ Result<void> save_model_proto(::onnx::ModelProto& model, const fs::path& path, c
         }
         m.raw.swap(*t->mutable_raw_data());
         m.from_raw = true;
+        m.had_location = t->has_data_location();
+        m.location = t->data_location();
         bytes = m.raw;
       } else {
         auto typed = typed_field_bytes(*t, *want);
