@@ -358,6 +358,11 @@ def make_images(folder):
         f.write("this is not an image\n")
     open(p("bad_empty.jpg"), "wb").close()
     rgb.save(p("bad_gif.png"), format="GIF")
+    # A header promising 100000 x 100000 pixels: must be refused before any allocation.
+    huge = struct.pack(">IIBBBBB", 100000, 100000, 8, 2, 0, 0, 0)
+    with open(p("bad_huge.png"), "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", huge) + png_chunk(b"IDAT", zlib.compress(b"\x00" * 64))
+                + png_chunk(b"IEND", b""))
 
 
 # ----------------------------------------------------------------------------- driver

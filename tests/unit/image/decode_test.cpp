@@ -91,6 +91,7 @@ TEST(DecodeImage, BrokenFilesGiveOneLineErrorsNamingTheFile) {
       {"bad_text.png", "not a JPEG or PNG file"},
       {"bad_empty.jpg", "empty file"},
       {"bad_gif.png", "GIF images are not supported"},
+      {"bad_huge.png", "image is 100000x100000, more than the 178956970 pixels allowed"},
   };
   for (const auto& [name, reason] : cases) {
     const fs::path path = gen / name;
