@@ -33,6 +33,24 @@ Result<PixelValues> preprocess(const Image& image, const ImageProcessorConfig& c
     return failure("image has no pixels or its buffer does not match " + std::to_string(image.width) + "x" +
                    std::to_string(image.height) + " RGB");
 
+  // A config built by hand (not from_json) may leave the sizes its rule needs at 0.
+  if (config.do_resize) {
+    const bool sizes_set = [&] {
+      switch (config.resize_rule) {
+        case ResizeRule::exact: return config.height > 0 && config.width > 0;
+        case ResizeRule::shortest_edge:
+        case ResizeRule::convnext: return config.shortest_edge > 0 && config.crop_pct > 0;
+        case ResizeRule::shortest_longest: return config.shortest_edge > 0 && config.longest_edge > 0;
+        case ResizeRule::longest_edge: return config.longest_edge > 0;
+        case ResizeRule::max_height_width: return config.max_height > 0 && config.max_width > 0;
+      }
+      return false;
+    }();
+    if (!sizes_set) return failure("image processor config: do_resize is set but its output size is not");
+  }
+  if (config.do_center_crop && (config.crop_height < 1 || config.crop_width < 1))
+    return failure("image processor config: do_center_crop is set but crop_size is not");
+
   // The pipeline only copies when a step changes the image.
   const Image* current = &image;
   Image resized, cropped;

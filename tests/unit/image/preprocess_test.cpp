@@ -339,6 +339,15 @@ TEST(Preprocess, ChannelsFirstAndBgrOrder) {
 
   Image empty;
   EXPECT_FALSE(preprocess(empty, *rgb).ok());
+
+  // A hand-built config that never got its sizes is an error, not a 1x1 output.
+  ImageProcessorConfig unset;
+  auto bad = preprocess(img, unset);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("do_resize is set but its output size is not"), std::string::npos);
+  unset.do_resize = false;
+  unset.do_center_crop = true;
+  EXPECT_FALSE(preprocess(img, unset).ok());
 }
 
 }  // namespace
