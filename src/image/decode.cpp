@@ -84,8 +84,9 @@ bool decode_jpeg(const unsigned char* data, std::size_t size, DecodeOutput* out)
   err.message[0] = '\0';
   if (setjmp(err.jump)) {
     jpeg_destroy_decompress(&cinfo);
-    out->error = std::string("invalid JPEG data (") + err.message + ")";
-    if (std::strcmp(err.message, "truncated JPEG data") == 0) out->error = err.message;
+    out->error = std::strcmp(err.message, "truncated JPEG data") == 0
+                     ? std::string(err.message)
+                     : std::string("invalid JPEG data (") + err.message + ")";
     return false;
   }
   jpeg_create_decompress(&cinfo);
