@@ -16,6 +16,7 @@ candidate_versions() {
   local out="" pkg v
   for pkg in "${packages[@]}"; do
     v="$(apt-cache policy "$pkg" 2>/dev/null | awk '/Candidate:/ {print $2}')"
+    [ "$v" = "(none)" ] && v=""
     out+="$pkg=${v:-none};"
   done
   echo "$out"
