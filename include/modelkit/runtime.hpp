@@ -78,4 +78,24 @@ class Session {
                                                       std::span<const std::string> tensor_names,
                                                       const SessionOptions& options = {});
 
+// --- latency measurement (modelkit perf, bench/) -----------------------------------------------
+
+struct LatencyStats {
+  std::size_t iterations = 0;
+  double min_ms = 0, p50_ms = 0, p90_ms = 0, p99_ms = 0, mean_ms = 0, std_ms = 0;  // std: sample (n-1)
+};
+
+// Percentiles by linear interpolation between order statistics (numpy's default).
+[[nodiscard]] LatencyStats latency_stats(std::vector<double> samples_ms);
+
+// Runs `warmup` untimed then `iterations` timed inferences (all outputs fetched, as an
+// application would) and returns each timed run's wall time in milliseconds.
+[[nodiscard]] Result<std::vector<double>> time_runs(Session& session, std::span<const Tensor> inputs, int warmup,
+                                                    int iterations);
+
+// The process's resident memory now and at its peak (Linux /proc/self/status VmRSS / VmHWM); 0
+// where unavailable.
+[[nodiscard]] std::uint64_t current_rss_bytes();
+[[nodiscard]] std::uint64_t peak_rss_bytes();
+
 }  // namespace modelkit::runtime

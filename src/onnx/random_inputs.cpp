@@ -413,8 +413,14 @@ Result<RandomInputs> make_random_inputs(std::span<const onnx::ValueInfo> inputs,
 void write_random_inputs_json(util::JsonWriter& json, const RandomInputs& inputs) {
   json.begin_object();
   json.field("seed", inputs.seed);
-  json.key("inputs").begin_array();
-  for (const auto& r : inputs.records) {
+  json.key("inputs");
+  write_random_input_records_json(json, inputs.records);
+  json.end_object();
+}
+
+void write_random_input_records_json(util::JsonWriter& json, const std::vector<RandomInputRecord>& records) {
+  json.begin_array();
+  for (const auto& r : records) {
     json.begin_object();
     json.field("name", r.name);
     json.field("element_type", element_type_name(r.type));
@@ -426,7 +432,6 @@ void write_random_inputs_json(util::JsonWriter& json, const RandomInputs& inputs
     json.end_object();
   }
   json.end_array();
-  json.end_object();
 }
 
 }  // namespace modelkit
