@@ -1,0 +1,86 @@
+// Hugging Face tokenizer.json engine: loads the file the `tokenizers` library writes (current and
+// old serializations) and encodes text exactly as its Rust core does: added tokens, normalizer,
+// pre-tokenizer, model (WordPiece, BPE, Unigram, WordLevel), post-processor, truncation, padding.
+#pragma once
+
+#include <modelkit/result.hpp>
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace modelkit::tokenizer {
+
+struct Encoding {
+  std::vector<std::uint32_t> ids;
+  std::vector<std::string> tokens;
+  std::vector<std::uint32_t> type_ids;
+  std::vector<std::uint32_t> attention_mask;
+  std::vector<std::uint32_t> special_tokens_mask;
+};
+
+enum class TruncationStrategy { longest_first, only_first, only_second };
+enum class Direction { left, right };
+
+struct TruncationParams {
+  std::size_t max_length = 512;
+  TruncationStrategy strategy = TruncationStrategy::longest_first;
+  Direction direction = Direction::right;
+  std::size_t stride = 0;
+};
+
+struct PaddingParams {
+  // nullopt: pad to the longest of the batch (a single encoding: no padding); else to this length.
+  std::optional<std::size_t> fixed_length;
+  Direction direction = Direction::right;
+  std::optional<std::size_t> pad_to_multiple_of;
+  std::uint32_t pad_id = 0;
+  std::uint32_t pad_type_id = 0;
+  std::string pad_token = "[PAD]";
+};
+
+class Tokenizer {
+ public:
+  // Reads tokenizer.json (or the tokenizer.json inside a folder) and, when present beside it,
+  // tokenizer_config.json for model_max_length. Errors name the file and the field.
+  [[nodiscard]] static Result<Tokenizer> from_file(const std::filesystem::path& path);
+  // Parses tokenizer.json content; `source` names it in errors.
+  [[nodiscard]] static Result<Tokenizer> from_json(std::string_view json, std::string_view source = "tokenizer.json");
+
+  // Encodes one text or a pair. Truncation and padding apply as configured.
+  // Errors: text that is not valid UTF-8, truncation that cannot be satisfied.
+  [[nodiscard]] Result<Encoding> encode(std::string_view text, std::optional<std::string_view> pair = std::nullopt,
+                                        bool add_special_tokens = true) const;
+
+  [[nodiscard]] const std::optional<TruncationParams>& truncation() const;
+  [[nodiscard]] const std::optional<PaddingParams>& padding() const;
+  void set_truncation(std::optional<TruncationParams> params);
+  void set_padding(std::optional<PaddingParams> params);
+  // Fixed sequence length (calibration): truncate to `length` and pad to exactly `length` with the
+  // padding token of the stored padding, else the tokenizer's pad/[PAD]/<pad> token, else id 0.
+  void set_fixed_length(std::size_t length);
+
+  // model_max_length from tokenizer_config.json, when given there and not a "very large" sentinel.
+  [[nodiscard]] std::optional<std::size_t> model_max_length() const;
+  [[nodiscard]] std::optional<std::uint32_t> token_to_id(std::string_view token) const;
+  // Model vocabulary plus added tokens not in it.
+  [[nodiscard]] std::size_t vocab_size() const;
+
+  Tokenizer(Tokenizer&&) noexcept;
+  Tokenizer& operator=(Tokenizer&&) noexcept;
+  ~Tokenizer();
+
+  struct Impl;
+
+ private:
+  explicit Tokenizer(std::shared_ptr<Impl> impl);
+  std::shared_ptr<Impl> impl_;
+  std::optional<TruncationParams> truncation_;
+  std::optional<PaddingParams> padding_;
+};
+
+}  // namespace modelkit::tokenizer
