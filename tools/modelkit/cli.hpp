@@ -76,7 +76,6 @@ Result<void> run_inspect(std::span<char* const> args);
 Result<void> run_config(std::span<char* const> args);
 Result<void> run_build(std::span<char* const> args);
 Result<void> run_tokenize(std::span<char* const> args);
-Result<void> run_tokenize(std::span<char* const> args);
 Result<void> run_perf(std::span<char* const> args);
 
 }  // namespace modelkit::cli

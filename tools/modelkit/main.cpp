@@ -18,8 +18,6 @@ constexpr std::array kCommands = {
     Command{"config", "write the build config that 'build -c' replays", modelkit::cli::run_config},
     Command{"build", "resolve, plan and build a deployable model (--dry-run prints the plan)",
             modelkit::cli::run_build},
-    Command{"tokenize", "run a checkpoint's tokenizer.json on text and print ids and tokens",
-            modelkit::cli::run_tokenize},
     Command{"perf", "measure an ONNX model's latency, throughput, load time and memory in ONNX Runtime",
             modelkit::cli::run_perf},
     Command{"tokenize", "run a checkpoint's tokenizer.json on text and print ids and tokens",
