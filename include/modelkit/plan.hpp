@@ -3,6 +3,7 @@
 #pragma once
 
 #include <modelkit/model.hpp>
+#include <modelkit/onnx.hpp>
 #include <modelkit/result.hpp>
 #include <modelkit/safetensors.hpp>
 
@@ -74,6 +75,8 @@ struct InspectReport {
   std::vector<std::string> exportable_tasks;  // of the model_type, '-with-past' included
   std::optional<WeightsSummary> weights;      // with -m
   std::optional<std::string> config_class;
+  std::vector<onnx::OnnxFile> onnx_files;     // the folder's ONNX files and what each is
+  std::optional<onnx::ModelInfo> onnx_model;  // -m FILE.onnx, else the folder's float model
 };
 [[nodiscard]] Result<InspectReport> inspect_model(ResolvedModel model);
 [[nodiscard]] std::string render_inspect(const InspectReport& report, OutputFormat format);

@@ -17,9 +17,23 @@ Result<InspectReport> inspect_model(ResolvedModel model) {
       report.config_class = std::string(row->config_class);
   }
   if (model.checkpoint) {
-    auto weights = summarize_weights(model.checkpoint->source.folder);
+    const auto& src = model.checkpoint->source;
+    auto weights = summarize_weights(src.folder);
     if (!weights) return weights.take_error();
     report.weights = std::move(*weights);
+    std::optional<std::filesystem::path> onnx_path = src.onnx_path;
+    if (!onnx_path) {
+      auto files = onnx::scan_folder(src.folder);
+      if (!files) return files.take_error();
+      report.onnx_files = std::move(*files);
+      for (const auto& f : report.onnx_files)
+        if (f.is_float_model) onnx_path = f.path;
+    }
+    if (onnx_path) {
+      auto info = onnx::read_model_info(*onnx_path);
+      if (!info) return info.take_error();
+      report.onnx_model = std::move(*info);
+    }
   }
   report.model = std::move(model);
   return report;
@@ -107,6 +121,11 @@ std::string render_json(const InspectReport& r) {
   } else {
     w.null();
   }
+  w.key("onnx_files");
+  onnx::write_onnx_files_json(w, r.onnx_files);
+  w.key("onnx");
+  if (r.onnx_model) onnx::write_model_info_json(w, *r.onnx_model);
+  else w.null();
   w.key("weights");
   if (r.weights) {
     const auto& ws = *r.weights;
@@ -175,6 +194,15 @@ std::string render_table(const InspectReport& r) {
       line("  " + d.dtype, human_count(d.parameters) + " parameters, " + human_bytes(d.bytes));
   } else if (r.weights) {
     line("weights", "no safetensors files");
+  }
+  if (!r.onnx_files.empty()) {
+    out.append("\n");
+    for (const auto& f : r.onnx_files)
+      line(f.is_float_model ? "onnx (float)" : "onnx", f.relative_path + " (" + std::string(onnx::variant_name(f.variant)) + ")");
+  }
+  if (r.onnx_model) {
+    out.append("\n");
+    out.append(onnx::format_model_info_table(*r.onnx_model));
   }
   return out;
 }
