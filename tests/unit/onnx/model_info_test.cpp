@@ -90,7 +90,10 @@ TEST_P(ReferenceFacts, MatchesPythonOnnx) {
     ++i;
   }
   std::map<std::string, std::string> meta;
-  for (auto [k, v] : want["metadata_props"].get_object().value()) meta[std::string(k)] = std::string(v.get_string().value());
+  {
+    simdjson::dom::object items = want["metadata_props"].get_object().value();
+    for (auto [k, v] : items) meta[std::string(k)] = std::string(v.get_string().value());
+  }
   EXPECT_EQ(info->metadata_props.size(), meta.size());
   for (const auto& [k, v] : info->metadata_props) EXPECT_EQ(meta[k], v) << k;
 
@@ -99,7 +102,10 @@ TEST_P(ReferenceFacts, MatchesPythonOnnx) {
   EXPECT_EQ(info->node_count, want["node_count"].get_int64().value());
   EXPECT_EQ(info->subgraph_node_count, want["subgraph_node_count"].get_int64().value());
   std::map<std::string, std::int64_t> ops;
-  for (auto [k, v] : want["op_types"].get_object().value()) ops[std::string(k)] = v.get_int64().value();
+  {
+    simdjson::dom::object items = want["op_types"].get_object().value();
+    for (auto [k, v] : items) ops[std::string(k)] = v.get_int64().value();
+  }
   std::map<std::string, std::int64_t> got_ops;
   for (const auto& o : info->op_types) got_ops[o.op] = o.count;
   EXPECT_EQ(got_ops, ops);
@@ -142,7 +148,8 @@ TEST(ModelInfo, JsonHasTheDocumentedFields) {
   auto doc = util::parse_json(parser, json.str());
   ASSERT_TRUE(doc.ok()) << json.str();
   std::vector<std::string> keys;
-  for (auto [k, v] : doc->get_object().value()) keys.emplace_back(k);
+  simdjson::dom::object top = doc->get_object().value();
+  for (auto [k, v] : top) keys.emplace_back(k);
   EXPECT_EQ(keys, (std::vector<std::string>{"path", "file_bytes", "ir_version", "producer_name", "producer_version",
                                             "domain", "model_version", "graph_name", "opset_imports", "metadata_props",
                                             "inputs", "outputs", "node_count", "subgraph_node_count",
