@@ -1,0 +1,71 @@
+// Calibration sources (build-pipeline.md, "Calibration data"): text through the
+// checkpoint's own tokenizer, images through its preprocessor, random inputs from the
+// ONNX model's input specs — and the universal fallback that picks random when (1) the
+// task has no dataset kind, (2) the chosen source cannot be built, or (3) the names it
+// produces do not meet the model's inputs. Every fallback is recorded with its reason.
+#pragma once
+
+#include <modelkit/calibration.hpp>
+#include <modelkit/onnx.hpp>
+#include <modelkit/random_inputs.hpp>
+#include <modelkit/result.hpp>
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace modelkit::calib {
+
+struct SourceRequest {
+  std::string kind = "random";                // text | image | random (the plan's choice)
+  std::string kind_reason;                    // why the plan chose it
+  std::optional<std::filesystem::path> data;  // --calibration-data: .txt, .jsonl or an image folder
+  std::filesystem::path checkpoint_folder;    // tokenizer.json / preprocessor_config.json live here
+  std::vector<onnx::ValueInfo> model_inputs;  // the ONNX model's inputs
+  InputHints hints;                           // vocab_size, image_size, ... from config.json
+  int samples = 100;
+  int sequence_length = 128;                  // used when the model's sequence dim is symbolic
+  std::uint64_t seed = 0;
+};
+
+// What calibration actually used; goes into the build manifest.
+struct CalibrationRecord {
+  std::string requested_kind;
+  std::string kind;                            // the kind used
+  std::optional<std::string> fallback_reason;  // set when kind != requested_kind
+  std::string data_source;                     // "embedded default text (120 lines)", a path, ...
+  int samples = 0;                             // what the source can yield (capped at the request)
+  std::uint64_t seed = 0;
+  std::vector<std::string> dropped_inputs;     // produced by the source, not inputs of the model
+  std::vector<std::string> filled_inputs;      // inputs of the model filled from the random source
+  std::vector<std::string> casts;              // "input_ids int64 -> int32"
+  std::vector<std::string> notes;              // processor notes, data notes
+  std::vector<RandomInputRecord> random_inputs;  // how random tensors were made (first sample)
+};
+
+struct SelectedSource {
+  std::unique_ptr<SampleSource> source;  // yields samples conformed to the model's inputs
+  CalibrationRecord record;
+  // Warnings to show the user (every fallback is one).
+  std::vector<std::string> warnings;
+};
+
+// Builds the source for a request, applying the fallback rules. Errors only when even
+// the random source cannot be built (e.g. an input of unknown rank).
+[[nodiscard]] Result<SelectedSource> select_source(const SourceRequest& request);
+
+// The embedded default calibration text: varied sentences (domains, languages, scripts).
+[[nodiscard]] std::vector<std::string> default_texts();
+
+// Reads --calibration-data text: .txt one sample per line (empty lines skipped), .jsonl
+// objects with "text" and optional "text_pair". Errors name the file and line.
+struct TextSample {
+  std::string text;
+  std::optional<std::string> pair;
+};
+[[nodiscard]] Result<std::vector<TextSample>> read_text_samples(const std::filesystem::path& path);
+
+}  // namespace modelkit::calib
