@@ -5,7 +5,12 @@
 
 #include "tokenizer/unicode.hpp"
 
+#include <unicode/uchar.h>
+
 #include <cctype>
+#include <cstdio>
+#include <map>
+#include <mutex>
 
 namespace modelkit::tokenizer {
 
@@ -16,6 +21,79 @@ namespace {
 constexpr std::string_view kSpaceClass = "\\t-\\r\\x{85}\\p{Z}";
 constexpr std::string_view kWordClass = "\\p{Alphabetic}\\p{M}\\p{Nd}\\p{Pc}\\x{200C}\\x{200D}";
 constexpr std::string_view kHexClass = "0-9a-fA-F";
+
+// PCRE2 10.42 carries Unicode 14 tables, Oniguruma 6.9.8 (the Rust core's) Unicode 15: the
+// characters assigned in 15.0 (ICU 72 knows them) are added to the property classes by hand.
+const std::vector<char32_t>& unicode15_chars() {
+  static const std::vector<char32_t> chars = [] {
+    std::vector<char32_t> out;
+    for (UChar32 c = 0; c <= 0x10FFFF; ++c) {
+      UVersionInfo age;
+      u_charAge(c, age);
+      if (age[0] == 15 && age[1] == 0) out.push_back(static_cast<char32_t>(c));
+    }
+    return out;
+  }();
+  return chars;
+}
+
+// General-category mask of a \p{NAME} (short or long name), 0 when NAME is not a category.
+std::uint32_t category_mask(std::string_view name) {
+  static const std::map<std::string_view, std::uint32_t> masks = {
+      {"L", U_GC_L_MASK}, {"Letter", U_GC_L_MASK}, {"Lu", U_GC_LU_MASK}, {"Uppercase_Letter", U_GC_LU_MASK},
+      {"Ll", U_GC_LL_MASK}, {"Lowercase_Letter", U_GC_LL_MASK}, {"Lt", U_GC_LT_MASK}, {"Titlecase_Letter", U_GC_LT_MASK},
+      {"Lm", U_GC_LM_MASK}, {"Modifier_Letter", U_GC_LM_MASK}, {"Lo", U_GC_LO_MASK}, {"Other_Letter", U_GC_LO_MASK},
+      {"M", U_GC_M_MASK}, {"Mark", U_GC_M_MASK}, {"Mn", U_GC_MN_MASK}, {"Nonspacing_Mark", U_GC_MN_MASK},
+      {"Mc", U_GC_MC_MASK}, {"Spacing_Mark", U_GC_MC_MASK}, {"Me", U_GC_ME_MASK}, {"Enclosing_Mark", U_GC_ME_MASK},
+      {"N", U_GC_N_MASK}, {"Number", U_GC_N_MASK}, {"Nd", U_GC_ND_MASK}, {"Decimal_Number", U_GC_ND_MASK},
+      {"Nl", U_GC_NL_MASK}, {"Letter_Number", U_GC_NL_MASK}, {"No", U_GC_NO_MASK}, {"Other_Number", U_GC_NO_MASK},
+      {"P", U_GC_P_MASK}, {"Punctuation", U_GC_P_MASK}, {"Pc", U_GC_PC_MASK}, {"Pd", U_GC_PD_MASK},
+      {"Ps", U_GC_PS_MASK}, {"Pe", U_GC_PE_MASK}, {"Pi", U_GC_PI_MASK}, {"Pf", U_GC_PF_MASK}, {"Po", U_GC_PO_MASK},
+      {"S", U_GC_S_MASK}, {"Symbol", U_GC_S_MASK}, {"Sm", U_GC_SM_MASK}, {"Sc", U_GC_SC_MASK},
+      {"Sk", U_GC_SK_MASK}, {"So", U_GC_SO_MASK}, {"Other_Symbol", U_GC_SO_MASK},
+      {"Z", U_GC_Z_MASK}, {"Separator", U_GC_Z_MASK}, {"Zs", U_GC_ZS_MASK}, {"Zl", U_GC_ZL_MASK}, {"Zp", U_GC_ZP_MASK},
+      {"Cf", U_GC_CF_MASK}, {"Format", U_GC_CF_MASK}};
+  auto it = masks.find(name);
+  return it == masks.end() ? 0 : it->second;
+}
+
+// "\x{A}-\x{B}..." for the Unicode 15.0 characters of a property ("" when none or unknown).
+std::string unicode15_ranges(std::string_view name) {
+  static std::mutex mutex;
+  static std::map<std::string, std::string, std::less<>> cache;
+  std::lock_guard<std::mutex> lock(mutex);
+  if (auto it = cache.find(name); it != cache.end()) return it->second;
+  std::uint32_t mask = category_mask(name);
+  const bool alphabetic = name == "Alphabetic" || name == "Alpha";
+  std::string out;
+  if (mask != 0 || alphabetic) {
+    char32_t run_start = 0;
+    char32_t prev = 0;
+    bool in_run = false;
+    auto flush = [&] {
+      if (!in_run) return;
+      char buf[48];
+      if (run_start == prev) std::snprintf(buf, sizeof buf, "\\x{%X}", static_cast<unsigned>(run_start));
+      else std::snprintf(buf, sizeof buf, "\\x{%X}-\\x{%X}", static_cast<unsigned>(run_start), static_cast<unsigned>(prev));
+      out += buf;
+    };
+    for (char32_t c : unicode15_chars()) {
+      bool member = alphabetic ? u_hasBinaryProperty(static_cast<UChar32>(c), UCHAR_ALPHABETIC)
+                               : (U_GET_GC_MASK(static_cast<UChar32>(c)) & mask) != 0;
+      if (!member) continue;
+      if (in_run && c == prev + 1) {
+        prev = c;
+        continue;
+      }
+      flush();
+      run_start = prev = c;
+      in_run = true;
+    }
+    flush();
+  }
+  cache.emplace(std::string(name), out);
+  return out;
+}
 
 // One JIT stack and match data per thread: regexes are shared, matching state is not.
 struct MatchState {
@@ -69,11 +147,14 @@ std::string translate_onig(std::string_view p) {
         case 'H': cls = kHexClass; negated = true; break;
         default: break;
       }
+      std::string extra;
+      if (e == 'w' || e == 'W')
+        extra = unicode15_ranges("Alphabetic") + unicode15_ranges("M") + unicode15_ranges("Nd") + unicode15_ranges("Pc");
       if (!cls.empty()) {
         if (class_depth == 0) {
-          out.append(negated ? "[^" : "[").append(cls).append("]");
+          out.append(negated ? "[^" : "[").append(cls).append(extra).append("]");
         } else if (!negated) {
-          out.append(cls);
+          out.append(cls).append(extra);
         } else {
           // A negated class inside a class has no PCRE2 spelling as a union; keep PCRE2's own.
           out.push_back('\\');
@@ -81,6 +162,40 @@ std::string translate_onig(std::string_view p) {
         }
         ++i;
         continue;
+      }
+      if (e == 'p' || e == 'P') {
+        // \p{NAME}, \p{^NAME}, \P{NAME} or \pX: widen to Unicode 15.
+        std::string_view name;
+        std::size_t consumed = 0;
+        if (i + 2 < p.size() && p[i + 2] == '{') {
+          auto close = p.find('}', i + 3);
+          if (close != std::string_view::npos) {
+            name = p.substr(i + 3, close - (i + 3));
+            consumed = close - i;
+          }
+        } else if (i + 2 < p.size()) {
+          name = p.substr(i + 2, 1);
+          consumed = 2;
+        }
+        if (consumed > 0) {
+          bool neg = e == 'P';
+          std::string_view bare = name;
+          if (!bare.empty() && bare[0] == '^') {
+            neg = !neg;
+            bare.remove_prefix(1);
+          }
+          std::string ranges = unicode15_ranges(bare);
+          std::string prop = std::string("\\p{") + std::string(bare) + "}";
+          if (ranges.empty() || (class_depth > 0 && neg)) {
+            out.append(p.substr(i, consumed + 1));
+          } else if (class_depth > 0) {
+            out.append(prop).append(ranges);
+          } else {
+            out.append(neg ? "[^" : "[").append(prop).append(ranges).append("]");
+          }
+          i += consumed;
+          continue;
+        }
       }
       if (e == 'u') {
         bool hex4 = true;
