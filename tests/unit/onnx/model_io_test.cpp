@@ -285,3 +285,70 @@ TEST(TensorProto, TypedFieldsAndRawDataAgree) {
 
 }  // namespace
 }  // namespace modelkit::onnx
+
+namespace modelkit::onnx {
+namespace {
+
+// What current exporters write (IR 10, opset 21, IR-10-only fields that libonnx 1.12's proto does
+// not know): read, described and saved without loss. libonnx's checker would reject this model.
+::onnx::ModelProto ir10_model() {
+  ::onnx::ModelProto m;
+  m.set_ir_version(10);
+  m.set_producer_name("pytorch");
+  m.set_producer_version("2.5.0");
+  auto* opset = m.add_opset_import();
+  opset->set_version(21);
+  auto* g = m.mutable_graph();
+  g->set_name("main_graph");
+  for (const char* name : {"a", "b"}) {
+    auto* v = g->add_input();
+    v->set_name(name);
+    auto* t = v->mutable_type()->mutable_tensor_type();
+    t->set_elem_type(1);
+    t->mutable_shape()->add_dim()->set_dim_param("batch_size");
+    t->mutable_shape()->add_dim()->set_dim_value(4);
+  }
+  auto* n = g->add_node();
+  n->set_op_type("Add");
+  n->add_input("a");
+  n->add_input("b");
+  n->add_output("sum");
+  // NodeProto.metadata_props (field 9, IR 10), unknown to libonnx 1.12: must survive.
+  ::onnx::StringStringEntryProto entry;
+  entry.set_key("pkg.torch.onnx.stack_trace");
+  entry.set_value("model.py:12");
+  n->GetReflection()->MutableUnknownFields(n)->AddLengthDelimited(9, entry.SerializeAsString());
+  auto* out = g->add_output();
+  out->set_name("sum");
+  out->mutable_type()->mutable_tensor_type()->set_elem_type(1);
+  auto* meta = m.add_metadata_props();
+  meta->set_key("converted_by");
+  meta->set_value("modelkit-test");
+  return m;
+}
+
+TEST(CurrentExporters, Ir10Opset21ReadsAndRoundTrips) {
+  TempDir dir;
+  auto model = ir10_model();
+  auto path = dir.path() / "model.onnx";
+  ASSERT_TRUE(util::write_file_atomic(path, model.SerializeAsString()).ok());
+  auto info = read_model_info(path);
+  ASSERT_TRUE(info.ok()) << info.error().message;
+  EXPECT_EQ(info->ir_version, 10);
+  EXPECT_EQ(info->default_opset(), 21);
+  EXPECT_EQ(info->node_count, 1);
+  ASSERT_EQ(info->metadata_props.size(), 1u);
+  EXPECT_EQ(info->metadata_props[0].second, "modelkit-test");
+  EXPECT_EQ(format_dims(info->inputs[0]), "[batch_size, 4]");
+
+  auto reread = read_model_proto(path);
+  ASSERT_TRUE(reread.ok());
+  auto out = dir.path() / "copy.onnx";
+  ASSERT_TRUE(save_model_proto(*reread, out).ok());
+  auto copy = util::read_file(out);
+  ASSERT_TRUE(copy.ok());
+  EXPECT_EQ(*copy, model.SerializeAsString()) << "unknown (newer) fields must be kept byte for byte";
+}
+
+}  // namespace
+}  // namespace modelkit::onnx

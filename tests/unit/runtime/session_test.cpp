@@ -377,3 +377,39 @@ TEST(Runtime, RealModelsRunOnRandomInputs) {
 
 }  // namespace
 }  // namespace modelkit::runtime
+
+namespace modelkit::runtime {
+namespace {
+
+// An IR 10 / opset 21 model (as current exporters write; libonnx 1.12's checker rejects it) runs.
+TEST(Runtime, Ir10Opset21ModelRuns) {
+  ::onnx::ModelProto m;
+  m.set_ir_version(10);
+  m.add_opset_import()->set_version(21);
+  auto* g = m.mutable_graph();
+  g->set_name("g");
+  for (const char* name : {"a", "b"}) {
+    auto* v = g->add_input();
+    v->set_name(name);
+    auto* t = v->mutable_type()->mutable_tensor_type();
+    t->set_elem_type(1);
+    t->mutable_shape()->add_dim()->set_dim_value(3);
+  }
+  auto* n = g->add_node();
+  n->set_op_type("Mul");
+  n->add_input("a");
+  n->add_input("b");
+  n->add_output("y");
+  g->add_output()->set_name("y");
+  g->mutable_output(0)->mutable_type()->mutable_tensor_type()->set_elem_type(1);
+  auto session = Session::from_bytes(m.SerializeAsString(), {}, "'ir10'");
+  ASSERT_TRUE(session.ok()) << session.error().message;
+  std::vector<float> a = {1, 2, 3}, b = {4, 5, -6};
+  std::vector<Tensor> inputs = {Tensor::from_values<float>("a", {3}, a), Tensor::from_values<float>("b", {3}, b)};
+  auto out = session->run(inputs);
+  ASSERT_TRUE(out.ok()) << out.error().message;
+  EXPECT_THAT((*out)[0].values<float>(), ::testing::ElementsAre(4.0f, 10.0f, -18.0f));
+}
+
+}  // namespace
+}  // namespace modelkit::runtime
