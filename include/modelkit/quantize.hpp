@@ -1,0 +1,168 @@
+// Static QDQ quantization (build-pipeline.md, "Quantization"): QuantizeLinear/DequantizeLinear
+// pairs that ONNX Runtime fuses into integer kernels, following the conventions of
+// onnxruntime's QDQ quantizer:
+//
+//   - Conv, ConvTranspose, MatMul, Gemm: activation inputs and outputs get Q/DQ; constant weights
+//     are quantized offline (int8 symmetric by default; per-channel with `per_channel`: Conv
+//     axis 0, ConvTranspose axis 1, MatMul the last axis, Gemm axis 1, or 0 with transB) and
+//     feed a DequantizeLinear; biases become int32 with scale = input_scale * weight_scale.
+//   - Add, Mul: both inputs and the output; constant operands are quantized offline with the
+//     activation type from their own values.
+//   - AveragePool, GlobalAveragePool: input and output, each with its own scale. Softmax: the
+//     same, the output range fixed to [0, 1].
+//   - Concat: inputs and output share one scale/zero point (the union of their ranges).
+//   - Data movement (Reshape, Transpose, Squeeze, Unsqueeze, Flatten, Gather, Split, Slice,
+//     Expand, Tile, DepthToSpace, SpaceToDepth) and MaxPool, Resize: quantized only when their
+//     input already is (or, for Gather, is a constant table); outputs share the input's
+//     scale/zero point, as ORT's QDQ propagation expects.
+//   - Relu, Clip right after a quantized op whose output feeds only them are folded into that
+//     op's output quantization (the saturating Q does their work), as ORT's quantizer does.
+//   - Activations are asymmetric with the range widened to include 0. Rounding is to nearest
+//     even, as QuantizeLinear does.
+//
+// Operator domain of Q/DQ: ai.onnx when the model's opset allows the chosen types (8-bit:
+// opset >= 10, >= 13 with per-channel; 16-bit: opset >= 21), otherwise com.microsoft's
+// QuantizeLinear/DequantizeLinear (ONNX Runtime contrib ops with the same semantics, which ORT's
+// QDQ fusions also match); the model's opset is never changed, since that would change the
+// meaning of its other operators.
+//
+// Constant nodes are turned into initializers first (weights exported as Constant nodes are then
+// quantized like any initializer). Values inside If branches are quantized in place; their
+// ranges are collected through the If outputs (see calib_stats.hpp). Models over 2 GiB: weights
+// are read from external data and the output is written with external data as needed.
+#pragma once
+
+#include <modelkit/calib_stats.hpp>
+#include <modelkit/calibration.hpp>
+#include <modelkit/result.hpp>
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace modelkit::util {
+class JsonWriter;
+}
+
+namespace modelkit::quant {
+
+enum class QuantType { uint8, int8, uint16, int16 };
+
+[[nodiscard]] std::string_view quant_type_name(QuantType t);  // "uint8", "int8", "uint16", "int16"
+[[nodiscard]] Result<QuantType> parse_quant_type(std::string_view text);  // usage error naming the text
+
+// The op types this quantizer handles, in a fixed order (for --op-types help and validation).
+[[nodiscard]] const std::vector<std::string>& supported_op_types();
+
+struct QuantizeOptions {
+  QuantType activation_type = QuantType::uint8;
+  QuantType weight_type = QuantType::int8;
+  bool per_channel = false;
+  // Only these op types (empty: every supported op type). Unknown names produce a warning.
+  std::vector<std::string> op_types;
+  // Node names to leave in float: an exact node name, or else an ECMAScript regular expression
+  // that must match the whole name. Every pattern that matches no node produces a warning.
+  std::vector<std::string> exclude_nodes;
+};
+
+// What planning decided, before any range is known.
+struct QuantizationPlan {
+  // Activation tensors whose ranges calibration must collect (main graph and If branches),
+  // in graph order.
+  std::vector<std::string> tensors_to_calibrate;
+  std::vector<std::string> warnings;  // patterns/op types that match nothing
+  std::int64_t nodes_to_quantize = 0;
+};
+
+// Reads the model and plans. Errors: unreadable model, already quantized, invalid
+// exclude pattern (usage error naming it).
+[[nodiscard]] Result<QuantizationPlan> plan_quantization(const std::filesystem::path& model_path,
+                                                         const QuantizeOptions& options);
+
+struct OpTypeSummary {
+  std::string op_type;  // "Conv", "com.microsoft.Attention"
+  std::int64_t quantized = 0;  // nodes now between DQ and Q (or folded into one: folded)
+  std::int64_t folded = 0;     // Relu/Clip removed into the producer's quantization
+  std::int64_t skipped = 0;
+  std::map<std::string, std::int64_t> skip_reasons;  // reason -> count
+};
+
+struct NodeDecision {
+  std::string name;
+  std::string op_type;
+  std::string graph;   // "" for the main graph, else "If_0/then_branch" ...
+  std::string status;  // "quantized", "folded", "skipped"
+  std::string reason;  // for skipped and folded
+};
+
+struct QuantizeReport {
+  std::string model;        // input path
+  std::string output;       // output path
+  std::string activation_type;
+  std::string weight_type;
+  bool per_channel = false;
+  std::string qdq_domain;   // "ai.onnx" or "com.microsoft"
+  std::int64_t opset = 0;   // the model's default-domain opset (unchanged)
+  std::string calibration_method;
+  std::int64_t nodes_quantized = 0;
+  std::int64_t nodes_folded = 0;
+  std::int64_t nodes_skipped = 0;
+  std::int64_t quantize_linear_nodes = 0;
+  std::int64_t dequantize_linear_nodes = 0;
+  std::int64_t weights_quantized = 0;   // initializers quantized offline (weights and constant operands)
+  std::int64_t biases_quantized = 0;
+  std::int64_t constants_to_initializers = 0;
+  std::uint64_t input_bytes = 0;        // .onnx file plus external data
+  std::uint64_t output_bytes = 0;
+  std::vector<OpTypeSummary> op_types;  // sorted by op type
+  std::vector<NodeDecision> nodes;      // every node of the original model, graph order
+  std::vector<std::string> warnings;
+};
+
+// Quantizes `model_path` with `ranges` (every tensor plan_quantization listed must have one;
+// a missing one is an error naming it) and writes the result to `output_path` (external data
+// next to it when needed). The output is then loaded in ONNX Runtime; a load failure is an
+// error. Refuses already-quantized models.
+[[nodiscard]] Result<QuantizeReport> quantize(const std::filesystem::path& model_path,
+                                              const calib::TensorRanges& ranges, const QuantizeOptions& options,
+                                              const std::filesystem::path& output_path);
+
+// {"model", "output", "activation_type", ..., "op_types": {"Conv": {"quantized", "folded",
+// "skipped", "skip_reasons": {...}}}, "warnings": [...]} — `nodes` only when include_nodes.
+void write_report_json(util::JsonWriter& json, const QuantizeReport& report, bool include_nodes = false);
+
+// --- validation ---------------------------------------------------------------------------------
+
+struct OutputComparison {
+  std::string name;
+  std::uint64_t elements = 0;       // compared over all samples
+  double cosine_similarity = 0;     // of the flattened outputs over all samples; 1 when both are all zero
+  double max_abs_error = 0;
+  double mean_abs_error = 0;
+  bool compared = true;             // false for non-float outputs (then `note` says why)
+  std::string note;
+};
+
+struct ValidationReport {
+  std::uint64_t samples = 0;
+  std::vector<OutputComparison> outputs;  // the float model's outputs, in order
+};
+
+struct CompareOptions {
+  std::uint64_t max_samples = 10;  // 0: the whole source
+  int intra_op_threads = 0;
+};
+
+// Runs the float and the quantized model on the same samples (the source is rewound first) and
+// compares every output. Errors: either model fails to load or run, outputs differ in name or
+// shape, the source yields nothing.
+[[nodiscard]] Result<ValidationReport> compare_models(const std::filesystem::path& float_model,
+                                                      const std::filesystem::path& quantized_model,
+                                                      calib::SampleSource& source, const CompareOptions& options = {});
+
+void write_validation_json(util::JsonWriter& json, const ValidationReport& report);
+
+}  // namespace modelkit::quant

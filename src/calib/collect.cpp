@@ -1,0 +1,211 @@
+// collect_ranges: the float model, with the tensors to calibrate exposed as graph outputs, run in
+// ONNX Runtime one sample at a time; each sample's activations feed fixed-size statistics and
+// are dropped before the next sample.
+//
+// Values inside If branches are exposed by adding them as outputs of their branch (the other
+// branch outputs an empty float tensor in their place) and of the If node, level by level up to
+// the main graph. An empty tensor adds nothing to a statistic, so a branch that never runs
+// leaves its tensors without a range.
+#include <modelkit/calib_stats.hpp>
+#include <modelkit/runtime.hpp>
+
+#include "onnx/model_proto.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <set>
+
+namespace modelkit::calib {
+namespace fs = std::filesystem;
+namespace {
+
+std::string in_quotes(std::string_view s) { return "'" + std::string(s) + "'"; }
+
+// Where a value is defined: a graph and, for subgraphs, the node (in the parent graph) and
+// attribute holding that graph.
+struct Scope {
+  ::onnx::GraphProto* graph = nullptr;
+  Scope* parent = nullptr;
+  ::onnx::NodeProto* owner = nullptr;  // node in parent->graph that holds `graph`
+  std::string attribute;               // "then_branch", "else_branch", "body"
+};
+
+bool defines(const ::onnx::GraphProto& g, const std::string& name) {
+  for (const auto& v : g.input())
+    if (v.name() == name) return true;
+  for (const auto& t : g.initializer())
+    if (t.name() == name) return true;
+  for (const auto& n : g.node())
+    for (const auto& o : n.output())
+      if (o == name) return true;
+  return false;
+}
+
+void collect_scopes(Scope* scope, std::vector<std::unique_ptr<Scope>>& out) {
+  for (auto& node : *scope->graph->mutable_node())
+    for (auto& attr : *node.mutable_attribute()) {
+      if (!attr.has_g()) continue;
+      auto child = std::make_unique<Scope>();
+      child->graph = attr.mutable_g();
+      child->parent = scope;
+      child->owner = &node;
+      child->attribute = attr.name();
+      Scope* raw = child.get();
+      out.push_back(std::move(child));
+      collect_scopes(raw, out);
+    }
+}
+
+::onnx::GraphProto* sibling_branch(::onnx::NodeProto& if_node, const std::string& attribute) {
+  const std::string other = attribute == "then_branch" ? "else_branch" : "then_branch";
+  for (auto& attr : *if_node.mutable_attribute())
+    if (attr.name() == other && attr.has_g()) return attr.mutable_g();
+  return nullptr;
+}
+
+// Adds a graph output `name` (no declared shape; float32 when `typed`).
+void add_output(::onnx::GraphProto& g, const std::string& name, bool float_typed) {
+  auto* out = g.add_output();
+  out->set_name(name);
+  if (float_typed) out->mutable_type()->mutable_tensor_type()->set_elem_type(::onnx::TensorProto::FLOAT);
+}
+
+// Makes the model output the listed values; returns graph output name -> value name.
+Result<std::map<std::string, std::string>> expose(::onnx::ModelProto& model, std::span<const std::string> names,
+                                                  const std::set<std::string>& graph_inputs, std::string_view what) {
+  auto root = std::make_unique<Scope>();
+  root->graph = model.mutable_graph();
+  std::vector<std::unique_ptr<Scope>> scopes;
+  collect_scopes(root.get(), scopes);
+
+  std::set<std::string> outputs;
+  for (const auto& o : model.graph().output()) outputs.insert(o.name());
+  std::map<std::string, std::string> routed;
+  int counter = 0;
+  for (const auto& name : names) {
+    if (graph_inputs.count(name)) continue;  // read from the sample itself
+    if (defines(model.graph(), name)) {
+      if (outputs.insert(name).second) add_output(*model.mutable_graph(), name, false);
+      routed.emplace(name, name);
+      continue;
+    }
+    Scope* scope = nullptr;
+    for (auto& s : scopes)
+      if (defines(*s->graph, name)) {
+        scope = s.get();
+        break;
+      }
+    if (!scope) return failure(std::string(what) + " has no tensor named " + in_quotes(name));
+    // Route the value out one level at a time.
+    std::string current = name;
+    while (scope->parent) {
+      if (scope->owner->op_type() != "If")
+        return failure("tensor " + in_quotes(name) + " lives inside a " + scope->owner->op_type() +
+                       " body; only values in If branches can be calibrated");
+      std::string routed_name = name + "__modelkit_calib_" + std::to_string(counter++);
+      add_output(*scope->graph, current, true);
+      auto* other = sibling_branch(*scope->owner, scope->attribute);
+      if (!other) return failure("If node " + in_quotes(scope->owner->name()) + " lacks its other branch");
+      // The other branch answers with an empty float tensor.
+      std::string empty_name = routed_name + "_empty";
+      auto* constant = other->add_node();
+      constant->set_op_type("Constant");
+      constant->set_name(empty_name);
+      constant->add_output(empty_name);
+      auto* attr = constant->add_attribute();
+      attr->set_name("value");
+      attr->set_type(::onnx::AttributeProto::TENSOR);
+      attr->mutable_t()->set_data_type(::onnx::TensorProto::FLOAT);
+      attr->mutable_t()->add_dims(0);
+      add_output(*other, empty_name, true);
+      scope->owner->add_output(routed_name);
+      current = routed_name;
+      scope = scope->parent;
+    }
+    add_output(*model.mutable_graph(), current, false);
+    outputs.insert(current);
+    routed.emplace(current, name);
+  }
+  return routed;
+}
+
+}  // namespace
+
+Result<TensorRanges> collect_ranges(const fs::path& model_path, std::span<const std::string> tensor_names,
+                                    SampleSource& source, const CollectOptions& options) {
+  MODELKIT_TRY_VOID(options.validate());
+  const std::string what = in_quotes(model_path.string());
+  auto model = onnx::read_model_proto(model_path);
+  if (!model) return model.take_error();
+
+  std::set<std::string> graph_inputs;
+  {
+    std::set<std::string> initializers;
+    for (const auto& t : model->graph().initializer()) initializers.insert(t.name());
+    for (const auto& v : model->graph().input())
+      if (!initializers.count(v.name())) graph_inputs.insert(v.name());
+  }
+  std::vector<std::string> unique_names;
+  {
+    std::set<std::string> seen;
+    for (const auto& n : tensor_names)
+      if (seen.insert(n).second) unique_names.push_back(n);
+  }
+  auto routed = expose(*model, unique_names, graph_inputs, what);
+  if (!routed) return routed.take_error();
+
+  std::string bytes;
+  if (!model->SerializeToString(&bytes)) return failure("cannot serialize " + what + " with calibration outputs");
+  runtime::SessionOptions session_options;
+  session_options.intra_op_threads = options.intra_op_threads;
+  session_options.external_data_dir = model_path.has_parent_path() ? model_path.parent_path() : fs::path(".");
+  auto session = runtime::Session::from_bytes(bytes, session_options, what + " (with calibration outputs)");
+  if (!session) return session.take_error();
+  bytes.clear();
+  bytes.shrink_to_fit();
+  model->Clear();
+
+  std::vector<std::string> output_names;
+  for (const auto& [output, value] : *routed) output_names.push_back(output);
+
+  std::set<std::string> requested_inputs;
+  for (const auto& n : unique_names)
+    if (graph_inputs.count(n)) requested_inputs.insert(n);
+
+  StatisticsSet stats(unique_names, options);
+  MODELKIT_TRY_VOID(source.rewind());
+  const auto start = std::chrono::steady_clock::now();
+  std::uint64_t done = 0;
+  while (options.max_samples == 0 || done < options.max_samples) {
+    if (options.cancel && options.cancel->load())
+      return failure("calibration cancelled after " + std::to_string(done) + " samples");
+    auto sample = source.next();
+    if (!sample) return sample.error().with_context("calibration data");
+    if (!*sample) break;
+    auto outputs = session->run(**sample, output_names);
+    if (!outputs) return outputs.error().with_context("calibration sample " + std::to_string(done + 1));
+    for (auto& t : *outputs) {
+      t.name = routed->at(t.name);
+      MODELKIT_TRY_VOID(stats.observe(t));
+    }
+    for (const auto& t : **sample)
+      if (requested_inputs.count(t.name)) MODELKIT_TRY_VOID(stats.observe(t));
+    stats.finish_sample();
+    ++done;
+    if (options.progress) {
+      CollectProgress p;
+      p.samples_done = done;
+      p.samples_total = options.max_samples;
+      p.elapsed_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      options.progress(p);
+    }
+  }
+  if (done == 0) return failure("calibration data " + in_quotes(source.describe()) + " yielded no sample");
+  TensorRanges ranges = stats.ranges();
+  ranges.model = model_path.filename().string();
+  ranges.source = source.describe();
+  return ranges;
+}
+
+}  // namespace modelkit::calib

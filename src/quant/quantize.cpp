@@ -1,0 +1,651 @@
+// quantize(): applies a plan with calibrated ranges — Q/DQ pairs for activations, offline
+// weights/biases/constant operands with a DequantizeLinear, Relu/Clip folding — writes the
+// model and checks that ONNX Runtime loads it.
+#include <modelkit/quantize.hpp>
+#include <modelkit/runtime.hpp>
+
+#include "onnx/model_proto.hpp"
+#include "quant/graph.hpp"
+#include "quant/params.hpp"
+#include "util/json_writer.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+namespace modelkit::quant {
+namespace fs = std::filesystem;
+namespace {
+
+std::string in_quotes(std::string_view s) { return "'" + std::string(s) + "'"; }
+
+std::string op_key(const ::onnx::NodeProto& n) {
+  return n.domain().empty() || n.domain() == "ai.onnx" ? n.op_type() : n.domain() + "." + n.op_type();
+}
+
+using Key = std::pair<GraphScope*, std::string>;
+
+std::uint64_t file_size_or_zero(const fs::path& p) {
+  std::error_code ec;
+  auto n = fs::file_size(p, ec);
+  return ec ? 0 : n;
+}
+
+// .onnx file plus the external data files it names.
+std::uint64_t model_bytes(const fs::path& path, const onnx::ModelInfo* info) {
+  std::uint64_t n = file_size_or_zero(path);
+  if (info)
+    for (const auto& f : info->external_data_files) n += f.file_bytes;
+  return n;
+}
+
+class Emitter {
+ public:
+  Emitter(::onnx::ModelProto& model, Planned& planned, const calib::TensorRanges& ranges,
+          const QuantizeOptions& options, std::string domain, fs::path model_dir, QuantizeReport& report)
+      : model_(model), p_(planned), ranges_(ranges), options_(options), domain_(std::move(domain)),
+        model_dir_(std::move(model_dir)), report_(report) {}
+
+  Result<void> run() {
+    collect_names();
+    MODELKIT_TRY_VOID(drop_unreached_bodies());
+    MODELKIT_TRY_VOID(decide_folds());
+    MODELKIT_TRY_VOID(compute_group_params());
+    // Bodies first: rebuilding a parent's node list moves its nodes, not the bodies they own.
+    for (auto it = p_.scopes.rbegin(); it != p_.scopes.rend(); ++it) MODELKIT_TRY_VOID(emit(**it));
+    remove_unused_initializers();
+    if (!domain_.empty()) {
+      bool has = false;
+      for (const auto& o : model_.opset_import()) has = has || o.domain() == domain_;
+      if (!has) {
+        auto* o = model_.add_opset_import();
+        o->set_domain(domain_);
+        o->set_version(1);
+      }
+    }
+    return {};
+  }
+
+ private:
+  // --- names -------------------------------------------------------------------------------------
+  void collect_names() {
+    for (const auto& s : p_.scopes) {
+      const auto& g = *s->graph;
+      for (const auto& v : g.input()) names_.insert(v.name());
+      for (const auto& v : g.output()) names_.insert(v.name());
+      for (const auto& t : g.initializer()) names_.insert(t.name());
+      for (const auto& n : g.node()) {
+        names_.insert(n.name());
+        for (const auto& o : n.output()) names_.insert(o);
+        for (const auto& i : n.input()) names_.insert(i);
+      }
+    }
+  }
+  std::string unique(const std::string& base) {
+    std::string name = base;
+    for (int k = 1; names_.count(name); ++k) name = base + "_" + std::to_string(k);
+    names_.insert(name);
+    return name;
+  }
+
+  NodeState& state(GraphScope* s, int node) { return p_.nodes[node_index_.at({s, node})]; }
+
+  // --- ranges ------------------------------------------------------------------------------------
+  std::optional<calib::Range> calibrated(const std::string& name) const {
+    auto it = ranges_.tensors.find(name);
+    if (it == ranges_.tensors.end()) return std::nullopt;
+    return it->second;
+  }
+
+  // Bodies whose tensors calibration never saw (an If branch no sample took) stay in float.
+  Result<void> drop_unreached_bodies() {
+    for (std::size_t i = 0; i < p_.nodes.size(); ++i) node_index_[{p_.nodes[i].scope, p_.nodes[i].node}] = i;
+    std::set<GraphScope*> unreached;
+    std::vector<std::string> missing_main;
+    auto check = [&](GraphScope* s, const std::string& name) {
+      if (calibrated(name)) return;
+      if (s->parent == nullptr) missing_main.push_back(name);
+      else unreached.insert(s);
+    };
+    for (const auto& [key, a] : p_.activations)
+      if (!a.is_initializer && !a.fixed_unit_range) check(a.scope, a.name);
+    for (const auto& f : p_.folds) check(f.scope, f.output);
+    if (!missing_main.empty())
+      return failure("the ranges lack " + std::to_string(missing_main.size()) + " tensor(s) this model needs, e.g. " +
+                     in_quotes(missing_main.front()) + " (were they collected on this model with these options?)");
+    // Descendants of an unreached body are unreached too.
+    for (const auto& s : p_.scopes)
+      for (GraphScope* a = s->parent; a; a = a->parent)
+        if (unreached.count(a)) unreached.insert(s.get());
+    if (unreached.empty()) return {};
+    for (auto& ns : p_.nodes)
+      if (unreached.count(ns.scope) && (ns.status == "quantized" || ns.status == "fold_candidate")) {
+        ns.status = "skipped";
+        ns.reason = "branch not reached by the calibration data";
+        ns.activation_slots.clear();
+      }
+    std::erase_if(p_.activations, [&](const auto& kv) { return unreached.count(kv.first.first) > 0; });
+    std::erase_if(p_.weights, [&](const WeightUse& w) { return unreached.count(w.scope) > 0; });
+    std::erase_if(p_.folds, [&](const FoldCandidate& f) { return unreached.count(f.scope) > 0; });
+    for (GraphScope* s : unreached)
+      report_.warnings.push_back("graph " + in_quotes(s->path) + " was not reached by the calibration data; left in float");
+    return {};
+  }
+
+  // Range of one activation member: the fold output's when its Relu/Clip is folded.
+  Result<calib::Range> member_range(const ActivationTensor& a) {
+    if (a.fixed_unit_range) return calib::Range{0, 1};
+    if (a.is_initializer) {
+      auto key = std::make_pair(a.scope, a.name);
+      if (auto it = constant_ranges_.find(key); it != constant_ranges_.end()) return it->second;
+      auto* proto = a.scope->find_initializer(a.name);
+      auto t = onnx::tensor_from_proto(*proto, model_dir_);
+      if (!t) return t.take_error();
+      if (t->type != ElementType::float32) return failure("constant " + in_quotes(a.name) + " is not float32");
+      calib::Range r{0, 0};
+      bool first = true;
+      for (float v : t->values<float>()) {
+        if (!std::isfinite(v)) continue;
+        r.min = first ? v : std::min(r.min, v);
+        r.max = first ? v : std::max(r.max, v);
+        first = false;
+      }
+      constant_ranges_[key] = r;
+      return r;
+    }
+    std::string name = a.name;
+    if (auto it = folded_.find({a.scope, a.name}); it != folded_.end()) name = it->second;
+    auto r = calibrated(name);
+    if (!r) return failure("no calibration range for tensor " + in_quotes(name));
+    return *r;
+  }
+
+  Result<void> compute_group_params() {
+    std::map<int, calib::Range> unions;
+    for (auto& [key, a] : p_.activations) {
+      auto r = member_range(a);
+      if (!r) return r.take_error();
+      int g = p_.find(a.group);
+      auto [it, inserted] = unions.emplace(g, *r);
+      if (!inserted) {
+        it->second.min = std::min(it->second.min, r->min);
+        it->second.max = std::max(it->second.max, r->max);
+      }
+    }
+    group_params_.clear();
+    for (const auto& [g, r] : unions) group_params_[g] = asymmetric_params(r.min, r.max, options_.activation_type);
+    return {};
+  }
+
+  QuantParams params_of(GraphScope* s, const std::string& name) { return group_params_.at(p_.find(p_.activations.at({s, name}).group)); }
+
+  // A fold is kept when the saturation bounds of the output quantization lie within the
+  // Relu/Clip bounds, so the Q alone reproduces the activation. Folds change group ranges, so
+  // this repeats until no fold is dropped.
+  Result<void> decide_folds() {
+    std::vector<bool> keep(p_.folds.size(), true);
+    for (int round = 0; round < 8; ++round) {
+      folded_.clear();
+      for (std::size_t i = 0; i < p_.folds.size(); ++i)
+        if (keep[i]) folded_[{p_.folds[i].scope, p_.folds[i].input}] = p_.folds[i].output;
+      MODELKIT_TRY_VOID(compute_group_params());
+      bool changed = false;
+      for (std::size_t i = 0; i < p_.folds.size(); ++i) {
+        if (!keep[i]) continue;
+        const auto& f = p_.folds[i];
+        auto q = params_of(f.scope, f.input);
+        auto lim = quant_limits(options_.activation_type, false);
+        double lower = static_cast<double>(lim.qmin - q.zero_point) * q.scale;
+        double upper = static_cast<double>(lim.qmax - q.zero_point) * q.scale;
+        double tol = 1e-6 * std::max(1.0, std::fabs(upper));
+        if (lower < f.clip_min - tol || upper > static_cast<double>(f.clip_max) + tol) {
+          keep[i] = false;
+          changed = true;
+        }
+      }
+      if (!changed) break;
+    }
+    // Kept folds: the output is the producer's output now, so both share one quantization.
+    for (std::size_t i = 0; i < p_.folds.size(); ++i) {
+      if (!keep[i]) continue;
+      const auto& f = p_.folds[i];
+      fold_source_[{f.scope, f.output}] = f.input;
+      auto y = p_.activations.find({f.scope, f.output});
+      if (y != p_.activations.end()) p_.unite(p_.activations.at({f.scope, f.input}).group, y->second.group);
+    }
+    folded_.clear();
+    for (std::size_t i = 0; i < p_.folds.size(); ++i)
+      if (keep[i]) folded_[{p_.folds[i].scope, p_.folds[i].input}] = p_.folds[i].output;
+    MODELKIT_TRY_VOID(compute_group_params());
+    for (std::size_t i = 0; i < p_.folds.size(); ++i) {
+      auto& st = state(p_.folds[i].scope, p_.folds[i].node);
+      if (keep[i]) {
+        st.status = "folded";
+        st.reason = "saturation of the producer's output quantization";
+      } else {
+        st.status = "skipped";
+        st.reason = "activation kept in float: calibrated range exceeds its bounds";
+      }
+    }
+    return {};
+  }
+
+  // --- emission ----------------------------------------------------------------------------------
+  ::onnx::TensorProto scalar_or_vector(const std::string& name, ElementType type, const std::vector<QuantParams>& params,
+                                       bool zero_points, bool vector) {
+    ::onnx::TensorProto t;
+    t.set_name(name);
+    t.set_data_type(static_cast<int>(type));
+    if (vector) t.add_dims(static_cast<std::int64_t>(params.size()));
+    std::string raw;
+    for (const auto& p : params) {
+      if (!zero_points) {
+        raw.append(reinterpret_cast<const char*>(&p.scale), sizeof(float));
+        continue;
+      }
+      switch (type) {
+        case ElementType::uint8: raw.push_back(static_cast<char>(static_cast<std::uint8_t>(p.zero_point))); break;
+        case ElementType::int8: raw.push_back(static_cast<char>(static_cast<std::int8_t>(p.zero_point))); break;
+        case ElementType::uint16: {
+          auto v = static_cast<std::uint16_t>(p.zero_point);
+          raw.append(reinterpret_cast<const char*>(&v), 2);
+          break;
+        }
+        case ElementType::int16: {
+          auto v = static_cast<std::int16_t>(p.zero_point);
+          raw.append(reinterpret_cast<const char*>(&v), 2);
+          break;
+        }
+        default: {
+          auto v = static_cast<std::int32_t>(p.zero_point);
+          raw.append(reinterpret_cast<const char*>(&v), 4);
+        }
+      }
+    }
+    t.set_raw_data(raw);
+    return t;
+  }
+
+  ::onnx::NodeProto make_node(const std::string& op, const std::vector<std::string>& inputs, const std::string& output,
+                              int axis = -1) {
+    ::onnx::NodeProto n;
+    n.set_op_type(op);
+    n.set_domain(domain_);
+    n.set_name(unique(output + "_" + op));
+    for (const auto& i : inputs) n.add_input(i);
+    n.add_output(output);
+    if (axis >= 0) {
+      auto* a = n.add_attribute();
+      a->set_name("axis");
+      a->set_type(::onnx::AttributeProto::INT);
+      a->set_i(axis);
+    }
+    if (op == "QuantizeLinear") ++report_.quantize_linear_nodes;
+    else ++report_.dequantize_linear_nodes;
+    return n;
+  }
+
+  // Scale and zero-point initializers in `g`; returns their names.
+  std::pair<std::string, std::string> add_params(::onnx::GraphProto& g, const std::string& base, ElementType zp_type,
+                                                 const std::vector<QuantParams>& params, bool vector) {
+    std::string scale = unique(base + "_scale"), zp = unique(base + "_zero_point");
+    *g.add_initializer() = scalar_or_vector(scale, ElementType::float32, params, false, vector);
+    *g.add_initializer() = scalar_or_vector(zp, zp_type, params, true, vector);
+    return {scale, zp};
+  }
+
+  // DequantizeLinear of an offline-quantized tensor; returns the DQ output name.
+  std::string add_quantized_initializer(GraphScope& s, const QuantizedTensor& q, const std::string& base,
+                                        std::vector<::onnx::NodeProto>& front) {
+    auto& g = *s.graph;
+    Tensor values = q.values;
+    values.name = unique(base + "_quantized");
+    *g.add_initializer() = onnx::tensor_to_proto(values);
+    auto [scale, zp] = add_params(g, base, values.type, q.params, q.axis >= 0);
+    std::string out = unique(base + "_DequantizeLinear_Output");
+    front.push_back(make_node("DequantizeLinear", {values.name, scale, zp}, out, q.axis));
+    return out;
+  }
+
+  bool is_quantized_slot(GraphScope* s, int node, int slot) {
+    auto& st = state(s, node);
+    if (st.status != "quantized") return false;
+    return std::find(st.activation_slots.begin(), st.activation_slots.end(), slot) != st.activation_slots.end();
+  }
+
+  Result<void> emit(GraphScope& s) {
+    auto& g = *s.graph;
+    std::vector<::onnx::NodeProto> front;
+    std::map<int, std::vector<::onnx::NodeProto>> after;  // node index -> nodes to insert after it
+
+    // Folds: the producer writes the activation's output directly.
+    std::set<int> removed;
+    for (const auto& f : p_.folds) {
+      if (f.scope != &s || state(&s, f.node).status != "folded") continue;
+      auto& producer = *g.mutable_node(s.producer.at(f.input));
+      for (auto& o : *producer.mutable_output())
+        if (o == f.input) o = f.output;
+      removed.insert(f.node);
+      ++report_.nodes_folded;
+    }
+
+    // Activations (and constants quantized as activations).
+    for (auto& [key, a] : p_.activations) {
+      if (key.first != &s) continue;
+      const QuantParams qp = params_of(&s, a.name);
+      std::string name = a.name;
+      if (auto it = folded_.find(key); it != folded_.end()) {
+        if (p_.activations.count({&s, it->second})) continue;  // emitted as the fold output's entry
+        name = it->second;
+      }
+      if (a.is_initializer) {
+        auto* proto = s.find_initializer(a.name);
+        auto t = onnx::tensor_from_proto(*proto, model_dir_);
+        if (!t) return t.take_error();
+        auto q = quantize_with_params(*t, options_.activation_type, qp);
+        if (!q) return q.take_error();
+        std::string dq = add_quantized_initializer(s, *q, a.name, front);
+        ++report_.weights_quantized;
+        for (auto [node, slot] : s.consumers[a.name])
+          if (is_quantized_slot(&s, node, slot)) g.mutable_node(node)->set_input(slot, dq);
+        continue;
+      }
+      auto prod = s.producer.find(a.name);
+      if (auto it = fold_source_.find(key); it != fold_source_.end()) prod = s.producer.find(it->second);
+      const bool producer_quantized =
+          prod != s.producer.end() && (state(&s, prod->second).status == "quantized");
+      auto [scale, zp] = add_params(g, name, element_type(options_.activation_type), {qp}, false);
+      std::string q_out = unique(name + "_QuantizeLinear_Output");
+      if (producer_quantized) {
+        // Every reader of `name` (this graph, bodies, graph outputs) now reads the DQ output.
+        std::string q_in = unique(name + "_QuantizeLinear_Input");
+        for (auto& o : *g.mutable_node(prod->second)->mutable_output())
+          if (o == name) o = q_in;
+        auto& list = after[prod->second];
+        list.push_back(make_node("QuantizeLinear", {q_in, scale, zp}, q_out));
+        list.push_back(make_node("DequantizeLinear", {q_out, scale, zp}, name));
+      } else {
+        std::string dq = unique(name + "_DequantizeLinear_Output");
+        auto nodes = std::vector<::onnx::NodeProto>{make_node("QuantizeLinear", {name, scale, zp}, q_out),
+                                                    make_node("DequantizeLinear", {q_out, scale, zp}, dq)};
+        if (prod != s.producer.end()) {
+          for (auto& n : nodes) after[prod->second].push_back(std::move(n));
+        } else {
+          for (auto& n : nodes) front.push_back(std::move(n));
+        }
+        for (auto [node, slot] : s.consumers[a.name])
+          if (is_quantized_slot(&s, node, slot)) g.mutable_node(node)->set_input(slot, dq);
+      }
+    }
+
+    // Weights, then biases (which need the weight's scale).
+    std::map<std::tuple<std::string, int>, std::pair<std::string, std::vector<QuantParams>>> weight_cache;
+    std::map<int, std::vector<QuantParams>> node_weight_params;
+    for (int pass = 0; pass < 2; ++pass)
+      for (const auto& w : p_.weights) {
+        if (w.scope != &s || w.is_bias != (pass == 1)) continue;
+        auto& node = *g.mutable_node(w.node);
+        const std::string name = node.input(w.slot);
+        auto* proto = s.find_initializer(name);
+        auto t = onnx::tensor_from_proto(*proto, model_dir_);
+        if (!t) return t.take_error();
+        if (!w.is_bias) {
+          auto key = std::make_tuple(name, w.axis);
+          auto it = weight_cache.find(key);
+          if (it == weight_cache.end()) {
+            auto q = quantize_weight(*t, options_.weight_type, w.axis);
+            if (!q) return q.take_error();
+            std::string dq = add_quantized_initializer(s, *q, name, front);
+            ++report_.weights_quantized;
+            it = weight_cache.emplace(key, std::make_pair(dq, q->params)).first;
+          }
+          node.set_input(w.slot, it->second.first);
+          node_weight_params[w.node] = it->second.second;
+        } else {
+          auto wp = node_weight_params.find(w.node);
+          if (wp == node_weight_params.end()) continue;
+          const QuantParams in = params_of(&s, original_input0(s, w.node));
+          auto q = quantize_bias(*t, in.scale, wp->second);
+          if (!q) {
+            report_.warnings.push_back("bias of node " + in_quotes(node.name()) + " kept in float: " + q.error().message);
+            continue;
+          }
+          std::string dq = add_quantized_initializer(s, *q, name, front);
+          node.set_input(w.slot, dq);
+          ++report_.biases_quantized;
+        }
+      }
+
+    // Rebuild the node list: constant DQs and Q/DQ of inputs first, then nodes in order.
+    std::vector<::onnx::NodeProto> nodes = std::move(front);
+    for (int i = 0; i < g.node_size(); ++i) {
+      if (removed.count(i)) continue;
+      nodes.push_back(std::move(*g.mutable_node(i)));
+      if (auto it = after.find(i); it != after.end())
+        for (auto& n : it->second) nodes.push_back(std::move(n));
+    }
+    g.clear_node();
+    for (auto& n : nodes) *g.add_node() = std::move(n);
+    return {};
+  }
+
+  // The activation a weighted node reads on input 0 (before rewiring to its DQ output).
+  std::string original_input0(GraphScope& s, int node) {
+    for (const auto& [name, uses] : s.consumers)
+      for (auto [n, slot] : uses)
+        if (n == node && slot == 0) return name;
+    return s.graph->node(node).input(0);
+  }
+
+  void remove_unused_initializers() {
+    std::set<std::string> used;
+    for (const auto& s : p_.scopes) {
+      for (const auto& n : s->graph->node())
+        for (const auto& i : n.input()) used.insert(i);
+      for (const auto& o : s->graph->output()) used.insert(o.name());
+    }
+    for (const auto& s : p_.scopes) {
+      auto& g = *s->graph;
+      ::google::protobuf::RepeatedPtrField<::onnx::TensorProto> kept;
+      std::set<std::string> dropped;
+      for (auto& t : *g.mutable_initializer()) {
+        if (used.count(t.name())) *kept.Add() = std::move(t);
+        else dropped.insert(t.name());
+      }
+      g.mutable_initializer()->Swap(&kept);
+      if (dropped.empty()) continue;
+      ::google::protobuf::RepeatedPtrField<::onnx::ValueInfoProto> inputs;
+      for (auto& v : *g.mutable_input())
+        if (!dropped.count(v.name())) *inputs.Add() = std::move(v);
+      g.mutable_input()->Swap(&inputs);
+    }
+  }
+
+  ::onnx::ModelProto& model_;
+  Planned& p_;
+  const calib::TensorRanges& ranges_;
+  const QuantizeOptions& options_;
+  std::string domain_;
+  fs::path model_dir_;
+  QuantizeReport& report_;
+  std::set<std::string> names_;
+  std::map<std::pair<GraphScope*, int>, std::size_t> node_index_;
+  std::map<Key, std::string> folded_;       // fold input -> output, for kept folds
+  std::map<Key, std::string> fold_source_;  // fold output -> input, for kept folds
+  std::map<Key, calib::Range> constant_ranges_;
+  std::map<int, QuantParams> group_params_;
+};
+
+Error already_quantized(const fs::path& path, const onnx::QuantizationInfo& q) {
+  std::string evidence;
+  for (std::size_t i = 0; i < q.evidence.size() && i < 4; ++i) evidence += (i ? ", " : "") + q.evidence[i];
+  return failure(in_quotes(path.string()) + " is already quantized (" + evidence +
+                 "); quantize its float model instead");
+}
+
+struct Loaded {
+  ::onnx::ModelProto model;
+  onnx::ModelInfo info;
+};
+
+Result<Loaded> load_float_model(const fs::path& path) {
+  auto model = onnx::read_model_proto(path);
+  if (!model) return model.take_error();
+  auto info = onnx::model_info_from_proto(*model, path, file_size_or_zero(path));
+  if (!info) return info.take_error();
+  if (info->quantization.quantized) return already_quantized(path, info->quantization);
+  return Loaded{std::move(*model), std::move(*info)};
+}
+
+}  // namespace
+
+std::string_view quant_type_name(QuantType t) {
+  switch (t) {
+    case QuantType::uint8: return "uint8";
+    case QuantType::int8: return "int8";
+    case QuantType::uint16: return "uint16";
+    case QuantType::int16: return "int16";
+  }
+  return "uint8";
+}
+
+Result<QuantType> parse_quant_type(std::string_view text) {
+  for (auto t : {QuantType::uint8, QuantType::int8, QuantType::uint16, QuantType::int16})
+    if (quant_type_name(t) == text) return t;
+  return usage_error("unknown quantization type " + in_quotes(text) + " (expected uint8, int8, uint16 or int16)");
+}
+
+Result<QuantizationPlan> plan_quantization(const fs::path& model_path, const QuantizeOptions& options) {
+  auto loaded = load_float_model(model_path);
+  if (!loaded) return loaded.take_error();
+  constants_to_initializers(loaded->model);
+  auto planned = plan(loaded->model, options);
+  if (!planned) return planned.take_error();
+  QuantizationPlan out;
+  out.tensors_to_calibrate = planned->tensors_to_calibrate();
+  out.warnings = planned->warnings;
+  for (const auto& n : planned->nodes) out.nodes_to_quantize += n.status == "quantized" ? 1 : 0;
+  return out;
+}
+
+Result<QuantizeReport> quantize(const fs::path& model_path, const calib::TensorRanges& ranges,
+                                const QuantizeOptions& options, const fs::path& output_path) {
+  auto loaded = load_float_model(model_path);
+  if (!loaded) return loaded.take_error();
+  auto& model = loaded->model;
+  QuantizeReport report;
+  report.model = model_path.string();
+  report.output = output_path.string();
+  report.activation_type = std::string(quant_type_name(options.activation_type));
+  report.weight_type = std::string(quant_type_name(options.weight_type));
+  report.per_channel = options.per_channel;
+  report.opset = loaded->info.default_opset();
+  report.calibration_method = std::string(calib::method_name(ranges.method));
+  report.input_bytes = model_bytes(model_path, &loaded->info);
+  const std::string domain = qdq_domain(report.opset, options);
+  report.qdq_domain = domain.empty() ? "ai.onnx" : domain;
+
+  report.constants_to_initializers = constants_to_initializers(model);
+  auto planned = plan(model, options);
+  if (!planned) return planned.take_error();
+  report.warnings = planned->warnings;
+
+  // Decisions are recorded before emission rewrites the graphs.
+  std::vector<std::pair<std::string, std::string>> names;  // node name, op key
+  for (const auto& ns : planned->nodes) {
+    const auto& n = ns.scope->graph->node(ns.node);
+    names.emplace_back(n.name(), op_key(n));
+  }
+  const fs::path model_dir = model_path.has_parent_path() ? model_path.parent_path() : fs::path(".");
+  Emitter emitter(model, *planned, ranges, options, domain, model_dir, report);
+  MODELKIT_TRY_VOID(emitter.run());
+
+  std::map<std::string, OpTypeSummary> by_op;
+  for (std::size_t i = 0; i < planned->nodes.size(); ++i) {
+    const auto& ns = planned->nodes[i];
+    NodeDecision d;
+    d.name = names[i].first;
+    d.op_type = names[i].second;
+    d.graph = ns.scope->path;
+    d.status = ns.status == "fold_candidate" ? "skipped" : ns.status;
+    d.reason = ns.reason;
+    auto& sum = by_op[d.op_type];
+    sum.op_type = d.op_type;
+    if (d.status == "quantized") ++sum.quantized;
+    else if (d.status == "folded") ++sum.folded;
+    else {
+      ++sum.skipped;
+      ++sum.skip_reasons[d.reason];
+    }
+    report.nodes.push_back(std::move(d));
+  }
+  for (auto& [op, sum] : by_op) {
+    report.nodes_quantized += sum.quantized;
+    report.nodes_skipped += sum.skipped;
+    report.op_types.push_back(std::move(sum));
+  }
+
+  onnx::SaveOptions save;
+  save.external_source_dir = model_dir;
+  MODELKIT_TRY_VOID(onnx::save_model_proto(model, output_path, save));
+  auto out_info = onnx::read_model_info(output_path);
+  report.output_bytes = model_bytes(output_path, out_info ? &*out_info : nullptr);
+
+  runtime::SessionOptions check;
+  check.intra_op_threads = 1;
+  auto session = runtime::Session::open(output_path, check);
+  if (!session) return session.error().with_context("the quantized model does not load");
+  return report;
+}
+
+void write_report_json(util::JsonWriter& json, const QuantizeReport& r, bool include_nodes) {
+  json.begin_object();
+  json.field("model", r.model);
+  json.field("output", r.output);
+  json.field("activation_type", r.activation_type);
+  json.field("weight_type", r.weight_type);
+  json.field("per_channel", r.per_channel);
+  json.field("qdq_domain", r.qdq_domain);
+  json.field("opset", r.opset);
+  json.field("calibration_method", r.calibration_method);
+  json.field("nodes_quantized", r.nodes_quantized);
+  json.field("nodes_folded", r.nodes_folded);
+  json.field("nodes_skipped", r.nodes_skipped);
+  json.field("quantize_linear_nodes", r.quantize_linear_nodes);
+  json.field("dequantize_linear_nodes", r.dequantize_linear_nodes);
+  json.field("weights_quantized", r.weights_quantized);
+  json.field("biases_quantized", r.biases_quantized);
+  json.field("constants_to_initializers", r.constants_to_initializers);
+  json.field("input_bytes", r.input_bytes);
+  json.field("output_bytes", r.output_bytes);
+  json.key("op_types").begin_object();
+  for (const auto& s : r.op_types) {
+    json.key(s.op_type).begin_object();
+    json.field("quantized", s.quantized);
+    json.field("folded", s.folded);
+    json.field("skipped", s.skipped);
+    json.key("skip_reasons").begin_object();
+    for (const auto& [reason, count] : s.skip_reasons) json.field(reason, count);
+    json.end_object();
+    json.end_object();
+  }
+  json.end_object();
+  json.key("warnings").string_array(r.warnings);
+  if (include_nodes) {
+    json.key("nodes").begin_array();
+    for (const auto& n : r.nodes) {
+      json.begin_object();
+      json.field("name", n.name);
+      json.field("op_type", n.op_type);
+      json.field("graph", n.graph);
+      json.field("status", n.status);
+      json.field("reason", n.reason);
+      json.end_object();
+    }
+    json.end_array();
+  }
+  json.end_object();
+}
+
+}  // namespace modelkit::quant
