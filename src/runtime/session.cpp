@@ -26,8 +26,12 @@ Ort::Env& env() {
   return instance;
 }
 
+// ORT's messages can span lines (and carry trailing whitespace); errors are one line.
 Error ort_error(std::string_view what, const std::exception& e) {
-  return failure("onnxruntime: " + std::string(what) + ": " + e.what());
+  std::string message = e.what();
+  std::replace(message.begin(), message.end(), '\n', ' ');
+  while (!message.empty() && message.back() == ' ') message.pop_back();
+  return failure("onnxruntime: " + std::string(what) + ": " + message);
 }
 
 Ort::SessionOptions make_options(const SessionOptions& o) {

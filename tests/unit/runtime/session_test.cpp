@@ -264,6 +264,7 @@ TEST(Runtime, RunErrorsAreClear) {
   auto load = Session::open(bad);
   ASSERT_FALSE(load.ok());
   EXPECT_THAT(load.error().message, HasSubstr("onnxruntime: cannot load '" + bad.string() + "'"));
+  EXPECT_EQ(load.error().message.find('\n'), std::string::npos);
   EXPECT_THAT(Session::open(dir.path() / "absent.onnx").error().message, HasSubstr("no such file"));
 }
 
@@ -333,6 +334,17 @@ TEST(Runtime, ExtraOutputsExposeIntermediateTensors) {
   EXPECT_EQ(compare((*all)[0], (*base)[0], 1e-5, 1e-6), "");
   EXPECT_EQ((*all)[2].shape[0], 2);  // batch of the test data
   EXPECT_EQ((*all)[2 + 5].bytes, data->inputs[0].bytes);
+
+  // The same on a copy whose weights live in a side file (found through the model's folder).
+  TempDir dir;
+  onnx::SaveOptions always;
+  always.external_data = onnx::ExternalDataPolicy::always;
+  ASSERT_TRUE(onnx::save_model_proto(*model, dir.path() / "model.onnx", always).ok());
+  auto external = open_with_extra_outputs(dir.path() / "model.onnx", names);
+  ASSERT_TRUE(external.ok()) << external.error().message;
+  auto external_all = external->run(data->inputs);
+  ASSERT_TRUE(external_all.ok()) << external_all.error().message;
+  for (std::size_t i = 0; i < all->size(); ++i) EXPECT_EQ((*external_all)[i].bytes, (*all)[i].bytes) << i;
 
   std::vector<std::string> typo = {names[0] + "x"};
   auto bad = open_with_extra_outputs(path, typo);
