@@ -160,16 +160,18 @@ class ImageSource final : public SampleSource {
 
 class RandomSource final : public SampleSource {
  public:
-  RandomSource(std::vector<onnx::ValueInfo> inputs, InputHints hints, std::uint64_t seed, int samples)
-      : inputs_(std::move(inputs)), hints_(std::move(hints)), seed_(seed), samples_(samples) {}
+  RandomSource(std::vector<onnx::ValueInfo> inputs, InputHints hints, std::vector<InputShape> shapes,
+               std::uint64_t seed, int samples)
+      : inputs_(std::move(inputs)), hints_(std::move(hints)), shapes_(std::move(shapes)), seed_(seed),
+        samples_(samples) {}
 
   // Checks once that inputs can be generated, and returns the record of the first sample.
-  Result<RandomInputs> probe() const { return make_random_inputs(inputs_, hints_, {}, seed_); }
+  Result<RandomInputs> probe() const { return make_random_inputs(inputs_, hints_, shapes_, seed_); }
 
   Result<std::optional<Sample>> next() override {
     if (pos_ >= samples_) return std::optional<Sample>{};
     // Each sample draws from its own seed so samples differ and stay reproducible.
-    auto r = make_random_inputs(inputs_, hints_, {}, seed_ + static_cast<std::uint64_t>(pos_));
+    auto r = make_random_inputs(inputs_, hints_, shapes_, seed_ + static_cast<std::uint64_t>(pos_));
     if (!r) return r.take_error();
     ++pos_;
     return std::optional<Sample>{std::move(r->tensors)};
@@ -190,6 +192,7 @@ class RandomSource final : public SampleSource {
  private:
   std::vector<onnx::ValueInfo> inputs_;
   InputHints hints_;
+  std::vector<InputShape> shapes_;
   std::uint64_t seed_;
   int samples_;
   int pos_ = 0;
@@ -421,7 +424,7 @@ Result<SelectedSource> select_source(const SourceRequest& req) {
 
   InputHints hints = req.hints;
   hints.sequence_length = req.sequence_length;
-  auto random = std::make_unique<RandomSource>(req.model_inputs, hints, req.seed, req.samples);
+  auto random = std::make_unique<RandomSource>(req.model_inputs, hints, req.input_shapes, req.seed, req.samples);
   auto probe = random->probe();
   if (!probe) return probe.take_error().with_context("random calibration inputs");
 

@@ -5,6 +5,7 @@
 
 #include <modelkit/model.hpp>
 #include <modelkit/plan.hpp>
+#include <modelkit/registry.hpp>
 #include <modelkit/result.hpp>
 
 #include <optional>
@@ -77,5 +78,6 @@ Result<void> run_config(std::span<char* const> args);
 Result<void> run_build(std::span<char* const> args);
 Result<void> run_tokenize(std::span<char* const> args);
 Result<void> run_perf(std::span<char* const> args);
+Result<void> run_quantize(std::span<char* const> args);
 
 }  // namespace modelkit::cli

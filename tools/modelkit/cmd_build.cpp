@@ -1,6 +1,5 @@
 // modelkit build: resolve -> plan -> calibrate -> quantize -> validate -> write.
-// Today the plan (--dry-run); the stages after it arrive with the ONNX and
-// calibration layers.
+#include "build_events.hpp"
 #include "cli.hpp"
 
 #include <cstdio>
@@ -15,6 +14,7 @@ Result<void> run_build(std::span<char* const> argv) {
   std::vector<OptionSpec> opts(std::begin(kModelOptions), std::end(kModelOptions));
   opts.push_back({"--config", "-c", "FILE", "replay a config written by 'modelkit config' (flags override it)"});
   for (auto& o : calibration_options()) opts.push_back(o);
+  for (auto& o : pipeline_options()) opts.push_back(o);
   opts.push_back({"--output", "-o", "DIR", "output folder"});
   opts.push_back({"--dry-run", "", "", "resolve and print the plan; write nothing"});
   opts.push_back({"--format", "", "table|json", "output format of --dry-run (default table)"});
@@ -72,7 +72,20 @@ Result<void> run_build(std::span<char* const> argv) {
     std::fputs(render_plan(*config, args->value("--output"), *format).c_str(), stdout);
     return {};
   }
-  return failure("building is not available yet in this version: only 'modelkit build --dry-run' (the plan) is");
+  auto output = args->value("--output");
+  if (!output) return usage_error("name the output folder with -o DIR (or use --dry-run)");
+  BuildRequest request;
+  request.model = std::move(*model);
+  request.config = std::move(*config);
+  request.output = *output;
+  MODELKIT_TRY_VOID(apply_pipeline_options(*args, request));
+  bool quiet = args->has("--quiet");
+  request.events = terminal_events(quiet);
+  request.cancel = install_interrupt_flag();
+  auto result = modelkit::run_build(std::move(request));
+  if (!result) return result.take_error();
+  print_build_summary(*result, quiet);
+  return {};
 }
 
 }  // namespace modelkit::cli

@@ -1,0 +1,70 @@
+// `modelkit build` and `modelkit quantize` as a library call: resolve -> plan ->
+// calibrate -> quantize -> validate -> write (build-pipeline.md). Every stage is timed
+// and recorded in build_manifest.json. The output folder appears whole or not at all:
+// everything is written into a temporary folder beside it and renamed at the end.
+#pragma once
+
+#include <modelkit/calib_sources.hpp>
+#include <modelkit/model.hpp>
+#include <modelkit/plan.hpp>
+#include <modelkit/result.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace modelkit {
+
+inline constexpr int kManifestSchemaVersion = 1;
+
+struct BuildEvents {
+  // A stage starts ("calibrate", ...).
+  std::function<void(std::string_view stage)> stage;
+  // Calibration progress: samples done of total, seconds elapsed.
+  std::function<void(std::uint64_t done, std::uint64_t total, double seconds)> progress;
+  // A warning the user must see (fallbacks, unmatched --exclude-nodes, low cosine, ...).
+  std::function<void(std::string_view message)> warning;
+};
+
+struct BuildRequest {
+  ResolvedModel model;  // resolved; may be unresolved for quantize (then random calibration)
+  BuildConfig config;   // the plan
+  std::optional<std::filesystem::path> onnx;  // --onnx FILE; else -m FILE.onnx or the folder's float model
+  std::filesystem::path output;               // a folder (build) or an .onnx file (quantize)
+  bool output_is_file = false;                // quantize writes one .onnx file (+ manifest beside it)
+  bool force = false;
+  std::optional<std::filesystem::path> ranges_in;   // --ranges: skip calibration
+  std::optional<std::filesystem::path> ranges_out;  // --save-ranges
+  std::vector<InputShape> input_shapes;       // --input-shape name=1x512 for random inputs
+  int validation_samples = 10;
+  double cosine_warning = 0.99;
+  int threads = 0;                              // ORT intra-op threads; 0 = ORT's default
+  const std::atomic<bool>* cancel = nullptr;    // Ctrl-C
+  BuildEvents events;
+};
+
+struct StageTiming {
+  std::string stage;
+  double seconds = 0;
+};
+
+struct BuildResult {
+  std::filesystem::path output;         // the folder (or file) written
+  std::filesystem::path manifest_path;
+  std::string manifest_json;
+  std::vector<std::string> warnings;
+  std::vector<StageTiming> timings;
+  double min_cosine = 1.0;
+};
+
+// Finds the float ONNX model of a request: --onnx, -m FILE.onnx, or the checkpoint folder's
+// float model. Errors say where it looked and how to get one.
+[[nodiscard]] Result<std::filesystem::path> find_float_model(const BuildRequest& request);
+
+[[nodiscard]] Result<BuildResult> run_build(BuildRequest request);
+
+}  // namespace modelkit

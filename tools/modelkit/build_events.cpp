@@ -1,0 +1,116 @@
+#include "cli.hpp"
+#include "build_events.hpp"
+
+#include <modelkit/quantize.hpp>
+
+#include <csignal>
+#include <cstdio>
+#include <unistd.h>
+
+namespace modelkit::cli {
+namespace {
+
+std::atomic<bool> g_interrupted{false};
+
+extern "C" void on_sigint(int) {
+  if (g_interrupted.exchange(true)) {
+    std::signal(SIGINT, SIG_DFL);
+    std::raise(SIGINT);
+  }
+}
+
+}  // namespace
+
+const std::atomic<bool>* install_interrupt_flag() {
+  std::signal(SIGINT, on_sigint);
+  return &g_interrupted;
+}
+
+BuildEvents terminal_events(bool quiet) {
+  BuildEvents e;
+  bool tty = ::isatty(STDERR_FILENO) != 0;
+  e.warning = [](std::string_view m) {
+    std::fprintf(stderr, "warning: %.*s\n", static_cast<int>(m.size()), m.data());
+  };
+  if (quiet) return e;
+  e.stage = [tty](std::string_view s) {
+    if (tty) std::fprintf(stderr, "\r\033[K");
+    std::fprintf(stderr, "%.*s\n", static_cast<int>(s.size()), s.data());
+  };
+  e.progress = [tty, last = -1.0](std::uint64_t done, std::uint64_t total, double seconds) mutable {
+    double rate = seconds > 0 ? static_cast<double>(done) / seconds : 0;
+    double eta = rate > 0 && total > done ? static_cast<double>(total - done) / rate : 0;
+    if (tty) {
+      int width = 30;
+      int filled = total ? static_cast<int>(width * done / total) : 0;
+      std::string bar(static_cast<size_t>(filled), '#');
+      bar.resize(static_cast<size_t>(width), '.');
+      std::fprintf(stderr, "\r  [%s] %llu/%llu samples, %.1f/s, ETA %.0fs\033[K", bar.c_str(),
+                   static_cast<unsigned long long>(done), static_cast<unsigned long long>(total), rate, eta);
+      if (done == total) std::fprintf(stderr, "\n");
+    } else if (done == total || seconds - last >= 5.0) {
+      // Plain lines at most every 5 seconds when not on a terminal.
+      last = seconds;
+      std::fprintf(stderr, "  %llu/%llu samples, %.1f/s\n", static_cast<unsigned long long>(done),
+                   static_cast<unsigned long long>(total), rate);
+    }
+  };
+  return e;
+}
+
+std::vector<OptionSpec> pipeline_options() {
+  return {
+      {"--onnx", "", "FILE", "the float ONNX model (default: -m's model.onnx or onnx/model.onnx)"},
+      {"--force", "", "", "replace an existing output"},
+      {"--ranges", "", "FILE", "quantize with calibration ranges from FILE (no calibration run)"},
+      {"--save-ranges", "", "FILE", "write the calibration ranges to FILE"},
+      {"--op-types", "", "A,B,..", "quantize only these op types"},
+      {"--exclude-nodes", "", "NAME|REGEX", "leave matching nodes in float (repeatable)"},
+      {"--threads", "", "N", "ONNX Runtime intra-op threads (default: ORT's)"},
+      {"--input-shape", "", "NAME=1x128", "shape of a random calibration input (repeatable)"},
+      {"--quiet", "-q", "", "no progress output"},
+  };
+}
+
+Result<void> apply_pipeline_options(const ParsedArgs& args, BuildRequest& req) {
+  if (auto v = args.value("--onnx")) req.onnx = *v;
+  req.force = args.has("--force");
+  if (auto v = args.value("--ranges")) req.ranges_in = *v;
+  if (auto v = args.value("--save-ranges")) req.ranges_out = *v;
+  if (auto v = args.value("--threads")) {
+    auto n = parse_int_option("--threads", *v, 0, 256);
+    if (!n) return n.take_error();
+    req.threads = static_cast<int>(*n);
+  }
+  if (auto v = args.value("--op-types")) {
+    req.config.quantization.op_types.clear();
+    std::string_view rest = *v;
+    while (!rest.empty()) {
+      auto comma = rest.find(',');
+      auto item = rest.substr(0, comma);
+      if (!item.empty()) req.config.quantization.op_types.emplace_back(item);
+      if (comma == std::string_view::npos) break;
+      rest.remove_prefix(comma + 1);
+    }
+  }
+  for (const auto& text : args.values("--input-shape")) {
+    auto shape = parse_input_shape(text);
+    if (!shape) return shape.take_error();
+    req.input_shapes.push_back(std::move(*shape));
+  }
+  for (auto& pattern : args.values("--exclude-nodes")) req.config.quantization.exclude_nodes.push_back(pattern);
+  return {};
+}
+
+void print_build_summary(const BuildResult& r, bool quiet) {
+  if (quiet) {
+    std::printf("%s\n", r.output.string().c_str());
+    return;
+  }
+  std::printf("wrote %s\n", r.output.string().c_str());
+  std::printf("manifest %s\n", r.manifest_path.string().c_str());
+  std::printf("min cosine similarity %.4f\n", r.min_cosine);
+  for (const auto& t : r.timings) std::printf("  %-10s %.2fs\n", t.stage.c_str(), t.seconds);
+}
+
+}  // namespace modelkit::cli

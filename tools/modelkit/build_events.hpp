@@ -1,0 +1,25 @@
+// Terminal side of a build: the progress bar, warnings, and Ctrl-C.
+#pragma once
+
+#include "cli.hpp"
+
+#include <modelkit/build.hpp>
+
+#include <atomic>
+
+namespace modelkit::cli {
+
+// Installs a SIGINT handler that sets the returned flag (a second Ctrl-C kills at once).
+const std::atomic<bool>* install_interrupt_flag();
+
+// Events that draw a progress bar with rate and ETA on a terminal, plain lines otherwise,
+// and print warnings to stderr; quiet keeps only warnings.
+BuildEvents terminal_events(bool quiet);
+
+// The options build and quantize share beyond calibration_options().
+std::vector<OptionSpec> pipeline_options();
+Result<void> apply_pipeline_options(const ParsedArgs& args, BuildRequest& request);
+
+void print_build_summary(const BuildResult& result, bool quiet);
+
+}  // namespace modelkit::cli

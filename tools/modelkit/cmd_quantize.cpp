@@ -1,0 +1,75 @@
+// modelkit quantize: the build machinery on a bare ONNX file, written to one .onnx file
+// (with <name>.manifest.json beside it). Without a known task it calibrates on random
+// inputs, and says so.
+#include "build_events.hpp"
+#include "cli.hpp"
+
+#include <cstdio>
+
+namespace modelkit::cli {
+
+std::vector<OptionSpec> calibration_options();
+Result<void> apply_calibration_options(const ParsedArgs& args, BuildConfig& config);
+
+Result<void> run_quantize(std::span<char* const> argv) {
+  std::vector<OptionSpec> opts = {
+      {"--model", "-m", "FILE.onnx", "the float ONNX model"},
+      {"--task", "", "TASK", "the task (selects the calibration data)"},
+      {"--config", "", "config.json", "the checkpoint's config.json, to resolve the task from"},
+  };
+  for (auto& o : calibration_options()) opts.push_back(o);
+  for (auto& o : pipeline_options())
+    if (o.name != "--onnx") opts.push_back(o);
+  opts.push_back({"--output", "-o", "FILE.onnx", "the quantized model to write"});
+  opts.push_back({"--help", "-h", "", "show this help"});
+  auto args = parse_args("quantize", argv, opts);
+  if (!args) return args.take_error();
+  if (args->has("--help")) {
+    std::fputs(format_help("modelkit quantize -m model.onnx [--task T | --config config.json] -o out.onnx", opts).c_str(),
+               stdout);
+    return {};
+  }
+  MODELKIT_TRY_VOID(no_positional("quantize", *args));
+  auto onnx = args->value("--model");
+  if (!onnx) return usage_error("name the float model with -m FILE.onnx");
+  auto output = args->value("--output");
+  if (!output) return usage_error("name the output with -o FILE.onnx");
+  ModelSpec spec;
+  spec.task = args->value("--task");
+  if (spec.task) {
+    auto task = registry::parse_task(*spec.task);
+    if (!task) return task.take_error();
+  }
+  // The task comes from --task, --config, or a config.json beside the model.
+  spec.model = args->value("--config").value_or(*onnx);
+  auto model = resolve_model(spec, CacheLocation::from_environment());
+  if (!model) return model.take_error();
+  BuildConfig config;
+  if (model->resolution.resolved()) {
+    auto made = make_build_config(*model);
+    if (!made) return made.take_error();
+    config = std::move(*made);
+  } else {
+    config.request = spec;
+    config.resolution = model->resolution;
+    config.calibration.kind = "random";
+    config.calibration.kind_reason = "no task is known for '" + *onnx + "' (pass --task or --config)";
+  }
+  MODELKIT_TRY_VOID(apply_calibration_options(*args, config));
+  BuildRequest request;
+  request.model = std::move(*model);
+  request.config = std::move(config);
+  request.onnx = *onnx;
+  request.output = *output;
+  request.output_is_file = true;
+  MODELKIT_TRY_VOID(apply_pipeline_options(*args, request));
+  bool quiet = args->has("--quiet");
+  request.events = terminal_events(quiet);
+  request.cancel = install_interrupt_flag();
+  auto result = run_build(std::move(request));
+  if (!result) return result.take_error();
+  print_build_summary(*result, quiet);
+  return {};
+}
+
+}  // namespace modelkit::cli
