@@ -7,6 +7,7 @@
 
 #include <unicode/uchar.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cstdio>
 #include <map>
@@ -22,8 +23,9 @@ constexpr std::string_view kSpaceClass = "\\t-\\r\\x{85}\\p{Z}";
 constexpr std::string_view kWordClass = "\\p{Alphabetic}\\p{M}\\p{Nd}\\p{Pc}\\x{200C}\\x{200D}";
 constexpr std::string_view kHexClass = "0-9a-fA-F";
 
-// PCRE2 10.42 carries Unicode 14 tables, Oniguruma 6.9.8 (the Rust core's) Unicode 15: the
-// characters assigned in 15.0 (ICU 72 knows them) are added to the property classes by hand.
+// PCRE2 10.42 carries Unicode 14 tables, the Rust core's Oniguruma Unicode 16: the characters
+// assigned in 15.0 (ICU 72 knows them) and later (reference_unicode_tables.inc) are added to the
+// property classes by hand.
 const std::vector<char32_t>& unicode15_chars() {
   static const std::vector<char32_t> chars = [] {
     std::vector<char32_t> out;
@@ -65,8 +67,24 @@ std::string unicode15_ranges(std::string_view name) {
   if (auto it = cache.find(name); it != cache.end()) return it->second;
   std::uint32_t mask = category_mask(name);
   const bool alphabetic = name == "Alphabetic" || name == "Alpha";
+  const bool word = name == "Word";
   std::string out;
-  if (mask != 0 || alphabetic) {
+  if (mask != 0 || alphabetic || word) {
+    std::vector<char32_t> members;
+    for (char32_t c : unicode15_chars()) {
+      const auto u = static_cast<UChar32>(c);
+      bool member = word ? (u_hasBinaryProperty(u, UCHAR_ALPHABETIC) ||
+                            (U_GET_GC_MASK(u) & (U_GC_M_MASK | U_GC_ND_MASK | U_GC_PC_MASK)) != 0)
+                  : alphabetic ? u_hasBinaryProperty(u, UCHAR_ALPHABETIC)
+                               : (U_GET_GC_MASK(u) & mask) != 0;
+      if (member) members.push_back(c);
+    }
+    for (const auto* n = unicode::begin_newer_chars(); n != unicode::end_newer_chars(); ++n) {
+      bool member = word || alphabetic ? (n->value & 0x80) != 0 : (U_MASK(n->value & 0x7F) & mask) != 0;
+      if (member)
+        for (char32_t c = n->first; c <= n->last; ++c) members.push_back(c);
+    }
+    std::sort(members.begin(), members.end());
     char32_t run_start = 0;
     char32_t prev = 0;
     bool in_run = false;
@@ -77,10 +95,7 @@ std::string unicode15_ranges(std::string_view name) {
       else std::snprintf(buf, sizeof buf, "\\x{%X}-\\x{%X}", static_cast<unsigned>(run_start), static_cast<unsigned>(prev));
       out += buf;
     };
-    for (char32_t c : unicode15_chars()) {
-      bool member = alphabetic ? u_hasBinaryProperty(static_cast<UChar32>(c), UCHAR_ALPHABETIC)
-                               : (U_GET_GC_MASK(static_cast<UChar32>(c)) & mask) != 0;
-      if (!member) continue;
+    for (char32_t c : members) {
       if (in_run && c == prev + 1) {
         prev = c;
         continue;
@@ -149,7 +164,7 @@ std::string translate_onig(std::string_view p) {
       }
       std::string extra;
       if (e == 'w' || e == 'W')
-        extra = unicode15_ranges("Alphabetic") + unicode15_ranges("M") + unicode15_ranges("Nd") + unicode15_ranges("Pc");
+        extra = unicode15_ranges("Word");
       if (!cls.empty()) {
         if (class_depth == 0) {
           out.append(negated ? "[^" : "[").append(cls).append(extra).append("]");

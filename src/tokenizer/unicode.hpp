@@ -67,6 +67,19 @@ inline bool is_whitespace(char32_t c) {
          c == 0x202F || c == 0x205F || c == 0x3000;
 }
 
+// General category (ICU UCharCategory numbering) as of Unicode 16.0, the version of the Rust core's
+// regex engine and standard library: ICU's, completed for the characters ICU 72 does not know yet.
+int category_of(char32_t c);
+// Ranges of code points with a value (tables generated from the reference).
+struct CharRange {
+  char32_t first;
+  char32_t last;
+  std::uint32_t value;
+};
+// Characters ICU 72 does not know yet: value = category | 0x80 when the regex engine counts it as \w.
+const CharRange* begin_newer_chars();
+const CharRange* end_newer_chars();
+
 // Rust's char::is_numeric: general categories Nd, Nl, No.
 bool is_numeric(char32_t c);
 // Rust's char::to_lowercase (full mapping without context: only U+0130 expands).
@@ -74,7 +87,7 @@ void append_lowercase(std::string& out, char32_t c);
 // The `regex` crate's Unicode \w: Alphabetic, marks, Nd, Pc, Join_Control.
 bool is_regex_word(char32_t c);
 
-// The `unicode_categories` 0.1.1 crate (tables of Unicode 8.0).
+// The `unicode_categories` 0.1.1 crate (tables of Unicode 8.0), from the reference's tables.
 bool uc8_is_other(char32_t c);             // Cc, Cf, Co
 bool uc8_is_punctuation(char32_t c);       // Pc, Pd, Pe, Pf, Pi, Po, Ps
 bool uc8_is_mark_nonspacing(char32_t c);   // Mn

@@ -16,6 +16,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -91,9 +92,50 @@ std::vector<Case> build_cases() {
   return cases;
 }
 
+// Every assigned-or-not code point up to CJK Extension H (surrogates excepted), 96 per text, so
+// each character class the pipeline consults is compared with the Rust core's tables.
+std::vector<Case> build_sweep_cases() {
+  std::vector<Case> out;
+  std::string text;
+  int n = 0;
+  auto append = [&](char32_t c) {
+    if (c < 0x80) text.push_back(static_cast<char>(c));
+    else if (c < 0x800) {
+      text.push_back(static_cast<char>(0xC0 | (c >> 6)));
+      text.push_back(static_cast<char>(0x80 | (c & 0x3F)));
+    } else if (c < 0x10000) {
+      text.push_back(static_cast<char>(0xE0 | (c >> 12)));
+      text.push_back(static_cast<char>(0x80 | ((c >> 6) & 0x3F)));
+      text.push_back(static_cast<char>(0x80 | (c & 0x3F)));
+    } else {
+      text.push_back(static_cast<char>(0xF0 | (c >> 18)));
+      text.push_back(static_cast<char>(0x80 | ((c >> 12) & 0x3F)));
+      text.push_back(static_cast<char>(0x80 | ((c >> 6) & 0x3F)));
+      text.push_back(static_cast<char>(0x80 | (c & 0x3F)));
+    }
+  };
+  for (char32_t c = 1; c <= 0x323AF; ++c) {
+    if (c >= 0xD800 && c <= 0xDFFF) continue;
+    if (c >= 0x3134B && c < 0x31350) continue;
+    append(c);
+    // Letters next to the probe so word/whitespace/punctuation classification shows.
+    text.push_back('a');
+    if (++n == 96) {
+      out.push_back({text, std::nullopt, false});
+      text.clear();
+      n = 0;
+    }
+  }
+  if (!text.empty()) out.push_back({text, std::nullopt, false});
+  return out;
+}
+
+bool g_sweep = false;  // set by the UnicodeSweep suite
+
 const std::vector<Case>& cases() {
   static const std::vector<Case> all = build_cases();
-  return all;
+  static const std::vector<Case> sweep = build_sweep_cases();
+  return g_sweep ? sweep : all;
 }
 
 std::vector<Config> configs() {
@@ -126,7 +168,9 @@ fs::path work_dir() {
 }
 
 fs::path cases_file() {
-  static const fs::path file = [] {
+  static std::map<bool, fs::path> files;
+  if (auto it = files.find(g_sweep); it != files.end()) return it->second;
+  const fs::path file = [] {
     std::string json = "[";
     bool first = true;
     for (const auto& c : cases()) {
@@ -137,10 +181,11 @@ fs::path cases_file() {
       json += std::string(",\"add_special_tokens\":") + (c.add_special_tokens ? "true" : "false") + "}";
     }
     json += "]";
-    fs::path f = work_dir() / "cases.json";
+    fs::path f = work_dir() / (g_sweep ? "sweep_cases.json" : "cases.json");
     EXPECT_TRUE(modelkit::util::write_file_atomic(f, json).ok());
     return f;
   }();
+  files[g_sweep] = file;
   return file;
 }
 
@@ -163,17 +208,14 @@ std::string show(const std::vector<T>& v) {
   return out + "]";
 }
 
-class TokenizerParity : public ::testing::TestWithParam<Config> {};
-
-TEST_P(TokenizerParity, MatchesRustCore) {
-  const Config& config = GetParam();
+void check_parity(const Config& config) {
   const fs::path base = base_path(config.base);
   ASSERT_TRUE(fs::exists(base)) << base << " is missing: run scripts/setup.sh (it installs the tokenizer fixtures)";
   ASSERT_TRUE(fs::exists(kDeps / "npm" / "tokenizers" / "package.json"))
       << "the reference (npm tokenizers) is missing under " << kDeps << ": run scripts/setup.sh";
   ASSERT_EQ(std::system("node --version > /dev/null 2>&1"), 0) << "node is not on PATH";
 
-  const fs::path dir = work_dir() / config.name;
+  const fs::path dir = work_dir() / (config.name + (g_sweep ? "-sweep" : ""));
   fs::create_directories(dir);
   fs::path tokenizer_file = base;
   std::string command = "node " + shell_quote(kReference) + " --tokenizer " + shell_quote(base) + " --cases " +
@@ -235,7 +277,40 @@ TEST_P(TokenizerParity, MatchesRustCore) {
   EXPECT_EQ(failures, 0u) << failures << " of " << compared << " samples differ from the Rust core";
 }
 
+class TokenizerParity : public ::testing::TestWithParam<Config> {};
+
+TEST_P(TokenizerParity, MatchesRustCore) {
+  g_sweep = false;
+  check_parity(GetParam());
+}
+
 INSTANTIATE_TEST_SUITE_P(Files, TokenizerParity, ::testing::ValuesIn(configs()),
+                         [](const ::testing::TestParamInfo<Config>& info) {
+                           std::string n = info.param.name;
+                           for (char& ch : n)
+                             if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+                           return n;
+                         });
+
+// The code point sweep on the pipelines whose behaviour depends on character tables.
+std::vector<Config> sweep_configs() {
+  std::vector<Config> out;
+  for (const auto& c : configs())
+    for (const char* name : {"bert-uncased", "qwen3", "deepseek_v3", "gpt4o", "albert", "t5-smart", "llama2",
+                             "bert_nfkd_whitespace", "bert_punct_digits", "bert_digits_grouped_nmt", "claude"})
+      if (c.name == name) out.push_back(c);
+  return out;
+}
+
+class UnicodeSweep : public ::testing::TestWithParam<Config> {};
+
+TEST_P(UnicodeSweep, MatchesRustCore) {
+  g_sweep = true;
+  check_parity(GetParam());
+  g_sweep = false;
+}
+
+INSTANTIATE_TEST_SUITE_P(CodePoints, UnicodeSweep, ::testing::ValuesIn(sweep_configs()),
                          [](const ::testing::TestParamInfo<Config>& info) {
                            std::string n = info.param.name;
                            for (char& ch : n)
