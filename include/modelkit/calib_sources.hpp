@@ -26,10 +26,10 @@ struct SourceRequest {
   std::filesystem::path checkpoint_folder;    // tokenizer.json / preprocessor_config.json live here
   std::vector<onnx::ValueInfo> model_inputs;  // the ONNX model's inputs
   InputHints hints;                           // vocab_size, image_size, ... from config.json
-  std::vector<InputShape> input_shapes;       // --input-shape overrides for random inputs
   int samples = 100;
   int sequence_length = 128;                  // used when the model's sequence dim is symbolic
   std::uint64_t seed = 0;
+  std::vector<InputShape> input_shapes;       // --input-shape overrides for random inputs
 };
 
 // What calibration actually used; goes into the build manifest.

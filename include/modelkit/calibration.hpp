@@ -25,6 +25,8 @@ class SampleSource {
   [[nodiscard]] virtual std::vector<std::string> produced_names() const = 0;
   // "text: 100 lines of data/calibration/text.txt via tokenizer.json", for reports.
   [[nodiscard]] virtual std::string describe() const = 0;
+  // Data the source passed over so far (an undecodable image, ...), one line each.
+  [[nodiscard]] virtual std::vector<std::string> skipped_inputs() const { return {}; }
 };
 
 }  // namespace modelkit::calib

@@ -90,6 +90,7 @@ class WindowSource final : public calib::SampleSource {
   }
   std::vector<std::string> produced_names() const override { return inner_.produced_names(); }
   std::string describe() const override { return inner_.describe(); }
+  std::vector<std::string> skipped_inputs() const override { return inner_.skipped_inputs(); }
 
  private:
   calib::SampleSource& inner_;
@@ -333,6 +334,11 @@ Result<BuildResult> run_build(BuildRequest req) {
                     o.name.c_str(), o.cosine_similarity, req.cosine_warning);
       warn(buf);
     }
+  }
+  auto& record = selected->record;
+  for (auto& skipped : source.skipped_inputs()) {
+    warn(skipped);
+    record.notes.push_back(std::move(skipped));
   }
   lap("validate");
   MODELKIT_TRY_VOID(check_cancel(req));

@@ -124,14 +124,20 @@ class ImageSource final : public SampleSource {
 
   Result<std::optional<Sample>> next() override {
     image::Image img;
-    if (pos_ < files_.size()) {
+    // Undecodable files are skipped (and named once): one bad photo must not stop a build.
+    while (pos_ < files_.size()) {
       auto decoded = image::decode_image(files_[pos_]);
-      if (!decoded) return decoded.take_error();
-      img = std::move(*decoded);
-    } else if (static_cast<int>(pos_ - files_.size()) < generated_) {
+      if (decoded) {
+        img = std::move(*decoded);
+        break;
+      }
+      if (std::find(skipped_.begin(), skipped_.end(), decoded.error().message) == skipped_.end())
+        skipped_.push_back(decoded.error().message);
+      ++pos_;
+    }
+    if (pos_ >= files_.size()) {
+      if (static_cast<int>(pos_ - files_.size()) >= generated_) return std::optional<Sample>{};
       img = generated_image(static_cast<int>(pos_ - files_.size()));
-    } else {
-      return std::optional<Sample>{};
     }
     ++pos_;
     auto pixels = image::preprocess(img, config_);
@@ -147,8 +153,14 @@ class ImageSource final : public SampleSource {
   }
   std::vector<std::string> produced_names() const override { return {"pixel_values"}; }
   std::string describe() const override { return description_; }
+  std::vector<std::string> skipped_inputs() const override {
+    std::vector<std::string> out;
+    for (const auto& m : skipped_) out.push_back("skipped an image: " + m);
+    return out;
+  }
 
  private:
+  std::vector<std::string> skipped_;
   image::ImageProcessorConfig config_;
   std::vector<fs::path> files_;
   int generated_;
@@ -290,6 +302,7 @@ class ConformingSource final : public SampleSource {
     return names;
   }
   std::string describe() const override { return primary_->describe(); }
+  std::vector<std::string> skipped_inputs() const override { return primary_->skipped_inputs(); }
 
  private:
   std::unique_ptr<SampleSource> primary_;

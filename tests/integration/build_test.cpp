@@ -1,0 +1,244 @@
+// End to end through the real CLI on real models that setup fetches or exports into
+// .deps/models: text, image and audio (fallback) builds, quantize on Silero VAD and
+// PP-OCR, and the bad-input cases (nothing half-written, one clear line).
+#include <simdjson.h>
+
+#include "test_support.hpp"
+
+#include <csignal>
+#include <sys/mount.h>
+#include <thread>
+
+namespace modelkit::test {
+namespace {
+
+fs::path models() { return fs::path(MODELKIT_DEPS_DIR) / "models"; }
+
+simdjson::dom::element parse(simdjson::dom::parser& parser, const std::string& text) {
+  simdjson::dom::element e;
+  EXPECT_EQ(parser.parse(text).get(e), simdjson::SUCCESS) << text.substr(0, 200);
+  return e;
+}
+
+std::string str(simdjson::dom::element e) {
+  if (e.is_null()) return "null";
+  std::string_view s;
+  return e.get_string().get(s) == simdjson::SUCCESS ? std::string(s) : "<not a string>";
+}
+
+// No ".name.tmp-*" folders left beside an output.
+void expect_no_temporaries(const fs::path& dir) {
+  for (const auto& e : fs::directory_iterator(dir))
+    EXPECT_EQ(e.path().filename().string().find(".tmp-"), std::string::npos) << e.path();
+}
+
+double output_cosine(simdjson::dom::element manifest, std::string_view output) {
+  for (auto o : manifest["validation"]["report"]["outputs"].get_array())
+    if (str(o["name"]) == output) return o["cosine_similarity"].get_double();
+  return -1;
+}
+
+TEST(Build, TextEncoderWithItsTokenizer) {
+  TempDir tmp;
+  auto out = tmp / "bert-int8";
+  auto r = run_cli({"build", "-m", (models() / "bert-tiny-like").string(), "-o", out.string(), "--samples", "40", "--quiet"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (const char* f : {"model.onnx", "build_manifest.json", "build_config.json", "config.json", "tokenizer.json",
+                        "tokenizer_config.json"})
+    EXPECT_TRUE(fs::is_regular_file(out / f)) << f;
+  simdjson::dom::parser parser;
+  auto m = parse(parser, read_text(out / "build_manifest.json"));
+  EXPECT_EQ(m["schema_version"].get_int64().value(), 1);
+  EXPECT_EQ(str(m["resolution"]["task"]), "feature-extraction");
+  EXPECT_EQ(str(m["calibration"]["kind"]), "text");
+  EXPECT_FALSE(m["calibration"]["fallback"].get_bool().value());
+  EXPECT_EQ(m["calibration"]["samples"].get_int64().value(), 40);
+  EXPECT_GE(output_cosine(m, "pooler_output"), 0.99);
+  EXPECT_GE(output_cosine(m, "last_hidden_state"), 0.99);
+  EXPECT_GT(m["quantization"]["nodes_quantized"].get_int64().value(), 10);
+  for (const char* stage : {"plan", "calibrate", "quantize", "validate", "write"})
+    EXPECT_TRUE(m["timings"][stage].is_double()) << stage;
+  // The result is a quantized model that inspect recognises and perf runs.
+  auto inspect = run_cli({"inspect", "-m", (out / "model.onnx").string(), "--format", "json"});
+  ASSERT_EQ(inspect.exit_code, 0) << inspect.err;
+  auto i = parse(parser, inspect.out);
+  EXPECT_TRUE(i["onnx"]["quantization"]["quantized"].get_bool().value());
+  auto perf = run_cli({"perf", "-m", (out / "model.onnx").string(), "--iterations", "5", "--warmup", "1"});
+  EXPECT_EQ(perf.exit_code, 0) << perf.err;
+  expect_no_temporaries(tmp.path());
+}
+
+TEST(Build, ImageModelCalibratesOnImages) {
+  TempDir tmp;
+  auto out = tmp / "cnn";
+  auto r = run_cli({"build", "-m", (models() / "cnn-tiny").string(), "-o", out.string(), "--quiet"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  simdjson::dom::parser parser;
+  auto m = parse(parser, read_text(out / "build_manifest.json"));
+  EXPECT_EQ(str(m["resolution"]["task"]), "image-classification");
+  EXPECT_EQ(str(m["calibration"]["kind"]), "image");
+  EXPECT_TRUE(fs::is_regular_file(out / "preprocessor_config.json"));
+  EXPECT_GE(output_cosine(m, "logits"), 0.95);
+}
+
+TEST(Build, AudioBackboneFallsBackToRandomAndSaysWhy) {
+  TempDir tmp;
+  auto out = tmp / "audio";
+  auto r = run_cli({"build", "-m", (models() / "audio-tiny").string(), "-o", out.string(), "--samples", "8",
+                    "--sequence-length", "1600"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("warning: calibration falls back to random inputs: the text source cannot be built"),
+            std::string::npos)
+      << r.err;
+  simdjson::dom::parser parser;
+  auto m = parse(parser, read_text(out / "build_manifest.json"));
+  EXPECT_EQ(str(m["resolution"]["task"]), "feature-extraction");
+  EXPECT_EQ(str(m["resolution"]["modality"]), "audio");
+  EXPECT_EQ(str(m["calibration"]["requested_kind"]), "text");
+  EXPECT_EQ(str(m["calibration"]["kind"]), "random");
+  EXPECT_TRUE(m["calibration"]["fallback"].get_bool().value());
+  EXPECT_NE(str(m["calibration"]["fallback_reason"]).find("no tokenizer.json"), std::string::npos);
+}
+
+TEST(Build, AudioBackboneWithATokenizerStillFallsBack) {
+  // Rule 3: the text source builds, but its names do not meet the model's input_values.
+  TempDir tmp;
+  fs::copy(models() / "audio-tiny", tmp / "ckpt");
+  fs::copy_file(models() / "bert-tiny-like" / "tokenizer.json", tmp / "ckpt" / "tokenizer.json");
+  auto r = run_cli({"build", "-m", (tmp / "ckpt").string(), "-o", (tmp / "out").string(), "--samples", "4",
+                    "--sequence-length", "1600", "--quiet"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  simdjson::dom::parser parser;
+  auto m = parse(parser, read_text(tmp / "out" / "build_manifest.json"));
+  EXPECT_EQ(str(m["calibration"]["kind"]), "random");
+  EXPECT_NE(str(m["calibration"]["fallback_reason"]).find("none of which is an input of the model (input_values)"),
+            std::string::npos);
+}
+
+TEST(Quantize, SileroVadAndPpOcrDetection) {
+  TempDir tmp;
+  auto vad = run_cli({"quantize", "-m", (models() / "silero-vad" / "silero_vad_legacy.onnx").string(), "-o",
+                      (tmp / "vad.onnx").string(), "--input-shape", "input=1x512", "--samples", "10", "--quiet"});
+  ASSERT_EQ(vad.exit_code, 0) << vad.err;
+  EXPECT_NE(vad.err.find("calibration uses random inputs: no task is known"), std::string::npos) << vad.err;
+  EXPECT_TRUE(fs::is_regular_file(tmp / "vad.manifest.json"));
+  auto ocr = run_cli({"quantize", "-m", (models() / "pp-ocr" / "ch_PP-OCRv4_det_infer.onnx").string(), "-o",
+                      (tmp / "det.onnx").string(), "--samples", "6", "--input-shape", "x=1x3x128x128", "--quiet"});
+  ASSERT_EQ(ocr.exit_code, 0) << ocr.err;
+  for (const char* f : {"vad.onnx", "det.onnx"}) {
+    auto perf = run_cli({"perf", "-m", (tmp / f).string(), "--iterations", "2", "--warmup", "1", "--input-shape",
+                         std::string(f) == "vad.onnx" ? "input=1x512" : "x=1x3x128x128"});
+    EXPECT_EQ(perf.exit_code, 0) << f << ": " << perf.err;
+  }
+  expect_no_temporaries(tmp.path());
+}
+
+TEST(BuildErrors, MissingOnnxModel) {
+  TempDir tmp;
+  fs::create_directories(tmp / "ckpt");
+  fs::copy_file(models() / "bert-tiny-like" / "config.json", tmp / "ckpt" / "config.json");
+  auto r = run_cli({"build", "-m", (tmp / "ckpt").string(), "-o", (tmp / "out").string()});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("no float ONNX model in '" + (tmp / "ckpt").string() + "'"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(tmp / "out"));
+}
+
+TEST(BuildErrors, AlreadyQuantizedModelIsRefused) {
+  TempDir tmp;
+  auto first = run_cli({"quantize", "-m", (models() / "cnn-tiny" / "model.onnx").string(), "-o",
+                        (tmp / "q.onnx").string(), "--samples", "4", "--quiet"});
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  auto again = run_cli({"quantize", "-m", (tmp / "q.onnx").string(), "-o", (tmp / "qq.onnx").string()});
+  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_NE(again.err.find("is already quantized ("), std::string::npos) << again.err;
+  EXPECT_NE(again.err.find("QuantizeLinear x"), std::string::npos) << again.err;
+  EXPECT_FALSE(fs::exists(tmp / "qq.onnx"));
+}
+
+TEST(BuildErrors, ExistingOutputNeedsForce) {
+  TempDir tmp;
+  fs::create_directories(tmp / "out");
+  write_file(tmp / "out" / "keep.txt", "mine");
+  std::vector<std::string> args = {"build", "-m", (models() / "bert-tiny-like").string(), "-o", (tmp / "out").string(),
+                                   "--samples", "4", "--quiet"};
+  auto r = run_cli(args);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("exists; pass --force to replace it"), std::string::npos) << r.err;
+  EXPECT_TRUE(fs::exists(tmp / "out" / "keep.txt"));
+  args.push_back("--force");
+  auto forced = run_cli(args);
+  ASSERT_EQ(forced.exit_code, 0) << forced.err;
+  EXPECT_FALSE(fs::exists(tmp / "out" / "keep.txt"));
+  EXPECT_TRUE(fs::exists(tmp / "out" / "model.onnx"));
+  expect_no_temporaries(tmp.path());
+}
+
+TEST(BuildErrors, OutputInsideTheInputFolder) {
+  TempDir tmp;
+  fs::copy(models() / "bert-tiny-like", tmp / "ckpt");
+  auto r = run_cli({"build", "-m", (tmp / "ckpt").string(), "-o", (tmp / "ckpt" / "out").string()});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("is inside the input folder"), std::string::npos) << r.err;
+}
+
+TEST(BuildErrors, UnwritableOutput) {
+  auto r = run_cli({"build", "-m", (models() / "bert-tiny-like").string(), "-o", "/proc/modelkit-out", "--samples", "4",
+                    "--quiet"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("cannot create a temporary folder in '/proc'"), std::string::npos) << r.err;
+}
+
+TEST(BuildErrors, DiskFullLeavesNothing) {
+  if (::geteuid() != 0) GTEST_SKIP() << "mounting a small tmpfs needs root";
+  TempDir tmp;
+  fs::create_directories(tmp / "small");
+  ASSERT_EQ(::mount("tmpfs", (tmp / "small").c_str(), "tmpfs", 0, "size=64k"), 0) << std::strerror(errno);
+  auto r = run_cli({"build", "-m", (models() / "bert-tiny-like").string(), "-o", (tmp / "small" / "out").string(),
+                    "--samples", "4", "--quiet"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("No space left on device"), std::string::npos) << r.err;
+  EXPECT_TRUE(fs::is_empty(tmp / "small")) << "nothing half-written";
+  ::umount((tmp / "small").c_str());
+}
+
+TEST(BuildErrors, CtrlCDuringCalibrationLeavesNothing) {
+  TempDir tmp;
+  auto out = tmp / "out";
+  auto err_path = tmp / "stderr";
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    std::freopen(err_path.c_str(), "w", stderr);
+    std::freopen("/dev/null", "w", stdout);
+    ::execl(MODELKIT_CLI_PATH, "modelkit", "quantize", "-m", (models() / "cnn-tiny" / "model.onnx").c_str(), "-o",
+            (tmp / "q.onnx").c_str(), "--samples", "1000000", static_cast<char*>(nullptr));
+    std::_Exit(127);
+  }
+  // Wait until calibration runs (the progress line appears), then interrupt.
+  for (int i = 0; i < 200 && read_text(err_path).find("samples") == std::string::npos; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_NE(read_text(err_path).find("samples"), std::string::npos) << read_text(err_path);
+  ::kill(pid, SIGINT);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 1);
+  EXPECT_NE(read_text(err_path).find("cancelled"), std::string::npos) << read_text(err_path);
+  EXPECT_FALSE(fs::exists(tmp / "q.onnx"));
+  expect_no_temporaries(tmp.path());
+  (void)out;
+}
+
+TEST(Build, ConfigReplayBuilds) {
+  TempDir tmp;
+  auto cfg = run_cli({"config", "-m", (models() / "bert-tiny-like").string(), "--samples", "12", "-o",
+                      (tmp / "build.json").string()});
+  ASSERT_EQ(cfg.exit_code, 0) << cfg.err;
+  auto r = run_cli({"build", "-c", (tmp / "build.json").string(), "-o", (tmp / "out").string(), "--quiet"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  simdjson::dom::parser parser;
+  auto m = parse(parser, read_text(tmp / "out" / "build_manifest.json"));
+  EXPECT_EQ(m["calibration"]["samples"].get_int64().value(), 12);
+}
+
+}  // namespace
+}  // namespace modelkit::test
