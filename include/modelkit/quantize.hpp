@@ -27,7 +27,8 @@
 // meaning of its other operators.
 //
 // Constant nodes are turned into initializers first (weights exported as Constant nodes are then
-// quantized like any initializer). Values inside If branches are quantized in place; their
+// quantized like any initializer), and BatchNormalization after a Conv is folded into it (the
+// pre-processing onnxruntime recommends; the Conv then has a bias to quantize). Values inside If branches are quantized in place; their
 // ranges are collected through the If outputs (see calib_stats.hpp). Models over 2 GiB: weights
 // are read from external data and the output is written with external data as needed.
 #pragma once
@@ -115,6 +116,7 @@ struct QuantizeReport {
   std::int64_t weights_quantized = 0;   // initializers quantized offline (weights and constant operands)
   std::int64_t biases_quantized = 0;
   std::int64_t constants_to_initializers = 0;
+  std::int64_t batch_norms_folded = 0;  // BatchNormalization folded into the Conv before it
   std::uint64_t input_bytes = 0;        // .onnx file plus external data
   std::uint64_t output_bytes = 0;
   std::vector<OpTypeSummary> op_types;  // sorted by op type

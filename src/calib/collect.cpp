@@ -104,6 +104,17 @@ Result<std::map<std::string, std::string>> expose(::onnx::ModelProto& model, std
         return failure("tensor " + in_quotes(name) + " lives inside a " + scope->owner->op_type() +
                        " body; only values in If branches can be calibrated");
       std::string routed_name = name + "__modelkit_calib_" + std::to_string(counter++);
+      // A value the branch already outputs is copied: a graph may not list an output twice.
+      bool listed = false;
+      for (const auto& o : scope->graph->output()) listed = listed || o.name() == current;
+      if (listed) {
+        auto* copy = scope->graph->add_node();
+        copy->set_op_type("Identity");
+        copy->set_name(routed_name + "_copy");
+        copy->add_input(current);
+        copy->add_output(routed_name + "_copy");
+        current = routed_name + "_copy";
+      }
       add_output(*scope->graph, current, true);
       auto* other = sibling_branch(*scope->owner, scope->attribute);
       if (!other) return failure("If node " + in_quotes(scope->owner->name()) + " lacks its other branch");
@@ -123,8 +134,7 @@ Result<std::map<std::string, std::string>> expose(::onnx::ModelProto& model, std
       current = routed_name;
       scope = scope->parent;
     }
-    add_output(*model.mutable_graph(), current, false);
-    outputs.insert(current);
+    if (outputs.insert(current).second) add_output(*model.mutable_graph(), current, false);
     routed.emplace(current, name);
   }
   return routed;

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <functional>
 #include <limits>
 #include <string_view>
@@ -163,6 +164,94 @@ std::int64_t constants_to_initializers(::onnx::ModelProto& model) {
 
 namespace {
 
+Result<std::int64_t> fold_batch_norms_in(::onnx::GraphProto& g, const std::filesystem::path& model_dir) {
+  std::int64_t folded = 0;
+  for (auto& n : *g.mutable_node())
+    for (auto& a : *n.mutable_attribute()) {
+      if (a.has_g()) {
+        auto r = fold_batch_norms_in(*a.mutable_g(), model_dir);
+        if (!r) return r.take_error();
+        folded += *r;
+      }
+    }
+  std::map<std::string, ::onnx::TensorProto*> inits;
+  for (auto& t : *g.mutable_initializer()) inits[t.name()] = &t;
+  std::map<std::string, int> uses;
+  for (const auto& n : g.node())
+    for (const auto& i : n.input()) ++uses[i];
+  for (const auto& o : g.output()) ++uses[o.name()];
+  std::map<std::string, int> producer;
+  for (int i = 0; i < g.node_size(); ++i)
+    for (const auto& o : g.node(i).output()) producer[o] = i;
+
+  auto read = [&](const std::string& name) -> std::optional<Tensor> {
+    auto it = inits.find(name);
+    if (it == inits.end()) return std::nullopt;
+    auto t = onnx::tensor_from_proto(*it->second, model_dir);
+    if (!t || t->type != ElementType::float32) return std::nullopt;
+    return std::move(*t);
+  };
+  std::set<int> removed;
+  for (int i = 0; i < g.node_size(); ++i) {
+    auto& bn = *g.mutable_node(i);
+    if (bn.op_type() != "BatchNormalization" || !default_domain(bn) || bn.input_size() != 5 || bn.output_size() != 1)
+      continue;
+    if (int_attribute(bn, "training_mode", 0) != 0) continue;
+    auto p = producer.find(bn.input(0));
+    if (p == producer.end() || uses[bn.input(0)] != 1) continue;
+    auto& conv = *g.mutable_node(p->second);
+    if (conv.op_type() != "Conv" || !default_domain(conv) || conv.input_size() < 2) continue;
+    auto w = read(conv.input(1));
+    auto gamma = read(bn.input(1)), beta = read(bn.input(2)), mean = read(bn.input(3)), var = read(bn.input(4));
+    if (!w || !gamma || !beta || !mean || !var || w->shape.empty()) continue;
+    const auto channels = static_cast<std::size_t>(w->shape[0]);
+    if (gamma->element_count() != channels || beta->element_count() != channels || mean->element_count() != channels ||
+        var->element_count() != channels)
+      continue;
+    std::optional<Tensor> bias;
+    const bool has_bias = conv.input_size() > 2 && !conv.input(2).empty();
+    if (has_bias) {
+      bias = read(conv.input(2));
+      if (!bias || bias->element_count() != channels) continue;
+    }
+    // The weight and bias may be shared with other nodes: write new initializers.
+    if (uses[conv.input(1)] != 1 || (has_bias && uses[conv.input(2)] != 1)) continue;
+    const float eps = float_attribute(bn, "epsilon", 1e-5f);
+    const std::size_t per_channel = w->element_count() / channels;
+    auto wv = w->values<float>();
+    std::vector<float> b(channels, 0.f);
+    for (std::size_t c = 0; c < channels; ++c) {
+      const double factor = static_cast<double>(gamma->values<float>()[c]) /
+                            std::sqrt(static_cast<double>(var->values<float>()[c]) + eps);
+      for (std::size_t k = 0; k < per_channel; ++k)
+        wv[c * per_channel + k] = static_cast<float>(wv[c * per_channel + k] * factor);
+      const double b0 = bias ? bias->values<float>()[c] : 0.0;
+      b[c] = static_cast<float>((b0 - mean->values<float>()[c]) * factor + beta->values<float>()[c]);
+    }
+    auto w_proto = onnx::tensor_to_proto(*w);
+    *inits[conv.input(1)] = std::move(w_proto);
+    Tensor bias_tensor = Tensor::from_values<float>(has_bias ? conv.input(2) : bn.output(0) + "_folded_bias",
+                                                     {static_cast<std::int64_t>(channels)}, b);
+    if (has_bias) {
+      *inits[conv.input(2)] = onnx::tensor_to_proto(bias_tensor);
+    } else {
+      *g.add_initializer() = onnx::tensor_to_proto(bias_tensor);
+      while (conv.input_size() < 3) conv.add_input("");
+      conv.set_input(2, bias_tensor.name);
+    }
+    conv.set_output(0, bn.output(0));
+    removed.insert(i);
+    ++folded;
+  }
+  if (!removed.empty()) {
+    ::google::protobuf::RepeatedPtrField<::onnx::NodeProto> kept;
+    for (int i = 0; i < g.node_size(); ++i)
+      if (!removed.count(i)) *kept.Add() = std::move(*g.mutable_node(i));
+    g.mutable_node()->Swap(&kept);
+  }
+  return folded;
+}
+
 void declare(GraphScope& s, const ::onnx::ValueInfoProto& v) {
   if (auto t = onnx::declared_element_type(v)) s.types[v.name()] = *t;
 }
@@ -300,6 +389,10 @@ void index_graph(GraphScope& s, std::vector<std::unique_ptr<GraphScope>>& all) {
 
 }  // namespace
 
+Result<std::int64_t> fold_batch_norms(::onnx::ModelProto& model, const std::filesystem::path& model_dir) {
+  return fold_batch_norms_in(*model.mutable_graph(), model_dir);
+}
+
 std::vector<std::unique_ptr<GraphScope>> build_scopes(::onnx::ModelProto& model) {
   std::vector<std::unique_ptr<GraphScope>> all;
   auto root = std::make_unique<GraphScope>();
@@ -398,8 +491,8 @@ class Planner {
       : out_(out), options_(options), matcher_(matcher) {}
 
   void plan_graph(GraphScope& s) {
-    // Phase 1: compute ops (anchors). Phase 2: data movement following quantized inputs.
-    // Phase 3: Relu/Clip folding candidates.
+    // Phase 1: compute ops (anchors). Phase 2: Relu/Clip folding candidates (their outputs are
+    // quantized like the anchor's). Phase 3: data movement following quantized inputs.
     std::vector<std::size_t> states(static_cast<std::size_t>(s.graph->node_size()));
     for (int i = 0; i < s.graph->node_size(); ++i) {
       NodeState st;
@@ -435,8 +528,8 @@ class Planner {
         }
         if (!st.status.empty()) continue;
         if (phase == 1 && *role != Role::data_movement && *role != Role::activation) decide_anchor(s, i, *role, st);
-        if (phase == 2 && *role == Role::data_movement) decide_data_movement(s, i, st);
-        if (phase == 3 && *role == Role::activation) decide_fold(s, i, st);
+        if (phase == 2 && *role == Role::activation) decide_fold(s, i, st);
+        if (phase == 3 && *role == Role::data_movement) decide_data_movement(s, i, st);
       }
     for (GraphScope* c : s.children) plan_graph(*c);
   }
@@ -599,6 +692,7 @@ class Planner {
     }
     st.status = "fold_candidate";
     out_.folds.push_back(f);
+    mark(s, f.output);
   }
 
   Planned& out_;

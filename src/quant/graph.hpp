@@ -8,6 +8,7 @@
 
 #include <onnx/onnx_pb.h>
 
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <optional>
@@ -41,6 +42,13 @@ struct GraphScope {
 // Turns Constant nodes holding a tensor (`value`, `value_float(s)`, `value_int(s)`) into
 // initializers of their graph, in every graph. Returns how many.
 std::int64_t constants_to_initializers(::onnx::ModelProto& model);
+
+// Folds BatchNormalization nodes (inference form, one output) into the Conv before them when
+// the Conv's output feeds only the BN and weights and BN parameters are float32 initializers:
+// W' = W * g, B' = (B - mean) * g + beta with g = gamma / sqrt(var + eps) per output channel.
+// This is what onnxruntime's quantization pre-processing does through ORT's optimizer; done
+// here, the Conv keeps a bias we can quantize. Returns how many were folded.
+[[nodiscard]] Result<std::int64_t> fold_batch_norms(::onnx::ModelProto& model, const std::filesystem::path& model_dir);
 
 // Builds scopes for every graph of the model (index 0 = main graph) and infers element types.
 std::vector<std::unique_ptr<GraphScope>> build_scopes(::onnx::ModelProto& model);

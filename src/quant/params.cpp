@@ -91,43 +91,80 @@ std::int64_t quantize_value(float x, const QuantParams& p, QuantType t) {
   return static_cast<std::int64_t>(std::clamp(q, static_cast<double>(lim.qmin), static_cast<double>(lim.qmax)));
 }
 
-Result<QuantizedTensor> quantize_weight(const Tensor& w, QuantType t, int axis) {
+namespace {
+// [outer, channels, inner] around `axis`.
+struct Layout {
+  std::size_t outer = 1, channels = 1, inner = 1;
+};
+Layout layout_of(const Tensor& w, int axis) {
+  Layout l;
+  if (axis < 0) {
+    l.inner = static_cast<std::size_t>(w.element_count());
+    return l;
+  }
+  l.channels = static_cast<std::size_t>(w.shape[static_cast<std::size_t>(axis)]);
+  for (std::size_t d = static_cast<std::size_t>(axis) + 1; d < w.shape.size(); ++d) l.inner *= static_cast<std::size_t>(w.shape[d]);
+  for (std::size_t d = 0; d < static_cast<std::size_t>(axis); ++d) l.outer *= static_cast<std::size_t>(w.shape[d]);
+  return l;
+}
+}  // namespace
+
+Result<QuantizedTensor> quantize_with_channel_params(const Tensor& w, QuantType t, int axis,
+                                                     std::vector<QuantParams> params) {
   MODELKIT_TRY_VOID(check_float(w));
+  if (axis >= 0 && static_cast<std::size_t>(axis) >= w.shape.size())
+    return failure("tensor '" + w.name + "' of shape [" + format_shape(w.shape) + "] has no axis " + std::to_string(axis));
+  const Layout l = layout_of(w, axis);
+  if (params.size() != l.channels)
+    return failure("tensor '" + w.name + "': " + std::to_string(params.size()) + " quantization parameters for " +
+                   std::to_string(l.channels) + " channels");
   auto values = w.values<float>();
   QuantizedTensor out;
   out.values = Tensor{w.name, element_type(t), w.shape, {}};
   out.values.bytes.resize(element_storage_bytes(out.values.type, w.element_count()));
-  if (axis < 0) {
-    float absmax = 0;
-    for (float v : values)
-      if (std::isfinite(v)) absmax = std::max(absmax, std::fabs(v));
-    out.params.push_back(symmetric_params(absmax, t));
-    for (std::size_t i = 0; i < values.size(); ++i) store_quantized(out.values, t, i, quantize_value(values[i], out.params[0], t));
-    return out;
-  }
-  if (static_cast<std::size_t>(axis) >= w.shape.size())
-    return failure("tensor '" + w.name + "' of shape [" + format_shape(w.shape) + "] has no axis " + std::to_string(axis));
-  // Layout [outer, channels, inner] around the axis.
-  const std::size_t channels = static_cast<std::size_t>(w.shape[static_cast<std::size_t>(axis)]);
-  std::size_t inner = 1, outer = 1;
-  for (std::size_t d = static_cast<std::size_t>(axis) + 1; d < w.shape.size(); ++d) inner *= static_cast<std::size_t>(w.shape[d]);
-  for (std::size_t d = 0; d < static_cast<std::size_t>(axis); ++d) outer *= static_cast<std::size_t>(w.shape[d]);
-  std::vector<float> absmax(channels, 0);
-  for (std::size_t o = 0; o < outer; ++o)
-    for (std::size_t c = 0; c < channels; ++c)
-      for (std::size_t i = 0; i < inner; ++i) {
-        float v = values[(o * channels + c) * inner + i];
-        if (std::isfinite(v)) absmax[c] = std::max(absmax[c], std::fabs(v));
-      }
   out.axis = axis;
-  for (std::size_t c = 0; c < channels; ++c) out.params.push_back(symmetric_params(absmax[c], t));
-  for (std::size_t o = 0; o < outer; ++o)
-    for (std::size_t c = 0; c < channels; ++c)
-      for (std::size_t i = 0; i < inner; ++i) {
-        std::size_t k = (o * channels + c) * inner + i;
+  out.params = std::move(params);
+  for (std::size_t o = 0; o < l.outer; ++o)
+    for (std::size_t c = 0; c < l.channels; ++c)
+      for (std::size_t i = 0; i < l.inner; ++i) {
+        std::size_t k = (o * l.channels + c) * l.inner + i;
         store_quantized(out.values, t, k, quantize_value(values[k], out.params[c], t));
       }
   return out;
+}
+
+Result<QuantizedTensor> quantize_weight(const Tensor& w, QuantType t, int axis) {
+  MODELKIT_TRY_VOID(check_float(w));
+  if (axis >= 0 && static_cast<std::size_t>(axis) >= w.shape.size())
+    return failure("tensor '" + w.name + "' of shape [" + format_shape(w.shape) + "] has no axis " + std::to_string(axis));
+  const Layout l = layout_of(w, axis);
+  auto values = w.values<float>();
+  std::vector<float> absmax(l.channels, 0);
+  for (std::size_t o = 0; o < l.outer; ++o)
+    for (std::size_t c = 0; c < l.channels; ++c)
+      for (std::size_t i = 0; i < l.inner; ++i) {
+        float v = values[(o * l.channels + c) * l.inner + i];
+        if (std::isfinite(v)) absmax[c] = std::max(absmax[c], std::fabs(v));
+      }
+  std::vector<QuantParams> params;
+  for (float a : absmax) params.push_back(symmetric_params(a, t));
+  return quantize_with_channel_params(w, t, axis, std::move(params));
+}
+
+bool widen_weight_scales_for_bias(std::vector<QuantParams>& weight_params, std::span<const float> bias,
+                                  float input_scale) {
+  constexpr double limit = double(1 << 30);
+  bool changed = false;
+  for (std::size_t i = 0; i < bias.size(); ++i) {
+    auto& p = weight_params[weight_params.size() == 1 ? 0 : i];
+    if (!std::isfinite(bias[i])) continue;
+    double needed = std::fabs(static_cast<double>(bias[i])) / (static_cast<double>(input_scale) * limit);
+    if (static_cast<double>(p.scale) < needed) {
+      p.scale = static_cast<float>(needed * (1 + 1e-6));
+      changed = true;
+    }
+  }
+  return changed;
 }
 
 Result<QuantizedTensor> quantize_with_params(const Tensor& w, QuantType t, const QuantParams& p) {

@@ -47,6 +47,13 @@ struct QuantizedTensor {
 
 // Weights: symmetric, per-tensor (axis < 0) or per-channel along `axis`. `w` must be float32.
 [[nodiscard]] Result<QuantizedTensor> quantize_weight(const Tensor& w, QuantType t, int axis);
+// Quantizes with given params: one (per-tensor, axis < 0) or one per channel along `axis`.
+[[nodiscard]] Result<QuantizedTensor> quantize_with_channel_params(const Tensor& w, QuantType t, int axis,
+                                                                   std::vector<QuantParams> params);
+// Raises weight scales where a bias value would not fit int32 at input_scale * weight_scale
+// (onnxruntime's quantizer does the same), keeping |bias / scale| <= 2^30. Returns whether any changed.
+bool widen_weight_scales_for_bias(std::vector<QuantParams>& weight_params, std::span<const float> bias,
+                                  float input_scale);
 // Constant operands quantized as activations with given params (per-tensor).
 [[nodiscard]] Result<QuantizedTensor> quantize_with_params(const Tensor& w, QuantType t, const QuantParams& p);
 // Bias to int32 with scale = input_scale * weight_scale[c]; fails (so the caller keeps the float

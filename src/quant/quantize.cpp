@@ -379,43 +379,60 @@ class Emitter {
       }
     }
 
-    // Weights, then biases (which need the weight's scale).
+    // Weights with their node's bias: the bias scale is input_scale * weight_scale, and weight
+    // scales are widened where a bias would not fit int32 (onnxruntime does the same).
     std::map<std::tuple<std::string, int>, std::pair<std::string, std::vector<QuantParams>>> weight_cache;
-    std::map<int, std::vector<QuantParams>> node_weight_params;
-    for (int pass = 0; pass < 2; ++pass)
-      for (const auto& w : p_.weights) {
-        if (w.scope != &s || w.is_bias != (pass == 1)) continue;
-        auto& node = *g.mutable_node(w.node);
-        const std::string name = node.input(w.slot);
-        auto* proto = s.find_initializer(name);
-        auto t = onnx::tensor_from_proto(*proto, model_dir_);
-        if (!t) return t.take_error();
-        if (!w.is_bias) {
-          auto key = std::make_tuple(name, w.axis);
-          auto it = weight_cache.find(key);
-          if (it == weight_cache.end()) {
-            auto q = quantize_weight(*t, options_.weight_type, w.axis);
-            if (!q) return q.take_error();
-            std::string dq = add_quantized_initializer(s, *q, name, front);
-            ++report_.weights_quantized;
-            it = weight_cache.emplace(key, std::make_pair(dq, q->params)).first;
-          }
-          node.set_input(w.slot, it->second.first);
-          node_weight_params[w.node] = it->second.second;
-        } else {
-          auto wp = node_weight_params.find(w.node);
-          if (wp == node_weight_params.end()) continue;
-          const QuantParams in = params_of(&s, original_input0(s, w.node));
-          auto q = quantize_bias(*t, in.scale, wp->second);
-          if (!q) {
-            report_.warnings.push_back("bias of node " + in_quotes(node.name()) + " kept in float: " + q.error().message);
-            continue;
-          }
-          std::string dq = add_quantized_initializer(s, *q, name, front);
-          node.set_input(w.slot, dq);
-          ++report_.biases_quantized;
+    for (const auto& w : p_.weights) {
+      if (w.scope != &s || w.is_bias) continue;
+      auto& node = *g.mutable_node(w.node);
+      const std::string name = node.input(w.slot);
+      const WeightUse* bias_use = nullptr;
+      for (const auto& b : p_.weights)
+        if (b.scope == &s && b.node == w.node && b.is_bias) bias_use = &b;
+      auto t = onnx::tensor_from_proto(*s.find_initializer(name), model_dir_);
+      if (!t) return t.take_error();
+      auto q = quantize_weight(*t, options_.weight_type, w.axis);
+      if (!q) return q.take_error();
+      std::optional<Tensor> bias;
+      float input_scale = 0;
+      if (bias_use) {
+        auto b = onnx::tensor_from_proto(*s.find_initializer(node.input(bias_use->slot)), model_dir_);
+        if (!b) return b.take_error();
+        bias = std::move(*b);
+        input_scale = params_of(&s, original_input0(s, w.node)).scale;
+        if (q->params.size() != 1 && q->params.size() != bias->element_count()) {
+          bias.reset();  // a bias that does not match the channels stays float
+          report_.warnings.push_back("bias of node " + in_quotes(node.name()) + " kept in float: " +
+                                     std::to_string(bias->element_count()) + " values for " +
+                                     std::to_string(q->params.size()) + " weight channels");
         }
       }
+      std::vector<QuantParams> params = q->params;
+      const bool widened = bias && widen_weight_scales_for_bias(params, bias->values<float>(), input_scale);
+      std::string dq;
+      auto key = std::make_tuple(name, w.axis);
+      if (widened) {
+        auto requantized = quantize_with_channel_params(*t, options_.weight_type, w.axis, params);
+        if (!requantized) return requantized.take_error();
+        dq = add_quantized_initializer(s, *requantized, name, front);
+        ++report_.weights_quantized;
+      } else if (auto it = weight_cache.find(key); it != weight_cache.end()) {
+        dq = it->second.first;
+      } else {
+        dq = add_quantized_initializer(s, *q, name, front);
+        ++report_.weights_quantized;
+        weight_cache.emplace(key, std::make_pair(dq, q->params));
+      }
+      node.set_input(w.slot, dq);
+      if (!bias) continue;
+      auto qb = quantize_bias(*bias, input_scale, params);
+      if (!qb) {
+        report_.warnings.push_back("bias of node " + in_quotes(node.name()) + " kept in float: " + qb.error().message);
+        continue;
+      }
+      node.set_input(bias_use->slot, add_quantized_initializer(s, *qb, bias->name, front));
+      ++report_.biases_quantized;
+    }
 
     // Rebuild the node list: constant DQs and Q/DQ of inputs first, then nodes in order.
     std::vector<::onnx::NodeProto> nodes = std::move(front);
@@ -520,6 +537,8 @@ Result<QuantizationPlan> plan_quantization(const fs::path& model_path, const Qua
   auto loaded = load_float_model(model_path);
   if (!loaded) return loaded.take_error();
   constants_to_initializers(loaded->model);
+  auto folded = fold_batch_norms(loaded->model, model_path.has_parent_path() ? model_path.parent_path() : fs::path("."));
+  if (!folded) return folded.take_error();
   auto planned = plan(loaded->model, options);
   if (!planned) return planned.take_error();
   QuantizationPlan out;
@@ -546,7 +565,11 @@ Result<QuantizeReport> quantize(const fs::path& model_path, const calib::TensorR
   const std::string domain = qdq_domain(report.opset, options);
   report.qdq_domain = domain.empty() ? "ai.onnx" : domain;
 
+  const fs::path model_dir = model_path.has_parent_path() ? model_path.parent_path() : fs::path(".");
   report.constants_to_initializers = constants_to_initializers(model);
+  auto folded = fold_batch_norms(model, model_dir);
+  if (!folded) return folded.take_error();
+  report.batch_norms_folded = *folded;
   auto planned = plan(model, options);
   if (!planned) return planned.take_error();
   report.warnings = planned->warnings;
@@ -557,7 +580,6 @@ Result<QuantizeReport> quantize(const fs::path& model_path, const calib::TensorR
     const auto& n = ns.scope->graph->node(ns.node);
     names.emplace_back(n.name(), op_key(n));
   }
-  const fs::path model_dir = model_path.has_parent_path() ? model_path.parent_path() : fs::path(".");
   Emitter emitter(model, *planned, ranges, options, domain, model_dir, report);
   MODELKIT_TRY_VOID(emitter.run());
 
@@ -617,6 +639,7 @@ void write_report_json(util::JsonWriter& json, const QuantizeReport& r, bool inc
   json.field("weights_quantized", r.weights_quantized);
   json.field("biases_quantized", r.biases_quantized);
   json.field("constants_to_initializers", r.constants_to_initializers);
+  json.field("batch_norms_folded", r.batch_norms_folded);
   json.field("input_bytes", r.input_bytes);
   json.field("output_bytes", r.output_bytes);
   json.key("op_types").begin_object();

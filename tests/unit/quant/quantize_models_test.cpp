@@ -6,6 +6,7 @@
 #include <modelkit/runtime.hpp>
 
 #include "onnx/model_proto.hpp"
+#include "document_source.hpp"
 #include "random_source.hpp"
 
 #include <gtest/gtest.h>
@@ -82,7 +83,7 @@ struct Run {
   quant::ValidationReport validation;
 };
 
-Run calibrate_quantize_compare(const fs::path& float_model, const fs::path& out, testing::RandomSource& source,
+Run calibrate_quantize_compare(const fs::path& float_model, const fs::path& out, calib::SampleSource& source,
                                const quant::QuantizeOptions& options, calib::CollectOptions collect = {}) {
   Run run;
   auto plan = quant::plan_quantization(float_model, options);
@@ -158,6 +159,54 @@ TEST(QuantizeModels, BertTinyLike) {
   ASSERT_NE(pooled, nullptr);
   std::cerr << "bert pooler cosine " << pooled->cosine_similarity << " max abs " << pooled->max_abs_error << "\n";
   EXPECT_GE(hidden->cosine_similarity, 0.99);
+}
+
+}  // namespace
+}  // namespace modelkit
+
+namespace modelkit {
+namespace {
+
+void print_report(const quant::QuantizeReport& r) {
+  for (const auto& t : r.op_types) {
+    std::cerr << t.op_type << " q=" << t.quantized << " f=" << t.folded << " s=" << t.skipped;
+    for (const auto& [reason, c] : t.skip_reasons) std::cerr << " [" << reason << ": " << c << "]";
+    std::cerr << "\n";
+  }
+  for (const auto& w : r.warnings) std::cerr << "warning: " << w << "\n";
+}
+
+TEST(QuantizeModels, SileroVadV5) {
+  TempDir dir;
+  auto src = model("silero-vad/silero_vad_v5.onnx");
+  InputHints hints;
+  hints.sampling_rate = 16000;
+  auto source = testing::RandomSource::open(src, 16, hints, {{"input", {1, 512}}, {"state", {2, 1, 128}}});
+  ASSERT_TRUE(source.ok()) << source.error().message;
+  auto run = calibrate_quantize_compare(src, dir.path / "q.onnx", *source, {});
+  print_report(run.report);
+  for (const auto& o : run.validation.outputs) std::cerr << o.name << " cos " << o.cosine_similarity << " max " << o.max_abs_error << "\n";
+}
+
+TEST(QuantizeModels, SileroVadLegacy) {
+  TempDir dir;
+  auto src = model("silero-vad/silero_vad_legacy.onnx");
+  InputHints hints;
+  hints.sampling_rate = 16000;
+  auto source = testing::RandomSource::open(src, 16, hints, {{"input", {1, 512}}, {"h", {2, 1, 64}}, {"c", {2, 1, 64}}});
+  ASSERT_TRUE(source.ok()) << source.error().message;
+  auto run = calibrate_quantize_compare(src, dir.path / "q.onnx", *source, {});
+  print_report(run.report);
+  for (const auto& o : run.validation.outputs) std::cerr << o.name << " cos " << o.cosine_similarity << " max " << o.max_abs_error << "\n";
+}
+
+TEST(QuantizeModels, PpOcrDetection) {
+  TempDir dir;
+  auto src = model("pp-ocr/ch_PP-OCRv4_det_infer.onnx");
+  testing::DocumentSource source("x", 96, 160, 8);
+  auto run = calibrate_quantize_compare(src, dir.path / "q.onnx", source, {});
+  print_report(run.report);
+  for (const auto& o : run.validation.outputs) std::cerr << o.name << " cos " << o.cosine_similarity << " max " << o.max_abs_error << "\n";
 }
 
 }  // namespace
