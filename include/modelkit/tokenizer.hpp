@@ -70,6 +70,10 @@ class Tokenizer {
   // Model vocabulary plus added tokens not in it.
   [[nodiscard]] std::size_t vocab_size() const;
 
+  // Copies share the loaded pipeline (immutable, thread-safe to encode with) and carry their own
+  // truncation/padding settings.
+  Tokenizer(const Tokenizer&);
+  Tokenizer& operator=(const Tokenizer&);
   Tokenizer(Tokenizer&&) noexcept;
   Tokenizer& operator=(Tokenizer&&) noexcept;
   ~Tokenizer();

@@ -260,6 +260,8 @@ Result<void> BertProcessor::process(std::vector<RawEncoding>& encodings, bool ad
 
 Tokenizer::Tokenizer(std::shared_ptr<Impl> impl)
     : impl_(std::move(impl)), truncation_(impl_->truncation), padding_(impl_->padding) {}
+Tokenizer::Tokenizer(const Tokenizer&) = default;
+Tokenizer& Tokenizer::operator=(const Tokenizer&) = default;
 Tokenizer::Tokenizer(Tokenizer&&) noexcept = default;
 Tokenizer& Tokenizer::operator=(Tokenizer&&) noexcept = default;
 Tokenizer::~Tokenizer() = default;
