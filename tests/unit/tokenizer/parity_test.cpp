@@ -160,7 +160,8 @@ std::vector<Config> configs() {
 
 fs::path work_dir() {
   static const fs::path dir = [] {
-    fs::path d = fs::temp_directory_path() / ("modelkit-tokenizer-parity-" + std::to_string(::getpid()));
+    // Under the build tree, so a clean build removes it.
+    fs::path d = fs::path(MODELKIT_BINARY_DIR) / "tokenizer-parity" / std::to_string(::getpid());
     fs::create_directories(d);
     return d;
   }();
@@ -275,6 +276,10 @@ void check_parity(const Config& config) {
                   << show(got->attention_mask);
   }
   EXPECT_EQ(failures, 0u) << failures << " of " << compared << " samples differ from the Rust core";
+  if (failures == 0) {
+    std::error_code ec;
+    fs::remove_all(dir, ec);  // keep the files of a failing configuration for inspection
+  }
 }
 
 class TokenizerParity : public ::testing::TestWithParam<Config> {};
