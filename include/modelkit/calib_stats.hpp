@@ -7,9 +7,9 @@
 // so collecting over 10 or 10,000 samples holds the same state; the only per-sample memory is
 // the one sample's activations ONNX Runtime returns.
 //
-// Histograms and range growth: a histogram keeps `bins` bins over [0, T] (percentile, absolute
-// values) or [-T, T] (entropy, signed values). T is set by the first sample with a non-zero
-// value; when a later sample exceeds T, T doubles (as often as needed) and adjacent bin pairs
+// Histograms and range growth: a histogram keeps `bins` bins over [0, T) (percentile, absolute
+// values) or [-T, T) (entropy, signed values). T is set just above the largest magnitude of the
+// first sample with a non-zero value; when a later sample reaches T, T doubles (as often as needed) and adjacent bin pairs
 // are merged, which is exact (no interpolation) and keeps the bin count fixed. The resolution
 // is thus at worst half of a histogram fitted to the final range. (onnxruntime's
 // HistogramCollector instead appends bins, so its histograms grow with the range.)

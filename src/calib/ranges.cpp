@@ -113,7 +113,7 @@ std::uint64_t Histogram::total() const {
 // Signed: the old range becomes the middle half, old bin k -> N/4 + k/2 (N % 4 == 0 keeps pairs aligned).
 void Histogram::grow_to(double amax) {
   const std::size_t n = counts_.size();
-  while (threshold_ < amax) {
+  while (threshold_ <= amax) {
     if (kind_ == Kind::absolute) {
       for (std::size_t j = 0; j < n / 2; ++j) counts_[j] = counts_[2 * j] + counts_[2 * j + 1];
       std::fill(counts_.begin() + static_cast<std::ptrdiff_t>(n / 2), counts_.end(), 0);
@@ -148,11 +148,13 @@ void Histogram::observe(std::span<const float> values) {
       for (float v : values) zeros_before_range_ += std::isfinite(v) ? 1 : 0;
       return;
     }
-    threshold_ = amax;
+    // Slightly above the largest value, so every value lies strictly inside the range and a
+    // later doubling merges bins exactly (no value sits on an edge that becomes interior).
+    threshold_ = amax * (1 + std::ldexp(1.0, -20));
     // The zeros seen before the range existed belong to the bin holding 0.
     counts_[kind_ == Kind::absolute ? 0 : counts_.size() / 2] += zeros_before_range_;
     zeros_before_range_ = 0;
-  } else if (amax > threshold_) {
+  } else if (amax >= threshold_) {
     grow_to(amax);
   }
   const std::size_t n = counts_.size();
@@ -163,7 +165,7 @@ void Histogram::observe(std::span<const float> values) {
     double x = kind_ == Kind::absolute ? std::fabs(static_cast<double>(v)) : static_cast<double>(v);
     double pos = (x - origin) * scale;
     std::size_t bin = pos <= 0 ? 0 : static_cast<std::size_t>(pos);
-    if (bin >= n) bin = n - 1;  // x == T lands on the last bin's closed right edge
+    if (bin >= n) bin = n - 1;  // rounding at the top edge
     ++counts_[bin];
   }
 }

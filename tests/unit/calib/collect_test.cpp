@@ -1,0 +1,145 @@
+// collect_ranges on real models: minmax ranges cross-checked against the runtime layer's own
+// extra-output session run sample by sample; If-branch routing; progress; cancellation.
+#include <modelkit/calib_stats.hpp>
+#include <modelkit/runtime.hpp>
+
+#include "collect_random_source.hpp"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cmath>
+#include <filesystem>
+
+namespace modelkit::calib {
+namespace {
+namespace fs = std::filesystem;
+
+fs::path model(const std::string& relative) {
+  auto p = fs::path(MODELKIT_DEPS_DIR) / "models" / relative;
+  EXPECT_TRUE(fs::exists(p)) << p << " is missing: run scripts/setup.sh";
+  return p;
+}
+
+TEST(CollectRanges, MinMaxMatchesDirectRuns) {
+  auto path = model("cnn-tiny/model.onnx");
+  InputHints hints;
+  hints.image_size = 32;
+  auto source = testing::RandomSource::open(path, 6, hints);
+  ASSERT_TRUE(source.ok());
+  // Conv outputs, a Relu output, the graph input and the output.
+  std::vector<std::string> names = {"pixel_values", "/features/features.0/Conv_output_0",
+                                    "/features/features.2/Relu_output_0", "logits"};
+  auto ranges = collect_ranges(path, names, *source, {});
+  ASSERT_TRUE(ranges.ok()) << ranges.error().message;
+  EXPECT_EQ(ranges->samples, 6u);
+  EXPECT_EQ(ranges->method, CalibrationMethod::minmax);
+
+  // Reference: the runtime layer's own extra-output session, min/max over the same samples.
+  std::vector<std::string> intermediate(names.begin() + 1, names.end());
+  auto session = runtime::open_with_extra_outputs(path, intermediate);
+  ASSERT_TRUE(session.ok()) << session.error().message;
+  std::map<std::string, Range> expected;
+  ASSERT_TRUE(source->rewind().ok());
+  while (true) {
+    auto sample = source->next();
+    ASSERT_TRUE(sample.ok());
+    if (!*sample) break;
+    auto outputs = session->run(**sample, intermediate);
+    ASSERT_TRUE(outputs.ok()) << outputs.error().message;
+    std::vector<Tensor> all = std::move(*outputs);
+    all.push_back((**sample)[0]);
+    for (const auto& t : all) {
+      auto [it, fresh] = expected.emplace(t.name, Range{INFINITY, -INFINITY});
+      for (float v : t.values<float>()) {
+        it->second.min = std::min(it->second.min, v);
+        it->second.max = std::max(it->second.max, v);
+      }
+    }
+  }
+  for (const auto& name : names) {
+    ASSERT_TRUE(ranges->tensors.count(name)) << name;
+    EXPECT_EQ(ranges->tensors.at(name).min, expected.at(name).min) << name;
+    EXPECT_EQ(ranges->tensors.at(name).max, expected.at(name).max) << name;
+  }
+  EXPECT_GE(ranges->tensors.at("/features/features.2/Relu_output_0").min, 0.f);
+}
+
+TEST(CollectRanges, ProgressAndSampleLimit) {
+  auto path = model("cnn-tiny/model.onnx");
+  InputHints hints;
+  hints.image_size = 16;
+  auto source = testing::RandomSource::open(path, 50, hints);
+  ASSERT_TRUE(source.ok());
+  std::vector<std::uint64_t> seen;
+  CollectOptions options;
+  options.max_samples = 7;
+  options.progress = [&](const CollectProgress& p) {
+    seen.push_back(p.samples_done);
+    EXPECT_EQ(p.samples_total, 7u);
+    EXPECT_GE(p.elapsed_seconds, 0.0);
+  };
+  std::vector<std::string> names = {"logits"};
+  auto ranges = collect_ranges(path, names, *source, options);
+  ASSERT_TRUE(ranges.ok()) << ranges.error().message;
+  EXPECT_EQ(ranges->samples, 7u);
+  EXPECT_EQ(seen, (std::vector<std::uint64_t>{1, 2, 3, 4, 5, 6, 7}));
+}
+
+TEST(CollectRanges, CancellationStopsCleanly) {
+  auto path = model("cnn-tiny/model.onnx");
+  InputHints hints;
+  hints.image_size = 16;
+  auto source = testing::RandomSource::open(path, 50, hints);
+  ASSERT_TRUE(source.ok());
+  std::atomic<bool> cancel{false};
+  CollectOptions options;
+  options.max_samples = 0;
+  options.cancel = &cancel;
+  options.progress = [&](const CollectProgress& p) {
+    if (p.samples_done == 3) cancel = true;  // as a Ctrl-C handler would
+  };
+  std::vector<std::string> names = {"logits"};
+  auto ranges = collect_ranges(path, names, *source, options);
+  ASSERT_FALSE(ranges.ok());
+  EXPECT_EQ(ranges.error().message, "calibration cancelled after 3 samples");
+}
+
+TEST(CollectRanges, UnknownTensorAndEmptySource) {
+  auto path = model("cnn-tiny/model.onnx");
+  InputHints hints;
+  hints.image_size = 16;
+  auto source = testing::RandomSource::open(path, 0, hints);
+  ASSERT_TRUE(source.ok());
+  std::vector<std::string> bad = {"no_such_tensor"};
+  auto r = collect_ranges(path, bad, *source, {});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("'no_such_tensor'"), std::string::npos) << r.error().message;
+  std::vector<std::string> names = {"logits"};
+  r = collect_ranges(path, names, *source, {});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("yielded no sample"), std::string::npos) << r.error().message;
+}
+
+// Silero VAD v5 keeps everything inside If(sr == 16000): values of the branch that runs get
+// ranges through the If outputs; the other branch's stay absent.
+TEST(CollectRanges, ValuesInsideIfBranches) {
+  auto path = model("silero-vad/silero_vad_v5.onnx");
+  InputHints hints;
+  hints.sampling_rate = 16000;
+  auto source = testing::RandomSource::open(path, 3, hints, {{"input", {1, 512}}, {"state", {2, 1, 128}}});
+  ASSERT_TRUE(source.ok()) << source.error().message;
+  std::vector<std::string> names = {"If_0_then_branch__Inline_0__/encoder/0/reparam_conv/Conv_output_0",
+                                    "If_0_else_branch__Inline_0__/encoder/0/reparam_conv/Conv_output_0",
+                                    "output"};
+  auto ranges = collect_ranges(path, names, *source, {});
+  ASSERT_TRUE(ranges.ok()) << ranges.error().message;
+  EXPECT_TRUE(ranges->tensors.count(names[0])) << "16 kHz branch ran";
+  EXPECT_FALSE(ranges->tensors.count(names[1])) << "8 kHz branch never ran";
+  ASSERT_TRUE(ranges->tensors.count("output"));
+  EXPECT_GE(ranges->tensors.at("output").min, 0.f) << "a speech probability";
+  EXPECT_LE(ranges->tensors.at("output").max, 1.f);
+}
+
+}  // namespace
+}  // namespace modelkit::calib
