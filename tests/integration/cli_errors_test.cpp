@@ -84,8 +84,13 @@ TEST(CliErrors, BadFormatAndStrayArgument) {
   expect_one_line_error(run_cli({"inspect", "some/model"}), 2, "unexpected argument 'some/model'");
 }
 
-TEST(CliErrors, BuildWithoutDryRunSaysSoPlainly) {
-  expect_one_line_error(run_cli({"build", "--model-type", "bert"}), 1, "building is not available yet");
+TEST(CliErrors, BuildWithoutOutputAsksForIt) {
+  expect_one_line_error(run_cli({"build", "--model-type", "bert"}), 2, "name the output folder with -o DIR (or use --dry-run)");
+}
+
+TEST(CliErrors, BuildFromAModelTypeNeedsAnOnnxModel) {
+  expect_one_line_error(run_cli({"build", "--model-type", "bert", "-o", "/tmp/never-written", "--quiet"}), 2,
+                        "name the ONNX model to build with --onnx FILE");
 }
 
 TEST(ConfigReplay, BuildReplaysAConfigAndChecksItsResolution) {
