@@ -1,0 +1,228 @@
+// Quantization parameters against hand-computed values and ONNX Runtime's own QuantizeLinear;
+// refusal of quantized models; exclude patterns and op-type filters with their warnings.
+#include <modelkit/calib_stats.hpp>
+#include <modelkit/quantize.hpp>
+#include <modelkit/runtime.hpp>
+
+#include "onnx/model_proto.hpp"
+#include "quant/params.hpp"
+#include "random_source.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+
+namespace modelkit::quant {
+namespace {
+namespace fs = std::filesystem;
+
+fs::path model(const std::string& relative) {
+  auto p = fs::path(MODELKIT_DEPS_DIR) / "models" / relative;
+  EXPECT_TRUE(fs::exists(p)) << p << " is missing: run scripts/setup.sh";
+  return p;
+}
+
+fs::path temp_path(const std::string& name) {
+  return fs::temp_directory_path() / ("modelkit-quant-" + std::to_string(::getpid()) + "-" + name);
+}
+
+TEST(QuantParams, AsymmetricHandComputed) {
+  // [-1, 3] in uint8: scale 4/255, zero point round(0 + 1 / (4/255)) = round(63.75) = 64.
+  auto p = asymmetric_params(-1, 3, QuantType::uint8);
+  EXPECT_FLOAT_EQ(p.scale, 4.f / 255);
+  EXPECT_EQ(p.zero_point, 64);
+  // int8: zero point round(-128 + 63.75) = -64.
+  p = asymmetric_params(-1, 3, QuantType::int8);
+  EXPECT_EQ(p.zero_point, -64);
+  // A positive range is widened to include 0: [0, 2] -> zero point 0.
+  p = asymmetric_params(0.5f, 2, QuantType::uint8);
+  EXPECT_FLOAT_EQ(p.scale, 2.f / 255);
+  EXPECT_EQ(p.zero_point, 0);
+  // A negative range: [-2, 0] -> zero point 255.
+  p = asymmetric_params(-2, -0.5f, QuantType::uint8);
+  EXPECT_EQ(p.zero_point, 255);
+  // uint16 over [-1, 1]: scale 2/65535, zero point round(32767.5) = 32768 (half to even).
+  p = asymmetric_params(-1, 1, QuantType::uint16);
+  EXPECT_FLOAT_EQ(p.scale, 2.f / 65535);
+  EXPECT_EQ(p.zero_point, 32768);
+  // All zeros: scale 1.
+  p = asymmetric_params(0, 0, QuantType::uint8);
+  EXPECT_FLOAT_EQ(p.scale, 1.f);
+}
+
+TEST(QuantParams, SymmetricHandComputed) {
+  auto p = symmetric_params(2.54f, QuantType::int8);  // [-127, 127]: 2 * 2.54 / 254
+  EXPECT_FLOAT_EQ(p.scale, 0.02f);
+  EXPECT_EQ(p.zero_point, 0);
+  p = symmetric_params(1, QuantType::uint8);  // midpoint zero point
+  EXPECT_FLOAT_EQ(p.scale, 2.f / 255);
+  EXPECT_EQ(p.zero_point, 128);
+  p = symmetric_params(1, QuantType::int16);
+  EXPECT_FLOAT_EQ(p.scale, 1.f / 32767);
+  EXPECT_EQ(quantize_value(-5.f, symmetric_params(1, QuantType::int8), QuantType::int8), -128)
+      << "saturates to the type's full range";
+  QuantParams quarter{0.5f, 0};
+  EXPECT_EQ(quantize_value(1.25f, quarter, QuantType::int8), 2) << "2.5 rounds to even";
+  EXPECT_EQ(quantize_value(1.75f, quarter, QuantType::int8), 4) << "3.5 rounds to even";
+}
+
+TEST(QuantParams, PerChannelWeightsAndBias) {
+  std::vector<float> w = {1.f, -0.5f, 0.1f, 0.2f};  // [2 channels, 2]
+  auto q = quantize_weight(Tensor::from_values<float>("w", {2, 2}, w), QuantType::int8, 0);
+  ASSERT_TRUE(q.ok());
+  ASSERT_EQ(q->params.size(), 2u);
+  EXPECT_FLOAT_EQ(q->params[0].scale, 1.f / 127);
+  EXPECT_FLOAT_EQ(q->params[1].scale, 0.2f / 127);
+  auto v = q->values.values<std::int8_t>();
+  // -0.5 * 127 = -63.5 -> -64 (even); 0.1 / (0.2/127) = 63.5 -> 64 (even).
+  EXPECT_EQ(std::vector<int>(v.begin(), v.end()), (std::vector<int>{127, -64, 64, 127}));
+  // Along axis 1 the channels are the columns.
+  auto q1 = quantize_weight(Tensor::from_values<float>("w", {2, 2}, w), QuantType::int8, 1);
+  ASSERT_TRUE(q1.ok());
+  EXPECT_FLOAT_EQ(q1->params[0].scale, 1.f / 127);
+  EXPECT_FLOAT_EQ(q1->params[1].scale, 0.5f / 127);
+
+  std::vector<float> b = {0.5f, -1.f};
+  std::vector<QuantParams> wp = {{0.01f, 0}, {0.02f, 0}};
+  auto qb = quantize_bias(Tensor::from_values<float>("b", {2}, b), 0.5f, wp);
+  ASSERT_TRUE(qb.ok());
+  auto bv = qb->values.values<std::int32_t>();
+  EXPECT_EQ(bv[0], 100);   // 0.5 / (0.5 * 0.01)
+  EXPECT_EQ(bv[1], -100);  // -1 / (0.5 * 0.02)
+  EXPECT_FLOAT_EQ(qb->params[0].scale, 0.005f);
+  // A bias that cannot fit int32 at that scale is refused, and widening the weight scale fixes it.
+  std::vector<QuantParams> tiny = {{1e-12f, 0}, {0.02f, 0}};
+  EXPECT_FALSE(quantize_bias(Tensor::from_values<float>("b", {2}, b), 0.5f, tiny).ok());
+  EXPECT_TRUE(widen_weight_scales_for_bias(tiny, b, 0.5f));
+  EXPECT_TRUE(quantize_bias(Tensor::from_values<float>("b", {2}, b), 0.5f, tiny).ok());
+  EXPECT_FLOAT_EQ(tiny[1].scale, 0.02f) << "only the channel that needed it";
+}
+
+// ORT's QuantizeLinear, run on a one-node model, agrees with quantize_value bit for bit.
+TEST(QuantParams, MatchOnnxRuntimeQuantizeLinear) {
+  for (QuantType type : {QuantType::uint8, QuantType::int8}) {
+    const QuantParams p = asymmetric_params(-1.3f, 2.9f, type);
+    ::onnx::ModelProto m;
+    m.set_ir_version(8);
+    auto* opset = m.add_opset_import();
+    opset->set_version(13);
+    auto& g = *m.mutable_graph();
+    g.set_name("q");
+    auto* in = g.add_input();
+    in->set_name("x");
+    in->mutable_type()->mutable_tensor_type()->set_elem_type(::onnx::TensorProto::FLOAT);
+    in->mutable_type()->mutable_tensor_type()->mutable_shape()->add_dim()->set_dim_value(64);
+    auto* out = g.add_output();
+    out->set_name("y");
+    out->mutable_type()->mutable_tensor_type()->set_elem_type(static_cast<int>(element_type(type)));
+    std::vector<float> scale = {p.scale};
+    *g.add_initializer() = onnx::tensor_to_proto(Tensor::from_values<float>("s", {}, scale));
+    Tensor zp{"z", element_type(type), {}, {std::byte{static_cast<unsigned char>(p.zero_point)}}};
+    *g.add_initializer() = onnx::tensor_to_proto(zp);
+    auto* n = g.add_node();
+    n->set_op_type("QuantizeLinear");
+    n->add_input("x");
+    n->add_input("s");
+    n->add_input("z");
+    n->add_output("y");
+    std::string bytes;
+    ASSERT_TRUE(m.SerializeToString(&bytes));
+    auto session = runtime::Session::from_bytes(bytes);
+    ASSERT_TRUE(session.ok()) << session.error().message;
+    std::vector<float> x;
+    for (int i = 0; i < 64; ++i) x.push_back(-2.f + static_cast<float>(i) * 0.07f + (i % 2 ? p.scale / 2 : 0.f));
+    std::vector<Tensor> inputs = {Tensor::from_values<float>("x", {64}, x)};
+    auto y = session->run(inputs);
+    ASSERT_TRUE(y.ok()) << y.error().message;
+    for (int i = 0; i < 64; ++i) {
+      std::int64_t ort = type == QuantType::uint8 ? static_cast<std::int64_t>((*y)[0].values<std::uint8_t>()[i])
+                                                  : static_cast<std::int64_t>((*y)[0].values<std::int8_t>()[i]);
+      EXPECT_EQ(quantize_value(x[i], p, type), ort) << "x = " << x[i];
+    }
+  }
+}
+
+calib::TensorRanges ranges_for(const fs::path& src, const QuantizeOptions& options, int image_size = 16) {
+  auto plan = plan_quantization(src, options);
+  EXPECT_TRUE(plan.ok()) << (plan.ok() ? "" : plan.error().message);
+  InputHints hints;
+  hints.image_size = image_size;
+  auto source = testing::RandomSource::open(src, 4, hints);
+  auto r = calib::collect_ranges(src, plan->tensors_to_calibrate, *source, {});
+  EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().message);
+  return r.ok() ? *r : calib::TensorRanges{};
+}
+
+TEST(Quantize, RefusesAnAlreadyQuantizedModel) {
+  auto src = model("cnn-tiny/model.onnx");
+  auto out = temp_path("once.onnx");
+  auto ranges = ranges_for(src, {});
+  ASSERT_TRUE(quantize(src, ranges, {}, out).ok());
+  auto again = quantize(out, ranges, {}, temp_path("twice.onnx"));
+  ASSERT_FALSE(again.ok());
+  EXPECT_NE(again.error().message.find("is already quantized"), std::string::npos) << again.error().message;
+  EXPECT_NE(again.error().message.find("QuantizeLinear x"), std::string::npos) << again.error().message;
+  auto plan = plan_quantization(out, {});
+  ASSERT_FALSE(plan.ok());
+  EXPECT_NE(plan.error().message.find("already quantized"), std::string::npos);
+  // ONNX's own QuantizeLinear node test model is refused the same way.
+  auto node_test = model("onnx-node-tests/test_quantizelinear/model.onnx");
+  auto refused = plan_quantization(node_test, {});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message.find("QuantizeLinear"), std::string::npos) << refused.error().message;
+  fs::remove(out);
+}
+
+TEST(Quantize, ExcludePatternsAndOpTypeFilterWarn) {
+  auto src = model("cnn-tiny/model.onnx");
+  QuantizeOptions options;
+  options.exclude_nodes = {"/features/features.0/Conv", "/features/features\\.[3-9]/Conv", "no_such_node.*"};
+  options.op_types = {"Conv", "Gemm", "Relu", "Softmax", "LSTM"};
+  auto plan = plan_quantization(src, options);
+  ASSERT_TRUE(plan.ok()) << plan.error().message;
+  std::vector<std::string> expected = {"exclude pattern 'no_such_node.*' matches no node",
+                                       "op type 'Softmax' matches no node", "op type 'LSTM' is not quantizable"};
+  EXPECT_EQ(plan->warnings, expected);
+
+  auto ranges = ranges_for(src, options);
+  auto out = temp_path("excluded.onnx");
+  auto report = quantize(src, ranges, options, out);
+  ASSERT_TRUE(report.ok()) << report.error().message;
+  EXPECT_EQ(report->warnings, expected);
+  std::map<std::string, std::string> reason;
+  for (const auto& n : report->nodes) reason[n.name] = n.status + ": " + n.reason;
+  EXPECT_EQ(reason["/features/features.0/Conv"], "skipped: excluded by pattern '/features/features.0/Conv'");
+  EXPECT_EQ(reason["/features/features.3/Conv"], "skipped: excluded by pattern '/features/features\\.[3-9]/Conv'");
+  EXPECT_EQ(reason["/classifier/Gemm"].substr(0, 9), "quantized");
+  // Only the Conv that is not excluded (and its Relu) is quantized.
+  std::int64_t convs = 0;
+  for (const auto& t : report->op_types)
+    if (t.op_type == "Conv") convs = t.quantized;
+  EXPECT_EQ(convs, 0) << "features.0 by name, features.3 and .6 (if present) by the regex";
+  fs::remove(out);
+}
+
+TEST(Quantize, InvalidPatternIsAUsageError) {
+  QuantizeOptions options;
+  options.exclude_nodes = {"conv[("};
+  auto plan = plan_quantization(model("cnn-tiny/model.onnx"), options);
+  ASSERT_FALSE(plan.ok());
+  EXPECT_EQ(plan.error().kind, ErrorKind::usage);
+  EXPECT_NE(plan.error().message.find("'conv[('"), std::string::npos) << plan.error().message;
+  EXPECT_FALSE(parse_quant_type("int4").ok());
+  EXPECT_EQ(*parse_quant_type("int16"), QuantType::int16);
+}
+
+TEST(Quantize, MissingRangesAreAnErrorNamingATensor) {
+  auto src = model("cnn-tiny/model.onnx");
+  calib::TensorRanges empty;
+  auto r = quantize(src, empty, {}, temp_path("missing.onnx"));
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("the ranges lack"), std::string::npos) << r.error().message;
+  EXPECT_NE(r.error().message.find("e.g. '/features"), std::string::npos) << r.error().message;
+}
+
+}  // namespace
+}  // namespace modelkit::quant
