@@ -14,7 +14,7 @@
 // is thus at worst half of a histogram fitted to the final range. (onnxruntime's
 // HistogramCollector instead appends bins, so its histograms grow with the range.)
 //
-// Non-finite values (NaN, +-inf) are counted but do not enter any statistic.
+// Non-finite values (NaN, +-inf) do not enter any statistic.
 #pragma once
 
 #include <modelkit/calibration.hpp>
@@ -117,13 +117,11 @@ class TensorStatistic {
   void observe(std::span<const float> values);
   [[nodiscard]] std::optional<Range> range(double percentile, std::size_t quantized_bins) const;  // nullopt: nothing seen
   [[nodiscard]] std::size_t memory_bytes() const;
-  [[nodiscard]] std::uint64_t non_finite() const { return non_finite_; }
 
  private:
   CalibrationMethod method_;
   MinMaxStatistic minmax_;
   std::optional<Histogram> histogram_;
-  std::uint64_t non_finite_ = 0;
 };
 
 // --- ranges ------------------------------------------------------------------------------------

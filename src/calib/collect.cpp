@@ -71,9 +71,19 @@ void add_output(::onnx::GraphProto& g, const std::string& name, bool float_typed
   if (float_typed) out->mutable_type()->mutable_tensor_type()->set_elem_type(::onnx::TensorProto::FLOAT);
 }
 
-// Makes the model output the listed values; returns graph output name -> value name.
-Result<std::map<std::string, std::string>> expose(::onnx::ModelProto& model, std::span<const std::string> names,
-                                                  const std::set<std::string>& graph_inputs, std::string_view what) {
+// What a graph output carries for a calibrated tensor.
+enum class Carries { values, min, max };
+struct Routed {
+  std::string tensor;
+  Carries carries = Carries::values;
+};
+
+// Makes the model output the listed values (or, with `reduce`, their ReduceMin/ReduceMax
+// scalars, computed in the graph as onnxruntime's MinMaxCalibrater does, which spares copying
+// whole activations out); returns graph output name -> what it carries.
+Result<std::map<std::string, Routed>> expose(::onnx::ModelProto& model, std::span<const std::string> names,
+                                             const std::set<std::string>& graph_inputs, bool reduce,
+                                             std::string_view what) {
   auto root = std::make_unique<Scope>();
   root->graph = model.mutable_graph();
   std::vector<std::unique_ptr<Scope>> scopes;
@@ -81,41 +91,29 @@ Result<std::map<std::string, std::string>> expose(::onnx::ModelProto& model, std
 
   std::set<std::string> outputs;
   for (const auto& o : model.graph().output()) outputs.insert(o.name());
-  std::map<std::string, std::string> routed;
+  std::map<std::string, Routed> routed;
   int counter = 0;
-  for (const auto& name : names) {
-    if (graph_inputs.count(name)) continue;  // read from the sample itself
-    if (defines(model.graph(), name)) {
-      if (outputs.insert(name).second) add_output(*model.mutable_graph(), name, false);
-      routed.emplace(name, name);
-      continue;
-    }
-    Scope* scope = nullptr;
-    for (auto& s : scopes)
-      if (defines(*s->graph, name)) {
-        scope = s.get();
-        break;
-      }
-    if (!scope) return failure(std::string(what) + " has no tensor named " + in_quotes(name));
-    // Route the value out one level at a time.
-    std::string current = name;
+
+  // Routes `value`, defined in `scope`, out to a main-graph output; returns its name.
+  auto route = [&](std::string value, Scope* scope) -> Result<std::string> {
+    const std::string origin = value;
     while (scope->parent) {
       if (scope->owner->op_type() != "If")
-        return failure("tensor " + in_quotes(name) + " lives inside a " + scope->owner->op_type() +
+        return failure("tensor " + in_quotes(origin) + " lives inside a " + scope->owner->op_type() +
                        " body; only values in If branches can be calibrated");
-      std::string routed_name = name + "__modelkit_calib_" + std::to_string(counter++);
+      std::string routed_name = origin + "__modelkit_calib_" + std::to_string(counter++);
       // A value the branch already outputs is copied: a graph may not list an output twice.
       bool listed = false;
-      for (const auto& o : scope->graph->output()) listed = listed || o.name() == current;
+      for (const auto& o : scope->graph->output()) listed = listed || o.name() == value;
       if (listed) {
         auto* copy = scope->graph->add_node();
         copy->set_op_type("Identity");
         copy->set_name(routed_name + "_copy");
-        copy->add_input(current);
+        copy->add_input(value);
         copy->add_output(routed_name + "_copy");
-        current = routed_name + "_copy";
+        value = routed_name + "_copy";
       }
-      add_output(*scope->graph, current, true);
+      add_output(*scope->graph, value, true);
       auto* other = sibling_branch(*scope->owner, scope->attribute);
       if (!other) return failure("If node " + in_quotes(scope->owner->name()) + " lacks its other branch");
       // The other branch answers with an empty float tensor.
@@ -131,11 +129,47 @@ Result<std::map<std::string, std::string>> expose(::onnx::ModelProto& model, std
       attr->mutable_t()->add_dims(0);
       add_output(*other, empty_name, true);
       scope->owner->add_output(routed_name);
-      current = routed_name;
+      value = routed_name;
       scope = scope->parent;
     }
-    if (outputs.insert(current).second) add_output(*model.mutable_graph(), current, false);
-    routed.emplace(current, name);
+    if (outputs.insert(value).second) add_output(*model.mutable_graph(), value, false);
+    return value;
+  };
+
+  for (const auto& name : names) {
+    if (graph_inputs.count(name)) continue;  // read from the sample itself
+    Scope* scope = nullptr;
+    if (defines(model.graph(), name)) {
+      scope = root.get();
+    } else {
+      for (auto& s : scopes)
+        if (defines(*s->graph, name)) {
+          scope = s.get();
+          break;
+        }
+    }
+    if (!scope) return failure(std::string(what) + " has no tensor named " + in_quotes(name));
+    if (!reduce) {
+      auto out = route(name, scope);
+      if (!out) return out.take_error();
+      routed[*out] = Routed{name, Carries::values};
+      continue;
+    }
+    for (auto [op, carries] : {std::pair{"ReduceMin", Carries::min}, std::pair{"ReduceMax", Carries::max}}) {
+      std::string reduced = name + "__modelkit_" + op + "_" + std::to_string(counter++);
+      auto* node = scope->graph->add_node();
+      node->set_op_type(op);
+      node->set_name(reduced);
+      node->add_input(name);
+      node->add_output(reduced);
+      auto* keepdims = node->add_attribute();
+      keepdims->set_name("keepdims");
+      keepdims->set_type(::onnx::AttributeProto::INT);
+      keepdims->set_i(0);
+      auto out = route(reduced, scope);
+      if (!out) return out.take_error();
+      routed[*out] = Routed{name, carries};
+    }
   }
   return routed;
 }
@@ -162,7 +196,9 @@ Result<TensorRanges> collect_ranges(const fs::path& model_path, std::span<const 
     for (const auto& n : tensor_names)
       if (seen.insert(n).second) unique_names.push_back(n);
   }
-  auto routed = expose(*model, unique_names, graph_inputs, what);
+  // minmax needs only each tensor's extremes: reduce in the graph. The histograms need values.
+  const bool reduce = options.method == CalibrationMethod::minmax;
+  auto routed = expose(*model, unique_names, graph_inputs, reduce, what);
   if (!routed) return routed.take_error();
 
   std::string bytes;
@@ -178,7 +214,6 @@ Result<TensorRanges> collect_ranges(const fs::path& model_path, std::span<const 
 
   std::vector<std::string> output_names;
   for (const auto& [output, value] : *routed) output_names.push_back(output);
-
   std::set<std::string> requested_inputs;
   for (const auto& n : unique_names)
     if (graph_inputs.count(n)) requested_inputs.insert(n);
@@ -187,6 +222,7 @@ Result<TensorRanges> collect_ranges(const fs::path& model_path, std::span<const 
   MODELKIT_TRY_VOID(source.rewind());
   const auto start = std::chrono::steady_clock::now();
   std::uint64_t done = 0;
+  std::map<std::string, std::vector<Tensor>> extremes;  // tensor -> its min and max scalars
   while (options.max_samples == 0 || done < options.max_samples) {
     if (options.cancel && options.cancel->load())
       return failure("calibration cancelled after " + std::to_string(done) + " samples");
@@ -195,9 +231,20 @@ Result<TensorRanges> collect_ranges(const fs::path& model_path, std::span<const 
     if (!*sample) break;
     auto outputs = session->run(**sample, output_names);
     if (!outputs) return outputs.error().with_context("calibration sample " + std::to_string(done + 1));
+    extremes.clear();
     for (auto& t : *outputs) {
-      t.name = routed->at(t.name);
-      MODELKIT_TRY_VOID(stats.observe(t));
+      const Routed& r = routed->at(t.name);
+      t.name = r.tensor;
+      if (r.carries == Carries::values) MODELKIT_TRY_VOID(stats.observe(t));
+      else extremes[r.tensor].push_back(std::move(t));
+    }
+    // Both scalars observed as one two-value tensor: same min/max (and moving average) as the
+    // whole tensor. An empty pair (an If branch that did not run) observes nothing.
+    for (auto& [name, pair] : extremes) {
+      Tensor both{name, pair.front().type, {}, {}};
+      for (const auto& t : pair) both.bytes.insert(both.bytes.end(), t.bytes.begin(), t.bytes.end());
+      both.shape = {static_cast<std::int64_t>(both.bytes.size() / std::max<std::size_t>(1, element_bits(both.type) / 8))};
+      MODELKIT_TRY_VOID(stats.observe(both));
     }
     for (const auto& t : **sample)
       if (requested_inputs.count(t.name)) MODELKIT_TRY_VOID(stats.observe(t));

@@ -52,6 +52,43 @@ Range clamp_symmetric(double t, float observed_min, float observed_max) {
   return r;
 }
 
+// Min and max of the finite values ({+inf, -inf} when there is none). The first pass is
+// branch-free with independent lanes (NaN compares false and drops out), which compilers
+// vectorize; only data holding infinities takes the checked second pass.
+std::pair<float, float> finite_extremes(std::span<const float> values) {
+  constexpr int kLanes = 8;
+  float lo[kLanes], hi[kLanes];
+  for (int l = 0; l < kLanes; ++l) {
+    lo[l] = std::numeric_limits<float>::infinity();
+    hi[l] = -std::numeric_limits<float>::infinity();
+  }
+  const std::size_t n = values.size(), blocks = n / kLanes * kLanes;
+  const float* v = values.data();
+  for (std::size_t i = 0; i < blocks; i += kLanes)
+    for (int l = 0; l < kLanes; ++l) {
+      lo[l] = v[i + l] < lo[l] ? v[i + l] : lo[l];
+      hi[l] = v[i + l] > hi[l] ? v[i + l] : hi[l];
+    }
+  for (std::size_t i = blocks; i < n; ++i) {
+    lo[0] = v[i] < lo[0] ? v[i] : lo[0];
+    hi[0] = v[i] > hi[0] ? v[i] : hi[0];
+  }
+  float mn = lo[0], mx = hi[0];
+  for (int l = 1; l < kLanes; ++l) {
+    mn = std::min(mn, lo[l]);
+    mx = std::max(mx, hi[l]);
+  }
+  if (std::isfinite(mn) && std::isfinite(mx)) return {mn, mx};  // no infinity among the values
+  mn = std::numeric_limits<float>::infinity();
+  mx = -std::numeric_limits<float>::infinity();
+  for (float x : values) {
+    if (!std::isfinite(x)) continue;
+    mn = std::min(mn, x);
+    mx = std::max(mx, x);
+  }
+  return {mn, mx};
+}
+
 }  // namespace
 
 std::string_view method_name(CalibrationMethod m) {
@@ -72,12 +109,7 @@ Result<CalibrationMethod> parse_method(std::string_view text) {
 // --- MinMaxStatistic ----------------------------------------------------------------------------
 
 void MinMaxStatistic::observe(std::span<const float> values) {
-  float lo = std::numeric_limits<float>::infinity(), hi = -std::numeric_limits<float>::infinity();
-  for (float v : values) {
-    if (!std::isfinite(v)) continue;
-    lo = std::min(lo, v);
-    hi = std::max(hi, v);
-  }
+  auto [lo, hi] = finite_extremes(values);
   if (lo > hi) return;  // no finite value in this sample
   if (samples_ == 0) {
     min_ = lo;
@@ -127,12 +159,7 @@ void Histogram::grow_to(double amax) {
 }
 
 void Histogram::observe(std::span<const float> values) {
-  float lo = std::numeric_limits<float>::infinity(), hi = -std::numeric_limits<float>::infinity();
-  for (float v : values) {
-    if (!std::isfinite(v)) continue;
-    lo = std::min(lo, v);
-    hi = std::max(hi, v);
-  }
+  auto [lo, hi] = finite_extremes(values);
   if (lo > hi) return;
   if (!any_) {
     min_ = lo;
@@ -249,7 +276,6 @@ TensorStatistic::TensorStatistic(CalibrationMethod method, std::size_t bins, boo
 }
 
 void TensorStatistic::observe(std::span<const float> values) {
-  for (float v : values) non_finite_ += std::isfinite(v) ? 0 : 1;
   if (histogram_) histogram_->observe(values);
   else minmax_.observe(values);
 }

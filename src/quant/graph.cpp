@@ -451,7 +451,9 @@ std::vector<std::string> Planned::tensors_to_calibrate() const {
       const auto& n = scope->graph->node(i);
       auto add = [&](const std::string& name) {
         auto it = activations.find({scope.get(), name});
-        if (it == activations.end() || it->second.is_initializer || it->second.fixed_unit_range) return;
+        if (it == activations.end() || it->second.is_initializer || it->second.fixed_unit_range ||
+            it->second.derived)
+          return;
         if (seen.insert(name).second) out.push_back(name);
       };
       for (const auto& in : n.input()) add(in);
@@ -634,6 +636,7 @@ class Planner {
     if (role == Role::softmax) out.fixed_unit_range = true;
     if (role == Role::concat) {
       for (int g : groups) out_.unite(g, out.group);
+      out.derived = true;
     }
     for (auto& w : weights) out_.weights.push_back(w);
   }
@@ -649,8 +652,18 @@ class Planner {
     st.status = "quantized";
     st.activation_slots = {0};
     int group = mark(s, n.input(0)).group;
+    // Cubic Resize can overshoot its input's range; every other op here only moves or
+    // (linearly) interpolates values.
+    bool within_input_range = true;
+    if (n.op_type() == "Resize")
+      for (const auto& a : n.attribute())
+        if (a.name() == "mode" && a.s() == "cubic") within_input_range = false;
     for (const auto& o : n.output())
-      if (!o.empty()) out_.unite(group, mark(s, o).group);
+      if (!o.empty()) {
+        auto& out = mark(s, o);
+        out_.unite(group, out.group);
+        out.derived = out.derived || within_input_range;
+      }
   }
 
   void decide_fold(GraphScope& s, int i, NodeState& st) {

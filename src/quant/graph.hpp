@@ -64,6 +64,9 @@ struct ActivationTensor {
   std::string name;
   bool is_initializer = false;  // quantized offline with the activation type
   bool fixed_unit_range = false;  // Softmax output: [0, 1]
+  // Output of a data-movement op or Concat: its values are drawn from its inputs', which share
+  // its group, so the group's union range already covers it and it needs no calibration.
+  bool derived = false;
   int group = -1;               // shared scale group id (union-find root resolved at the end)
 };
 

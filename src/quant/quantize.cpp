@@ -109,7 +109,7 @@ class Emitter {
       else unreached.insert(s);
     };
     for (const auto& [key, a] : p_.activations)
-      if (!a.is_initializer && !a.fixed_unit_range) check(a.scope, a.name);
+      if (!a.is_initializer && !a.fixed_unit_range && !a.derived) check(a.scope, a.name);
     for (const auto& f : p_.folds) check(f.scope, f.output);
     if (!missing_main.empty())
       return failure("the ranges lack " + std::to_string(missing_main.size()) + " tensor(s) this model needs, e.g. " +
@@ -134,11 +134,13 @@ class Emitter {
   }
 
   // Range of one activation member: the fold output's when its Relu/Clip is folded.
-  Result<calib::Range> member_range(const ActivationTensor& a) {
-    if (a.fixed_unit_range) return calib::Range{0, 1};
+  // nullopt for derived members, which the rest of their group covers.
+  Result<std::optional<calib::Range>> member_range(const ActivationTensor& a) {
+    if (a.fixed_unit_range) return std::optional<calib::Range>(calib::Range{0, 1});
     if (a.is_initializer) {
       auto key = std::make_pair(a.scope, a.name);
-      if (auto it = constant_ranges_.find(key); it != constant_ranges_.end()) return it->second;
+      if (auto it = constant_ranges_.find(key); it != constant_ranges_.end())
+        return std::optional<calib::Range>(it->second);
       auto* proto = a.scope->find_initializer(a.name);
       auto t = onnx::tensor_from_proto(*proto, model_dir_);
       if (!t) return t.take_error();
@@ -152,13 +154,14 @@ class Emitter {
         first = false;
       }
       constant_ranges_[key] = r;
-      return r;
+      return std::optional<calib::Range>(r);
     }
     std::string name = a.name;
     if (auto it = folded_.find({a.scope, a.name}); it != folded_.end()) name = it->second;
     auto r = calibrated(name);
-    if (!r) return failure("no calibration range for tensor " + in_quotes(name));
-    return *r;
+    if (r) return std::optional<calib::Range>(*r);
+    if (a.derived) return std::optional<calib::Range>();
+    return failure("no calibration range for tensor " + in_quotes(name));
   }
 
   Result<void> compute_group_params() {
@@ -167,10 +170,14 @@ class Emitter {
       auto r = member_range(a);
       if (!r) return r.take_error();
       int g = p_.find(a.group);
-      auto [it, inserted] = unions.emplace(g, *r);
+      if (!*r) {
+        unions.try_emplace(g, calib::Range{0, 0});  // a group of derived members only: see below
+        continue;
+      }
+      auto [it, inserted] = unions.emplace(g, **r);
       if (!inserted) {
-        it->second.min = std::min(it->second.min, r->min);
-        it->second.max = std::max(it->second.max, r->max);
+        it->second.min = std::min(it->second.min, (*r)->min);
+        it->second.max = std::max(it->second.max, (*r)->max);
       }
     }
     group_params_.clear();
