@@ -66,11 +66,29 @@ inline constexpr OptionSpec kModelOptions[] = {
 
 using CommandFn = Result<void> (*)(std::span<char* const> args);
 
+// A command's usage line and option table: what it parses, and what its --help, 'modelkit help',
+// the bash completion and docs/cli.md are generated from.
+struct CommandSyntax {
+  std::string_view usage;
+  std::vector<OptionSpec> options;
+};
+using SyntaxFn = CommandSyntax (*)();
+
 struct Command {
   std::string_view name;
   std::string_view summary;
   CommandFn run;
+  SyntaxFn syntax;
 };
+
+// The command table, in the order 'modelkit --help' lists it (main.cpp).
+[[nodiscard]] std::span<const Command> commands();
+
+// 'modelkit help [TOPIC]' (help.cpp); hidden forms --markdown DOC and --bash-completion
+// generate docs/*.md and completions/modelkit.bash (scripts/gen_docs.sh).
+Result<void> run_help(std::span<char* const> args);
+// The text of 'modelkit --version': modelkit, the registry's sources, ONNX Runtime.
+[[nodiscard]] std::string version_text();
 
 // Commands, one per file (cmd_<name>.cpp).
 Result<void> run_inspect(std::span<char* const> args);
@@ -79,5 +97,13 @@ Result<void> run_build(std::span<char* const> args);
 Result<void> run_tokenize(std::span<char* const> args);
 Result<void> run_perf(std::span<char* const> args);
 Result<void> run_quantize(std::span<char* const> args);
+CommandSyntax inspect_syntax();
+CommandSyntax config_syntax();
+CommandSyntax build_syntax();
+CommandSyntax tokenize_syntax();
+CommandSyntax perf_syntax();
+CommandSyntax quantize_syntax();
+// The option groups several commands share (cmd_config.cpp, build_events.hpp).
+std::vector<OptionSpec> calibration_options();
 
 }  // namespace modelkit::cli

@@ -10,7 +10,7 @@ namespace modelkit::cli {
 std::vector<OptionSpec> calibration_options();
 Result<void> apply_calibration_options(const ParsedArgs& args, BuildConfig& config);
 
-Result<void> run_build(std::span<char* const> argv) {
+CommandSyntax build_syntax() {
   std::vector<OptionSpec> opts(std::begin(kModelOptions), std::end(kModelOptions));
   opts.push_back({"--config", "-c", "FILE", "replay a config written by 'modelkit config' (flags override it)"});
   for (auto& o : calibration_options()) opts.push_back(o);
@@ -19,13 +19,15 @@ Result<void> run_build(std::span<char* const> argv) {
   opts.push_back({"--dry-run", "", "", "resolve and print the plan; write nothing"});
   opts.push_back({"--format", "", "table|json", "output format of --dry-run (default table)"});
   opts.push_back({"--help", "-h", "", "show this help"});
-  auto args = parse_args("build", argv, opts);
+  return {"modelkit build (-m PATH|ID | --model-type T | -c FILE) [--task T] [-o DIR] [--dry-run]", std::move(opts)};
+}
+
+Result<void> run_build(std::span<char* const> argv) {
+  const auto syntax = build_syntax();
+  auto args = parse_args("build", argv, syntax.options);
   if (!args) return args.take_error();
   if (args->has("--help")) {
-    std::fputs(format_help("modelkit build (-m PATH|ID | --model-type T | -c FILE) [--task T] [-o DIR] [--dry-run]",
-                           opts)
-                   .c_str(),
-               stdout);
+    std::fputs(format_help(syntax.usage, syntax.options).c_str(), stdout);
     return {};
   }
   MODELKIT_TRY_VOID(no_positional("build", *args));

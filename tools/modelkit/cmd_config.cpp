@@ -62,18 +62,20 @@ Result<void> apply_calibration_options(const ParsedArgs& args, BuildConfig& conf
   return {};
 }
 
-Result<void> run_config(std::span<char* const> argv) {
+CommandSyntax config_syntax() {
   std::vector<OptionSpec> opts(std::begin(kModelOptions), std::end(kModelOptions));
   for (auto& o : calibration_options()) opts.push_back(o);
   opts.push_back({"--output", "-o", "FILE", "write the config here instead of stdout"});
   opts.push_back({"--help", "-h", "", "show this help"});
-  auto args = parse_args("config", argv, opts);
+  return {"modelkit config (-m PATH|ID | --model-type T | --model-class C) [--task T] [-o FILE]", std::move(opts)};
+}
+
+Result<void> run_config(std::span<char* const> argv) {
+  const auto syntax = config_syntax();
+  auto args = parse_args("config", argv, syntax.options);
   if (!args) return args.take_error();
   if (args->has("--help")) {
-    std::fputs(format_help("modelkit config (-m PATH|ID | --model-type T | --model-class C) [--task T] [-o FILE]",
-                           opts)
-                   .c_str(),
-               stdout);
+    std::fputs(format_help(syntax.usage, syntax.options).c_str(), stdout);
     return {};
   }
   MODELKIT_TRY_VOID(no_positional("config", *args));

@@ -10,14 +10,6 @@
 namespace modelkit::cli {
 namespace {
 
-std::vector<OptionSpec> options() {
-  std::vector<OptionSpec> o(std::begin(kModelOptions), std::end(kModelOptions));
-  o.push_back({"--list-tasks", "", "", "with a model: its tasks; alone: every task modelkit knows"});
-  o.push_back({"--format", "", "table|json", "output format (default table)"});
-  o.push_back({"--help", "-h", "", "show this help"});
-  return o;
-}
-
 void print_task_list(const std::vector<std::string>& tasks, OutputFormat format) {
   if (format == OutputFormat::json) {
     std::string out = "{\"tasks\": [";
@@ -31,16 +23,22 @@ void print_task_list(const std::vector<std::string>& tasks, OutputFormat format)
 
 }  // namespace
 
+CommandSyntax inspect_syntax() {
+  std::vector<OptionSpec> o(std::begin(kModelOptions), std::end(kModelOptions));
+  o.push_back({"--list-tasks", "", "", "with a model: its tasks; alone: every task modelkit knows"});
+  o.push_back({"--format", "", "table|json", "output format (default table)"});
+  o.push_back({"--help", "-h", "", "show this help"});
+  return {"modelkit inspect (-m PATH|ID | --model-type T | --model-class C) [--task T] [--list-tasks] "
+          "[--format table|json]",
+          std::move(o)};
+}
+
 Result<void> run_inspect(std::span<char* const> argv) {
-  auto opts = options();
-  auto args = parse_args("inspect", argv, opts);
+  const auto syntax = inspect_syntax();
+  auto args = parse_args("inspect", argv, syntax.options);
   if (!args) return args.take_error();
   if (args->has("--help")) {
-    std::fputs(format_help("modelkit inspect (-m PATH|ID | --model-type T | --model-class C) [--task T] "
-                           "[--list-tasks] [--format table|json]",
-                           opts)
-                   .c_str(),
-               stdout);
+    std::fputs(format_help(syntax.usage, syntax.options).c_str(), stdout);
     return {};
   }
   MODELKIT_TRY_VOID(no_positional("inspect", *args));

@@ -214,15 +214,18 @@ void print_json(const std::vector<ModelRun>& runs, int warmup, int iterations, i
 
 }  // namespace
 
+CommandSyntax perf_syntax() {
+  return {"modelkit perf -m MODEL [--compare OTHER] [--warmup N] [--iterations N] [--threads N] "
+          "[--input-shape NAME=DIMS]... [--seed S] [--format table|json]",
+          {std::begin(kOptions), std::end(kOptions)}};
+}
+
 Result<void> run_perf(std::span<char* const> argv) {
-  auto args = parse_args("perf", argv, kOptions);
+  const auto syntax = perf_syntax();
+  auto args = parse_args("perf", argv, syntax.options);
   if (!args) return args.take_error();
   if (args->has("--help")) {
-    std::fputs(format_help("modelkit perf -m MODEL [--compare OTHER] [--warmup N] [--iterations N] [--threads N] "
-                           "[--input-shape NAME=DIMS]... [--seed S] [--format table|json]",
-                           kOptions)
-                   .c_str(),
-               stdout);
+    std::fputs(format_help(syntax.usage, syntax.options).c_str(), stdout);
     return {};
   }
   MODELKIT_TRY_VOID(no_positional("perf", *args));

@@ -11,7 +11,7 @@ namespace modelkit::cli {
 std::vector<OptionSpec> calibration_options();
 Result<void> apply_calibration_options(const ParsedArgs& args, BuildConfig& config);
 
-Result<void> run_quantize(std::span<char* const> argv) {
+CommandSyntax quantize_syntax() {
   std::vector<OptionSpec> opts = {
       {"--model", "-m", "FILE.onnx", "the float ONNX model"},
       {"--task", "", "TASK", "the task (selects the calibration data)"},
@@ -22,11 +22,15 @@ Result<void> run_quantize(std::span<char* const> argv) {
     if (o.name != "--onnx") opts.push_back(o);
   opts.push_back({"--output", "-o", "FILE.onnx", "the quantized model to write"});
   opts.push_back({"--help", "-h", "", "show this help"});
-  auto args = parse_args("quantize", argv, opts);
+  return {"modelkit quantize -m model.onnx [--task T | --config config.json] -o out.onnx", std::move(opts)};
+}
+
+Result<void> run_quantize(std::span<char* const> argv) {
+  const auto syntax = quantize_syntax();
+  auto args = parse_args("quantize", argv, syntax.options);
   if (!args) return args.take_error();
   if (args->has("--help")) {
-    std::fputs(format_help("modelkit quantize -m model.onnx [--task T | --config config.json] -o out.onnx", opts).c_str(),
-               stdout);
+    std::fputs(format_help(syntax.usage, syntax.options).c_str(), stdout);
     return {};
   }
   MODELKIT_TRY_VOID(no_positional("quantize", *args));

@@ -48,15 +48,18 @@ void print_table(const tokenizer::Encoding& e, std::size_t input) {
 
 }  // namespace
 
+CommandSyntax tokenize_syntax() {
+  return {"modelkit tokenize -m CHECKPOINT (--text T [--pair P] | --file F) [--no-special-tokens] "
+          "[--format json|table]",
+          {std::begin(kTokenizeOptions), std::end(kTokenizeOptions)}};
+}
+
 Result<void> run_tokenize(std::span<char* const> argv) {
-  auto args = parse_args("tokenize", argv, kTokenizeOptions);
+  const auto syntax = tokenize_syntax();
+  auto args = parse_args("tokenize", argv, syntax.options);
   if (!args) return args.take_error();
   if (args->has("--help")) {
-    std::fputs(format_help("modelkit tokenize -m CHECKPOINT (--text T [--pair P] | --file F) "
-                           "[--no-special-tokens] [--format json|table]",
-                           kTokenizeOptions)
-                   .c_str(),
-               stdout);
+    std::fputs(format_help(syntax.usage, syntax.options).c_str(), stdout);
     return {};
   }
   MODELKIT_TRY_VOID(no_positional("tokenize", *args));

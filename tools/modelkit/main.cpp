@@ -2,36 +2,52 @@
 // prints errors and picks exit codes (0 ok, 1 failure, 2 usage).
 #include "cli.hpp"
 
-#include <modelkit/version.hpp>
-
 #include <array>
 #include <cstdio>
 #include <string>
 
+namespace modelkit::cli {
 namespace {
 
-using modelkit::cli::Command;
-
 constexpr std::array kCommands = {
-    Command{"inspect", "show what a checkpoint or ONNX model is and what modelkit resolves for it",
-            modelkit::cli::run_inspect},
-    Command{"config", "write the build config that 'build -c' replays", modelkit::cli::run_config},
-    Command{"build", "resolve, calibrate, quantize, validate and write a deployable model",
-            modelkit::cli::run_build},
-    Command{"quantize", "statically quantize a bare ONNX model (QDQ) with calibration and validation",
-            modelkit::cli::run_quantize},
-    Command{"perf", "measure an ONNX model's latency, throughput, load time and memory in ONNX Runtime",
-            modelkit::cli::run_perf},
-    Command{"tokenize", "run a checkpoint's tokenizer.json on text and print ids and tokens",
-            modelkit::cli::run_tokenize},
+    Command{"inspect", "show what a checkpoint or ONNX model is and what modelkit resolves for it", run_inspect,
+            inspect_syntax},
+    Command{"config", "write the build config that 'build -c' replays", run_config, config_syntax},
+    Command{"build", "resolve, calibrate, quantize, validate and write a deployable model", run_build, build_syntax},
+    Command{"quantize", "statically quantize a bare ONNX model (QDQ) with calibration and validation", run_quantize,
+            quantize_syntax},
+    Command{"perf", "measure an ONNX model's latency, throughput, load time and memory in ONNX Runtime", run_perf,
+            perf_syntax},
+    Command{"tokenize", "run a checkpoint's tokenizer.json on text and print ids and tokens", run_tokenize,
+            tokenize_syntax},
 };
+
+}  // namespace
+
+std::span<const Command> commands() { return kCommands; }
+
+}  // namespace modelkit::cli
+
+namespace {
+
+using modelkit::cli::commands;
 
 void print_usage(std::FILE* to) {
   std::fprintf(to, "usage: modelkit <command> [options]\n\ncommands:\n");
-  for (const auto& c : kCommands)
+  for (const auto& c : commands())
     std::fprintf(to, "  %-10s %.*s\n", std::string(c.name).c_str(), static_cast<int>(c.summary.size()),
                  c.summary.data());
-  std::fprintf(to, "\n'modelkit <command> --help' shows a command's options; 'modelkit --version' the versions.\n");
+  std::fprintf(to,
+               "\n'modelkit <command> --help' shows a command's options, 'modelkit help' the help topics, "
+               "'modelkit --version' the versions.\n");
+}
+
+int report(std::string_view command, const modelkit::Result<void>& result) {
+  std::fflush(stdout);
+  if (result.ok()) return 0;
+  std::fprintf(stderr, "modelkit %.*s: %s\n", static_cast<int>(command.size()), command.data(),
+               result.error().message.c_str());
+  return result.error().exit_code();
 }
 
 }  // namespace
@@ -42,25 +58,21 @@ int main(int argc, char** argv) {
     return 2;
   }
   std::string_view name = argv[1];
-  if (name == "--help" || name == "-h" || name == "help") {
+  auto rest = std::span<char* const>(argv + 2, static_cast<size_t>(argc - 2));
+  if (name == "--help" || name == "-h") {
     print_usage(stdout);
     return 0;
   }
+  if (name == "help") return report("help", modelkit::cli::run_help(rest));
   if (name == "--version") {
-    std::printf("%s\n", modelkit::version_report().c_str());
+    std::fputs(modelkit::cli::version_text().c_str(), stdout);
     return 0;
   }
-  for (const auto& c : kCommands) {
-    if (c.name != name) continue;
-    auto result = c.run(std::span<char* const>(argv + 2, static_cast<size_t>(argc - 2)));
-    std::fflush(stdout);
-    if (result.ok()) return 0;
-    std::fprintf(stderr, "modelkit %s: %s\n", argv[1], result.error().message.c_str());
-    return result.error().exit_code();
-  }
+  for (const auto& c : commands())
+    if (c.name == name) return report(c.name, c.run(rest));
   std::fprintf(stderr, "modelkit: unknown command '%s' (commands: ", argv[1]);
-  for (size_t i = 0; i < kCommands.size(); ++i)
-    std::fprintf(stderr, "%s%s", i ? ", " : "", std::string(kCommands[i].name).c_str());
+  for (size_t i = 0; i < commands().size(); ++i)
+    std::fprintf(stderr, "%s%s", i ? ", " : "", std::string(commands()[i].name).c_str());
   std::fprintf(stderr, ")\n");
   return 2;
 }
