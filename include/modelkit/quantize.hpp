@@ -72,7 +72,8 @@ struct QuantizeOptions {
 // What planning decided, before any range is known.
 struct QuantizationPlan {
   // Activation tensors whose ranges calibration must collect (main graph and If branches),
-  // in graph order.
+  // in graph order. Outputs of data-movement ops and Concat are not listed: they share their
+  // inputs' scale and their values come from those inputs, so the inputs' ranges cover them.
   std::vector<std::string> tensors_to_calibrate;
   std::vector<std::string> warnings;  // patterns/op types that match nothing
   std::int64_t nodes_to_quantize = 0;

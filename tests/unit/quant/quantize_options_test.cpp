@@ -226,3 +226,39 @@ TEST(Quantize, MissingRangesAreAnErrorNamingATensor) {
 
 }  // namespace
 }  // namespace modelkit::quant
+
+namespace modelkit::quant {
+namespace {
+
+// Weights held in external data (as models over 2 GiB must be) are read for calibration and
+// quantization; the output is written and loads.
+TEST(Quantize, ExternalDataModel) {
+  auto dir = fs::temp_directory_path() / ("modelkit-quant-ext-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  auto src = model("cnn-tiny/model.onnx");
+  auto proto = onnx::read_model_proto(src);
+  ASSERT_TRUE(proto.ok());
+  onnx::SaveOptions save;
+  save.external_data = onnx::ExternalDataPolicy::always;
+  save.size_threshold = 0;
+  ASSERT_TRUE(onnx::save_model_proto(*proto, dir / "model.onnx", save).ok());
+  auto info = onnx::read_model_info(dir / "model.onnx");
+  ASSERT_TRUE(info.ok());
+  ASSERT_GT(info->external_data_bytes, 0u) << "the weights live in the side file";
+
+  auto ranges = ranges_for(dir / "model.onnx", {});
+  auto report = quantize(dir / "model.onnx", ranges, {}, dir / "q.onnx");
+  ASSERT_TRUE(report.ok()) << report.error().message;
+  EXPECT_EQ(report->weights_quantized, 4);
+  EXPECT_GT(report->input_bytes, report->output_bytes) << "int8 weights are smaller";
+  InputHints hints;
+  hints.image_size = 16;
+  auto source = testing::RandomSource::open(dir / "model.onnx", 4, hints);
+  auto v = compare_models(dir / "model.onnx", dir / "q.onnx", *source, {});
+  ASSERT_TRUE(v.ok()) << v.error().message;
+  EXPECT_GE(v->outputs[0].cosine_similarity, 0.99);
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace modelkit::quant
