@@ -11,12 +11,17 @@
 
 #include <benchmark/benchmark.h>
 
+#include <spawn.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
+#include <string>
 #include <filesystem>
+
+extern char** environ;
 
 namespace {
 namespace fs = std::filesystem;
@@ -136,19 +141,27 @@ void BM_CollectRanges(benchmark::State& state) {
                  std::to_string(plan->tensors_to_calibrate.size()) + " tensors");
 }
 
-// Peak RSS (KiB) of a child process that calibrates over `samples` generated on the fly.
-long child_peak_rss_kib(const Case& c, int samples, calib::CalibrationMethod method) {
-  pid_t pid = fork();
-  if (pid == 0) {
-    auto source = testing::RandomSource::open(c.path, static_cast<std::uint64_t>(samples), c.hints);
-    auto plan = quant::plan_quantization(c.path, {});
-    if (!source || !plan) _exit(2);
-    calib::CollectOptions options;
-    options.method = method;
-    options.max_samples = 0;
-    auto r = calib::collect_ranges(c.path, plan->tensors_to_calibrate, *source, options);
-    _exit(r.ok() ? 0 : 1);
-  }
+// Runs one calibration and exits: the child side of BM_CalibrationPeakRss, started as a fresh
+// process (exec, not just fork) so its peak RSS is its own, not the benchmark parent's.
+int rss_child(int which, int samples, int method) {
+  auto c = model_case(which);
+  auto source = testing::RandomSource::open(c.path, static_cast<std::uint64_t>(samples), c.hints);
+  auto plan = quant::plan_quantization(c.path, {});
+  if (!source || !plan) return 2;
+  calib::CollectOptions options;
+  options.method = static_cast<calib::CalibrationMethod>(method);
+  options.max_samples = 0;
+  auto r = calib::collect_ranges(c.path, plan->tensors_to_calibrate, *source, options);
+  return r.ok() ? 0 : 1;
+}
+
+// Peak RSS (KiB) of a fresh process that calibrates over `samples` generated on the fly.
+long child_peak_rss_kib(int which, int samples, int method) {
+  std::string a = std::to_string(which), b = std::to_string(samples), m = std::to_string(method);
+  char flag[] = "--rss-child";
+  char* argv[] = {const_cast<char*>("calib_bench"), flag, a.data(), b.data(), m.data(), nullptr};
+  pid_t pid = 0;
+  if (posix_spawn(&pid, "/proc/self/exe", nullptr, nullptr, argv, environ) != 0) return -1;
   int status = 0;
   rusage usage{};
   if (wait4(pid, &status, 0, &usage) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) return -1;
@@ -160,8 +173,8 @@ void BM_CalibrationPeakRss(benchmark::State& state) {
   auto method = static_cast<calib::CalibrationMethod>(state.range(1));
   long few = 0, many = 0;
   for (auto _ : state) {
-    few = child_peak_rss_kib(c, 10, method);
-    many = child_peak_rss_kib(c, 1000, method);
+    few = child_peak_rss_kib(static_cast<int>(state.range(0)), 10, static_cast<int>(state.range(1)));
+    many = child_peak_rss_kib(static_cast<int>(state.range(0)), 1000, static_cast<int>(state.range(1)));
   }
   if (few <= 0 || many <= 0) return state.SkipWithError("calibration child failed");
   state.counters["rss_10_MiB"] = static_cast<double>(few) / 1024;
@@ -182,4 +195,10 @@ BENCHMARK(BM_CollectRanges)->Args({0, 0, 0})->Args({1, 0, 0})->Args({0, 0, 1})->
     ->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_CalibrationPeakRss)->Args({0, 0})->Args({0, 1})->Args({1, 2})->Iterations(1)->Unit(benchmark::kSecond);
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+  if (argc == 5 && std::string(argv[1]) == "--rss-child") return rss_child(std::atoi(argv[2]), std::atoi(argv[3]), std::atoi(argv[4]));
+  benchmark::Initialize(&argc, argv);
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
