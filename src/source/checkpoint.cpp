@@ -93,7 +93,10 @@ Result<ModelSource> source_from_folder(std::string_view reference, const fs::pat
     src.kind = SourceKind::hf_cache;
   }
   (void)cache;
-  if (is_file(src.folder / "config.json")) {
+  // Anything named config.json counts (a folder, a FIFO, a dangling or looping link):
+  // reading it then says what is wrong with it, rather than "no config.json".
+  std::error_code ec;
+  if (fs::exists(fs::symlink_status(src.folder / "config.json", ec))) {
     src.config_path = src.folder / "config.json";
   } else if (!is_file(src.folder / "model.onnx") && !is_dir(src.folder / "onnx")) {
     return failure("folder " + quoted(folder) +

@@ -49,12 +49,19 @@ Result<std::string> read_fd(int fd, const std::filesystem::path& path, std::uint
 
 }  // namespace
 
+// O_NONBLOCK: opening a FIFO must not wait for a writer; regular files ignore it.
+Result<void> check_regular(int fd, const std::filesystem::path& path, struct stat& st) {
+  if (::fstat(fd, &st) != 0) return errno_error("cannot read", path, errno);
+  if (S_ISDIR(st.st_mode)) return failure("cannot read " + quoted(path) + ": is a folder, expected a file");
+  if (!S_ISREG(st.st_mode)) return failure("cannot read " + quoted(path) + ": not a regular file");
+  return {};
+}
+
 Result<std::string> read_file(const std::filesystem::path& path, std::uint64_t max_bytes) {
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
   if (fd.get() < 0) return errno_error("cannot read", path, errno);
   struct stat st {};
-  if (::fstat(fd.get(), &st) != 0) return errno_error("cannot read", path, errno);
-  if (S_ISDIR(st.st_mode)) return failure("cannot read " + quoted(path) + ": is a folder, expected a file");
+  MODELKIT_TRY_VOID(check_regular(fd.get(), path, st));
   auto size = static_cast<std::uint64_t>(st.st_size);
   if (size > max_bytes)
     return failure(quoted(path) + " is " + std::to_string(size) + " bytes, more than the " +
@@ -63,8 +70,10 @@ Result<std::string> read_file(const std::filesystem::path& path, std::uint64_t m
 }
 
 Result<std::string> read_file_range(const std::filesystem::path& path, std::uint64_t offset, std::uint64_t count) {
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
   if (fd.get() < 0) return errno_error("cannot read", path, errno);
+  struct stat st {};
+  MODELKIT_TRY_VOID(check_regular(fd.get(), path, st));
   return read_fd(fd.get(), path, offset, count);
 }
 

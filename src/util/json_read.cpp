@@ -3,6 +3,8 @@
 namespace modelkit::util {
 
 Result<simdjson::dom::element> parse_json(simdjson::dom::parser& parser, std::string_view text) {
+  if (text.starts_with("\xEF\xBB\xBF"))
+    return failure("starts with a UTF-8 byte order mark, which JSON does not allow; save the file without it");
   simdjson::dom::element doc;
   // parse() copies into its own padded buffer when the input is not padded.
   auto err = parser.parse(text.data(), text.size(), true).get(doc);
