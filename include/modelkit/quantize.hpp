@@ -20,6 +20,8 @@
 //   - Activations are asymmetric with the range widened to include 0. Rounding is to nearest
 //     even, as QuantizeLinear does.
 //
+// Opset: models below opset 10 are refused (ONNX Runtime's QDQ fusions emit opset-10 operators
+// such as QLinearConv into the model's own opset, which would make it invalid).
 // Operator domain of Q/DQ: ai.onnx when the model's opset allows the chosen types (8-bit:
 // opset >= 10, >= 13 with per-channel; 16-bit: opset >= 21), otherwise com.microsoft's
 // QuantizeLinear/DequantizeLinear (ONNX Runtime contrib ops with the same semantics, which ORT's
@@ -79,8 +81,8 @@ struct QuantizationPlan {
   std::int64_t nodes_to_quantize = 0;
 };
 
-// Reads the model and plans. Errors: unreadable model, already quantized, invalid
-// exclude pattern (usage error naming it).
+// Reads the model and plans. Errors: unreadable model, already quantized, opset below 10,
+// invalid exclude pattern (usage error naming it).
 [[nodiscard]] Result<QuantizationPlan> plan_quantization(const std::filesystem::path& model_path,
                                                          const QuantizeOptions& options);
 

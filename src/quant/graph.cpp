@@ -422,7 +422,7 @@ const std::vector<std::string>& supported_op_types() {
 std::string qdq_domain(std::int64_t opset, const QuantizeOptions& o) {
   auto sixteen = [](QuantType t) { return t == QuantType::int16 || t == QuantType::uint16; };
   if (sixteen(o.activation_type) || sixteen(o.weight_type)) return opset >= 21 ? "" : "com.microsoft";
-  if (opset < 10 || (o.per_channel && opset < 13)) return "com.microsoft";
+  if (o.per_channel && opset < 13) return "com.microsoft";
   return "";
 }
 

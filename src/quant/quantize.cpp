@@ -519,6 +519,12 @@ Result<Loaded> load_float_model(const fs::path& path) {
   auto info = onnx::model_info_from_proto(*model, path, file_size_or_zero(path));
   if (!info) return info.take_error();
   if (info->quantization.quantized) return already_quantized(path, info->quantization);
+  // ORT fuses Q/DQ into QLinearConv, QLinearMatMul, ... of the model's own default domain,
+  // which exist from opset 10: on older models it would emit operators their opset lacks.
+  if (info->default_opset() < 10)
+    return failure(in_quotes(path.string()) + " uses opset " + std::to_string(info->default_opset()) +
+                   "; static QDQ quantization needs opset 10 or newer (ONNX Runtime fuses Q/DQ into opset-10 "
+                   "operators such as QLinearConv); re-export the model with opset 13 or newer");
   return Loaded{std::move(*model), std::move(*info)};
 }
 

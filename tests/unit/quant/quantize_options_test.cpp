@@ -204,6 +204,15 @@ TEST(Quantize, ExcludePatternsAndOpTypeFilterWarn) {
   fs::remove(out);
 }
 
+TEST(Quantize, RefusesOpsetBelow10) {
+  // PP-OCR's direction classifier is opset 9.
+  auto plan = plan_quantization(model("pp-ocr/ch_ppocr_mobile_v2.0_cls_infer.onnx"), {});
+  ASSERT_FALSE(plan.ok());
+  EXPECT_NE(plan.error().message.find("uses opset 9; static QDQ quantization needs opset 10 or newer"),
+            std::string::npos)
+      << plan.error().message;
+}
+
 TEST(Quantize, InvalidPatternIsAUsageError) {
   QuantizeOptions options;
   options.exclude_nodes = {"conv[("};
