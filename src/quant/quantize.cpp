@@ -128,8 +128,11 @@ class Emitter {
     std::erase_if(p_.activations, [&](const auto& kv) { return unreached.count(kv.first.first) > 0; });
     std::erase_if(p_.weights, [&](const WeightUse& w) { return unreached.count(w.scope) > 0; });
     std::erase_if(p_.folds, [&](const FoldCandidate& f) { return unreached.count(f.scope) > 0; });
-    for (GraphScope* s : unreached)
-      report_.warnings.push_back("graph " + in_quotes(s->path) + " was not reached by the calibration data; left in float");
+    // One warning per outermost unreached body (its nested bodies go with it), in graph order.
+    for (const auto& s : p_.scopes)
+      if (unreached.count(s.get()) && !unreached.count(s->parent))
+        report_.warnings.push_back("graph " + in_quotes(s->path) +
+                                   " was not reached by the calibration data; left in float");
     return {};
   }
 

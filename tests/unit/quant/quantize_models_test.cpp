@@ -6,6 +6,8 @@
 #include <modelkit/runtime.hpp>
 
 #include "onnx/model_proto.hpp"
+#include "util/json_read.hpp"
+#include "util/json_writer.hpp"
 #include "document_source.hpp"
 #include "random_source.hpp"
 
@@ -132,6 +134,21 @@ TEST(QuantizeModels, CnnTinyPerTensor) {
   EXPECT_EQ(s.int32_initializers, 4 + 4) << "4 biases and their zero points";
   EXPECT_EQ(s.ops["QuantizeLinear"], run.report.quantize_linear_nodes);
   EXPECT_EQ(s.ops["DequantizeLinear"], run.report.dequantize_linear_nodes);
+  // The manifest's JSON parses and carries the per-op-type summary.
+  util::JsonWriter json;
+  quant::write_report_json(json, run.report, true);
+  simdjson::dom::parser parser;
+  auto doc = util::parse_json(parser, json.str());
+  ASSERT_TRUE(doc.ok()) << doc.error().message;
+  EXPECT_EQ(std::int64_t((*doc)["op_types"]["Conv"]["quantized"]), 3);
+  EXPECT_EQ(std::int64_t((*doc)["op_types"]["Relu"]["folded"]), 3);
+  EXPECT_EQ(std::int64_t((*doc)["op_types"]["ReduceMean"]["skip_reasons"]["op type not quantizable"]), 1);
+  EXPECT_EQ(std::string_view((*doc)["qdq_domain"]), "ai.onnx");
+  util::JsonWriter vjson;
+  quant::write_validation_json(vjson, run.validation);
+  auto vdoc = util::parse_json(parser, vjson.str());
+  ASSERT_TRUE(vdoc.ok());
+  EXPECT_EQ(std::string_view((*vdoc)["outputs"].at(0)["name"]), "logits");
   auto* logits = output(run.validation, "logits");
   ASSERT_NE(logits, nullptr);
   EXPECT_GE(logits->cosine_similarity, 0.99);
