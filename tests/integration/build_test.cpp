@@ -242,3 +242,74 @@ TEST(Build, ConfigReplayBuilds) {
 
 }  // namespace
 }  // namespace modelkit::test
+
+namespace modelkit::test {
+namespace {
+
+TEST(BuildData, TextFileAndImageFolder) {
+  TempDir tmp;
+  write_file(tmp / "texts.txt", "the cat sat on the mat\n\nhello world\nthe weather is nice today\nwe ship models\n"
+                                "a fifth line\nand a sixth\n");
+  auto r = run_cli({"build", "-m", (models() / "bert-tiny-like").string(), "-o", (tmp / "t").string(),
+                    "--calibration-data", (tmp / "texts.txt").string(), "--quiet"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  simdjson::dom::parser parser;
+  auto m = parse(parser, read_text(tmp / "t" / "build_manifest.json"));
+  EXPECT_EQ(str(m["calibration"]["kind"]), "text");
+  EXPECT_NE(str(m["calibration"]["data_source"]).find((tmp / "texts.txt").string() + " (6 samples"), std::string::npos)
+      << str(m["calibration"]["data_source"]);
+  EXPECT_EQ(m["calibration"]["samples"].get_int64().value() + m["calibration"]["held_back_for_validation"].get_int64().value(), 6);
+
+  fs::create_directories(tmp / "imgs");
+  int copied = 0;
+  for (const auto& e : fs::directory_iterator(fs::path(MODELKIT_DEPS_DIR) / "images" / "matplotlib"))
+    if (e.path().extension() == ".jpg" && copied < 3) fs::copy_file(e.path(), tmp / "imgs" / e.path().filename()), ++copied;
+  ASSERT_GT(copied, 0);
+  auto img = run_cli({"build", "-m", (models() / "cnn-tiny").string(), "-o", (tmp / "i").string(), "--calibration-data",
+                      (tmp / "imgs").string(), "--quiet"});
+  ASSERT_EQ(img.exit_code, 0) << img.err;
+  auto mi = parse(parser, read_text(tmp / "i" / "build_manifest.json"));
+  EXPECT_EQ(str(mi["calibration"]["kind"]), "image");
+  EXPECT_NE(str(mi["calibration"]["data_source"]).find((tmp / "imgs").string()), std::string::npos);
+}
+
+TEST(BuildData, UnreadableCalibrationDataFallsBackWithTheReason) {
+  TempDir tmp;
+  auto r = run_cli({"build", "-m", (models() / "bert-tiny-like").string(), "-o", (tmp / "t").string(),
+                    "--calibration-data", (tmp / "missing.txt").string(), "--samples", "4"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("warning: calibration falls back to random inputs: the text source cannot be built: cannot read '" +
+                       (tmp / "missing.txt").string() + "'"),
+            std::string::npos)
+      << r.err;
+}
+
+TEST(BuildData, SavedRangesReproduceTheModel) {
+  TempDir tmp;
+  auto first = run_cli({"build", "-m", (models() / "cnn-tiny").string(), "-o", (tmp / "a").string(), "--save-ranges",
+                        (tmp / "ranges.json").string(), "--quiet"});
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  ASSERT_TRUE(fs::is_regular_file(tmp / "ranges.json"));
+  auto second = run_cli({"build", "-m", (models() / "cnn-tiny").string(), "-o", (tmp / "b").string(), "--ranges",
+                         (tmp / "ranges.json").string(), "--quiet"});
+  ASSERT_EQ(second.exit_code, 0) << second.err;
+  EXPECT_EQ(read_text(tmp / "a" / "model.onnx"), read_text(tmp / "b" / "model.onnx"));
+  simdjson::dom::parser parser;
+  auto m = parse(parser, read_text(tmp / "b" / "build_manifest.json"));
+  EXPECT_EQ(str(m["calibration"]["kind"]), "ranges-file");
+}
+
+TEST(BuildData, ExcludePatternThatMatchesNothingWarns) {
+  TempDir tmp;
+  auto r = run_cli({"build", "-m", (models() / "cnn-tiny").string(), "-o", (tmp / "o").string(), "--exclude-nodes",
+                    "no_such_node_.*", "--samples", "4", "--per-channel"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("warning: "), std::string::npos);
+  EXPECT_NE(r.err.find("no_such_node_.*"), std::string::npos) << r.err;
+  simdjson::dom::parser parser;
+  auto m = parse(parser, read_text(tmp / "o" / "build_manifest.json"));
+  EXPECT_TRUE(m["quantization"]["per_channel"].get_bool().value());
+}
+
+}  // namespace
+}  // namespace modelkit::test
