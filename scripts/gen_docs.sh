@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Regenerates the files modelkit writes about itself from its own tables:
-#   docs/cli.md, docs/tasks.md, docs/model-types.md   ('modelkit help --markdown DOC')
+#   docs/cli.md, docs/tasks.md, docs/model-types.md   ('modelkit help --doc NAME')
 #   completions/modelkit.bash                         ('modelkit help --bash-completion')
 # usage: scripts/gen_docs.sh [--check] [MODELKIT_BINARY]
 #   --check   write nothing; exit 1 naming the files that differ from what the binary generates
@@ -23,9 +23,9 @@ tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 # generated file (relative to the repository) -> the command that prints it
 outputs=(docs/cli.md docs/tasks.md docs/model-types.md completions/modelkit.bash)
-"$bin" help --markdown cli >"$tmp/0"
-"$bin" help --markdown tasks >"$tmp/1"
-"$bin" help --markdown model-types >"$tmp/2"
+"$bin" help --doc cli >"$tmp/0"
+"$bin" help --doc tasks >"$tmp/1"
+"$bin" help --doc model-types >"$tmp/2"
 "$bin" help --bash-completion >"$tmp/3"
 
 stale=()

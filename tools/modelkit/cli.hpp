@@ -84,8 +84,8 @@ struct Command {
 // The command table, in the order 'modelkit --help' lists it (main.cpp).
 [[nodiscard]] std::span<const Command> commands();
 
-// 'modelkit help [TOPIC]' (help.cpp); hidden forms --markdown DOC and --bash-completion
-// generate docs/*.md and completions/modelkit.bash (scripts/gen_docs.sh).
+// 'modelkit help [TOPIC]' (help.cpp). Hidden forms for scripts/gen_docs.sh: --markdown TOPIC
+// (one page), --doc NAME (docs/NAME.md), --bash-completion (completions/modelkit.bash).
 Result<void> run_help(std::span<char* const> args);
 // The text of 'modelkit --version': modelkit, the registry's sources, ONNX Runtime.
 [[nodiscard]] std::string version_text();
