@@ -30,9 +30,12 @@
 //
 // Constant nodes are turned into initializers first (weights exported as Constant nodes are then
 // quantized like any initializer), and BatchNormalization after a Conv is folded into it (the
-// pre-processing onnxruntime recommends; the Conv then has a bias to quantize). Values inside If branches are quantized in place; their
-// ranges are collected through the If outputs (see calib_stats.hpp). Models over 2 GiB: weights
-// are read from external data and the output is written with external data as needed.
+// pre-processing onnxruntime recommends; the Conv then has a bias to quantize). Values inside
+// If branches are quantized in place; their ranges are collected through the If outputs (see
+// calib_stats.hpp); a branch no calibration sample took stays float, with a warning. Loop and
+// Scan bodies stay float (their values run per iteration and cannot be collected as plain
+// outputs). Models over 2 GiB: weights are read from external data and the output is written
+// with external data as needed.
 #pragma once
 
 #include <modelkit/calib_stats.hpp>

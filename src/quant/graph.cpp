@@ -367,6 +367,7 @@ void index_graph(GraphScope& s, std::vector<std::unique_ptr<GraphScope>>& all) {
         child->graph = body;
         child->parent = &s;
         child->path = (s.path.empty() ? "" : s.path + "/") + (n.name().empty() ? n.op_type() : n.name()) + "/" + attr_name;
+        child->owner_op = n.op_type();
         GraphScope* raw = child.get();
         all.push_back(std::move(child));
         s.children.push_back(raw);
@@ -533,7 +534,28 @@ class Planner {
         if (phase == 2 && *role == Role::activation) decide_fold(s, i, st);
         if (phase == 3 && *role == Role::data_movement) decide_data_movement(s, i, st);
       }
-    for (GraphScope* c : s.children) plan_graph(*c);
+    // If branches are quantized in place (calibration routes their values out through the If).
+    // Loop/Scan bodies run per iteration and their values cannot leave as plain outputs: their
+    // nodes stay float.
+    for (GraphScope* c : s.children) {
+      if (c->owner_op == "If") {
+        plan_graph(*c);
+        continue;
+      }
+      skip_body(*c, "inside a " + c->owner_op + " body");
+    }
+  }
+
+  void skip_body(GraphScope& s, const std::string& reason) {
+    for (int i = 0; i < s.graph->node_size(); ++i) {
+      NodeState st;
+      st.scope = &s;
+      st.node = i;
+      st.status = "skipped";
+      st.reason = reason;
+      out_.nodes.push_back(std::move(st));
+    }
+    for (GraphScope* c : s.children) skip_body(*c, reason);
   }
 
  private:

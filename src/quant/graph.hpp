@@ -25,6 +25,7 @@ struct GraphScope {
   ::onnx::GraphProto* graph = nullptr;
   GraphScope* parent = nullptr;
   std::string path;  // "" for the main graph, "If_0/then_branch/..." for bodies
+  std::string owner_op;  // op type of the node holding this body ("If", "Loop", "Scan"); "" for main
   std::map<std::string, int> producer;                                // value -> node index
   std::map<std::string, std::vector<std::pair<int, int>>> consumers;  // value -> (node, input slot)
   std::map<std::string, ::onnx::TensorProto*> initializers;

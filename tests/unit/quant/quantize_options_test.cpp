@@ -271,3 +271,27 @@ TEST(Quantize, ExternalDataModel) {
 
 }  // namespace
 }  // namespace modelkit::quant
+
+namespace modelkit::quant {
+namespace {
+
+// Loop bodies run once per iteration; their values cannot be calibrated through plain outputs,
+// so their nodes stay float (reported) and nothing inside is asked of calibration.
+TEST(Quantize, LoopBodiesStayFloat) {
+  auto src = model("onnx-node-tests/test_loop11/model.onnx");
+  auto plan = plan_quantization(src, {});
+  ASSERT_TRUE(plan.ok()) << plan.error().message;
+  EXPECT_TRUE(plan->tensors_to_calibrate.empty());
+  calib::TensorRanges none;
+  auto out = temp_path("loop.onnx");
+  auto report = quantize(src, none, {}, out);
+  ASSERT_TRUE(report.ok()) << report.error().message;
+  EXPECT_EQ(report->nodes_quantized, 0);
+  std::int64_t in_body = 0;
+  for (const auto& n : report->nodes) in_body += n.reason == "inside a Loop body" ? 1 : 0;
+  EXPECT_EQ(in_body, 7) << "the body's 9 nodes less its 2 Constants (now initializers), both Adds included";
+  fs::remove(out);
+}
+
+}  // namespace
+}  // namespace modelkit::quant
