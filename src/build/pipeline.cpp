@@ -337,7 +337,8 @@ Result<BuildResult> run_build(BuildRequest req) {
   }
   auto& record = selected->record;
   for (auto& skipped : source.skipped_inputs()) {
-    warn(skipped);
+    // The user's own data gets a warning; a broken file among the default photographs only a note.
+    if (cs.data) warn(skipped);
     record.notes.push_back(std::move(skipped));
   }
   lap("validate");
