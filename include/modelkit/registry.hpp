@@ -56,6 +56,7 @@ struct ModalityRow { std::string_view main_input_name, modality; };
 [[nodiscard]] const ModelTypeRow* find_model_type(std::string_view model_type);
 // Exportable tasks of a model_type in registration order, '-with-past' variants included.
 [[nodiscard]] std::vector<std::string> exportable_tasks(std::string_view model_type);
+[[nodiscard]] std::span<const ModelTypeRow> model_types();  // sorted by key
 [[nodiscard]] const ClassRow* find_class(std::string_view class_name);
 [[nodiscard]] std::span<const ClassRow> classes();
 // The auto-mapping class for (model_type, task); image-feature-extraction uses feature-extraction's table.

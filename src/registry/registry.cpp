@@ -101,6 +101,8 @@ std::vector<std::string> exportable_tasks(std::string_view model_type) {
   return split_commas(row->exportable_tasks);
 }
 
+std::span<const ModelTypeRow> model_types() { return data::kModelTypes; }
+
 const ClassRow* find_class(std::string_view class_name) {
   return lookup(data::kClasses, class_name, [](const ClassRow& r) { return r.name; });
 }

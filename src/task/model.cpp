@@ -1,6 +1,11 @@
 #include <modelkit/model.hpp>
 #include <modelkit/registry.hpp>
 
+#include "util/strings.hpp"
+
+#include <algorithm>
+#include <climits>
+
 namespace modelkit {
 
 std::string ResolvedModel::reference() const {
@@ -37,8 +42,17 @@ Result<ResolvedModel> resolve_model(const ModelSpec& spec, const CacheLocation& 
     if (const auto* row = registry::find_class(*spec.model_class); row && !row->model_type.empty())
       out.facts.config.model_type = std::string(row->model_type);
   }
-  if (spec.model_type && !registry::find_model_type(*spec.model_type) && !spec.model)
-    return usage_error("unknown model type '" + *spec.model_type + "' (see 'modelkit inspect --list-model-types')");
+  if (spec.model_type && !registry::find_model_type(*spec.model_type) && !spec.model) {
+    std::string key = registry::model_type_key(*spec.model_type);
+    std::string_view best;
+    size_t best_d = SIZE_MAX;
+    for (const auto& row : registry::model_types()) {
+      size_t d = util::edit_distance(key, row.key);
+      if (d < best_d) best_d = d, best = row.name;
+    }
+    std::string hint = best_d <= std::max<size_t>(2, key.size() / 4) ? " (did you mean '" + std::string(best) + "'?)" : "";
+    return usage_error("unknown model type '" + *spec.model_type + "'" + hint + "; see 'modelkit help model-types'");
+  }
   TaskRequest request{spec.task, spec.model_class};
   auto resolution = resolve_task(out.facts, request);
   if (!resolution) return resolution.take_error();

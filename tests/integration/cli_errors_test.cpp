@@ -71,7 +71,10 @@ TEST(CliErrors, TruncatedSafetensors) {
 }
 
 TEST(CliErrors, UnknownModelTypeAndContradiction) {
-  expect_one_line_error(run_cli({"inspect", "--model-type", "nosuchtype"}), 2, "unknown model type 'nosuchtype'");
+  expect_one_line_error(run_cli({"inspect", "--model-type", "nosuchtype"}), 2,
+                        "unknown model type 'nosuchtype'; see 'modelkit help model-types'");
+  expect_one_line_error(run_cli({"config", "--model-type", "dinov3"}), 2,
+                        "unknown model type 'dinov3' (did you mean 'dinov2'?); see 'modelkit help model-types'");
   TempDir tmp;
   write_file(tmp / "config.json", R"({"model_type": "bert"})");
   expect_one_line_error(run_cli({"inspect", "-m", tmp.path().string(), "--model-type", "gpt2"}), 2,

@@ -8,13 +8,9 @@
 
 #include <algorithm>
 
-// registry.hpp has no listing of model types; the CLI reads the generated table itself (its
-// inline variables are the registry's own, not a copy).
-#include "registry/registry_tables.inc"
-
 namespace modelkit::cli {
 
-std::span<const registry::ModelTypeRow> known_model_types() { return registry::data::kModelTypes; }
+std::span<const registry::ModelTypeRow> known_model_types() { return registry::model_types(); }
 
 namespace {
 
