@@ -3,11 +3,41 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 #include <variant>
 
 namespace modelkit {
+
+// An error is one line (the CLI prints `modelkit: <message>`), but messages quote values read
+// from untrusted files, which may hold any byte: control characters are written as escapes
+// (\n, \r, \t, \xNN) so a tensor name with a newline or a terminal escape sequence cannot
+// break the line or reach the terminal raw. Everything else, UTF-8 included, passes unchanged.
+[[nodiscard]] inline std::string escape_control_characters(std::string_view text) {
+  auto is_control = [](unsigned char c) { return c < 0x20 || c == 0x7f; };
+  std::string out;
+  out.reserve(text.size());
+  for (char ch : text) {
+    auto c = static_cast<unsigned char>(ch);
+    if (!is_control(c)) {
+      out += ch;
+      continue;
+    }
+    switch (c) {
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default: {
+        static constexpr char kHex[] = "0123456789abcdef";
+        out += "\\x";
+        out += kHex[c >> 4];
+        out += kHex[c & 15];
+      }
+    }
+  }
+  return out;
+}
 
 // Exit codes follow the CLI contract: 2 for usage errors, 1 for failures.
 enum class ErrorKind { failure = 1, usage = 2 };
@@ -20,17 +50,17 @@ struct Error {
   [[nodiscard]] Error with_context(std::string_view context) const {
     std::string m;
     m.reserve(context.size() + 2 + message.size());
-    m.append(context).append(": ").append(message);
+    m.append(escape_control_characters(context)).append(": ").append(message);
     return Error{std::move(m), kind};
   }
   [[nodiscard]] int exit_code() const { return static_cast<int>(kind); }
 };
 
-[[nodiscard]] inline Error failure(std::string message) {
-  return Error{std::move(message), ErrorKind::failure};
+[[nodiscard]] inline Error failure(std::string_view message) {
+  return Error{escape_control_characters(message), ErrorKind::failure};
 }
-[[nodiscard]] inline Error usage_error(std::string message) {
-  return Error{std::move(message), ErrorKind::usage};
+[[nodiscard]] inline Error usage_error(std::string_view message) {
+  return Error{escape_control_characters(message), ErrorKind::usage};
 }
 
 template <class T>
