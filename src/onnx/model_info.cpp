@@ -245,7 +245,12 @@ Result<ModelInfo> model_info_from_proto(const ::onnx::ModelProto& model, const f
     const auto& r = **ref;
     auto dense = tensor_dense_bytes(*t);
     if (!dense) return dense.error().with_context(in_quotes(info.path));
-    std::uint64_t length = r.length.value_or(*dense);
+    // The same check load_external_data makes: a model described here must also load.
+    if (r.length && *r.length != *dense)
+      return failure(in_quotes(info.path) + ": tensor " + in_quotes(t->name()) + ": external data length " +
+                     std::to_string(*r.length) + " does not match its shape and type (" + std::to_string(*dense) +
+                     " bytes)");
+    std::uint64_t length = *dense;
     auto it = file_index.find(r.location);
     if (it == file_index.end()) {
       auto file = resolve_external_location(model_dir, r.location);
