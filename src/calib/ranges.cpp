@@ -396,6 +396,7 @@ std::size_t StatisticsSet::memory_bytes() const {
 namespace {
 // Shortest text that reads back as the same float.
 std::string float_text(float v) {
+  if (v == 0 && std::signbit(v)) return "-0.0";  // "-0" would read back as the integer 0
   char buf[32];
   auto [ptr, ec] = std::to_chars(buf, buf + sizeof buf, v);
   return std::string(buf, ptr);
