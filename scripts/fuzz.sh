@@ -1,37 +1,71 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer targets with clang and runs each for SECONDS (default 30),
-# seeded from the test data. Crashes are kept in build-fuzz/crashes/<target>/.
+# usage: scripts/fuzz.sh [SECONDS [TARGET...]]
+# Builds the libFuzzer targets (CMake preset "fuzz": clang, ASan + UBSan) into build-fuzz/,
+# builds each target's seed corpus from the test data (fuzz/make_seeds.py -> build-fuzz/seeds/),
+# and runs each target for SECONDS (default 60), MODELKIT_FUZZ_JOBS (default: the core count)
+# at a time. What a target finds is kept in build-fuzz/corpus/<target>/ across runs; crashes,
+# timeouts and out-of-memory inputs go to build-fuzz/crashes/<target>/ and fail the script.
+# Prints one line per target: executions, coverage (cov) and features (ft) as libFuzzer counts.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-seconds="${1:-30}"
+seconds="${1:-60}"
+shift || true
+all_targets=(config_fuzz model_card_fuzz safetensors_fuzz sharded_index_fuzz onnx_model_fuzz tokenizer_fuzz
+             image_config_fuzz image_decode_fuzz build_config_fuzz calib_ranges_fuzz)
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=("${all_targets[@]}")
+jobs="${MODELKIT_FUZZ_JOBS:-$(nproc)}"
 cd "$root"
-cmake -S . -B build-fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DMODELKIT_BUILD_FUZZERS=ON -DMODELKIT_BUILD_TESTS=OFF -DMODELKIT_BUILD_BENCHMARKS=OFF -DMODELKIT_BUILD_TOOLS=OFF \
-  -DMODELKIT_INSTALL=OFF >/dev/null
-cmake --build build-fuzz --target config_fuzz safetensors_fuzz
-work="build-fuzz/work"
-rm -rf "$work"
-mkdir -p "$work/config" "$work/safetensors" build-fuzz/crashes/config_fuzz build-fuzz/crashes/safetensors_fuzz
-cp tests/data/configs/*.json "$work/config/"
-# safetensors seeds: 8 bytes of data size, then a header.
-/usr/bin/python3 - "$work/safetensors" <<'PY'
-import struct, sys, os
-seeds = [
-  (24, b'{"w": {"dtype": "F32", "shape": [2, 3], "data_offsets": [0, 24]}}'),
-  (40, b'{"__metadata__": {"format": "pt"}, "a": {"dtype": "BF16", "shape": [4], "data_offsets": [0, 8]}, "b": {"dtype": "I64", "shape": [4], "data_offsets": [8, 40]}}'),
-]
-for i, (n, h) in enumerate(seeds):
-    open(os.path.join(sys.argv[1], f"seed{i}"), "wb").write(struct.pack("<Q", n) + h)
-PY
-status=0
-for target in config_fuzz safetensors_fuzz; do
-  corpus="$work/${target%_fuzz}"
-  echo "fuzz: $target for ${seconds}s"
-  if ! build-fuzz/fuzz/$target "$corpus" -max_total_time="$seconds" -max_len=65536 \
-      -artifact_prefix="build-fuzz/crashes/$target/" -print_final_stats=1 2>"build-fuzz/$target.log"; then
-    echo "fuzz: $target FOUND A CRASH (see build-fuzz/crashes/$target/ and build-fuzz/$target.log)"
-    status=1
+
+cmake --preset fuzz >/dev/null
+if ! cmake --build build-fuzz --parallel "$(nproc)" --target "${targets[@]}" >build-fuzz/build.log 2>&1; then
+  grep -E -A20 'error|FAILED' build-fuzz/build.log | head -80
+  echo "fuzz: build failed (full log: build-fuzz/build.log)" >&2
+  exit 1
+fi
+rm -rf build-fuzz/seeds
+/usr/bin/python3 fuzz/make_seeds.py "$root" build-fuzz/seeds >/dev/null
+
+# The fuzzers run uninstrumented ORT/ICU/protobuf too; their process-lifetime allocations are
+# not modelkit's leaks (same suppressions as the sanitizer test suite).
+export LSAN_OPTIONS="suppressions=$root/scripts/lsan.supp:print_suppressions=0"
+export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
+
+run_target() {
+  local target="$1" name="${1%_fuzz}"
+  local corpus="build-fuzz/corpus/$name" seeds="build-fuzz/seeds/$name" crashes="build-fuzz/crashes/$target"
+  mkdir -p "$corpus" "$seeds" "$crashes"
+  local dict=()
+  case "$name" in model_card|image_decode|onnx_model) ;; *) dict=(-dict=fuzz/json.dict) ;; esac
+  local status=ok
+  if ! "build-fuzz/fuzz/$target" "$corpus" "$seeds" "${dict[@]}" -max_total_time="$seconds" -max_len=65536 \
+      -timeout=20 -rss_limit_mb=2048 -artifact_prefix="$crashes/" -print_final_stats=1 \
+      >"build-fuzz/$target.log" 2>&1; then
+    status="FAILED (see build-fuzz/$target.log and $crashes/)"
   fi
-  grep -E "stat::number_of_executed_units|cov:" "build-fuzz/$target.log" | tail -2
+  local execs cov ft
+  execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "build-fuzz/$target.log" | grep -o '[0-9]*$' || echo '?')
+  cov=$(grep -oE 'cov: [0-9]+ ft: [0-9]+' "build-fuzz/$target.log" | tail -1 || echo '?')
+  printf 'fuzz: %-20s %4ss  execs %-10s %-24s corpus %-5s %s\n' "$target" "$seconds" "$execs" "$cov" \
+    "$(ls "$corpus" | wc -l)" "$status"
+  [ "$status" = ok ]
+}
+
+failed=0
+running=0
+for target in "${targets[@]}"; do
+  if [ "$running" -ge "$jobs" ]; then
+    wait -n || failed=1
+    running=$((running - 1))
+  fi
+  run_target "$target" &
+  running=$((running + 1))
 done
-exit $status
+while [ "$running" -gt 0 ]; do
+  wait -n || failed=1
+  running=$((running - 1))
+done
+if [ "$failed" != 0 ]; then
+  echo "fuzz: a target failed; each crashing input is in build-fuzz/crashes/<target>/" >&2
+  exit 1
+fi

@@ -1,14 +1,22 @@
 #!/usr/bin/env bash
 # Quick-start command 2: installs what is missing, builds, runs every test.
-# With clang on the machine, the libFuzzer targets also run for a bounded time first
-# (MODELKIT_FUZZ_SECONDS, default 15 per target; 0 skips them).
+# With clang on the machine (setup installs it), two more steps run before the suite:
+#   - the libFuzzer targets, each for MODELKIT_FUZZ_SECONDS (default 30; 0 skips them), see scripts/fuzz.sh;
+#   - the whole suite built with ASan + UBSan in build-asan/ (MODELKIT_SANITIZE=0 skips it),
+#     see scripts/sanitize.sh.
+# The last step is the plain Release suite, so the run closes on its ctest summary.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$root/scripts/setup.sh"
 bash "$root/scripts/build.sh" -DMODELKIT_BUILD_TESTS=ON
-fuzz_seconds="${MODELKIT_FUZZ_SECONDS:-15}"
-if [ "$fuzz_seconds" != 0 ] && command -v clang++ >/dev/null; then
-  bash "$root/scripts/fuzz.sh" "$fuzz_seconds"
+if command -v clang++ >/dev/null; then
+  fuzz_seconds="${MODELKIT_FUZZ_SECONDS:-30}"
+  if [ "$fuzz_seconds" != 0 ]; then
+    bash "$root/scripts/fuzz.sh" "$fuzz_seconds"
+  fi
+  if [ "${MODELKIT_SANITIZE:-1}" != 0 ]; then
+    bash "$root/scripts/sanitize.sh"
+  fi
 fi
 cd "$root/build"
 ctest --output-on-failure --parallel "$(nproc)" --timeout 900
