@@ -56,6 +56,12 @@ TEST(Build, TextEncoderWithItsTokenizer) {
   EXPECT_GE(output_cosine(m, "pooler_output"), 0.99);
   EXPECT_GE(output_cosine(m, "last_hidden_state"), 0.99);
   EXPECT_GT(m["quantization"]["nodes_quantized"].get_int64().value(), 10);
+  // A transformer-style graph quantizes MatMul/Gemm by default (bench/quantized_vs_float.sh).
+  auto policy = m["op_type_policy"]["op_types"].get_array();
+  ASSERT_EQ(policy.size(), 2u);
+  EXPECT_EQ(str(policy.at(0)), "MatMul");
+  EXPECT_NE(str(m["op_type_policy"]["reason"]).find("transformer-style graph (17 MatMul/Gemm, 0 Conv)"), std::string::npos)
+      << str(m["op_type_policy"]["reason"]);
   for (const char* stage : {"plan", "calibrate", "quantize", "validate", "write"})
     EXPECT_TRUE(m["timings"][stage].is_double()) << stage;
   // The result is a quantized model that inspect recognises and perf runs.
@@ -79,6 +85,8 @@ TEST(Build, ImageModelCalibratesOnImages) {
   EXPECT_EQ(str(m["calibration"]["kind"]), "image");
   EXPECT_TRUE(fs::is_regular_file(out / "preprocessor_config.json"));
   EXPECT_GE(output_cosine(m, "logits"), 0.95);
+  EXPECT_NE(str(m["op_type_policy"]["reason"]).find("convolutional graph"), std::string::npos);
+  EXPECT_GT(m["op_type_policy"]["op_types"].get_array().size(), 10u);  // every supported op type
 }
 
 TEST(Build, AudioBackboneFallsBackToRandomAndSaysWhy) {

@@ -64,7 +64,7 @@ std::vector<OptionSpec> pipeline_options() {
       {"--force", "", "", "replace an existing output"},
       {"--ranges", "", "FILE", "quantize with calibration ranges from FILE (no calibration run)"},
       {"--save-ranges", "", "FILE", "write the calibration ranges to FILE"},
-      {"--op-types", "", "A,B,..", "quantize only these op types"},
+      {"--op-types", "", "A,B,..", "quantize only these op types (default: chosen from the graph)"},
       {"--exclude-nodes", "", "NAME|REGEX", "leave matching nodes in float (repeatable)"},
       {"--threads", "", "N", "ONNX Runtime intra-op threads (default: ORT's)"},
       {"--input-shape", "", "NAME=1x128", "shape of a random calibration input (repeatable)"},

@@ -472,7 +472,11 @@ Page quantization_page() {
               "--per-channel) the com.microsoft operators with the same meaning are used. The model's opset is never "
               "changed.");
   p.heading("Operator types");
-  p.paragraph("Quantized (--op-types narrows this list): " + join(quant::supported_op_types(), ", ") + ".");
+  p.paragraph("Supported op types: " + join(quant::supported_op_types(), ", ") + ".");
+  p.paragraph("Without --op-types the graph decides: where MatMul/Gemm outnumber Conv (transformer encoders and "
+              "decoders) only MatMul and Gemm are quantized, since Q/DQ around elementwise Add/Mul costs more "
+              "than integer kernels save there; convolutional graphs quantize every supported op type. The "
+              "manifest's op_type_policy records the choice and its reason.");
   p.heading("Rules");
   p.list({"A model that already holds QuantizeLinear/DequantizeLinear or integer operators is refused rather than "
           "quantized twice.",
