@@ -3,7 +3,7 @@
 #include <modelkit/calib_stats.hpp>
 #include <modelkit/runtime.hpp>
 
-#include "collect_random_source.hpp"
+#include "random_source.hpp"
 
 #include <gtest/gtest.h>
 
