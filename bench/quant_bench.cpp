@@ -4,7 +4,7 @@
 #include <modelkit/quantize.hpp>
 #include <modelkit/runtime.hpp>
 
-#include "../tests/unit/quant/random_source.hpp"
+#include "../tests/support/random_source.hpp"
 
 #include <benchmark/benchmark.h>
 
