@@ -352,6 +352,7 @@ void Tokenizer::set_fixed_length(std::size_t length) {
       }
   }
   p.fixed_length = length;
+  p.pad_to_multiple_of.reset();  // a stored multiple would pad past `length` (8 -> 12 for 6)
   padding_ = p;
 }
 

@@ -32,5 +32,26 @@ TEST(FuzzRegressions, MergeWithNewlinesStaysOnOneLine) {
   EXPECT_NE(tok.error().message.find("is not in the vocabulary"), std::string::npos) << tok.error().message;
 }
 
+TEST(FuzzRegressions, FixedLengthIgnoresTheStoredPadToMultiple) {
+  // The file's padding has pad_to_multiple_of 6: as stored it pads a batch to a multiple of 6,
+  // as the Rust core does; a fixed length of 8 (calibration of a static-shape model) must stay 8.
+  auto tok = Tokenizer::from_json(test::fuzz_input("tokenizer", "fixed_length_with_pad_to_multiple.bin"));
+  ASSERT_TRUE(tok.ok()) << tok.error().message;
+  ASSERT_TRUE(tok->padding().has_value());
+  EXPECT_EQ(tok->padding()->pad_to_multiple_of, std::optional<std::size_t>(6));
+  auto stored = tok->encode("Hello, world! It's 2024.");
+  ASSERT_TRUE(stored.ok()) << stored.error().message;
+  EXPECT_EQ(stored->ids.size() % 6, 0u);
+  auto fixed = *tok;
+  fixed.set_fixed_length(8);
+  for (auto [text, pair] : {std::pair<std::string_view, std::optional<std::string_view>>{"  h\xC3\xA9llo   WORLD ", std::nullopt},
+                            {"Hello, world! It's 2024.", "unaffable"}}) {
+    auto e = fixed.encode(text, pair);
+    ASSERT_TRUE(e.ok()) << e.error().message;
+    EXPECT_EQ(e->ids.size(), 8u) << text;
+    EXPECT_EQ(e->attention_mask.size(), 8u) << text;
+  }
+}
+
 }  // namespace
 }  // namespace modelkit::tokenizer
