@@ -119,6 +119,11 @@ JsonWriter& JsonWriter::value(double v) {
   }
   char buf[32];
   auto [ptr, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  // Shortest form can be a long integer literal ("992233720368547800000"), which JSON readers
+  // such as simdjson refuse past 64 bits: large whole numbers are written in exponent form.
+  if (std::fabs(v) >= 1e15 && std::string_view(buf, static_cast<std::size_t>(ptr - buf)).find_first_of(".e") ==
+                                  std::string_view::npos)
+    ptr = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::scientific).ptr;
   out_.append(buf, ptr);
   return *this;
 }
