@@ -26,10 +26,16 @@ std::string byte_token(unsigned char b) {
 std::size_t StringHash::operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
 
 void ReverseVocab::build(const Vocab& vocab) {
-  std::uint32_t max_id = 0;
-  for (const auto& [tok, id] : vocab) max_id = std::max(max_id, id);
-  by_id_.assign(vocab.empty() ? 0 : static_cast<std::size_t>(max_id) + 1, nullptr);
-  for (const auto& [tok, id] : vocab) by_id_[id] = &tok;
+  const std::size_t dense_limit = 2 * vocab.size() + 1024;
+  std::size_t dense_size = 0;
+  for (const auto& [tok, id] : vocab)
+    if (id < dense_limit) dense_size = std::max(dense_size, static_cast<std::size_t>(id) + 1);
+  dense_.assign(dense_size, nullptr);
+  sparse_.clear();
+  for (const auto& [tok, id] : vocab) {
+    if (id < dense_size) dense_[id] = &tok;
+    else sparse_[id] = &tok;
+  }
 }
 
 // ---------------- BPE ----------------

@@ -29,11 +29,16 @@ class ReverseVocab {
  public:
   void build(const Vocab& vocab);
   [[nodiscard]] const std::string* find(std::uint32_t id) const {
-    return id < by_id_.size() && by_id_[id] != nullptr ? by_id_[id] : nullptr;
+    if (id < dense_.size()) return dense_[id];
+    auto it = sparse_.find(id);
+    return it == sparse_.end() ? nullptr : it->second;
   }
 
  private:
-  std::vector<const std::string*> by_id_;
+  // Real vocabularies number their tokens densely, but a file may use any u32 id: ids far past
+  // the vocabulary size go to a map, so one id of 246666665 does not allocate a 2 GB table.
+  std::vector<const std::string*> dense_;
+  std::unordered_map<std::uint32_t, const std::string*> sparse_;
 };
 
 struct BpeConfig {

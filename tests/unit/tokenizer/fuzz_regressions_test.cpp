@@ -6,8 +6,20 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+
 namespace modelkit::tokenizer {
 namespace {
+
+long peak_rss_kib() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_maxrss;
+}
 
 TEST(FuzzRegressions, Tokenizers) {
   for (const auto& [name, input] : test::fuzz_inputs("tokenizer")) {
@@ -51,6 +63,27 @@ TEST(FuzzRegressions, FixedLengthIgnoresTheStoredPadToMultiple) {
     EXPECT_EQ(e->ids.size(), 8u) << text;
     EXPECT_EQ(e->attention_mask.size(), 8u) << text;
   }
+}
+
+TEST(FuzzRegressions, SparseVocabularyIdLoadsWithoutAHugeTable) {
+  // A 2.9 KB BPE file with one token numbered 246666665: the id -> token table was sized by the
+  // largest id (2 GB of pointers, 1.9 GB resident). Loaded in a forked child, whose peak RSS
+  // starts at its current RSS, so earlier tests' peaks do not hide the growth.
+  const std::string json = test::fuzz_input("tokenizer", "sparse_vocab_id.bin");
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    auto before = peak_rss_kib();
+    auto tok = Tokenizer::from_json(json);
+    bool encoded = tok.ok() && tok->encode("Hello, world!").ok();
+    std::_Exit(!encoded ? 2 : peak_rss_kib() - before > 256 * 1024 ? 3 : 0);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_NE(WEXITSTATUS(status), 2) << "the file did not load and encode";
+  EXPECT_NE(WEXITSTATUS(status), 3) << "loading it grew the resident set by more than 256 MiB";
+  EXPECT_EQ(WEXITSTATUS(status), 0);
 }
 
 }  // namespace
