@@ -117,6 +117,10 @@ JsonWriter& JsonWriter::value(double v) {
     out_.append("null");  // JSON has no NaN/Inf
     return *this;
   }
+  if (v == 0 && std::signbit(v)) {
+    out_.append("-0.0");  // "-0" reads back as the integer 0
+    return *this;
+  }
   char buf[32];
   auto [ptr, ec] = std::to_chars(buf, buf + sizeof buf, v);
   // Shortest form can be a long integer literal ("992233720368547800000"), which JSON readers

@@ -28,6 +28,8 @@ TEST(JsonWriter, DoublesReadBackExactly) {
   for (double v : {0.0, 1.0, -2.5, 100.0, 99.999, 1e15, 123456789012345.0, 9.922337203685478e20, -3e30, 1e300,
                    std::numeric_limits<double>::max(), std::numeric_limits<double>::denorm_min(), 0.1})
     EXPECT_EQ(round_trip(v), v) << v;
+  // calib_ranges_fuzz: a percentile of -0.0 was written as "-0" and read back as +0.
+  EXPECT_TRUE(std::signbit(round_trip(-0.0)));
 }
 
 TEST(JsonWriter, SmallWholeNumbersStayPlain) {
