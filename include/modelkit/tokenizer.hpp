@@ -62,6 +62,8 @@ class Tokenizer {
   void set_padding(std::optional<PaddingParams> params);
   // Fixed sequence length (calibration): truncate to `length` and pad to exactly `length` with the
   // padding token of the stored padding, else the tokenizer's pad/[PAD]/<pad> token, else id 0.
+  // An encoding that still comes out longer (a post-processor template that repeats a sequence
+  // adds more than truncation can allow for) is an error. set_truncation/set_padding undo it.
   void set_fixed_length(std::size_t length);
 
   // model_max_length from tokenizer_config.json, when given there and not a "very large" sentinel.
@@ -85,6 +87,7 @@ class Tokenizer {
   std::shared_ptr<Impl> impl_;
   std::optional<TruncationParams> truncation_;
   std::optional<PaddingParams> padding_;
+  std::optional<std::size_t> fixed_length_;  // set_fixed_length's promise, checked by encode
 };
 
 }  // namespace modelkit::tokenizer

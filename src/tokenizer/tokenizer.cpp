@@ -323,8 +323,14 @@ Result<Tokenizer> Tokenizer::from_file(const std::filesystem::path& path) {
 
 const std::optional<TruncationParams>& Tokenizer::truncation() const { return truncation_; }
 const std::optional<PaddingParams>& Tokenizer::padding() const { return padding_; }
-void Tokenizer::set_truncation(std::optional<TruncationParams> params) { truncation_ = std::move(params); }
-void Tokenizer::set_padding(std::optional<PaddingParams> params) { padding_ = std::move(params); }
+void Tokenizer::set_truncation(std::optional<TruncationParams> params) {
+  truncation_ = std::move(params);
+  fixed_length_.reset();
+}
+void Tokenizer::set_padding(std::optional<PaddingParams> params) {
+  padding_ = std::move(params);
+  fixed_length_.reset();
+}
 std::optional<std::size_t> Tokenizer::model_max_length() const { return impl_->model_max_length; }
 
 std::optional<std::uint32_t> Tokenizer::token_to_id(std::string_view token) const {
@@ -354,6 +360,7 @@ void Tokenizer::set_fixed_length(std::size_t length) {
   p.fixed_length = length;
   p.pad_to_multiple_of.reset();  // a stored multiple would pad past `length` (8 -> 12 for 6)
   padding_ = p;
+  fixed_length_ = length;
 }
 
 namespace {
@@ -550,6 +557,9 @@ Result<Encoding> Tokenizer::encode(std::string_view text, std::optional<std::str
     else merged.append(p);
   }
   if (padding_) pad_encoding(merged, *padding_);
+  if (fixed_length_ && merged.ids.size() != *fixed_length_)
+    return failure("encoding has " + std::to_string(merged.ids.size()) + " tokens, more than the fixed length " +
+                   std::to_string(*fixed_length_) + " (the post-processor adds more than truncation allowed for)");
   Encoding out;
   out.ids = std::move(merged.ids);
   out.tokens = std::move(merged.tokens);

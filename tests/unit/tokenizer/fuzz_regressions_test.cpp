@@ -86,5 +86,29 @@ TEST(FuzzRegressions, SparseVocabularyIdLoadsWithoutAHugeTable) {
   EXPECT_EQ(WEXITSTATUS(status), 0);
 }
 
+TEST(FuzzRegressions, FixedLengthPairWithATemplateRepeatingASequenceIsAnError) {
+  // The pair template is [<s>, A, <s>, A]: sequence A twice, B never. The Rust core accepts it
+  // and repeats A (checked with scripts/tokenizer_reference.js on this file with its misspelt
+  // top-level keys corrected: these 10 ids for this pair). Truncation only budgets for the special
+  // tokens, so a fixed length of 8 came out as 10 tokens; now that is an error.
+  auto tok = Tokenizer::from_json(test::fuzz_input("tokenizer", "pair_template_repeats_a.bin"));
+  ASSERT_TRUE(tok.ok()) << tok.error().message;
+  auto plain = tok->encode("Hello, world! It's 2024.", "日本語のテキストと中文");
+  ASSERT_TRUE(plain.ok()) << plain.error().message;
+  EXPECT_EQ(plain->ids, (std::vector<std::uint32_t>{1, 53, 51, 53, 55, 1, 53, 51, 53, 55}));  // the reference's
+  EXPECT_EQ(plain->type_ids, (std::vector<std::uint32_t>{0, 0, 0, 0, 0, 1, 1, 1, 1, 1}));
+  auto fixed = *tok;
+  fixed.set_fixed_length(8);
+  auto e = fixed.encode("Hello, world! It's 2024.", "日本語のテキストと中文");
+  ASSERT_FALSE(e.ok());
+  test::expect_one_line(e.error(), "pair_template_repeats_a.bin");
+  EXPECT_EQ(e.error().message,
+            "encoding has 10 tokens, more than the fixed length 8 (the post-processor adds more than truncation "
+            "allowed for)");
+  auto single = fixed.encode("Hello");  // the single template has A once
+  ASSERT_TRUE(single.ok()) << single.error().message;
+  EXPECT_EQ(single->ids.size(), 8u);
+}
+
 }  // namespace
 }  // namespace modelkit::tokenizer
