@@ -6,6 +6,9 @@
 # at a time. What a target finds is kept in build-fuzz/corpus/<target>/ across runs; crashes,
 # timeouts and out-of-memory inputs go to build-fuzz/crashes/<target>/ and fail the script.
 # Prints one line per target: executions, coverage (cov) and features (ft) as libFuzzer counts.
+# MODELKIT_FUZZ_SEED fixes libFuzzer's random seed (CI=true uses 1 and a fresh corpus), so a CI
+# run explores a prefix of what the same seed explores locally for longer: a crash CI could
+# find is found first by a longer local run, and CI does not fail on chance.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 seconds="${1:-60}"
@@ -15,6 +18,10 @@ all_targets=(config_fuzz model_card_fuzz safetensors_fuzz sharded_index_fuzz onn
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${all_targets[@]}")
 jobs="${MODELKIT_FUZZ_JOBS:-$(nproc)}"
+seed="${MODELKIT_FUZZ_SEED:-}"
+[ -n "$seed" ] || { [ "${CI:-}" = true ] && seed=1; } || true
+seed_args=()
+[ -z "$seed" ] || seed_args=(-seed="$seed")
 cd "$root"
 
 cmake --preset fuzz >/dev/null
@@ -38,14 +45,15 @@ run_target() {
   local dict=()
   case "$name" in model_card|image_decode|onnx_model) ;; *) dict=(-dict=fuzz/json.dict) ;; esac
   local status=ok
-  if ! "build-fuzz/fuzz/$target" "$corpus" "$seeds" "${dict[@]}" -max_total_time="$seconds" -max_len=65536 \
+  if [ -n "$seed" ]; then rm -rf "$corpus"; mkdir -p "$corpus"; fi  # a fixed seed starts from the seeds alone
+  if ! "build-fuzz/fuzz/$target" "$corpus" "$seeds" "${dict[@]}" "${seed_args[@]}" -max_total_time="$seconds" -max_len=65536 \
       -timeout=20 -rss_limit_mb=2048 -artifact_prefix="$crashes/" -print_final_stats=1 \
       >"build-fuzz/$target.log" 2>&1; then
     status="FAILED (see build-fuzz/$target.log and $crashes/)"
   fi
   local execs cov ft
-  execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "build-fuzz/$target.log" | grep -o '[0-9]*$' || echo '?')
-  cov=$(grep -oE 'cov: [0-9]+ ft: [0-9]+' "build-fuzz/$target.log" | tail -1 || echo '?')
+  execs=$(grep -ao 'stat::number_of_executed_units: *[0-9]*' "build-fuzz/$target.log" | grep -o '[0-9]*$' || echo '?')
+  cov=$(grep -aoE 'cov: [0-9]+ ft: [0-9]+' "build-fuzz/$target.log" | tail -1 || echo '?')
   printf 'fuzz: %-20s %4ss  execs %-10s %-24s corpus %-5s %s\n' "$target" "$seconds" "$execs" "$cov" \
     "$(ls "$corpus" | wc -l)" "$status"
   [ "$status" = ok ]
