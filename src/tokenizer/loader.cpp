@@ -199,6 +199,24 @@ Result<std::string_view> component_type(object obj, std::string_view path) {
 
 // ---------------- normalizers ----------------
 
+// The members of a "Sequence" component: a required list, each item parsed by `parse`.
+template <class Component, class Parse>
+Result<std::vector<std::unique_ptr<Component>>> parse_list(object obj, const char* key, const std::string& path,
+                                                          Parse parse) {
+  auto list = required(obj, key, path);
+  if (!list) return list.take_error();
+  auto arr = as_array(*list, join(path, key));
+  if (!arr) return arr.take_error();
+  std::vector<std::unique_ptr<Component>> parts;
+  std::size_t i = 0;
+  for (element item : *arr) {
+    auto part = parse(item, join(path, key) + "[" + std::to_string(i++) + "]");
+    if (!part) return part.take_error();
+    parts.push_back(std::move(part.value()));
+  }
+  return parts;
+}
+
 Result<std::unique_ptr<Normalizer>> parse_normalizer(element e, const std::string& path) {
   auto obj = as_object(e, path);
   if (!obj) return obj.take_error();
@@ -260,18 +278,9 @@ Result<std::unique_ptr<Normalizer>> parse_normalizer(element e, const std::strin
     return std::unique_ptr<Normalizer>(std::move(p.value()));
   }
   if (t == "Sequence") {
-    auto list = required(*obj, "normalizers", path);
-    if (!list) return list.take_error();
-    auto arr = as_array(*list, join(path, "normalizers"));
-    if (!arr) return arr.take_error();
-    std::vector<std::unique_ptr<Normalizer>> parts;
-    std::size_t i = 0;
-    for (element item : *arr) {
-      auto part = parse_normalizer(item, join(path, "normalizers") + "[" + std::to_string(i++) + "]");
-      if (!part) return part.take_error();
-      parts.push_back(std::move(part.value()));
-    }
-    return std::unique_ptr<Normalizer>(std::make_unique<SequenceNormalizer>(std::move(parts)));
+    auto parts = parse_list<Normalizer>(*obj, "normalizers", path, parse_normalizer);
+    if (!parts) return parts.take_error();
+    return std::unique_ptr<Normalizer>(std::make_unique<SequenceNormalizer>(std::move(parts.value())));
   }
   return field_error(join(path, "type"), "unknown normalizer type '" + std::string(t) + "'");
 }
@@ -363,18 +372,9 @@ Result<std::unique_ptr<PreTokenizer>> parse_pre_tokenizer(element e, const std::
     return std::unique_ptr<PreTokenizer>(std::make_unique<CharDelimiterPreTokenizer>(*c));
   }
   if (t == "Sequence") {
-    auto list = required(*obj, "pretokenizers", path);
-    if (!list) return list.take_error();
-    auto arr = as_array(*list, join(path, "pretokenizers"));
-    if (!arr) return arr.take_error();
-    std::vector<std::unique_ptr<PreTokenizer>> parts;
-    std::size_t i = 0;
-    for (element item : *arr) {
-      auto part = parse_pre_tokenizer(item, join(path, "pretokenizers") + "[" + std::to_string(i++) + "]");
-      if (!part) return part.take_error();
-      parts.push_back(std::move(part.value()));
-    }
-    return std::unique_ptr<PreTokenizer>(std::make_unique<SequencePreTokenizer>(std::move(parts)));
+    auto parts = parse_list<PreTokenizer>(*obj, "pretokenizers", path, parse_pre_tokenizer);
+    if (!parts) return parts.take_error();
+    return std::unique_ptr<PreTokenizer>(std::make_unique<SequencePreTokenizer>(std::move(parts.value())));
   }
   if (t == "UnicodeScripts" || t == "FixedLength")
     return field_error(join(path, "type"), "pre-tokenizer type '" + std::string(t) + "' is not supported");
@@ -688,18 +688,9 @@ Result<std::unique_ptr<PostProcessor>> parse_post_processor(element e, const std
     return std::unique_ptr<PostProcessor>(std::make_unique<ByteLevelProcessor>());
   }
   if (t == "Sequence") {
-    auto list = required(*obj, "processors", path);
-    if (!list) return list.take_error();
-    auto arr = as_array(*list, join(path, "processors"));
-    if (!arr) return arr.take_error();
-    std::vector<std::unique_ptr<PostProcessor>> parts;
-    std::size_t i = 0;
-    for (element item : *arr) {
-      auto part = parse_post_processor(item, join(path, "processors") + "[" + std::to_string(i++) + "]");
-      if (!part) return part.take_error();
-      parts.push_back(std::move(part.value()));
-    }
-    return std::unique_ptr<PostProcessor>(std::make_unique<SequenceProcessor>(std::move(parts)));
+    auto parts = parse_list<PostProcessor>(*obj, "processors", path, parse_post_processor);
+    if (!parts) return parts.take_error();
+    return std::unique_ptr<PostProcessor>(std::make_unique<SequenceProcessor>(std::move(parts.value())));
   }
   return field_error(join(path, "type"), "unknown post-processor type '" + std::string(t) + "'");
 }
