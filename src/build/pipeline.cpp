@@ -122,10 +122,16 @@ InputHints hints_from(const ResolvedModel& model) {
   return h;
 }
 
-quant::QuantizeOptions quantize_options(const QuantizationSettings& q) {
+// A BuildConfig made by a library caller may hold any strings: a bad type is a usage error,
+// not an exception.
+Result<quant::QuantizeOptions> quantize_options(const QuantizationSettings& q) {
   quant::QuantizeOptions o;
-  o.activation_type = quant::parse_quant_type(q.activation_type).value();
-  o.weight_type = quant::parse_quant_type(q.weight_type).value();
+  auto activation = quant::parse_quant_type(q.activation_type);
+  if (!activation) return activation.take_error().with_context("activation type");
+  auto weight = quant::parse_quant_type(q.weight_type);
+  if (!weight) return weight.take_error().with_context("weight type");
+  o.activation_type = *activation;
+  o.weight_type = *weight;
   o.per_channel = q.per_channel;
   o.op_types = q.op_types;
   o.exclude_nodes = q.exclude_nodes;
@@ -270,7 +276,9 @@ Result<BuildResult> run_build(BuildRequest req) {
   if (info->quantization.quantized)
     return failure(quoted(*float_model) + " is already quantized (" + util::join(info->quantization.evidence, ", ") +
                    "); modelkit quantizes float models only");
-  auto qopts = quantize_options(req.config.quantization);
+  auto parsed_options = quantize_options(req.config.quantization);
+  if (!parsed_options) return parsed_options.take_error();
+  auto qopts = std::move(*parsed_options);
   auto op_policy = default_op_types(*info, qopts);
   auto qplan = quant::plan_quantization(*float_model, qopts);
   if (!qplan) return qplan.take_error();
