@@ -397,8 +397,10 @@ namespace {
 // Shortest text that reads back as the same float.
 std::string float_text(float v) {
   if (v == 0 && std::signbit(v)) return "-0.0";  // "-0" would read back as the integer 0
+  // Nine significant digits (max_digits10), not the shortest form: the reader parses a
+  // double and narrows it, and the shortest form of a subnormal can narrow to a neighbour.
   char buf[32];
-  auto [ptr, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  auto [ptr, ec] = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::general, 9);
   return std::string(buf, ptr);
 }
 }  // namespace
@@ -496,9 +498,12 @@ Result<TensorRanges> ranges_from_json(std::string_view text) {
       double d;
       if (el.get(d) != simdjson::SUCCESS)
         return failure(where + "." + field + " must be a number, got " + std::string(util::json_type_name(el)));
-      if (!std::isfinite(d) || std::fabs(d) > std::numeric_limits<float>::max())
+      // The float32 the text names: values up to half an ulp past FLT_MAX still round to it
+      // (the writer's nine digits of FLT_MAX read back as a double just above it).
+      float narrowed = static_cast<float>(d);
+      if (!std::isfinite(d) || !std::isfinite(narrowed))
         return failure(where + "." + field + " is not a finite float32 value");
-      *target = static_cast<float>(d);
+      *target = narrowed;
     }
     if (range.min > range.max)
       return failure(where + ": min " + float_text(range.min) + " is greater than max " + float_text(range.max));
