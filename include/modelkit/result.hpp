@@ -111,3 +111,23 @@ class [[nodiscard]] Result<void> {
     auto modelkit_try_r_ = (expr);                       \
     if (!modelkit_try_r_.ok()) return modelkit_try_r_.take_error(); \
   } while (0)
+
+#define MODELKIT_CONCAT_INNER_(a, b) a##b
+#define MODELKIT_CONCAT_(a, b) MODELKIT_CONCAT_INNER_(a, b)
+
+// Value-returning TRY: declares `decl` from the value of a Result-returning expression, or
+// returns its error from the enclosing function.
+//   MODELKIT_TRY(auto info, onnx::read_model_info(path));
+//   MODELKIT_TRY(config, parse(text));          // assigns to an existing variable
+#define MODELKIT_TRY(decl, expr)                                                        \
+  auto MODELKIT_CONCAT_(modelkit_try_, __LINE__) = (expr);                             \
+  if (!MODELKIT_CONCAT_(modelkit_try_, __LINE__).ok())                                 \
+    return MODELKIT_CONCAT_(modelkit_try_, __LINE__).take_error();                     \
+  decl = std::move(MODELKIT_CONCAT_(modelkit_try_, __LINE__)).value()
+
+// The same, with context in front of the error ("config.json: ...").
+#define MODELKIT_TRY_CTX(decl, expr, context)                                           \
+  auto MODELKIT_CONCAT_(modelkit_try_, __LINE__) = (expr);                             \
+  if (!MODELKIT_CONCAT_(modelkit_try_, __LINE__).ok())                                 \
+    return MODELKIT_CONCAT_(modelkit_try_, __LINE__).error().with_context(context);    \
+  decl = std::move(MODELKIT_CONCAT_(modelkit_try_, __LINE__)).value()
