@@ -68,6 +68,23 @@ inline constexpr CalibrationMethodInfo kCalibrationMethods[] = {
     {CalibrationMethod::entropy, "entropy", "the threshold minimizing KL divergence (TensorRT-style)", true},
 };
 
+// Precisions: named presets over the weight and activation types of static QDQ quantization
+// (--precision sets both; --weight-type/--activation-type given as well must agree).
+enum class Precision { int8, int16, w8a16 };
+struct PrecisionInfo {
+  Precision value;
+  std::string_view name;
+  std::string_view help;
+  QuantType weight_type;
+  QuantType activation_type;
+};
+inline constexpr PrecisionInfo kPrecisions[] = {
+    {Precision::int8, "int8", "static QDQ: int8 weights, uint8 activations (the default)", QuantType::int8,
+     QuantType::uint8},
+    {Precision::int16, "int16", "static QDQ: int16 weights, uint16 activations", QuantType::int16, QuantType::uint16},
+    {Precision::w8a16, "w8a16", "static QDQ: int8 weights, uint16 activations", QuantType::int8, QuantType::uint16},
+};
+
 // What a command prints.
 enum class OutputFormat { table, json };
 struct OutputFormatInfo {
@@ -95,6 +112,10 @@ struct SettingTable<CalibrationKind> {
 template <>
 struct SettingTable<CalibrationMethod> {
   static constexpr std::span<const CalibrationMethodInfo> rows{kCalibrationMethods};
+};
+template <>
+struct SettingTable<Precision> {
+  static constexpr std::span<const PrecisionInfo> rows{kPrecisions};
 };
 template <>
 struct SettingTable<OutputFormat> {

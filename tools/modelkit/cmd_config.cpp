@@ -10,6 +10,7 @@ namespace {
 // Value lists of the options, from the settings tables ("minmax|percentile|entropy").
 const std::string kMethodValues = setting_list<CalibrationMethod>("|");
 const std::string kQuantTypeValues = setting_list<QuantType>("|");
+const std::string kPrecisionValues = setting_list<Precision>("|");
 }  // namespace
 
 std::vector<OptionSpec> calibration_options() {
@@ -19,6 +20,7 @@ std::vector<OptionSpec> calibration_options() {
       {"--method", "", kMethodValues, "calibration method (default minmax)"},
       {"--calibration-data", "", "PATH", ".txt, .jsonl or an image folder"},
       {"--per-channel", "", "", "per-channel weight scales"},
+      {"--precision", "", kPrecisionValues, "weight and activation types together (default int8)"},
       {"--activation-type", "", kQuantTypeValues, "activations' type (default uint8, asymmetric)"},
       {"--weight-type", "", kQuantTypeValues, "weights' type (default int8, symmetric)"},
       {"--seed", "", "N", "seed of random inputs (default 0)"},
@@ -45,6 +47,17 @@ Result<void> apply_calibration_options(const ParsedArgs& args, BuildConfig& conf
   }
   if (auto v = args.value("--method")) {
     MODELKIT_TRY(cal.method, parse_option_setting<CalibrationMethod>("--method", *v));
+  }
+  if (auto v = args.value("--precision")) {
+    MODELKIT_TRY(auto precision, parse_option_setting<Precision>("--precision", *v));
+    const auto& row = setting_info(precision);
+    q.weight_type = row.weight_type;
+    q.activation_type = row.activation_type;
+    // A type given beside the precision must be the one the precision sets.
+    for (auto [option, set] : {std::pair{"--weight-type", row.weight_type}, {"--activation-type", row.activation_type}})
+      if (auto t = args.value(option); t && *t != setting_name(set))
+        return usage_error("option '" + std::string(option) + "' " + quoted(*t) + " contradicts '--precision " +
+                           std::string(row.name) + "' (" + std::string(setting_name(set)) + ")");
   }
   if (auto v = args.value("--activation-type")) {
     MODELKIT_TRY(q.activation_type, parse_option_setting<QuantType>("--activation-type", *v));
