@@ -23,6 +23,8 @@ inline constexpr double kDefaultMaxSeconds = 600.0;
 inline constexpr int kMinSampleRate = 1000;
 inline constexpr int kMaxSampleRate = 768000;
 inline constexpr int kMaxChannels = 64;
+// And never more than this many mono samples (64 MiB of floats), whatever the duration cap.
+inline constexpr std::int64_t kMaxDecodedSamples = std::int64_t{1} << 24;
 
 // Mono audio: channels averaged, samples in [-1, 1] for integer formats (float files as stored).
 struct Audio {
@@ -38,6 +40,10 @@ struct Audio {
 // to mono and reading at most max_seconds. Errors are one line naming the file:
 // "'x.wav': not a readable audio file (Format not recognised.)", "'y.wav': empty audio (0 samples)".
 [[nodiscard]] Result<Audio> decode_audio(const std::filesystem::path& path, double max_seconds = kDefaultMaxSeconds);
+
+// Same from memory; `name` stands for the file in error messages.
+[[nodiscard]] Result<Audio> decode_audio_bytes(std::string_view bytes, std::string_view name,
+                                               double max_seconds = kDefaultMaxSeconds);
 
 // Resamples mono samples with libsoxr at high quality (what librosa's default "soxr_hq" uses).
 // Returns the input unchanged when the rates match.

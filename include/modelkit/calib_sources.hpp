@@ -14,15 +14,16 @@
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <string_view>
 #include <string>
 #include <vector>
 
 namespace modelkit::calib {
 
 struct SourceRequest {
-  std::string kind = "random";                // text | image | random (the plan's choice)
+  std::string kind = "random";                // text | image | audio | random (the plan's choice)
   std::string kind_reason;                    // why the plan chose it
-  std::optional<std::filesystem::path> data;  // --calibration-data: .txt, .jsonl or an image folder
+  std::optional<std::filesystem::path> data;  // --calibration-data: .txt, .jsonl, an image or audio folder
   std::filesystem::path checkpoint_folder;    // tokenizer.json / preprocessor_config.json live here
   std::vector<onnx::ValueInfo> model_inputs;  // the ONNX model's inputs
   InputHints hints;                           // vocab_size, image_size, ... from config.json
@@ -30,6 +31,7 @@ struct SourceRequest {
   int sequence_length = 128;                  // used when the model's sequence dim is symbolic
   std::uint64_t seed = 0;
   std::vector<InputShape> input_shapes;       // --input-shape overrides for random inputs
+  std::optional<int> sample_rate;             // --sample-rate: raw-audio models' rate (default 16000)
 };
 
 // What calibration actually used; goes into the build manifest.
@@ -60,6 +62,13 @@ struct SelectedSource {
 
 // The embedded default calibration text: varied sentences (domains, languages, scripts).
 [[nodiscard]] std::vector<std::string> default_texts();
+
+// The embedded default calibration audio (data/audio/*.wav compiled in): name and file bytes.
+struct DefaultAudioClip {
+  std::string_view name;
+  std::string_view bytes;
+};
+[[nodiscard]] std::vector<DefaultAudioClip> default_audio_clips();
 
 // Reads --calibration-data text: .txt one sample per line (empty lines skipped), .jsonl
 // objects with "text" and optional "text_pair". Errors name the file and line.

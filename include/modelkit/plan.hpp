@@ -17,11 +17,12 @@ namespace modelkit {
 inline constexpr int kBuildConfigSchemaVersion = 1;
 
 struct CalibrationSettings {
-  std::string kind = "random";  // text | image | random (build-pipeline.md "Calibration data")
+  std::string kind = "random";  // text | image | audio | random (build-pipeline.md "Calibration data")
   std::string kind_reason;      // why this kind
   std::optional<std::string> data;  // --calibration-data
   int samples = 100;
   int sequence_length = 128;
+  std::optional<int> sample_rate;  // --sample-rate: raw-audio models (default 16000)
   std::string method = "minmax";  // minmax | percentile | entropy
   double percentile = 99.999;
   int histogram_bins = 2048;

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <fstream>
 
 namespace modelkit::audio {
@@ -63,18 +64,10 @@ constexpr std::string_view kAudioExtensions[] = {".wav", ".flac", ".ogg", ".oga"
 
 }  // namespace
 
-Result<Audio> decode_audio(const fs::path& path, double max_seconds) {
-  const std::string who = quoted(path);
-  std::error_code ec;
-  // Only regular files: a FIFO or device would block or never end.
-  if (!fs::is_regular_file(path, ec)) {
-    if (!fs::exists(path, ec)) return failure(who + ": no such file");
-    return failure(who + ": not a regular file");
-  }
-  if (fs::file_size(path, ec) == 0) return failure(who + ": empty file, not audio");
-  SF_INFO info{};
-  std::unique_ptr<SNDFILE, SndFileCloser> file(sf_open(path.c_str(), SFM_READ, &info));
-  if (!file) return failure(who + ": not a readable audio file (" + std::string(sf_strerror(nullptr)) + ")");
+namespace {
+
+// Reads an opened file: checks its header, mixes down to mono as it reads, honours the caps.
+Result<Audio> read_opened(SNDFILE* file, const SF_INFO& info, const std::string& who, double max_seconds) {
   Audio out;
   out.source_format = format_name(info.format);
   out.source_channels = info.channels;
@@ -88,7 +81,8 @@ Result<Audio> decode_audio(const fs::path& path, double max_seconds) {
   if (info.frames <= 0) return failure(who + ": empty audio (0 samples)");
   out.source_seconds = static_cast<double>(info.frames) / info.samplerate;
   if (!(max_seconds > 0)) max_seconds = kDefaultMaxSeconds;
-  const auto cap = static_cast<sf_count_t>(std::floor(max_seconds * info.samplerate));
+  const auto cap = std::min<sf_count_t>(static_cast<sf_count_t>(std::floor(max_seconds * info.samplerate)),
+                                        kMaxDecodedSamples);
   const sf_count_t wanted = std::min(info.frames, cap);
   out.truncated = info.frames > cap;
 
@@ -99,7 +93,7 @@ Result<Audio> decode_audio(const fs::path& path, double max_seconds) {
   const float scale = 1.0F / static_cast<float>(info.channels);
   while (static_cast<sf_count_t>(out.samples.size()) < wanted) {
     const sf_count_t ask = std::min(kBlockFrames, wanted - static_cast<sf_count_t>(out.samples.size()));
-    const sf_count_t got = sf_readf_float(file.get(), block.data(), ask);
+    const sf_count_t got = sf_readf_float(file, block.data(), ask);
     if (got <= 0) break;
     for (sf_count_t f = 0; f < got; ++f) {
       const float* frame = block.data() + f * info.channels;
@@ -110,10 +104,61 @@ Result<Audio> decode_audio(const fs::path& path, double max_seconds) {
       out.samples.push_back(info.channels == 1 ? sum : sum * scale);
     }
   }
-  if (int err = sf_error(file.get()); err != SF_ERR_NO_ERROR)
+  if (int err = sf_error(file); err != SF_ERR_NO_ERROR)
     return failure(who + ": cannot decode " + out.source_format + " data (" + sf_error_number(err) + ")");
   if (out.samples.empty()) return failure(who + ": empty audio (no samples could be decoded)");
   return out;
+}
+
+// libsndfile's virtual I/O over a byte buffer.
+struct MemoryFile {
+  std::string_view bytes;
+  sf_count_t pos = 0;
+};
+sf_count_t mem_length(void* user) { return static_cast<sf_count_t>(static_cast<MemoryFile*>(user)->bytes.size()); }
+sf_count_t mem_seek(sf_count_t offset, int whence, void* user) {
+  auto* m = static_cast<MemoryFile*>(user);
+  const auto size = static_cast<sf_count_t>(m->bytes.size());
+  sf_count_t to = whence == SEEK_SET ? offset : whence == SEEK_CUR ? m->pos + offset : size + offset;
+  m->pos = std::clamp<sf_count_t>(to, 0, size);
+  return m->pos;
+}
+sf_count_t mem_read(void* ptr, sf_count_t count, void* user) {
+  auto* m = static_cast<MemoryFile*>(user);
+  const sf_count_t n = std::clamp<sf_count_t>(static_cast<sf_count_t>(m->bytes.size()) - m->pos, 0, count);
+  std::memcpy(ptr, m->bytes.data() + m->pos, static_cast<size_t>(n));
+  m->pos += n;
+  return n;
+}
+sf_count_t mem_write(const void*, sf_count_t, void*) { return 0; }
+sf_count_t mem_tell(void* user) { return static_cast<MemoryFile*>(user)->pos; }
+
+}  // namespace
+
+Result<Audio> decode_audio(const fs::path& path, double max_seconds) {
+  const std::string who = quoted(path);
+  std::error_code ec;
+  // Only regular files: a FIFO or device would block or never end.
+  if (!fs::is_regular_file(path, ec)) {
+    if (!fs::exists(path, ec)) return failure(who + ": no such file");
+    return failure(who + ": not a regular file");
+  }
+  if (fs::file_size(path, ec) == 0) return failure(who + ": empty file, not audio");
+  SF_INFO info{};
+  std::unique_ptr<SNDFILE, SndFileCloser> file(sf_open(path.c_str(), SFM_READ, &info));
+  if (!file) return failure(who + ": not a readable audio file (" + std::string(sf_strerror(nullptr)) + ")");
+  return read_opened(file.get(), info, who, max_seconds);
+}
+
+Result<Audio> decode_audio_bytes(std::string_view bytes, std::string_view name, double max_seconds) {
+  const std::string who = "'" + std::string(name) + "'";
+  if (bytes.empty()) return failure(who + ": empty file, not audio");
+  MemoryFile memory{bytes, 0};
+  SF_VIRTUAL_IO io{mem_length, mem_seek, mem_read, mem_write, mem_tell};
+  SF_INFO info{};
+  std::unique_ptr<SNDFILE, SndFileCloser> file(sf_open_virtual(&io, SFM_READ, &info, &memory));
+  if (!file) return failure(who + ": not a readable audio file (" + std::string(sf_strerror(nullptr)) + ")");
+  return read_opened(file.get(), info, who, max_seconds);
 }
 
 Result<std::vector<float>> resample(std::span<const float> samples, int from_rate, int to_rate) {

@@ -299,6 +299,7 @@ Result<BuildResult> run_build(BuildRequest req) {
   sreq.input_shapes = req.input_shapes;
   sreq.samples = cs.samples + req.validation_samples;
   sreq.sequence_length = cs.sequence_length;
+  sreq.sample_rate = cs.sample_rate;
   sreq.seed = cs.seed;
   auto selected = calib::select_source(sreq);
   if (!selected) return selected.take_error();

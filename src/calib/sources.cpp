@@ -2,6 +2,7 @@
 #include <modelkit/image.hpp>
 #include <modelkit/tokenizer.hpp>
 
+#include "calib/audio_source.hpp"
 #include "util/file.hpp"
 #include "util/json_read.hpp"
 #include "util/strings.hpp"
@@ -391,6 +392,17 @@ Result<Built> build_image(const SourceRequest& req) {
   return b;
 }
 
+Result<Built> build_audio(const SourceRequest& req) {
+  auto a = build_audio_source(req);
+  if (!a) return a.take_error();
+  Built b;
+  b.source = std::move(a->source);
+  b.data_source = std::move(a->data_source);
+  b.available = a->available;
+  b.notes = std::move(a->notes);
+  return b;
+}
+
 }  // namespace
 
 Result<std::vector<TextSample>> read_text_samples(const fs::path& path) {
@@ -437,16 +449,29 @@ Result<SelectedSource> select_source(const SourceRequest& req) {
 
   InputHints hints = req.hints;
   hints.sequence_length = req.sequence_length;
+  if (req.sample_rate) hints.sampling_rate = *req.sample_rate;
   auto random = std::make_unique<RandomSource>(req.model_inputs, hints, req.input_shapes, req.seed, req.samples);
   auto probe = random->probe();
   if (!probe) return probe.take_error().with_context("random calibration inputs");
 
+  // A model the plan has no data kind for but that takes a raw waveform calibrates on audio.
+  SourceRequest refined = req;
+  if (req.kind == "random") {
+    if (auto why = raw_audio_kind_reason(req.model_inputs)) {
+      refined.kind = "audio";
+      refined.kind_reason = *why;
+      rec.requested_kind = "audio";
+      rec.notes.push_back(*why);
+    }
+  }
+  const std::string& kind = refined.kind;
+
   std::optional<std::string> fallback;
   std::optional<Built> built;
-  if (req.kind == "text" || req.kind == "image") {
-    auto b = req.kind == "text" ? build_text(req) : build_image(req);
+  if (kind == "text" || kind == "image" || kind == "audio") {
+    auto b = kind == "text" ? build_text(req) : kind == "image" ? build_image(req) : build_audio(refined);
     if (!b) {
-      fallback = "the " + req.kind + " source cannot be built: " + b.error().message;  // rule 2
+      fallback = "the " + kind + " source cannot be built: " + b.error().message;  // rule 2
     } else {
       std::set<std::string> model_names;
       for (const auto& in : req.model_inputs) model_names.insert(in.name);
@@ -454,7 +479,7 @@ Result<SelectedSource> select_source(const SourceRequest& req) {
       for (const auto& n : b->source->produced_names()) meets |= model_names.count(n) > 0;
       if (!meets) {  // rule 3
         std::vector<std::string> model_list(model_names.begin(), model_names.end());
-        fallback = "the " + req.kind + " source produces " + util::join(b->source->produced_names(), ", ") +
+        fallback = "the " + kind + " source produces " + util::join(b->source->produced_names(), ", ") +
                    ", none of which is an input of the model (" + util::join(model_list, ", ") + ")";
       } else {
         built = std::move(*b);
@@ -462,8 +487,8 @@ Result<SelectedSource> select_source(const SourceRequest& req) {
     }
   } else {
     rec.kind = "random";
-    if (req.kind != "random") fallback = "unknown data kind '" + req.kind + "'";
-    else if (!req.kind_reason.empty()) rec.notes.push_back(req.kind_reason);  // rule 1: no dataset kind
+    if (kind != "random") fallback = "unknown data kind '" + kind + "'";
+    else if (!refined.kind_reason.empty()) rec.notes.push_back(refined.kind_reason);  // rule 1: no dataset kind
   }
 
   rec.random_inputs = probe->records;
@@ -482,10 +507,10 @@ Result<SelectedSource> select_source(const SourceRequest& req) {
     return sel;
   }
 
-  rec.kind = req.kind;
+  rec.kind = kind;
   rec.data_source = built->data_source;
   rec.samples = built->available;
-  rec.notes = built->notes;
+  rec.notes.insert(rec.notes.end(), built->notes.begin(), built->notes.end());
   auto produced = built->source->produced_names();
   for (const auto& n : produced)
     if (!find_input(req.model_inputs, n)) rec.dropped_inputs.push_back(n);
@@ -496,11 +521,12 @@ Result<SelectedSource> select_source(const SourceRequest& req) {
     }
     // Text and image sources make int64 ids and float32 pixels.
     ElementType made = in.name == "pixel_values" ? ElementType::float32 : ElementType::int64;
+    if (kind == "audio") made = audio_produced_type(in.name);
     if (in.element_type != made && in.element_type != ElementType::undefined)
       rec.casts.push_back(in.name + " " + element_type_name(made) + " -> " + element_type_name(in.element_type));
   }
   for (const auto& n : rec.filled_inputs)
-    sel.warnings.push_back("calibration input '" + n + "' is not made by the " + req.kind + " source; it is filled with random values");
+    sel.warnings.push_back("calibration input '" + n + "' is not made by the " + kind + " source; it is filled with random values");
   sel.source = std::make_unique<ConformingSource>(std::move(built->source), std::move(random), req.model_inputs,
                                                   built->available);
   return sel;

@@ -42,12 +42,18 @@ constexpr std::array kCalibrationKinds = {
     KindRow{"question-answering", "text"},       KindRow{"semantic-segmentation", "image"},
     KindRow{"sentence-similarity", "text"},      KindRow{"text-classification", "text"},
     KindRow{"token-classification", "text"},
+    KindRow{"audio-classification", "audio"},    KindRow{"automatic-speech-recognition", "audio"},
+    KindRow{"audio-frame-classification", "audio"}, KindRow{"audio-xvector", "audio"},
 };
 
 }  // namespace
 
 std::pair<std::string, std::string> calibration_kind_for(const TaskResolution& resolution) {
   if (!resolution.task) return {"random", "no task"};
+  // Feature extraction serves text, image and audio models alike: the modality decides.
+  if (resolution.modality == "audio" &&
+      (*resolution.task == "feature-extraction" || *resolution.task == "image-feature-extraction"))
+    return {"audio", "task '" + *resolution.task + "' of an audio model calibrates on audio"};
   for (const auto& row : kCalibrationKinds)
     if (row.task == *resolution.task)
       return {std::string(row.kind), "task '" + *resolution.task + "' calibrates on " + std::string(row.kind)};
@@ -93,6 +99,7 @@ void write_settings(util::JsonWriter& w, const BuildConfig& c) {
   w.field("data", cal.data);
   w.field("samples", cal.samples);
   w.field("sequence_length", cal.sequence_length);
+  if (cal.sample_rate) w.field("sample_rate", *cal.sample_rate);
   w.field("method", cal.method);
   w.field("percentile", cal.percentile);
   w.field("histogram_bins", cal.histogram_bins);
@@ -246,11 +253,14 @@ Result<BuildConfig> parse_build_config(std::string_view json) {
   auto cal = root.object("calibration");
   if (!cal) return cal.take_error();
   auto& cs = c.calibration;
-  MODELKIT_TRY_VOID(cal->one_of("kind", cs.kind, {"text", "image", "random"}));
+  MODELKIT_TRY_VOID(cal->one_of("kind", cs.kind, {"text", "image", "audio", "random"}));
   MODELKIT_TRY_VOID(cal->get("kind_reason", cs.kind_reason));
   MODELKIT_TRY_VOID(cal->get("data", cs.data));
   MODELKIT_TRY_VOID(cal->get("samples", cs.samples, 1, 1'000'000));
   MODELKIT_TRY_VOID(cal->get("sequence_length", cs.sequence_length, 1, 1'000'000));
+  int sample_rate = 0;
+  MODELKIT_TRY_VOID(cal->get("sample_rate", sample_rate, 1000, 768000));
+  if (sample_rate != 0) cs.sample_rate = sample_rate;
   MODELKIT_TRY_VOID(cal->one_of("method", cs.method, {"minmax", "percentile", "entropy"}));
   MODELKIT_TRY_VOID(cal->get("percentile", cs.percentile));
   MODELKIT_TRY_VOID(cal->get("histogram_bins", cs.histogram_bins, 16, 1 << 20));

@@ -256,3 +256,25 @@ TEST(AudioFiles, FolderListingAndTextLists) {
 
 }  // namespace
 }  // namespace modelkit::audio
+
+namespace modelkit::audio {
+namespace {
+
+TEST(DecodeAudioBytes, DecodesFromMemoryLikeFromAFile) {
+  testing::ScratchDir dir;
+  ASSERT_TRUE(testing::write_sound(dir.path() / "a.flac", SF_FORMAT_FLAC | SF_FORMAT_PCM_16, 22050, 2,
+                                   std::vector<float>(22050, 0.5F)));
+  const std::string bytes = testing::read_bytes(dir.path() / "a.flac");
+  auto from_file = decode_audio(dir.path() / "a.flac");
+  auto from_memory = decode_audio_bytes(bytes, "clip.flac");
+  ASSERT_TRUE(from_file && from_memory);
+  EXPECT_EQ(from_memory->samples, from_file->samples);
+  EXPECT_EQ(from_memory->sample_rate, 22050);
+  auto bad = decode_audio_bytes(bytes.substr(0, 10), "clip.flac");
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("'clip.flac'"), std::string::npos);
+  EXPECT_FALSE(decode_audio_bytes("", "empty.wav"));
+}
+
+}  // namespace
+}  // namespace modelkit::audio
