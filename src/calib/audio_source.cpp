@@ -355,8 +355,10 @@ Result<AudioSourceBuild> build_audio_source(const SourceRequest& req) {
   auto segments = spread(per_clip, req.samples);
   b.available = static_cast<int>(segments.size());
   const double segment_seconds = static_cast<double>(feed.segment) / feed.sample_rate;
-  b.data_source += " (" + std::to_string(b.available) + " segments of " + (feed.fixed_length ? "" : "up to ") +
-                   seconds(segment_seconds) + " at " + std::to_string(feed.sample_rate) + " Hz from " +
+  const std::string length = feed.fixed_length ? std::to_string(feed.segment) + " samples"
+                                               : "up to " + seconds(segment_seconds);
+  b.data_source += " (" + std::to_string(b.available) + " segments of " + length + " at " +
+                   std::to_string(feed.sample_rate) + " Hz from " +
                    std::to_string(usable) + " files, " + via + ")";
   if (!skipped.empty())
     b.notes.push_back(std::to_string(skipped.size()) + " audio file(s) could not be decoded and were skipped");
