@@ -8,12 +8,23 @@ here="$(cd "$(dirname "$0")" && pwd)"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 
+# Every clip gets a pink-noise floor at about -56 dBFS, as a real recording has: exact digital
+# silence (synthesized pauses, fades to zero) would teach a model's log-spectrum a range that
+# recordings never reach.
+floor() {
+  seconds="$(soxi -D "$1")"
+  sox -R -n -r 16000 -c 1 -b 16 "$tmp/floor.wav" synth "$seconds" pinknoise vol 0.0015
+  sox -m -v 1 "$1" -v 1 "$tmp/floor.wav" -b 16 "$tmp/mixed.wav"
+  mv "$tmp/mixed.wav" "$1"
+}
+
 # speech NAME VOICE SPEED PITCH TEXT
 speech() {
   espeak-ng -v "$2" -s "$3" -p "$4" -w "$tmp/$1.raw.wav" "$5"
   # espeak-ng writes 22050 Hz; resample, trim the leading/trailing silence to 0.1 s, normalize.
   sox -R "$tmp/$1.raw.wav" -r 16000 -c 1 -b 16 "$here/speech_$1.wav" \
     silence 1 0.02 0.5% reverse silence 1 0.02 0.5% reverse pad 0.1 0.1 norm -3
+  floor "$here/speech_$1.wav"
 }
 
 speech en_us_male        en-us          175 50 "The quick brown fox jumps over the lazy dog."
@@ -33,6 +44,7 @@ speech cmn_female        cmn+f3         165 60 "我们明天上午九点集合�
 sound() {
   name="$1"; seconds="$2"; shift 2
   sox -R -n -r 16000 -c 1 -b 16 "$here/sound_$name.wav" synth "$seconds" "$@"
+  floor "$here/sound_$name.wav"
 }
 
 sound rain        1.5 pinknoise vol 0.35 lowpass 3000 tremolo 13 20

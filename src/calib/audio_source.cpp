@@ -176,11 +176,13 @@ Result<std::vector<Clip>> user_clips(const fs::path& data) {
   return clips;
 }
 
-// A file's segments: consecutive pieces of `length` samples; the last, shorter piece is kept
-// when long enough (half a fixed length, kMinSegmentSeconds otherwise) or when it is the only one.
+// A file's segments: consecutive pieces of `length` samples. The last, shorter piece is kept
+// when it is the only one (a fixed length then pads it with zeros) or, for models that take any
+// length, when it holds at least kMinSegmentSeconds; zero padding is never added otherwise, as
+// exact digital silence gives log-spectra ranges that recordings do not reach.
 std::vector<Segment> segments_of(size_t clip, std::int64_t samples, std::int64_t length, bool fixed, int rate) {
   std::vector<Segment> out;
-  const std::int64_t min_last = fixed ? length / 2 : static_cast<std::int64_t>(kMinSegmentSeconds * rate);
+  const std::int64_t min_last = fixed ? length : static_cast<std::int64_t>(kMinSegmentSeconds * rate);
   for (std::int64_t off = 0; off < samples; off += length) {
     const std::int64_t n = std::min(length, samples - off);
     if (n < length && n < min_last && !out.empty()) break;
