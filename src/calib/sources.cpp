@@ -3,6 +3,7 @@
 #include <modelkit/tokenizer.hpp>
 
 #include "calib/audio_source.hpp"
+
 #include "util/file.hpp"
 #include "util/json_read.hpp"
 #include "util/strings.hpp"
@@ -15,8 +16,6 @@ namespace modelkit::calib {
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string quoted(const fs::path& p) { return "'" + p.string() + "'"; }
 
 const onnx::ValueInfo* find_input(const std::vector<onnx::ValueInfo>& inputs, std::string_view name) {
   for (const auto& in : inputs)
@@ -441,10 +440,41 @@ Result<std::vector<TextSample>> read_text_samples(const fs::path& path) {
   return out;
 }
 
-Result<SelectedSource> select_source(const SourceRequest& req) {
+namespace {
+
+// The source of each kind with a dataset (random is the fallback every kind shares).
+struct KindBuilder {
+  CalibrationKind kind;
+  Result<Built> (*build)(const SourceRequest&);
+};
+constexpr KindBuilder kKindBuilders[] = {
+    {CalibrationKind::text, build_text},
+    {CalibrationKind::image, build_image},
+    {CalibrationKind::audio, build_audio},
+};
+
+const KindBuilder* builder_of(CalibrationKind kind) {
+  for (const auto& b : kKindBuilders)
+    if (b.kind == kind) return &b;
+  return nullptr;
+}
+
+}  // namespace
+
+Result<SelectedSource> select_source(const SourceRequest& request) {
   SelectedSource sel;
   auto& rec = sel.record;
-  rec.requested_kind = req.kind;
+  // A model the plan has no data kind for but that takes a raw waveform calibrates on audio.
+  SourceRequest req = request;
+  if (req.kind == CalibrationKind::random) {
+    if (auto why = raw_audio_kind_reason(req.model_inputs)) {
+      req.kind = CalibrationKind::audio;
+      req.kind_reason = *why;
+      rec.notes.push_back(*why);
+    }
+  }
+  const std::string kind_name(setting_name(req.kind));
+  rec.requested_kind = kind_name;
   rec.seed = req.seed;
 
   InputHints hints = req.hints;
@@ -454,24 +484,12 @@ Result<SelectedSource> select_source(const SourceRequest& req) {
   auto probe = random->probe();
   if (!probe) return probe.take_error().with_context("random calibration inputs");
 
-  // A model the plan has no data kind for but that takes a raw waveform calibrates on audio.
-  SourceRequest refined = req;
-  if (req.kind == "random") {
-    if (auto why = raw_audio_kind_reason(req.model_inputs)) {
-      refined.kind = "audio";
-      refined.kind_reason = *why;
-      rec.requested_kind = "audio";
-      rec.notes.push_back(*why);
-    }
-  }
-  const std::string& kind = refined.kind;
-
   std::optional<std::string> fallback;
   std::optional<Built> built;
-  if (kind == "text" || kind == "image" || kind == "audio") {
-    auto b = kind == "text" ? build_text(req) : kind == "image" ? build_image(req) : build_audio(refined);
+  if (const auto* builder = builder_of(req.kind)) {
+    auto b = builder->build(req);
     if (!b) {
-      fallback = "the " + kind + " source cannot be built: " + b.error().message;  // rule 2
+      fallback = "the " + kind_name + " source cannot be built: " + b.error().message;  // rule 2
     } else {
       std::set<std::string> model_names;
       for (const auto& in : req.model_inputs) model_names.insert(in.name);
@@ -479,7 +497,7 @@ Result<SelectedSource> select_source(const SourceRequest& req) {
       for (const auto& n : b->source->produced_names()) meets |= model_names.count(n) > 0;
       if (!meets) {  // rule 3
         std::vector<std::string> model_list(model_names.begin(), model_names.end());
-        fallback = "the " + kind + " source produces " + util::join(b->source->produced_names(), ", ") +
+        fallback = "the " + kind_name + " source produces " + util::join(b->source->produced_names(), ", ") +
                    ", none of which is an input of the model (" + util::join(model_list, ", ") + ")";
       } else {
         built = std::move(*b);
@@ -487,8 +505,7 @@ Result<SelectedSource> select_source(const SourceRequest& req) {
     }
   } else {
     rec.kind = "random";
-    if (kind != "random") fallback = "unknown data kind '" + kind + "'";
-    else if (!refined.kind_reason.empty()) rec.notes.push_back(refined.kind_reason);  // rule 1: no dataset kind
+    if (!req.kind_reason.empty()) rec.notes.push_back(req.kind_reason);  // rule 1: no dataset kind
   }
 
   rec.random_inputs = probe->records;
@@ -499,7 +516,7 @@ Result<SelectedSource> select_source(const SourceRequest& req) {
     if (fallback) {
       rec.fallback_reason = fallback;
       sel.warnings.push_back("calibration falls back to random inputs: " + *fallback);
-    } else if (req.kind == "random" && !req.kind_reason.empty()) {
+    } else if (req.kind == CalibrationKind::random && !req.kind_reason.empty()) {
       rec.fallback_reason = req.kind_reason;
       sel.warnings.push_back("calibration uses random inputs: " + req.kind_reason);
     }
@@ -507,7 +524,7 @@ Result<SelectedSource> select_source(const SourceRequest& req) {
     return sel;
   }
 
-  rec.kind = kind;
+  rec.kind = kind_name;
   rec.data_source = built->data_source;
   rec.samples = built->available;
   rec.notes.insert(rec.notes.end(), built->notes.begin(), built->notes.end());
@@ -521,12 +538,13 @@ Result<SelectedSource> select_source(const SourceRequest& req) {
     }
     // Text and image sources make int64 ids and float32 pixels.
     ElementType made = in.name == "pixel_values" ? ElementType::float32 : ElementType::int64;
-    if (kind == "audio") made = audio_produced_type(in.name);
+    if (req.kind == CalibrationKind::audio) made = audio_produced_type(in.name);
     if (in.element_type != made && in.element_type != ElementType::undefined)
       rec.casts.push_back(in.name + " " + element_type_name(made) + " -> " + element_type_name(in.element_type));
   }
   for (const auto& n : rec.filled_inputs)
-    sel.warnings.push_back("calibration input '" + n + "' is not made by the " + kind + " source; it is filled with random values");
+    sel.warnings.push_back("calibration input '" + n + "' is not made by the " + kind_name +
+                           " source; it is filled with random values");
   sel.source = std::make_unique<ConformingSource>(std::move(built->source), std::move(random), req.model_inputs,
                                                   built->available);
   return sel;

@@ -41,9 +41,9 @@ std::vector<calib::Sample> drain_all(calib::SampleSource& s) {
   return out;
 }
 
-SourceRequest request(std::string kind, std::vector<onnx::ValueInfo> inputs, int samples) {
+SourceRequest request(CalibrationKind kind, std::vector<onnx::ValueInfo> inputs, int samples) {
   SourceRequest r;
-  r.kind = std::move(kind);
+  r.kind = kind;
   r.model_inputs = std::move(inputs);
   r.samples = samples;
   r.checkpoint_folder = fs::temp_directory_path() / "modelkit-no-such-checkpoint";
@@ -79,7 +79,7 @@ TEST(DefaultAudio, EmbedsEveryClipOfDataAudioByteForByte) {
 }
 
 TEST(AudioSource, RawModelTakesWholeClipsAtSixteenKilohertz) {
-  auto req = request("audio", {input("input_values", ElementType::float32, {sym("batch_size"), sym("sequence_length")})}, 100);
+  auto req = request(CalibrationKind::audio, {input("input_values", ElementType::float32, {sym("batch_size"), sym("sequence_length")})}, 100);
   auto sel = calib::select_source(req);
   ASSERT_TRUE(sel.ok()) << sel.error().message;
   EXPECT_EQ(sel->record.kind, "audio");
@@ -108,7 +108,7 @@ TEST(AudioSource, RawModelTakesWholeClipsAtSixteenKilohertz) {
 }
 
 TEST(AudioSource, StaticLengthModelsGetEvenlySpreadChunks) {
-  auto req = request("audio", {input("audio", ElementType::float32, {fixed(1), fixed(512)})}, 60);
+  auto req = request(CalibrationKind::audio, {input("audio", ElementType::float32, {fixed(1), fixed(512)})}, 60);
   auto sel = calib::select_source(req);
   ASSERT_TRUE(sel.ok()) << sel.error().message;
   EXPECT_EQ(sel->record.samples, 60);
@@ -131,7 +131,7 @@ TEST(AudioSource, SileroLikeModelGetsItsSampleRateAndRandomState) {
       input("c", ElementType::float32, {fixed(2), sym("batch"), fixed(64)}),
   };
   // The plan has no task for a bare ONNX model: "random" is refined to audio.
-  auto req = request("random", inputs, 8);
+  auto req = request(CalibrationKind::random, inputs, 8);
   req.kind_reason = "no task is known";
   req.sample_rate = 8000;
   req.input_shapes = {{"input", {1, 1536}}};
@@ -153,7 +153,7 @@ TEST(AudioSource, SileroLikeModelGetsItsSampleRateAndRandomState) {
 }
 
 TEST(AudioSource, NoRawInputAndNoExtractorFallsBackToRandomWithTheReason) {
-  auto req = request("audio", {input("features", ElementType::float32, {sym("batch"), fixed(40), sym("frames")})}, 4);
+  auto req = request(CalibrationKind::audio, {input("features", ElementType::float32, {sym("batch"), fixed(40), sym("frames")})}, 4);
   auto sel = calib::select_source(req);
   ASSERT_TRUE(sel.ok()) << sel.error().message;
   EXPECT_EQ(sel->record.kind, "random");
@@ -166,7 +166,7 @@ TEST(AudioSource, WhisperCheckpointGetsLogMelFeaturesOfTheClips) {
   TempDir tmp;
   write_file(tmp / "preprocessor_config.json",
              R"({"feature_extractor_type": "WhisperFeatureExtractor", "feature_size": 80, "chunk_length": 30})");
-  auto req = request("audio", {input("input_features", ElementType::float32, {sym("batch_size"), fixed(80), fixed(3000)})}, 3);
+  auto req = request(CalibrationKind::audio, {input("input_features", ElementType::float32, {sym("batch_size"), fixed(80), fixed(3000)})}, 3);
   req.checkpoint_folder = tmp.path();
   auto sel = calib::select_source(req);
   ASSERT_TRUE(sel.ok()) << sel.error().message;
@@ -195,7 +195,7 @@ TEST(AudioSource, WhisperCheckpointGetsLogMelFeaturesOfTheClips) {
 TEST(AudioSource, ExtractorShapeMismatchIsAFallbackNamingBoth) {
   TempDir tmp;
   write_file(tmp / "preprocessor_config.json", R"({"feature_extractor_type": "ASTFeatureExtractor", "max_length": 1024})");
-  auto req = request("audio", {input("input_values", ElementType::float32, {sym("batch"), fixed(512), fixed(128)})}, 2);
+  auto req = request(CalibrationKind::audio, {input("input_values", ElementType::float32, {sym("batch"), fixed(512), fixed(128)})}, 2);
   req.checkpoint_folder = tmp.path();
   auto sel = calib::select_source(req);
   ASSERT_TRUE(sel.ok()) << sel.error().message;
@@ -215,7 +215,7 @@ TEST(AudioSource, UserFolderResampledWithACorruptFileNamedAndSkipped) {
   write_wav(tmp / "clips" / "a.wav", 44100, 2, stereo);
   write_wav(tmp / "clips" / "b.wav", 16000, 1, std::vector<float>(8000, 0.2F));
   write_file(tmp / "clips" / "broken.wav", "RIFF\x10\x00\x00\x00WAVEjunkjunkjunk");
-  auto req = request("audio", {input("waveform", ElementType::float32, {sym("n"), sym("samples")})}, 10);
+  auto req = request(CalibrationKind::audio, {input("waveform", ElementType::float32, {sym("n"), sym("samples")})}, 10);
   req.data = tmp / "clips";
   auto sel = calib::select_source(req);
   ASSERT_TRUE(sel.ok()) << sel.error().message;
@@ -242,7 +242,7 @@ TEST(AudioSource, UserFolderResampledWithACorruptFileNamedAndSkipped) {
 TEST(AudioSource, NothingDecodableIsAFallbackNamingTheFiles) {
   TempDir tmp;
   write_file(tmp / "x.mp3", "not an mp3 at all, just text");
-  auto req = request("audio", {input("pcm", ElementType::float32, {sym("samples")})}, 4);
+  auto req = request(CalibrationKind::audio, {input("pcm", ElementType::float32, {sym("samples")})}, 4);
   req.data = tmp.path();
   auto sel = calib::select_source(req);
   ASSERT_TRUE(sel.ok()) << sel.error().message;
