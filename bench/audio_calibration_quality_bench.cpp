@@ -100,7 +100,7 @@ int run_model(const fs::path& model, std::vector<InputShape> shapes, const char*
   auto info = onnx::read_model_info(model);
   if (!info) return std::fprintf(stderr, "%s: %s\n", label, info.error().message.c_str()), 1;
   calib::SourceRequest req;
-  req.kind = "audio";
+  req.kind = CalibrationKind::audio;
   req.checkpoint_folder = model.parent_path();
   req.model_inputs = info->inputs;
   req.samples = kCalibrationSamples + kValidationSamples;
