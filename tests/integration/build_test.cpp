@@ -112,6 +112,22 @@ TEST(Build, AudioBackboneCalibratesOnTheDefaultAudio) {
   EXPECT_EQ(str(config["calibration"]["kind"]), "audio");
 }
 
+TEST(Build, AMovedBinaryStillHasTheDefaultAudio) {
+  // The clips are compiled in: a copy of the binary elsewhere, with data/audio out of reach of
+  // any path it was built with, calibrates on them all the same.
+  TempDir tmp;
+  fs::create_directories(tmp / "bin");
+  fs::copy_file(MODELKIT_CLI_PATH, tmp / "bin" / "modelkit");
+  fs::permissions(tmp / "bin" / "modelkit", fs::perms::owner_exec, fs::perm_options::add);
+  const std::string cmd = "cd '" + tmp.path().string() + "' && ./bin/modelkit build -m '" +
+                          (models() / "audio-tiny").string() + "' -o out --samples 2 --quiet >log 2>&1";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << read_text(tmp / "log");
+  simdjson::dom::parser parser;
+  auto m = parse(parser, read_text(tmp / "out" / "build_manifest.json"));
+  EXPECT_EQ(str(m["calibration"]["kind"]), "audio");
+  EXPECT_EQ(str(m["calibration"]["data_source"]).rfind("embedded default audio (22 clips", 0), 0u);
+}
+
 TEST(Build, AudioBackboneOnAFolderNamesAndSkipsACorruptFile) {
   TempDir tmp;
   fs::create_directories(tmp / "clips");
