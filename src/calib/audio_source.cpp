@@ -1,7 +1,7 @@
 // The audio calibration source. Files are decoded at build time only to count their segments
-// (and to name the ones that cannot be decoded); samples are made on demand, keeping one decoded
-// file in memory, so memory stays bounded by one file (capped at kMaxSecondsPerFile) whatever
-// the data. Segments are spread over the files: each file gives an equal share, taken evenly
+// (and to name the ones that cannot be decoded); samples are made on demand from a cache of
+// decoded files bounded at kCacheSamples (plus the file in use, capped at kMaxSecondsPerFile),
+// so memory stays bounded whatever the data. Segments are spread over the files: each file gives an equal share, taken evenly
 // along it, before any file gives more.
 #include "calib/audio_source.hpp"
 
@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <list>
 #include <random>
 
 namespace modelkit::calib {
@@ -25,6 +26,8 @@ constexpr double kDynamicSegmentSeconds = 5.0;
 // A file's last, shorter piece is kept when it holds at least this much (dynamic lengths).
 constexpr double kMinSegmentSeconds = 0.1;
 constexpr int kDefaultRawSampleRate = 16000;
+// Decoded clips kept for reuse: 2^24 samples (64 MiB of floats, 17 min at 16 kHz).
+constexpr size_t kCacheSamples = size_t{1} << 24;
 
 constexpr std::string_view kSampleRateNames[] = {"sr", "sample_rate", "sampling_rate", "samplerate", "sample_rates"};
 
@@ -84,17 +87,12 @@ class AudioSource final : public SampleSource {
   Result<std::optional<Sample>> next() override {
     if (pos_ >= segments_.size()) return std::optional<Sample>{};
     const Segment seg = segments_[pos_++];
-    if (cached_clip_ != seg.clip) {
-      auto loaded = load_clip(clips_[seg.clip], feed_.sample_rate);
-      // It decoded when the source was built; a file changed since is an error, not a skip.
-      if (!loaded) return loaded.take_error().with_context("calibration audio");
-      cached_ = std::move(loaded->samples);
-      cached_clip_ = seg.clip;
-    }
-    const auto begin = std::min<std::int64_t>(seg.offset, static_cast<std::int64_t>(cached_.size()));
-    const auto end = std::min<std::int64_t>(seg.offset + seg.length, static_cast<std::int64_t>(cached_.size()));
+    MODELKIT_TRY(const std::vector<float>* decoded, samples_of(seg.clip));
+    const std::vector<float>& clip_samples = *decoded;
+    const auto begin = std::min<std::int64_t>(seg.offset, static_cast<std::int64_t>(clip_samples.size()));
+    const auto end = std::min<std::int64_t>(seg.offset + seg.length, static_cast<std::int64_t>(clip_samples.size()));
     if (end <= begin) return failure("calibration audio: '" + clips_[seg.clip].name + "' is shorter than when it was first read");
-    std::span<const float> slice(cached_.data() + begin, static_cast<size_t>(end - begin));
+    std::span<const float> slice(clip_samples.data() + begin, static_cast<size_t>(end - begin));
     Sample out;
     if (feed_.extractor) {
       auto features = feed_.extractor->extract(slice, feed_.extractor_target);
@@ -140,6 +138,29 @@ class AudioSource final : public SampleSource {
   void set_rate_shape(std::vector<std::int64_t> shape) { rate_shape_ = std::move(shape); }
 
  private:
+  // A clip's samples at the feed's rate, from a cache of the most recently used clips bounded by
+  // kCacheSamples in all (samples go round-robin over the files, so each would otherwise be
+  // decoded once per sample).
+  Result<const std::vector<float>*> samples_of(size_t clip) {
+    for (auto it = cache_.begin(); it != cache_.end(); ++it)
+      if (it->first == clip) {
+        cache_.splice(cache_.begin(), cache_, it);
+        return &cache_.front().second;
+      }
+    auto loaded = load_clip(clips_[clip], feed_.sample_rate);
+    // It decoded when the source was built; a file changed since is an error, not a skip.
+    if (!loaded) return loaded.take_error().with_context("calibration audio");
+    cache_.emplace_front(clip, std::move(loaded->samples));
+    size_t total = 0;
+    for (auto it = cache_.begin(); it != cache_.end();) {
+      total += it->second.size();
+      // The newest entry always stays, whatever its size (one file, capped by the decoder).
+      if (it != cache_.begin() && total > kCacheSamples) it = cache_.erase(it);
+      else ++it;
+    }
+    return &cache_.front().second;
+  }
+
   Feed feed_;
   std::vector<Clip> clips_;
   std::vector<Segment> segments_;
@@ -147,8 +168,7 @@ class AudioSource final : public SampleSource {
   std::string description_;
   std::vector<std::int64_t> rate_shape_;
   size_t pos_ = 0;
-  size_t cached_clip_ = SIZE_MAX;
-  std::vector<float> cached_;
+  std::list<std::pair<size_t, std::vector<float>>> cache_;
 };
 
 // The files of --calibration-data: a folder, a .txt list, or one audio file.
