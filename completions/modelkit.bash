@@ -144,7 +144,7 @@ model-types' -- "$cur"))
       esac ;;
     config)
       options='-m --model --model-type --model-class --task --samples --sequence-length --method --calibration-data
---per-channel --precision --activation-type --weight-type --seed -o --output -h --help'
+--sample-rate --per-channel --precision --activation-type --weight-type --seed -o --output -h --help'
       case "$prev" in
         -m|--model) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
         --model-type) COMPREPLY=($(compgen -W "$_modelkit_model_types" -- "$cur")); return 0 ;;
@@ -154,6 +154,7 @@ model-types' -- "$cur"))
         --sequence-length) return 0 ;;
         --method) COMPREPLY=($(compgen -W 'minmax percentile entropy' -- "$cur")); return 0 ;;
         --calibration-data) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
+        --sample-rate) return 0 ;;
         --precision) COMPREPLY=($(compgen -W 'int8 int16 w8a16' -- "$cur")); return 0 ;;
         --activation-type) COMPREPLY=($(compgen -W 'uint8 int8 uint16 int16' -- "$cur")); return 0 ;;
         --weight-type) COMPREPLY=($(compgen -W 'uint8 int8 uint16 int16' -- "$cur")); return 0 ;;
@@ -162,9 +163,9 @@ model-types' -- "$cur"))
       esac ;;
     build)
       options='-m --model --model-type --model-class --task -c --config --samples --sequence-length --method
---calibration-data --per-channel --precision --activation-type --weight-type --seed --onnx --force
---ranges --save-ranges --op-types --exclude-nodes --threads --input-shape -q --quiet -o --output
---dry-run --format -h --help'
+--calibration-data --sample-rate --per-channel --precision --activation-type --weight-type --seed
+--onnx --force --ranges --save-ranges --op-types --exclude-nodes --threads --input-shape -q --quiet
+-o --output --dry-run --format -h --help'
       case "$prev" in
         -m|--model) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
         --model-type) COMPREPLY=($(compgen -W "$_modelkit_model_types" -- "$cur")); return 0 ;;
@@ -175,6 +176,7 @@ model-types' -- "$cur"))
         --sequence-length) return 0 ;;
         --method) COMPREPLY=($(compgen -W 'minmax percentile entropy' -- "$cur")); return 0 ;;
         --calibration-data) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
+        --sample-rate) return 0 ;;
         --precision) COMPREPLY=($(compgen -W 'int8 int16 w8a16' -- "$cur")); return 0 ;;
         --activation-type) COMPREPLY=($(compgen -W 'uint8 int8 uint16 int16' -- "$cur")); return 0 ;;
         --weight-type) COMPREPLY=($(compgen -W 'uint8 int8 uint16 int16' -- "$cur")); return 0 ;;
@@ -190,9 +192,9 @@ model-types' -- "$cur"))
         --format) COMPREPLY=($(compgen -W 'table json' -- "$cur")); return 0 ;;
       esac ;;
     quantize)
-      options='-m --model --task --config --samples --sequence-length --method --calibration-data --per-channel
---precision --activation-type --weight-type --seed --force --ranges --save-ranges --op-types
---exclude-nodes --threads --input-shape -q --quiet -o --output -h --help'
+      options='-m --model --task --config --samples --sequence-length --method --calibration-data --sample-rate
+--per-channel --precision --activation-type --weight-type --seed --force --ranges --save-ranges
+--op-types --exclude-nodes --threads --input-shape -q --quiet -o --output -h --help'
       case "$prev" in
         -m|--model) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
         --task) COMPREPLY=($(compgen -W "$_modelkit_tasks" -- "$cur")); return 0 ;;
@@ -201,6 +203,7 @@ model-types' -- "$cur"))
         --sequence-length) return 0 ;;
         --method) COMPREPLY=($(compgen -W 'minmax percentile entropy' -- "$cur")); return 0 ;;
         --calibration-data) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
+        --sample-rate) return 0 ;;
         --precision) COMPREPLY=($(compgen -W 'int8 int16 w8a16' -- "$cur")); return 0 ;;
         --activation-type) COMPREPLY=($(compgen -W 'uint8 int8 uint16 int16' -- "$cur")); return 0 ;;
         --weight-type) COMPREPLY=($(compgen -W 'uint8 int8 uint16 int16' -- "$cur")); return 0 ;;

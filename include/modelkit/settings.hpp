@@ -39,7 +39,7 @@ inline constexpr QuantTypeInfo kQuantTypes[] = {
 
 // Where calibration samples come from. The task -> kind table is in registry.hpp
 // (calibration_kind_for_task); each kind's source is built in src/calib/ (sources.cpp).
-enum class CalibrationKind { text, image, random };
+enum class CalibrationKind { text, image, audio, random };
 struct CalibrationKindInfo {
   CalibrationKind value;
   std::string_view name;
@@ -50,6 +50,9 @@ inline constexpr CalibrationKindInfo kCalibrationKinds[] = {
      "the checkpoint's tokenizer.json applied to text: input_ids, attention_mask, token_type_ids"},
     {CalibrationKind::image, "image",
      "images decoded and preprocessed as preprocessor_config.json says: pixel_values"},
+    {CalibrationKind::audio, "audio",
+     "audio decoded, resampled and turned into features as preprocessor_config.json says (input_values, "
+     "input_features), or the raw waveform for models that take one (docs/audio.md)"},
     {CalibrationKind::random, "random",
      "one seeded tensor per ONNX input, from the model's own input names, types and shapes"},
 };

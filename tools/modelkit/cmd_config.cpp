@@ -18,7 +18,8 @@ std::vector<OptionSpec> calibration_options() {
       {"--samples", "", "N", "calibration samples (default 100)"},
       {"--sequence-length", "", "N", "sequence length for text inputs without a static one (default 128)"},
       {"--method", "", kMethodValues, "calibration method (default minmax)"},
-      {"--calibration-data", "", "PATH", ".txt, .jsonl or an image folder"},
+      {"--calibration-data", "", "PATH", ".txt, .jsonl, an image or audio folder, or a .txt list of audio files"},
+      {"--sample-rate", "", "HZ", "sample rate of raw-audio models' input (default 16000)"},
       {"--per-channel", "", "", "per-channel weight scales"},
       {"--precision", "", kPrecisionValues, "weight and activation types together (default int8)"},
       {"--activation-type", "", kQuantTypeValues, "activations' type (default uint8, asymmetric)"},
@@ -39,6 +40,11 @@ Result<void> apply_calibration_options(const ParsedArgs& args, BuildConfig& conf
     auto n = parse_int_option("--sequence-length", *v, 1, 1'000'000);
     if (!n) return n.take_error();
     cal.sequence_length = static_cast<int>(*n);
+  }
+  if (auto v = args.value("--sample-rate")) {
+    auto n = parse_int_option("--sample-rate", *v, 1000, 768000);
+    if (!n) return n.take_error();
+    cal.sample_rate = static_cast<int>(*n);
   }
   if (auto v = args.value("--seed")) {
     auto n = parse_int_option("--seed", *v, 0, INT64_MAX);
