@@ -56,9 +56,6 @@ constexpr char kModelGraphTag = (7 << 3) | 2;          // ModelProto.graph
 constexpr char kGraphInitializerTag = (5 << 3) | 2;    // GraphProto.initializer
 constexpr char kTensorRawDataTag = (9 << 3) | 2;       // TensorProto.raw_data
 
-// Past this many bytes of weights, they go to an external data file: protobuf cannot hold 2 GiB,
-// and the graph itself needs some room.
-constexpr std::uint64_t kExternalDataThreshold = std::uint64_t{3} << 29;  // 1.5 GiB
 constexpr std::uint64_t kExternalAlignment = 4096;
 
 class Writer {
@@ -249,7 +246,8 @@ Result<void> check_weights(const std::vector<WeightSpec>& weights, const WeightS
 }
 
 Result<WriteStats> write_model(const ::onnx::ModelProto& model, const std::vector<WeightSpec>& weights,
-                               const WeightSource& source, const fs::path& path) {
+                               const WeightSource& source, const fs::path& path,
+                               std::uint64_t external_threshold) {
   WriteStats stats;
   for (const auto& w : weights) {
     stats.parameters += element_count(w.shape);
@@ -257,7 +255,7 @@ Result<WriteStats> write_model(const ::onnx::ModelProto& model, const std::vecto
   std::uint64_t weight_bytes = stats.parameters * 4;
   std::vector<float> data, scratch;
 
-  if (weight_bytes + static_cast<std::uint64_t>(model.ByteSizeLong()) >= kExternalDataThreshold) {
+  if (weight_bytes + static_cast<std::uint64_t>(model.ByteSizeLong()) >= external_threshold) {
     // External data: weights go to "<file name>_data", page aligned; the proto holds references.
     stats.external_data = true;
     std::string location = path.filename().string() + "_data";

@@ -85,11 +85,16 @@ struct WriteStats {
 // errors naming the tensor), before anything is written.
 [[nodiscard]] Result<void> check_weights(const std::vector<WeightSpec>& weights, const WeightSource& source);
 
+// Past this many bytes of weights, they go to an external data file: protobuf cannot hold 2 GiB,
+// and the graph itself needs some room.
+inline constexpr std::uint64_t kExternalDataThreshold = std::uint64_t{3} << 29;  // 1.5 GiB
+
 // Writes `model` (graph without weight data) plus the weights read from `source` to `path`:
-// inline in the protobuf (streamed tensor by tensor) when it fits protobuf's 2 GiB, otherwise into
-// `<file name>_data` beside it. `path` and the data file are written directly (the caller makes
+// inline in the protobuf (streamed tensor by tensor) below `external_threshold` bytes, otherwise
+// into `<file name>_data` beside it. `path` and the data file are written directly (the caller makes
 // the result atomic by writing into a temporary folder).
 [[nodiscard]] Result<WriteStats> write_model(const ::onnx::ModelProto& model, const std::vector<WeightSpec>& weights,
-                                             const WeightSource& source, const std::filesystem::path& path);
+                                             const WeightSource& source, const std::filesystem::path& path,
+                                             std::uint64_t external_threshold = kExternalDataThreshold);
 
 }  // namespace modelkit::exporter

@@ -8,7 +8,6 @@
 #include <cmath>
 #include <cstring>
 #include <fcntl.h>
-#include <random>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -259,11 +258,21 @@ Result<void> RandomWeights::read(const std::string& name, Init init, std::span<f
     case Init::ones: std::fill(out.begin(), out.end(), 1.0f); return {};
     case Init::normal: break;
   }
-  std::uint64_t h = mix(seed_);
-  for (unsigned char c : name) h = mix(h ^ c);
-  std::mt19937_64 rng(h);
-  std::normal_distribution<float> normal(0.0f, static_cast<float>(stddev_));
-  for (auto& v : out) v = normal(rng);
+  std::uint64_t state = mix(seed_);
+  for (unsigned char c : name) state = mix(state ^ c);
+  // Box-Muller on a splitmix64 stream: deterministic across platforms and standard libraries
+  // (std::normal_distribution is neither), and fast enough for billions of values.
+  auto next_unit = [&state]() {
+    state += 0x9e3779b97f4a7c15ull;
+    return (static_cast<double>(mix(state) >> 11) + 0.5) * 0x1.0p-53;  // (0, 1)
+  };
+  constexpr double kTwoPi = 6.283185307179586;
+  for (std::size_t i = 0; i < out.size(); i += 2) {
+    double radius = std::sqrt(-2.0 * std::log(next_unit())) * stddev_;
+    double angle = kTwoPi * next_unit();
+    out[i] = static_cast<float>(radius * std::cos(angle));
+    if (i + 1 < out.size()) out[i + 1] = static_cast<float>(radius * std::sin(angle));
+  }
   return {};
 }
 
