@@ -21,23 +21,21 @@ namespace {
 
 std::string in_quotes(std::string_view s) { return "'" + std::string(s) + "'"; }
 
-std::string supported_text() {
+std::string family_list() {
   std::string out;
-  for (const auto& f : exporter::families()) {
-    if (!out.empty()) out += "; ";
-    out += std::string(f.model_type) + ":";
-    for (std::size_t i = 0; i < f.heads.size(); ++i)
-      for (const auto& h : exporter::kHeads)
-        if (h.head == f.heads[i]) out += (i ? ", " : " ") + std::string(f.class_prefix) + std::string(h.class_suffix);
-  }
+  for (const auto& f : exporter::families()) out += (out.empty() ? "" : ", ") + std::string(f.model_type);
   return out;
 }
 
-Error unsupported(const std::string& what) {
-  return failure(what + "; the exporter builds " + supported_text() +
-                 " (and sentence-transformers checkpoints of these); for other models export the ONNX yourself and "
-                 "pass it with --onnx FILE");
+std::string class_list(const Family& f) {
+  std::string out;
+  for (auto head : f.heads)
+    for (const auto& h : exporter::kHeads)
+      if (h.head == head) out += (out.empty() ? "" : ", ") + std::string(f.class_prefix) + std::string(h.class_suffix);
+  return out;
 }
+
+constexpr std::string_view kOnnxWay = "; export the ONNX model another way and pass it with --onnx FILE";
 
 bool is_sentence_embedding_task(const TaskResolution& r) {
   return r.library == "sentence-transformers" &&
@@ -48,7 +46,9 @@ Result<GraphPlan> plan_for(const ResolvedModel& model) {
   const auto& type = model.facts.config.model_type;
   if (!type) return failure(in_quotes(model.reference()) + ": config.json names no model_type; cannot export it natively");
   const Family* family = exporter::find_family(*type);
-  if (!family) return unsupported("model_type " + in_quotes(*type) + " is not supported by the exporter");
+  if (!family)
+    return failure("model_type " + in_quotes(*type) + " is not supported by the exporter (families: " + family_list() +
+                   ", and sentence-transformers checkpoints of these)" + std::string(kOnnxWay));
   MODELKIT_TRY_VOID(require_resolved(model.resolution, model.reference()));
   GraphPlan plan;
   plan.family = family;
@@ -65,8 +65,9 @@ Result<GraphPlan> plan_for(const ResolvedModel& model) {
       return plan;
     }
   }
-  return unsupported("model class " + in_quotes(cls.empty() ? "(none)" : cls) + " (task " +
-                     in_quotes(model.resolution.task.value_or("?")) + ") is not supported by the exporter");
+  return failure("model class " + in_quotes(cls.empty() ? "(none)" : cls) + " (task " +
+                 in_quotes(model.resolution.task.value_or("?")) + ") is not supported by the exporter (" +
+                 std::string(family->model_type) + " exports " + class_list(*family) + ")" + std::string(kOnnxWay));
 }
 
 std::string_view head_name(Head head) {
