@@ -80,46 +80,97 @@ def layer_norm(w, name, x, eps):
     return torch.nn.functional.layer_norm(x, (x.shape[-1],), w[name + ".weight"].float(), w[name + ".bias"].float(), eps)
 
 
+# Per family: the parameter names of one layer (relative to its layer prefix) and the layer prefix.
+LAYER_NAMES = {
+    "bert": dict(q="attention.self.query", k="attention.self.key", v="attention.self.value",
+                 o="attention.output.dense", ln1="attention.output.LayerNorm", ff1="intermediate.dense",
+                 ff2="output.dense", ln2="output.LayerNorm"),
+    "distilbert": dict(q="attention.q_lin", k="attention.k_lin", v="attention.v_lin", o="attention.out_lin",
+                       ln1="sa_layer_norm", ff1="ffn.lin1", ff2="ffn.lin2", ln2="output_layer_norm"),
+    "albert": dict(q="attention.query", k="attention.key", v="attention.value", o="attention.dense",
+                   ln1="attention.LayerNorm", ff1="ffn", ff2="ffn_output", ln2="full_layer_layer_norm"),
+    "mpnet": dict(q="attention.attn.q", k="attention.attn.k", v="attention.attn.v", o="attention.attn.o",
+                  ln1="attention.LayerNorm", ff1="intermediate.dense", ff2="output.dense", ln2="output.LayerNorm"),
+}
+LAYER_NAMES["roberta"] = LAYER_NAMES["electra"] = LAYER_NAMES["bert"]
+
+
+def layer_prefixes(cfg, p, family):
+    if family == "distilbert":
+        return [p + "transformer.layer.%d." % i for i in range(cfg["num_hidden_layers"])]
+    if family == "albert":
+        per_group = cfg["num_hidden_layers"] // cfg["num_hidden_groups"]
+        out = []
+        for i in range(cfg["num_hidden_layers"]):
+            g = i // per_group
+            out += [p + "encoder.albert_layer_groups.%d.albert_layers.%d." % (g, j) for j in range(cfg["inner_group_num"])]
+        return out
+    return [p + "encoder.layer.%d." % i for i in range(cfg["num_hidden_layers"])]
+
+
+def mpnet_bucket(relative_position, num_buckets=32, max_distance=128):
+    """T5-style buckets as MPNet computes them (float32 log)."""
+    n = -relative_position
+    num_buckets //= 2
+    ret = (n < 0).long() * num_buckets
+    n = torch.abs(n)
+    max_exact = num_buckets // 2
+    is_small = n < max_exact
+    large = max_exact + (torch.log(n.float() / max_exact) / math.log(max_distance / max_exact)
+                         * (num_buckets - max_exact)).long()
+    large = torch.minimum(large, torch.full_like(large, num_buckets - 1))
+    return ret + torch.where(is_small, n, large)
+
+
 def encoder(w, cfg, p, ids, mask, types, family):
     eps = cfg["layer_norm_eps"]
     act = ACTS[cfg["hidden_act"]]
     x = w[p + "embeddings.word_embeddings.weight"].float()[ids]
-    if family == "roberta":
-        pad = cfg["pad_token_id"]
+    if family in ("roberta", "mpnet"):
+        pad = 1 if family == "mpnet" else cfg["pad_token_id"]
         not_pad = (ids != pad).long()
         pos = torch.cumsum(not_pad, dim=1) * not_pad + pad
     else:
         pos = torch.arange(ids.shape[1]).unsqueeze(0).expand_as(ids)
     x = x + w[p + "embeddings.position_embeddings.weight"].float()[pos]
-    if types is None:
-        types = torch.zeros_like(ids)
-    x = x + w[p + "embeddings.token_type_embeddings.weight"].float()[types]
+    if family not in ("distilbert", "mpnet"):
+        if types is None:
+            types = torch.zeros_like(ids)
+        x = x + w[p + "embeddings.token_type_embeddings.weight"].float()[types]
     x = layer_norm(w, p + "embeddings.LayerNorm", x, eps)
     if family == "electra" and cfg["embedding_size"] != cfg["hidden_size"]:
         x = linear(w, p + "embeddings_project", x)
+    if family == "albert":
+        x = linear(w, p + "encoder.embedding_hidden_mapping_in", x)
     n, s, h = x.shape
     nh = cfg["num_attention_heads"]
     hd = h // nh
     bias = (1.0 - mask.float())[:, None, None, :] * torch.finfo(torch.float32).min
-    for i in range(cfg["num_hidden_layers"]):
-        L = p + "encoder.layer.%d." % i
+    if family == "mpnet":
+        pos_ids = torch.arange(s)
+        buckets = mpnet_bucket(pos_ids[None, :] - pos_ids[:, None])
+        bias = bias + w[p + "encoder.relative_attention_bias.weight"].float()[buckets].permute(2, 0, 1).unsqueeze(0)
+    N = LAYER_NAMES[family]
+    for L in layer_prefixes(cfg, p, family):
 
         def heads(t):
             return t.view(n, s, nh, hd).transpose(1, 2)
 
-        q = heads(linear(w, L + "attention.self.query", x))
-        k = heads(linear(w, L + "attention.self.key", x))
-        v = heads(linear(w, L + "attention.self.value", x))
+        q = heads(linear(w, L + N["q"], x))
+        k = heads(linear(w, L + N["k"], x))
+        v = heads(linear(w, L + N["v"], x))
         probs = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(hd) + bias, dim=-1)
         ctx = (probs @ v).transpose(1, 2).reshape(n, s, h)
-        x = layer_norm(w, L + "attention.output.LayerNorm", linear(w, L + "attention.output.dense", ctx) + x, eps)
-        inter = act(linear(w, L + "intermediate.dense", x))
-        x = layer_norm(w, L + "output.LayerNorm", linear(w, L + "output.dense", inter) + x, eps)
+        x = layer_norm(w, L + N["ln1"], linear(w, L + N["o"], ctx) + x, eps)
+        inter = act(linear(w, L + N["ff1"], x))
+        x = layer_norm(w, L + N["ln2"], linear(w, L + N["ff2"], inter) + x, eps)
     return x
 
 
-def pooler(w, p, x):
-    return torch.tanh(linear(w, p + "pooler.dense", x[:, 0]))
+def pooler(w, p, x, family="bert"):
+    if family == "distilbert":  # no pooler: pre_classifier + relu on token 0
+        return torch.relu(linear(w, "pre_classifier", x[:, 0]))
+    return torch.tanh(linear(w, p + ("pooler" if family == "albert" else "pooler.dense"), x[:, 0]))
 
 
 def run_head(case, w, cfg, ids, mask, types):
@@ -128,13 +179,13 @@ def run_head(case, w, cfg, ids, mask, types):
         b, c, s = ids.shape
         flat = lambda t: None if t is None else t.reshape(-1, s)
         x = encoder(w, cfg, p, flat(ids), flat(mask), flat(types), family)
-        logits = linear(w, "classifier", pooler(w, p, x))
+        logits = linear(w, "classifier", pooler(w, p, x, family))
         return {"logits": logits.view(b, c)}
     x = encoder(w, cfg, p, ids, mask, types, family)
     if head == "base":
         out = {"last_hidden_state": x}
-        if family != "electra":
-            out["pooler_output"] = pooler(w, p, x)
+        if family not in ("electra", "distilbert"):
+            out["pooler_output"] = pooler(w, p, x, family)
         return out
     if head == "sentence":
         m = mask.float().unsqueeze(-1)
@@ -150,10 +201,12 @@ def run_head(case, w, cfg, ids, mask, types):
             e = torch.nn.functional.normalize(e, p=2, dim=1)
         return {"token_embeddings": x, "sentence_embedding": e}
     if head == "sequence-classification":
-        if family == "bert":
-            return {"logits": linear(w, "classifier", pooler(w, p, x))}
+        if family in ("bert", "albert"):
+            return {"logits": linear(w, "classifier", pooler(w, p, x, family))}
+        if family == "distilbert":
+            return {"logits": linear(w, "classifier", pooler(w, p, x, family))}
         t = linear(w, "classifier.dense", x[:, 0])
-        t = torch.tanh(t) if family == "roberta" else ACTS["gelu"](t)
+        t = torch.tanh(t) if family in ("roberta", "mpnet") else ACTS["gelu"](t)
         return {"logits": linear(w, "classifier.out_proj", t)}
     if head == "token-classification":
         return {"logits": linear(w, "classifier", x)}
@@ -166,7 +219,15 @@ def run_head(case, w, cfg, ids, mask, types):
             t = layer_norm(w, "cls.predictions.transform.LayerNorm", t, cfg["layer_norm_eps"])
             dec = w.get("cls.predictions.decoder.weight") if not cfg.get("tie_word_embeddings", True) else None
             bias = w["cls.predictions.bias"]
-        elif family == "roberta":
+        elif family == "distilbert":
+            t = ACTS[cfg["hidden_act"]](linear(w, "vocab_transform", x))
+            t = layer_norm(w, "vocab_layer_norm", t, cfg["layer_norm_eps"])
+            dec, bias = None, w["vocab_projector.bias"]
+        elif family == "albert":
+            t = ACTS[cfg["hidden_act"]](linear(w, "predictions.dense", x))
+            t = layer_norm(w, "predictions.LayerNorm", t, cfg["layer_norm_eps"])
+            dec, bias = None, w["predictions.bias"]
+        elif family in ("roberta", "mpnet"):
             t = ACTS["gelu"](linear(w, "lm_head.dense", x))
             t = layer_norm(w, "lm_head.layer_norm", t, cfg["layer_norm_eps"])
             dec, bias = None, w["lm_head.bias"]
@@ -183,7 +244,7 @@ def run_head(case, w, cfg, ids, mask, types):
 # --- checkpoints -------------------------------------------------------------------------------
 
 CLASS_PREFIX = {"bert": "Bert", "roberta": "Roberta", "xlm-roberta": "XLMRoberta", "camembert": "Camembert",
-                "electra": "Electra"}
+                "electra": "Electra", "distilbert": "DistilBert", "albert": "Albert", "mpnet": "MPNet"}
 SUFFIX = {"base": "Model", "sentence": "Model", "sequence-classification": "ForSequenceClassification",
           "token-classification": "ForTokenClassification", "question-answering": "ForQuestionAnswering",
           "masked-lm": "ForMaskedLM", "multiple-choice": "ForMultipleChoice"}
@@ -204,27 +265,34 @@ def make_weights(gen, case, cfg):
 
     w[p + "embeddings.word_embeddings.weight"] = torch.randn(V, E, generator=gen) * 0.5
     w[p + "embeddings.position_embeddings.weight"] = torch.randn(cfg["max_position_embeddings"], E, generator=gen) * 0.5
-    w[p + "embeddings.token_type_embeddings.weight"] = torch.randn(cfg["type_vocab_size"], E, generator=gen) * 0.5
+    if family not in ("distilbert", "mpnet"):
+        w[p + "embeddings.token_type_embeddings.weight"] = torch.randn(cfg["type_vocab_size"], E, generator=gen) * 0.5
     ln(p + "embeddings.LayerNorm", E)
     if family == "electra" and E != H:
         lin(p + "embeddings_project", H, E)
-    for i in range(cfg["num_hidden_layers"]):
-        L = p + "encoder.layer.%d." % i
-        for n in ("query", "key", "value"):
-            lin(L + "attention.self." + n, H, H)
-        lin(L + "attention.output.dense", H, H)
-        ln(L + "attention.output.LayerNorm", H)
-        lin(L + "intermediate.dense", cfg["intermediate_size"], H)
-        lin(L + "output.dense", H, cfg["intermediate_size"])
-        ln(L + "output.LayerNorm", H)
-    has_pooler = family != "electra" and head in ("base", "sentence", "sequence-classification", "multiple-choice")
-    if family == "roberta" and head == "sequence-classification":
+    if family == "albert":
+        lin(p + "encoder.embedding_hidden_mapping_in", H, E)
+    if family == "mpnet":
+        w[p + "encoder.relative_attention_bias.weight"] = torch.randn(32, cfg["num_attention_heads"], generator=gen)
+    N = LAYER_NAMES[family]
+    for L in sorted(set(layer_prefixes(cfg, p, family))):
+        for n in ("q", "k", "v", "o"):
+            lin(L + N[n], H, H)
+        ln(L + N["ln1"], H)
+        lin(L + N["ff1"], cfg["intermediate_size"], H)
+        lin(L + N["ff2"], H, cfg["intermediate_size"])
+        ln(L + N["ln2"], H)
+    has_pooler = family not in ("electra", "distilbert") and head in (
+        "base", "sentence", "sequence-classification", "multiple-choice")
+    if family in ("roberta", "mpnet") and head == "sequence-classification":
         has_pooler = False
     if has_pooler:
-        lin(p + "pooler.dense", H, H)
+        lin(p + ("pooler" if family == "albert" else "pooler.dense"), H, H)
+    if family == "distilbert" and head in ("sequence-classification", "multiple-choice"):
+        lin("pre_classifier", H, H)
     nl = cfg["num_labels"]
     if head == "sequence-classification":
-        if family == "bert":
+        if family in ("bert", "albert", "distilbert"):
             lin("classifier", nl, H)
         else:
             lin("classifier.dense", H, H)
@@ -242,7 +310,15 @@ def make_weights(gen, case, cfg):
             w["cls.predictions.bias"] = torch.randn(V, generator=gen) * 0.1
             if not cfg.get("tie_word_embeddings", True):
                 w["cls.predictions.decoder.weight"] = torch.randn(V, H, generator=gen) * 0.2
-        elif family == "roberta":
+        elif family == "distilbert":
+            lin("vocab_transform", H, H)
+            ln("vocab_layer_norm", H)
+            w["vocab_projector.bias"] = torch.randn(V, generator=gen) * 0.1
+        elif family == "albert":
+            lin("predictions.dense", E, H)
+            ln("predictions.LayerNorm", E)
+            w["predictions.bias"] = torch.randn(V, generator=gen) * 0.1
+        elif family in ("roberta", "mpnet"):
             lin("lm_head.dense", H, H)
             ln("lm_head.layer_norm", H)
             w["lm_head.bias"] = torch.randn(V, generator=gen) * 0.1
@@ -257,7 +333,10 @@ def batches(gen, case, cfg):
     """Two padded batches of different shapes: (lengths per row, sequence length)."""
     pad = cfg["pad_token_id"]
     out = []
-    for name, lengths, seq in (("b0", [7, 4], 7), ("b1", [5, 2, 3], 5)):
+    shapes = [("b0", [7, 4], 7), ("b1", [5, 2, 3], 5)]
+    if case["family"] == "mpnet":
+        shapes.append(("b2", [36, 20], 36))  # distances past 8 use MPNet's logarithmic buckets
+    for name, lengths, seq in shapes:
         def one(lengths):
             ids = torch.full((len(lengths), seq), pad, dtype=torch.int64)
             mask = torch.zeros((len(lengths), seq), dtype=torch.int64)
@@ -280,6 +359,8 @@ def batches(gen, case, cfg):
 def make_case(root, name, case, gen):
     family = case["family"]
     ref_family = "roberta" if family in ("roberta", "xlm-roberta", "camembert") else family
+    if family == "distilbert":
+        case = dict(case, eps=1e-12)  # DistilBERT's LayerNorms use 1e-12 whatever the config
     case = dict(case, family=ref_family)
     cfg = {"model_type": family, "architectures": [CLASS_PREFIX[family] + SUFFIX[case["head"]]],
            "vocab_size": VOCAB, "hidden_size": HIDDEN, "num_hidden_layers": LAYERS, "num_attention_heads": HEADS,
@@ -288,6 +369,14 @@ def make_case(root, name, case, gen):
            "pad_token_id": 1 if ref_family == "roberta" else 0, "embedding_size": case.get("embedding_size", HIDDEN)}
     if ref_family == "roberta":
         cfg["type_vocab_size"] = 1
+    if ref_family == "mpnet":
+        cfg["pad_token_id"] = 1
+        cfg["relative_attention_num_buckets"] = 32
+        cfg.pop("type_vocab_size")
+    if ref_family == "albert":
+        cfg["embedding_size"] = case.get("embedding_size", 16)
+        cfg["num_hidden_groups"] = case.get("groups", 1)
+        cfg["inner_group_num"] = case.get("inner", 1)
     if case["head"] in ("sequence-classification", "token-classification"):
         cfg["id2label"] = {str(i): "L%d" % i for i in range(3)}
         cfg["label2id"] = {"L%d" % i: i for i in range(3)}
@@ -298,8 +387,14 @@ def make_case(root, name, case, gen):
     folder = os.path.join(root, name)
     os.makedirs(folder, exist_ok=True)
     disk_cfg = {k: v for k, v in cfg.items() if k != "num_labels"}
-    if family != "electra":
+    if family not in ("electra", "albert"):
         disk_cfg.pop("embedding_size")
+    if family == "distilbert":  # DistilBERT's own key names; no token types
+        for hf, own in (("hidden_size", "dim"), ("num_hidden_layers", "n_layers"), ("num_attention_heads", "n_heads"),
+                        ("intermediate_size", "hidden_dim"), ("hidden_act", "activation")):
+            disk_cfg[own] = disk_cfg.pop(hf)
+        disk_cfg.pop("type_vocab_size")
+        disk_cfg.pop("layer_norm_eps")
     with open(os.path.join(folder, "config.json"), "w") as f:
         json.dump(disk_cfg, f, indent=2)
     with open(os.path.join(folder, "vocab.txt"), "w") as f:
@@ -337,7 +432,7 @@ def make_case(root, name, case, gen):
         write_safetensors(os.path.join(folder, "model.safetensors"), stored)
     ref_w = {k: v.float() for k, v in stored.items()}
     input_names = ["input_ids", "attention_mask"]
-    if ref_family in ("bert", "electra") and case["head"] != "sentence":
+    if ref_family in ("bert", "electra", "albert") and case["head"] != "sentence":
         input_names.append("token_type_ids")
     outputs = None
     for bname, ids, mask, types in batches(gen, dict(case, family=ref_family), cfg):
@@ -380,6 +475,25 @@ CASES = {
     "electra-tokcls": dict(family="electra", head="token-classification", prefix="electra.", embedding_size=16),
     "electra-qa": dict(family="electra", head="question-answering", prefix="electra."),
     "electra-mlm": dict(family="electra", head="masked-lm", prefix="electra.", embedding_size=16),
+    "distilbert-base": dict(family="distilbert", head="base", prefix=""),
+    "distilbert-seqcls": dict(family="distilbert", head="sequence-classification", prefix="distilbert.", act="relu"),
+    "distilbert-tokcls": dict(family="distilbert", head="token-classification", prefix="distilbert."),
+    "distilbert-qa": dict(family="distilbert", head="question-answering", prefix="distilbert."),
+    "distilbert-mlm": dict(family="distilbert", head="masked-lm", prefix="distilbert."),
+    "distilbert-mc": dict(family="distilbert", head="multiple-choice", prefix="distilbert."),
+    "albert-base": dict(family="albert", head="base", prefix="", act="gelu_new"),
+    "albert-seqcls": dict(family="albert", head="sequence-classification", prefix="albert.", groups=2),
+    "albert-tokcls": dict(family="albert", head="token-classification", prefix="albert.", inner=2),
+    "albert-qa": dict(family="albert", head="question-answering", prefix="albert."),
+    "albert-mlm": dict(family="albert", head="masked-lm", prefix="albert.", act="gelu_new"),
+    "albert-mc": dict(family="albert", head="multiple-choice", prefix="albert."),
+    "mpnet-base": dict(family="mpnet", head="base", prefix="", eps=1e-5),
+    "mpnet-seqcls": dict(family="mpnet", head="sequence-classification", prefix="mpnet."),
+    "mpnet-tokcls": dict(family="mpnet", head="token-classification", prefix="mpnet."),
+    "mpnet-qa": dict(family="mpnet", head="question-answering", prefix="mpnet."),
+    "mpnet-mlm": dict(family="mpnet", head="masked-lm", prefix="mpnet."),
+    "mpnet-mc": dict(family="mpnet", head="multiple-choice", prefix="mpnet."),
+    "st-mpnet-mean": dict(family="mpnet", head="sentence", prefix="", pooling="mean", normalize=True),
     "st-mean-normalize": dict(family="bert", head="sentence", prefix="", pooling="mean", normalize=True),
     "st-cls": dict(family="bert", head="sentence", prefix="", pooling="cls"),
     "st-max": dict(family="bert", head="sentence", prefix="", pooling="max"),

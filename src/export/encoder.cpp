@@ -24,6 +24,7 @@ constexpr FamilyNames kBertNames = {
     .token_type_embeddings = "{p}embeddings.token_type_embeddings",
     .embeddings_norm = "{p}embeddings.LayerNorm",
     .embeddings_project = "",
+    .relative_attention_bias = "",
     .query = "{p}encoder.layer.{i}.attention.self.query",
     .key = "{p}encoder.layer.{i}.attention.self.key",
     .value = "{p}encoder.layer.{i}.attention.self.value",
@@ -71,27 +72,121 @@ constexpr FamilyNames kElectraNames = [] {
   return n;
 }();
 
+constexpr FamilyNames kDistilBertNames = {
+    .word_embeddings = "{p}embeddings.word_embeddings",
+    .position_embeddings = "{p}embeddings.position_embeddings",
+    .token_type_embeddings = "",
+    .embeddings_norm = "{p}embeddings.LayerNorm",
+    .embeddings_project = "",
+    .relative_attention_bias = "",
+    .query = "{p}transformer.layer.{i}.attention.q_lin",
+    .key = "{p}transformer.layer.{i}.attention.k_lin",
+    .value = "{p}transformer.layer.{i}.attention.v_lin",
+    .attention_out = "{p}transformer.layer.{i}.attention.out_lin",
+    .attention_norm = "{p}transformer.layer.{i}.sa_layer_norm",
+    .intermediate = "{p}transformer.layer.{i}.ffn.lin1",
+    .output = "{p}transformer.layer.{i}.ffn.lin2",
+    .output_norm = "{p}transformer.layer.{i}.output_layer_norm",
+    .pooler = "",
+    .classifier = "classifier",
+    .classifier_dense = "pre_classifier",
+    .classifier_out = "classifier",
+    .qa_outputs = "qa_outputs",
+    .mlm_dense = "vocab_transform",
+    .mlm_norm = "vocab_layer_norm",
+    .mlm_decoder = "vocab_projector",
+    .mlm_bias = "vocab_projector.bias",
+    .mlm_bias_fallback = "",
+    .mc_classifier = "classifier",
+};
+
+constexpr FamilyNames kAlbertNames = {
+    .word_embeddings = "{p}embeddings.word_embeddings",
+    .position_embeddings = "{p}embeddings.position_embeddings",
+    .token_type_embeddings = "{p}embeddings.token_type_embeddings",
+    .embeddings_norm = "{p}embeddings.LayerNorm",
+    .embeddings_project = "{p}encoder.embedding_hidden_mapping_in",
+    .relative_attention_bias = "",
+    .query = "{p}encoder.albert_layer_groups.{g}.albert_layers.{j}.attention.query",
+    .key = "{p}encoder.albert_layer_groups.{g}.albert_layers.{j}.attention.key",
+    .value = "{p}encoder.albert_layer_groups.{g}.albert_layers.{j}.attention.value",
+    .attention_out = "{p}encoder.albert_layer_groups.{g}.albert_layers.{j}.attention.dense",
+    .attention_norm = "{p}encoder.albert_layer_groups.{g}.albert_layers.{j}.attention.LayerNorm",
+    .intermediate = "{p}encoder.albert_layer_groups.{g}.albert_layers.{j}.ffn",
+    .output = "{p}encoder.albert_layer_groups.{g}.albert_layers.{j}.ffn_output",
+    .output_norm = "{p}encoder.albert_layer_groups.{g}.albert_layers.{j}.full_layer_layer_norm",
+    .pooler = "{p}pooler",
+    .classifier = "classifier",
+    .classifier_dense = "",
+    .classifier_out = "",
+    .qa_outputs = "qa_outputs",
+    .mlm_dense = "predictions.dense",
+    .mlm_norm = "predictions.LayerNorm",
+    .mlm_decoder = "predictions.decoder",
+    .mlm_bias = "predictions.bias",
+    .mlm_bias_fallback = "predictions.decoder.bias",
+    .mc_classifier = "classifier",
+};
+
+constexpr FamilyNames kMpnetNames = [] {
+  FamilyNames n = kRobertaNames;
+  n.token_type_embeddings = "";
+  n.relative_attention_bias = "{p}encoder.relative_attention_bias";
+  n.query = "{p}encoder.layer.{i}.attention.attn.q";
+  n.key = "{p}encoder.layer.{i}.attention.attn.k";
+  n.value = "{p}encoder.layer.{i}.attention.attn.v";
+  n.attention_out = "{p}encoder.layer.{i}.attention.attn.o";
+  n.attention_norm = "{p}encoder.layer.{i}.attention.LayerNorm";
+  return n;
+}();
+
 const std::vector<Head> kAllHeads = {Head::base, Head::sequence_classification, Head::token_classification,
                                      Head::question_answering, Head::masked_lm, Head::multiple_choice};
 
 }  // namespace
 
 const std::vector<Family>& families() {
-  static const std::vector<Family> table = {
-      {"bert", "Bert", {"bert.", ""}, true, Positions::absolute, Classifier::pooler_linear, true, true, true,
-       kAllHeads, &kBertNames},
-      {"roberta", "Roberta", {"roberta.", ""}, false, Positions::padding_offset, Classifier::dense_tanh_proj, false,
-       true, true, kAllHeads, &kRobertaNames},
-      {"xlm-roberta", "XLMRoberta", {"roberta.", ""}, false, Positions::padding_offset, Classifier::dense_tanh_proj,
-       false, true, true, kAllHeads, &kRobertaNames},
-      {"camembert", "Camembert", {"roberta.", ""}, false, Positions::padding_offset, Classifier::dense_tanh_proj,
-       false, true, true, kAllHeads, &kRobertaNames},
-      {"electra", "Electra", {"electra.", ""}, true, Positions::absolute, Classifier::dense_gelu_proj, false, false,
-       false,
-       {Head::base, Head::sequence_classification, Head::token_classification, Head::question_answering,
-        Head::masked_lm},
-       &kElectraNames},
-  };
+  static const std::vector<Family> table = [] {
+    std::vector<Family> t;
+    t.push_back({.model_type = "bert", .class_prefix = "Bert", .base_prefixes = {"bert.", ""},
+                 .token_type_input = true, .positions = Positions::absolute, .classifier = Classifier::pooler_linear,
+                 .mlm_uses_hidden_act = true, .pooler_in_base = true, .pooler_in_multiple_choice = true,
+                 .heads = kAllHeads, .names = &kBertNames});
+    Family roberta{.model_type = "roberta", .class_prefix = "Roberta", .base_prefixes = {"roberta.", ""},
+                   .token_type_input = false, .positions = Positions::padding_offset,
+                   .classifier = Classifier::dense_tanh_proj, .mlm_uses_hidden_act = false, .pooler_in_base = true,
+                   .pooler_in_multiple_choice = true, .heads = kAllHeads, .names = &kRobertaNames};
+    t.push_back(roberta);
+    roberta.model_type = "xlm-roberta";
+    roberta.class_prefix = "XLMRoberta";
+    t.push_back(roberta);
+    roberta.model_type = "camembert";
+    roberta.class_prefix = "Camembert";
+    t.push_back(roberta);
+    t.push_back({.model_type = "electra", .class_prefix = "Electra", .base_prefixes = {"electra.", ""},
+                 .token_type_input = true, .positions = Positions::absolute,
+                 .classifier = Classifier::dense_gelu_proj, .mlm_uses_hidden_act = false, .pooler_in_base = false,
+                 .pooler_in_multiple_choice = false,
+                 .heads = {Head::base, Head::sequence_classification, Head::token_classification,
+                           Head::question_answering, Head::masked_lm},
+                 .names = &kElectraNames, .mlm_at_embedding_size = true});
+    t.push_back({.model_type = "distilbert", .class_prefix = "DistilBert", .base_prefixes = {"distilbert.", ""},
+                 .token_type_input = false, .positions = Positions::absolute,
+                 .classifier = Classifier::pre_classifier_relu, .mlm_uses_hidden_act = true, .pooler_in_base = false,
+                 .pooler_in_multiple_choice = false, .heads = kAllHeads, .names = &kDistilBertNames,
+                 .keys = {.hidden_size = "dim", .layers = "n_layers", .heads = "n_heads",
+                          .intermediate_size = "hidden_dim", .hidden_act = "activation"}});
+    t.push_back({.model_type = "albert", .class_prefix = "Albert", .base_prefixes = {"albert.", ""},
+                 .token_type_input = true, .positions = Positions::absolute, .classifier = Classifier::pooler_linear,
+                 .mlm_uses_hidden_act = true, .pooler_in_base = true, .pooler_in_multiple_choice = true,
+                 .heads = kAllHeads, .names = &kAlbertNames, .always_project = true, .mlm_at_embedding_size = true,
+                 .layer_groups = true});
+    t.push_back({.model_type = "mpnet", .class_prefix = "MPNet", .base_prefixes = {"mpnet.", ""},
+                 .token_type_input = false, .positions = Positions::padding_offset,
+                 .classifier = Classifier::dense_tanh_proj, .mlm_uses_hidden_act = false, .pooler_in_base = true,
+                 .pooler_in_multiple_choice = true, .heads = kAllHeads, .names = &kMpnetNames, .padding_idx = 1});
+    return t;
+  }();
   return table;
 }
 
@@ -127,7 +222,9 @@ Result<T> ctx_result(Result<T> r) {
 
 struct EncoderConfig {
   std::int64_t vocab_size = 0, hidden_size = 0, layers = 0, heads = 0, intermediate_size = 0;
-  std::int64_t max_positions = 0, type_vocab_size = 0, embedding_size = 0, pad_token_id = 0, num_labels = 2;
+  std::int64_t max_positions = 0, type_vocab_size = 0, embedding_size = 0, padding_idx = 0, num_labels = 2;
+  std::int64_t hidden_groups = 1, inner_group_layers = 1;  // ALBERT
+  std::int64_t relative_buckets = 32;                       // MPNet
   double layer_norm_eps = 1e-12;
   std::string hidden_act = "gelu";
   bool tie_word_embeddings = true;
@@ -155,17 +252,35 @@ Result<EncoderConfig> read_config(std::string_view text, const Family& family) {
   EncoderConfig c;
   constexpr std::int64_t kBig = std::int64_t{1} << 24;
   MODELKIT_TRY(c.vocab_size, integer("vocab_size", std::nullopt, 1, kBig));
-  MODELKIT_TRY(c.hidden_size, integer("hidden_size", std::nullopt, 1, 1 << 16));
-  MODELKIT_TRY(c.layers, integer("num_hidden_layers", std::nullopt, 1, 1024));
-  MODELKIT_TRY(c.heads, integer("num_attention_heads", std::nullopt, 1, 4096));
-  MODELKIT_TRY(c.intermediate_size, integer("intermediate_size", std::nullopt, 1, 1 << 20));
+  const auto& k = family.keys;
+  MODELKIT_TRY(c.hidden_size, integer(k.hidden_size, std::nullopt, 1, 1 << 16));
+  MODELKIT_TRY(c.layers, integer(k.layers, std::nullopt, 1, 1024));
+  MODELKIT_TRY(c.heads, integer(k.heads, std::nullopt, 1, 4096));
+  MODELKIT_TRY(c.intermediate_size, integer(k.intermediate_size, std::nullopt, 1, 1 << 20));
   MODELKIT_TRY(c.max_positions, integer("max_position_embeddings", 512, 1, kBig));
-  MODELKIT_TRY(c.type_vocab_size, integer("type_vocab_size", 2, 0, 1 << 16));
-  MODELKIT_TRY(c.embedding_size, integer("embedding_size", c.hidden_size, 1, 1 << 16));
-  MODELKIT_TRY(c.pad_token_id, integer("pad_token_id", family.positions == Positions::padding_offset ? 1 : 0, 0, kBig));
+  if (!family.names->token_type_embeddings.empty()) {
+    MODELKIT_TRY(c.type_vocab_size, integer("type_vocab_size", 2, 0, 1 << 16));
+  }
+  // ALBERT's embeddings default to 128 wide; ELECTRA's to hidden_size.
+  MODELKIT_TRY(c.embedding_size, integer("embedding_size", family.always_project ? 128 : c.hidden_size, 1, 1 << 16));
+  if (family.padding_idx) {
+    c.padding_idx = *family.padding_idx;
+  } else {
+    MODELKIT_TRY(c.padding_idx, integer("pad_token_id", family.positions == Positions::padding_offset ? 1 : 0, 0, kBig));
+  }
+  if (family.layer_groups) {
+    MODELKIT_TRY(c.hidden_groups, integer("num_hidden_groups", 1, 1, c.layers));
+    MODELKIT_TRY(c.inner_group_layers, integer("inner_group_num", 1, 1, 1024));
+    if (c.layers % c.hidden_groups != 0)
+      return failure("config.json: num_hidden_layers " + std::to_string(c.layers) +
+                     " is not a multiple of num_hidden_groups " + std::to_string(c.hidden_groups));
+  }
+  if (!family.names->relative_attention_bias.empty()) {
+    MODELKIT_TRY(c.relative_buckets, integer("relative_attention_num_buckets", 32, 32, 1 << 16));
+  }
   if (c.hidden_size % c.heads != 0)
-    return failure("config.json: hidden_size " + std::to_string(c.hidden_size) + " is not a multiple of num_attention_heads " +
-                   std::to_string(c.heads));
+    return failure("config.json: " + std::string(k.hidden_size) + " " + std::to_string(c.hidden_size) +
+                   " is not a multiple of " + std::string(k.heads) + " " + std::to_string(c.heads));
   // num_labels: id2label's size when given (transformers derives it so), else num_labels, else 2.
   simdjson::dom::object id2label;
   if (root["id2label"].get_object().get(id2label) == simdjson::SUCCESS) {
@@ -176,23 +291,25 @@ Result<EncoderConfig> read_config(std::string_view text, const Family& family) {
   if (c.num_labels < 1) return failure("config.json: id2label is empty");
   MODELKIT_TRY(auto eps, ctx_result(util::optional_number(root, "layer_norm_eps")));
   if (eps) c.layer_norm_eps = *eps;
-  MODELKIT_TRY(auto act, ctx_result(util::optional_string(root, "hidden_act")));
+  MODELKIT_TRY(auto act, ctx_result(util::optional_string(root, k.hidden_act)));
   if (act) c.hidden_act = *act;
+  else if (family.model_type == "albert") c.hidden_act = "gelu_new";  // AlbertConfig's default
   MODELKIT_TRY(auto tie, ctx_result(util::optional_bool(root, "tie_word_embeddings")));
   if (tie) c.tie_word_embeddings = *tie;
   MODELKIT_TRY(auto pet, ctx_result(util::optional_string(root, "position_embedding_type")));
   if (pet && *pet != "absolute")
     return failure("config.json: position_embedding_type '" + std::string(*pet) +
                    "' is not supported by the exporter (only 'absolute')");
-  if (family.positions == Positions::padding_offset && c.pad_token_id + 1 >= c.max_positions)
-    return failure("config.json: pad_token_id " + std::to_string(c.pad_token_id) +
+  if (family.positions == Positions::padding_offset && c.padding_idx + 1 >= c.max_positions)
+    return failure("config.json: pad_token_id " + std::to_string(c.padding_idx) +
                    " leaves no positions in max_position_embeddings " + std::to_string(c.max_positions));
   return c;
 }
 
 // --- graph pieces --------------------------------------------------------------------------
 
-std::string expand(std::string_view pattern, std::string_view prefix, int layer = -1) {
+std::string expand(std::string_view pattern, std::string_view prefix, std::int64_t layer = -1,
+                   std::int64_t group = -1, std::int64_t inner = -1) {
   std::string out;
   for (std::size_t i = 0; i < pattern.size(); ++i) {
     if (pattern.substr(i, 3) == "{p}") {
@@ -200,6 +317,12 @@ std::string expand(std::string_view pattern, std::string_view prefix, int layer 
       i += 2;
     } else if (pattern.substr(i, 3) == "{i}") {
       out += std::to_string(layer);
+      i += 2;
+    } else if (pattern.substr(i, 3) == "{g}") {
+      out += std::to_string(group);
+      i += 2;
+    } else if (pattern.substr(i, 3) == "{j}") {
+      out += std::to_string(inner);
       i += 2;
     } else {
       out += pattern[i];
@@ -276,7 +399,7 @@ class EncoderGraph {
                    ".weight' is missing from the checkpoint's weights");
   }
 
-  // Backbone: ids [N, S], mask [N, S], token types [N, S] or "" -> hidden [N, S, H], mask bias.
+  // Backbone: ids [N, S], mask [N, S], token types [N, S] or "" -> hidden [N, S, H].
   Result<std::string> backbone(const std::string& ids, const std::string& mask, const std::string& types) {
     const auto H = c_.hidden_size, E = c_.embedding_size;
     auto word = weight(expand(n_.word_embeddings, prefix_) + ".weight", {c_.vocab_size, E}, Init::normal);
@@ -290,13 +413,13 @@ class EncoderGraph {
       x = g_.node("Add", {x, rows});
     } else {
       // padding_idx + cumsum(not pad) * not pad
-      auto pad = g_.const_i64({c_.pad_token_id}, true);
+      auto pad = g_.const_i64({c_.padding_idx}, true);
       auto not_pad = g_.node("Cast", {g_.node("Not", {g_.node("Equal", {ids, pad})})}, {{"to", std::int64_t{kInt64}}});
       auto count = g_.node("CumSum", {not_pad, g_.const_i64({1}, true)});
       auto ids_pos = g_.node("Add", {g_.node("Mul", {count, not_pad}), pad}, {}, "position_ids");
       x = g_.node("Add", {x, g_.node("Gather", {pos_table, ids_pos})});
     }
-    if (c_.type_vocab_size > 0) {
+    if (!n_.token_type_embeddings.empty() && c_.type_vocab_size > 0) {
       auto type_table =
           weight(expand(n_.token_type_embeddings, prefix_) + ".weight", {c_.type_vocab_size, E}, Init::normal);
       if (!types.empty()) {
@@ -308,7 +431,8 @@ class EncoderGraph {
       }
     }
     x = layer_norm(x, expand(n_.embeddings_norm, prefix_), E);
-    if (!n_.embeddings_project.empty() && E != H) x = linear(x, expand(n_.embeddings_project, prefix_), E, H);
+    if (!n_.embeddings_project.empty() && (E != H || f_.always_project))
+      x = linear(x, expand(n_.embeddings_project, prefix_), E, H);
 
     // Extended attention mask: (1 - mask) * float32 lowest, shaped [N, 1, 1, S].
     auto m = g_.node("Cast", {mask}, {{"to", std::int64_t{kFloat}}});
@@ -316,31 +440,82 @@ class EncoderGraph {
     auto bias = g_.node("Mul", {inv, g_.const_f32(std::numeric_limits<float>::lowest())});
     auto mask_bias = g_.node("Unsqueeze", {bias, g_.const_i64({1, 2})}, {}, "mask_bias");
 
-    const auto heads = c_.heads, head_dim = H / c_.heads;
-    auto split_shape = g_.const_i64({0, 0, heads, head_dim});
-    auto merge_shape = g_.const_i64({0, 0, H});
-    auto scale = g_.const_f32(static_cast<float>(std::sqrt(static_cast<double>(head_dim))));
-    for (int i = 0; i < c_.layers; ++i) {
-      auto q = g_.node("Reshape", {linear(x, expand(n_.query, prefix_, i), H, H), split_shape});
-      auto k = g_.node("Reshape", {linear(x, expand(n_.key, prefix_, i), H, H), split_shape});
-      auto v = g_.node("Reshape", {linear(x, expand(n_.value, prefix_, i), H, H), split_shape});
-      q = g_.node("Transpose", {q}, {{"perm", std::vector<std::int64_t>{0, 2, 1, 3}}});
-      k = g_.node("Transpose", {k}, {{"perm", std::vector<std::int64_t>{0, 2, 3, 1}}});
-      v = g_.node("Transpose", {v}, {{"perm", std::vector<std::int64_t>{0, 2, 1, 3}}});
-      auto scores = g_.node("Div", {g_.node("MatMul", {q, k}), scale}, {}, "scores");
-      scores = g_.node("Add", {scores, mask_bias});
-      auto probs = g_.node("Softmax", {scores}, {{"axis", std::int64_t{-1}}}, "softmax");
-      auto ctx = g_.node("MatMul", {probs, v});
-      ctx = g_.node("Transpose", {ctx}, {{"perm", std::vector<std::int64_t>{0, 2, 1, 3}}});
-      ctx = g_.node("Reshape", {ctx, merge_shape});
-      auto attn = linear(ctx, expand(n_.attention_out, prefix_, i), H, H);
-      x = layer_norm(g_.node("Add", {attn, x}), expand(n_.attention_norm, prefix_, i), H);
-      auto inter = linear(x, expand(n_.intermediate, prefix_, i), H, c_.intermediate_size);
-      MODELKIT_TRY(inter, activation(inter, c_.hidden_act));
-      auto out = linear(inter, expand(n_.output, prefix_, i), c_.intermediate_size, H);
-      x = layer_norm(g_.node("Add", {out, x}), expand(n_.output_norm, prefix_, i), H);
+    std::string position_bias;
+    if (!n_.relative_attention_bias.empty()) position_bias = relative_position_bias(ids);
+    for (std::int64_t i = 0; i < c_.layers; ++i) {
+      if (!f_.layer_groups) {
+        MODELKIT_TRY(x, layer(x, mask_bias, position_bias, i, -1, -1));
+        continue;
+      }
+      // ALBERT: layer i runs every inner layer of its group, with the group's shared weights.
+      const std::int64_t group = i / (c_.layers / c_.hidden_groups);
+      for (std::int64_t j = 0; j < c_.inner_group_layers; ++j) {
+        MODELKIT_TRY(x, layer(x, mask_bias, position_bias, -1, group, j));
+      }
     }
     return x;
+  }
+
+  // One post-norm transformer layer (names expanded with the layer index, or ALBERT's group/inner).
+  Result<std::string> layer(const std::string& x, const std::string& mask_bias, const std::string& position_bias,
+                            std::int64_t i, std::int64_t group, std::int64_t inner) {
+    const auto H = c_.hidden_size, heads = c_.heads, head_dim = H / c_.heads;
+    auto name = [&](std::string_view pattern) { return expand(pattern, prefix_, i, group, inner); };
+    auto split_shape = g_.const_i64({0, 0, heads, head_dim});
+    auto q = g_.node("Reshape", {linear(x, name(n_.query), H, H), split_shape});
+    auto k = g_.node("Reshape", {linear(x, name(n_.key), H, H), split_shape});
+    auto v = g_.node("Reshape", {linear(x, name(n_.value), H, H), split_shape});
+    q = g_.node("Transpose", {q}, {{"perm", std::vector<std::int64_t>{0, 2, 1, 3}}});
+    k = g_.node("Transpose", {k}, {{"perm", std::vector<std::int64_t>{0, 2, 3, 1}}});
+    v = g_.node("Transpose", {v}, {{"perm", std::vector<std::int64_t>{0, 2, 1, 3}}});
+    auto scale = g_.const_f32(static_cast<float>(std::sqrt(static_cast<double>(head_dim))));
+    auto scores = g_.node("Div", {g_.node("MatMul", {q, k}), scale}, {}, "scores");
+    if (!position_bias.empty()) scores = g_.node("Add", {scores, position_bias});
+    scores = g_.node("Add", {scores, mask_bias});
+    auto probs = g_.node("Softmax", {scores}, {{"axis", std::int64_t{-1}}}, "softmax");
+    auto ctx = g_.node("MatMul", {probs, v});
+    ctx = g_.node("Transpose", {ctx}, {{"perm", std::vector<std::int64_t>{0, 2, 1, 3}}});
+    ctx = g_.node("Reshape", {ctx, g_.const_i64({0, 0, H})});
+    auto attn = linear(ctx, name(n_.attention_out), H, H);
+    auto y = layer_norm(g_.node("Add", {attn, x}), name(n_.attention_norm), H);
+    auto inter = linear(y, name(n_.intermediate), H, c_.intermediate_size);
+    MODELKIT_TRY(inter, activation(inter, c_.hidden_act));
+    auto out = linear(inter, name(n_.output), c_.intermediate_size, H);
+    return layer_norm(g_.node("Add", {out, y}), name(n_.output_norm), H);
+  }
+
+  // MPNet's relative position bias [1, heads, S, S]: the bucket of each distance k - q comes from a
+  // table computed here (T5-style buckets: 16 per direction, exact below 8, logarithmic up to 128)
+  // in float32 as transformers computes it, then looks up the learned [buckets, heads] embedding.
+  std::string relative_position_bias(const std::string& ids) {
+    const std::int64_t P = c_.max_positions;
+    constexpr std::int64_t kBuckets = 32, kMaxDistance = 128;  // transformers passes 32 whatever the config says
+    std::vector<std::int64_t> table;
+    for (std::int64_t d = -(P - 1); d <= P - 1; ++d) {  // d = memory - context position
+      std::int64_t n = -d, half = kBuckets / 2, bucket = n < 0 ? half : 0;
+      n = n < 0 ? -n : n;
+      const std::int64_t max_exact = half / 2;
+      if (n < max_exact) {
+        bucket += n;
+      } else {
+        float ratio = std::log(static_cast<float>(n) / static_cast<float>(max_exact)) /
+                      static_cast<float>(std::log(static_cast<double>(kMaxDistance) / static_cast<double>(max_exact)));
+        auto large = max_exact + static_cast<std::int64_t>(ratio * static_cast<float>(half - max_exact));
+        bucket += std::min(large, half - 1);
+      }
+      table.push_back(bucket);
+    }
+    auto weight_name = expand(n_.relative_attention_bias, prefix_) + ".weight";
+    auto bias_table = weight(weight_name, {c_.relative_buckets, c_.heads}, Init::normal);
+    auto seq = g_.node("Gather", {g_.node("Shape", {ids}), g_.const_i64({1}, true)});
+    auto range = g_.node("Range", {g_.const_i64({0}, true), seq, g_.const_i64({1}, true)});
+    auto rel = g_.node("Sub", {g_.node("Unsqueeze", {range, g_.const_i64({0})}),
+                               g_.node("Unsqueeze", {range, g_.const_i64({1})})});
+    auto index = g_.node("Add", {rel, g_.const_i64({P - 1}, true)});
+    auto buckets = g_.node("Gather", {g_.const_i64(table), index}, {}, "relative_buckets");
+    auto values = g_.node("Gather", {bias_table, buckets});  // [S, S, heads]
+    auto per_head = g_.node("Transpose", {values}, {{"perm", std::vector<std::int64_t>{2, 0, 1}}});
+    return g_.node("Unsqueeze", {per_head, g_.const_i64({0})}, {}, "position_bias");
   }
 
   std::string first_token(const std::string& hidden) {
@@ -355,7 +530,7 @@ class EncoderGraph {
   Result<std::string> masked_lm(const std::string& hidden) {
     const auto H = c_.hidden_size;
     // ELECTRA's generator projects to embedding_size; BERT and RoBERTa stay at hidden_size.
-    const auto E = n_.mlm_dense.starts_with("generator") ? c_.embedding_size : H;
+    const auto E = f_.mlm_at_embedding_size ? c_.embedding_size : H;
     auto t = linear(hidden, std::string(n_.mlm_dense), H, E);
     MODELKIT_TRY(t, activation(t, f_.mlm_uses_hidden_act ? std::string_view(c_.hidden_act) : "gelu"));
     t = layer_norm(t, std::string(n_.mlm_norm), E);
@@ -382,6 +557,10 @@ class EncoderGraph {
       case Classifier::pooler_linear: return linear(pooler(hidden), std::string(n_.classifier), H, labels);
       case Classifier::dense_tanh_proj: {
         auto x = g_.node("Tanh", {linear(first_token(hidden), std::string(n_.classifier_dense), H, H)});
+        return linear(x, std::string(n_.classifier_out), H, labels);
+      }
+      case Classifier::pre_classifier_relu: {
+        auto x = g_.node("Relu", {linear(first_token(hidden), std::string(n_.classifier_dense), H, H)});
         return linear(x, std::string(n_.classifier_out), H, labels);
       }
       case Classifier::dense_gelu_proj: {
@@ -444,7 +623,11 @@ Result<void> build_encoder(GraphBuilder& g, const GraphPlan& plan, std::string_v
     auto r_mask = g.node("Reshape", {mask, flat});
     auto r_types = types.empty() ? types : g.node("Reshape", {types, flat});
     MODELKIT_TRY(auto hidden, e.backbone(r_ids, r_mask, r_types));
-    std::string pooled = f.pooler_in_multiple_choice ? e.pooler(hidden) : e.first_token(hidden);
+    // DistilBERT reads token 0 through pre_classifier + relu; the others through their pooler.
+    std::string pooled = f.pooler_in_multiple_choice
+                             ? e.pooler(hidden)
+                             : g.node("Relu", {e.linear(e.first_token(hidden), std::string(f.names->classifier_dense),
+                                                        c.hidden_size, c.hidden_size)});
     auto logits = e.linear(pooled, std::string(f.names->mc_classifier), c.hidden_size, 1);
     auto choices = g.node("Slice", {shape, g.const_i64({1}), g.const_i64({2})});
     auto out_shape = g.node("Concat", {g.const_i64({-1}), choices}, {{"axis", std::int64_t{0}}});

@@ -39,38 +39,52 @@ enum class Positions {
 
 // How the sequence-classification head reads the encoder.
 enum class Classifier {
-  pooler_linear,      // BERT: pooler (dense + tanh on token 0) then `classifier`
-  dense_tanh_proj,    // RoBERTa: classifier.dense + tanh + classifier.out_proj on token 0
-  dense_gelu_proj,    // ELECTRA: classifier.dense + gelu + classifier.out_proj on token 0
+  pooler_linear,        // BERT: pooler (dense + tanh on token 0) then `classifier`
+  dense_tanh_proj,      // RoBERTa, MPNet: classifier.dense + tanh + classifier.out_proj on token 0
+  dense_gelu_proj,      // ELECTRA: classifier.dense + gelu + classifier.out_proj on token 0
+  pre_classifier_relu,  // DistilBERT: pre_classifier + relu + classifier on token 0
 };
 
 // Checkpoint tensor names of one family. "{p}" is the base model prefix ("bert.", or "" for a
-// base model saved alone), "{i}" a layer index; names end before ".weight"/".bias".
+// base model saved alone), "{i}" a layer index, "{g}"/"{j}" ALBERT's layer group and its inner
+// layer; names end before ".weight"/".bias". "" means the family has no such tensor.
 struct FamilyNames {
   std::string_view word_embeddings, position_embeddings, token_type_embeddings, embeddings_norm;
-  std::string_view embeddings_project;  // ELECTRA: embedding_size -> hidden_size ("" if none)
+  std::string_view embeddings_project;  // ELECTRA/ALBERT: embedding_size -> hidden_size
+  std::string_view relative_attention_bias;  // MPNet's bucketed relative position bias
   std::string_view query, key, value, attention_out, attention_norm, intermediate, output, output_norm;
-  std::string_view pooler;              // "" when the family has none
+  std::string_view pooler;
   // heads
   std::string_view classifier;          // token classification / BERT-style sequence classification
-  std::string_view classifier_dense, classifier_out;  // RoBERTa/ELECTRA classification head
+  std::string_view classifier_dense, classifier_out;  // RoBERTa/ELECTRA/MPNet head; DistilBERT's pre_classifier
   std::string_view qa_outputs;
   std::string_view mlm_dense, mlm_norm, mlm_decoder, mlm_bias, mlm_bias_fallback;
   std::string_view mc_classifier;
 };
 
+// config.json keys, where a family names them its own way (DistilBERT: dim, n_layers, ...).
+struct ConfigKeys {
+  std::string_view hidden_size = "hidden_size", layers = "num_hidden_layers", heads = "num_attention_heads",
+                   intermediate_size = "intermediate_size", hidden_act = "hidden_act";
+};
+
 struct Family {
   std::string_view model_type;
-  std::string_view class_prefix;  // "Bert", "Roberta", ...
+  std::string_view class_prefix;                // "Bert", "Roberta", ...
   std::vector<std::string_view> base_prefixes;  // tried in order to find the backbone's tensors
-  bool token_type_input;          // optimum lists token_type_ids among the inputs
+  bool token_type_input;                        // optimum lists token_type_ids among the inputs
   Positions positions;
   Classifier classifier;
-  bool mlm_uses_hidden_act;       // BERT's MLM transform uses hidden_act; RoBERTa's is always gelu
-  bool pooler_in_base;            // the base model exports pooler_output
-  bool pooler_in_multiple_choice;
+  bool mlm_uses_hidden_act;        // BERT/ALBERT/DistilBERT's MLM transform uses the config's activation; RoBERTa's gelu
+  bool pooler_in_base;             // the base model exports pooler_output
+  bool pooler_in_multiple_choice;  // else the multiple-choice head reads token 0 (through classifier_dense)
   std::vector<Head> heads;
   const FamilyNames* names;
+  ConfigKeys keys = {};
+  std::optional<std::int64_t> padding_idx = std::nullopt;  // fixed by the architecture (MPNet: 1), else pad_token_id
+  bool always_project = false;     // ALBERT maps embeddings to hidden_size even when the sizes agree
+  bool mlm_at_embedding_size = false;  // ELECTRA/ALBERT: the MLM transform projects to embedding_size
+  bool layer_groups = false;       // ALBERT: layers share weights by group
 };
 
 [[nodiscard]] const std::vector<Family>& families();

@@ -27,10 +27,14 @@ constexpr float kParityTolerance = 1e-4f;
 
 // Every case the reference script writes (the suite checks the two lists agree).
 const std::vector<std::string> kCases = {
+    "albert-base", "albert-mc", "albert-mlm", "albert-qa", "albert-seqcls", "albert-tokcls",
     "bert-base", "bert-bf16", "bert-f16", "bert-mc", "bert-mlm", "bert-mlm-untied", "bert-qa", "bert-seqcls",
-    "bert-sharded", "bert-tokcls", "camembert-mlm", "camembert-qa", "electra-base", "electra-mlm", "electra-qa",
-    "electra-seqcls", "electra-tokcls", "roberta-base", "roberta-mc", "roberta-mlm", "roberta-qa", "roberta-seqcls",
-    "roberta-tokcls", "st-cls", "st-max", "st-mean-normalize", "xlm-roberta-base", "xlm-roberta-seqcls",
+    "bert-sharded", "bert-tokcls", "camembert-mlm", "camembert-qa",
+    "distilbert-base", "distilbert-mc", "distilbert-mlm", "distilbert-qa", "distilbert-seqcls", "distilbert-tokcls",
+    "electra-base", "electra-mlm", "electra-qa", "electra-seqcls", "electra-tokcls",
+    "mpnet-base", "mpnet-mc", "mpnet-mlm", "mpnet-qa", "mpnet-seqcls", "mpnet-tokcls",
+    "roberta-base", "roberta-mc", "roberta-mlm", "roberta-qa", "roberta-seqcls", "roberta-tokcls",
+    "st-cls", "st-max", "st-mean-normalize", "st-mpnet-mean", "xlm-roberta-base", "xlm-roberta-seqcls",
 };
 
 Tensor read_array(const fs::path& path, const std::string& name) {
@@ -96,7 +100,7 @@ void expect_parity(const fs::path& model_path, const test::ReferenceCase& c, con
       EXPECT_LE(worst, kParityTolerance) << c.name << " " << batch.path().filename() << " " << c.outputs[k];
     }
   }
-  EXPECT_EQ(batches, 2) << c.name;
+  EXPECT_GE(batches, 2) << c.name;  // two padded batches of different shapes (MPNet: a long third one)
 }
 
 TEST(ExportReference, ListsEveryCaseTheTestsKnow) {
