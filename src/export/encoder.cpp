@@ -204,8 +204,8 @@ std::string Pooling::describe() const {
     out += name;
   };
   add(cls, "cls");
-  add(mean, "mean");
   add(max, "max");
+  add(mean, "mean");
   add(mean_sqrt_len, "mean_sqrt_len");
   return out;
 }
