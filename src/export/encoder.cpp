@@ -257,7 +257,7 @@ Result<EncoderConfig> read_config(std::string_view text, const Family& family) {
   MODELKIT_TRY(c.layers, integer(k.layers, std::nullopt, 1, 1024));
   MODELKIT_TRY(c.heads, integer(k.heads, std::nullopt, 1, 4096));
   MODELKIT_TRY(c.intermediate_size, integer(k.intermediate_size, std::nullopt, 1, 1 << 20));
-  MODELKIT_TRY(c.max_positions, integer("max_position_embeddings", 512, 1, kBig));
+  MODELKIT_TRY(c.max_positions, integer("max_position_embeddings", 512, 1, 1 << 20));
   if (!family.names->token_type_embeddings.empty()) {
     MODELKIT_TRY(c.type_vocab_size, integer("type_vocab_size", 2, 0, 1 << 16));
   }

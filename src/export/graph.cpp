@@ -240,7 +240,23 @@ std::string GraphBuilder::reduce(const std::string& op, const std::string& x, st
 }
 
 Result<void> check_weights(const std::vector<WeightSpec>& weights, const WeightSource& source) {
+  std::uint64_t total = 0;
   for (const auto& w : weights) {
+    std::uint64_t count = 1;
+    for (auto d : w.shape) {
+      if (d <= 0 || (count > 0 && static_cast<std::uint64_t>(d) > kMaxTensorElements / count)) {
+        count = kMaxTensorElements + 1;
+        break;
+      }
+      count *= static_cast<std::uint64_t>(d);
+    }
+    if (count > kMaxTensorElements)
+      return failure("tensor '" + w.source + "' of shape " + shape_text(w.shape) + " is larger than the " +
+                     std::to_string(kMaxTensorElements) + " elements the exporter handles (check config.json)");
+    total += count;
+    if (total > kMaxModelElements)
+      return failure("the model described by config.json has more than " + std::to_string(kMaxModelElements) +
+                     " parameters, more than the exporter handles");
     auto info = source.find(w.source);
     if (!info) return failure("tensor '" + w.source + "' is missing from the checkpoint's weights");
     if (info->shape != w.shape)

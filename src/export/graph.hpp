@@ -75,14 +75,20 @@ class GraphBuilder {
   int constants_ = 0;
 };
 
+// Bounds on what one export writes: a larger tensor or model is a corrupt or hostile config, not a
+// model (the largest text encoders have ~1e9-element embeddings).
+inline constexpr std::uint64_t kMaxTensorElements = std::uint64_t{1} << 31;
+inline constexpr std::uint64_t kMaxModelElements = std::uint64_t{1} << 35;
+
 struct WriteStats {
   std::uint64_t parameters = 0;
   std::uint64_t bytes = 0;
   bool external_data = false;
 };
 
-// Checks every weight exists in `source` with its expected shape and a readable dtype (one-line
-// errors naming the tensor), before anything is written.
+// Checks every weight exists in `source` with its expected shape and a readable dtype, and that
+// tensors and the model stay within the bounds above (one-line errors naming the tensor), before
+// anything is written.
 [[nodiscard]] Result<void> check_weights(const std::vector<WeightSpec>& weights, const WeightSource& source);
 
 // Past this many bytes of weights, they go to an external data file: protobuf cannot hold 2 GiB,

@@ -121,6 +121,18 @@ TEST(ExportCli, UnsupportedFamilyAndHead) {
   EXPECT_THAT(r.err, HasSubstr("--onnx FILE"));
 }
 
+TEST(ExportCli, AConfigDescribingAnAbsurdModelIsRefusedBeforeWriting) {
+  TempDir tmp, out;
+  auto ck = copy_case(tmp, "bert-base");
+  auto cfg = read_text(ck / "config.json");
+  replace_once(cfg, "\"vocab_size\": 50", "\"vocab_size\": 16000000");
+  replace_once(cfg, "\"hidden_size\": 32", "\"hidden_size\": 65536");
+  replace_once(cfg, "\"num_attention_heads\": 4", "\"num_attention_heads\": 1");
+  write_file(ck / "config.json", cfg);
+  expect_refused(run_cli({"export", "-m", ck.string(), "-o", (out / "m.onnx").string(), "--random-weights"}), 1,
+                 "tensor 'embeddings.word_embeddings.weight' of shape [16000000, 65536] is larger than", out / "m.onnx");
+}
+
 TEST(ExportCli, PytorchBinOnlyIsRefusedWithoutUnpickling) {
   TempDir tmp, out;
   auto ck = copy_case(tmp, "bin-only");
