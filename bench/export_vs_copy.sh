@@ -4,7 +4,8 @@
 # The checkpoint is made once by bench/make_bert_checkpoint.py (numpy) in BUILD_DIR/bench-models.
 # The file is read once before timing, so every run starts from a warm page cache. The export
 # fsyncs what it writes (atomic, durable output) and cp does not, so cp is also timed followed by
-# `sync FILE` (its data on disk too); CPU time (user + system) is printed beside wall time.
+# `sync FILE` (its data on disk too), and `dd conv=fsync` is timed as a copy through user space
+# (cp may copy inside the kernel); CPU time (user + system) is printed beside wall time.
 # usage: bench/export_vs_copy.sh [BUILD_DIR] [REPEATS]
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -34,14 +35,16 @@ for i in $(seq "$repeats"); do
   measure cp cp "$ckpt/model.safetensors" "$work/copy.safetensors"
   rm -f "$work/copy.safetensors"
   measure cp+sync sh -c 'cp "$1" "$2" && sync "$2"' sh "$ckpt/model.safetensors" "$work/copy.safetensors"
+  rm -f "$work/copy.safetensors"
+  measure dd+fsync dd if="$ckpt/model.safetensors" of="$work/copy.safetensors" bs=4M conv=fsync status=none
   measure export "$mk" export -m "$ckpt" -o "$work/model.onnx"
 done | awk -v wb="$weights_bytes" '
   { wall[$1] += $2; cpu[$1] += $4; n[$1]++; if ($3 > rss[$1]) rss[$1] = $3 }
   END {
-    split("cp cp+sync export", order, " ")
-    for (i = 1; i <= 3; i++) {
+    split("cp cp+sync dd+fsync export", order, " ")
+    for (i = 1; i <= 4; i++) {
       k = order[i]
       printf "%-8s mean wall %.2f s, cpu %.2f s over %d runs, peak RSS %.0f MiB (%.2fx the weights)\n", k, wall[k] / n[k], cpu[k] / n[k], n[k], rss[k] / 1024, rss[k] * 1024 / wb
     }
-    printf "export / cp wall: %.2fx; export / (cp + sync) wall: %.2fx\n", wall["export"] / wall["cp"], wall["export"] / wall["cp+sync"]
+    printf "export / cp wall: %.2fx; export / (cp + sync): %.2fx; export / dd+fsync: %.2fx\n", wall["export"] / wall["cp"], wall["export"] / wall["cp+sync"], wall["export"] / wall["dd+fsync"]
   }'

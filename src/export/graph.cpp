@@ -337,8 +337,7 @@ Result<WriteStats> write_model(const ::onnx::ModelProto& model, const std::vecto
   prefix += graph_bytes;
   MODELKIT_TRY_VOID(file.write(prefix));
   for (std::size_t i = 0; i < weights.size(); ++i) {
-    MODELKIT_TRY_VOID(read_weight(weights[i], source, scratch, data));
-    std::uint64_t raw = data.size() * 4;
+    std::uint64_t raw = element_count(weights[i].shape) * 4;
     std::uint64_t tensor = headers[i].size() + 1 + varint_size(raw) + raw;
     std::string head;
     head += kGraphInitializerTag;
@@ -347,6 +346,15 @@ Result<WriteStats> write_model(const ::onnx::ModelProto& model, const std::vecto
     head += kTensorRawDataTag;
     put_varint(head, raw);
     MODELKIT_TRY_VOID(file.write(head));
+    if (!weights[i].transpose) {
+      // float32 in the checkpoint: written from the mapping, no copy.
+      MODELKIT_TRY(bool direct, source.write_f32(weights[i].source, [&](const void* p, std::size_t n) -> Result<void> {
+        if (n != raw) return failure("tensor '" + weights[i].source + "' changed size while it was read");
+        return file.write(p, n);
+      }));
+      if (direct) continue;
+    }
+    MODELKIT_TRY_VOID(read_weight(weights[i], source, scratch, data));
     MODELKIT_TRY_VOID(file.write(data.data(), raw));
   }
   stats.bytes = file.offset();

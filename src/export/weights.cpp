@@ -101,15 +101,30 @@ class SafetensorsWeights final : public WeightSource {
       return failure("tensor " + in_quotes(name) + " in " + in_quotes(file.path.filename().string()) + " has dtype " +
                      dtype + "; export reads F32, F16 and BF16 weights");
     }
-    // The pages were read once; let the kernel drop them so resident memory stays one tensor deep.
+    release(p, bytes);
+    return {};
+  }
+
+  Result<bool> write_f32(const std::string& name,
+                         const std::function<Result<void>(const void*, std::size_t)>& sink) const override {
+    auto it = entries_.find(name);
+    if (it == entries_.end() || it->second.info.dtype != "F32") return false;
+    const auto& e = it->second;
+    const unsigned char* p = files_[e.file]->base + files_[e.file]->data_start + e.begin;
+    MODELKIT_TRY_VOID(sink(p, e.end - e.begin));
+    release(p, e.end - e.begin);
+    return true;
+  }
+
+  WeightsSummary summary() const override { return summary_; }
+
+  // The pages were read once; let the kernel drop them so resident memory stays one tensor deep.
+  static void release(const unsigned char* p, std::uint64_t bytes) {
     auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
     auto first = reinterpret_cast<std::uintptr_t>(p) & ~(page - 1);
     auto last = reinterpret_cast<std::uintptr_t>(p + bytes);
     if (last > first) ::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
-    return {};
   }
-
-  WeightsSummary summary() const override { return summary_; }
 
   Result<void> add_file(const fs::path& path) {
     // read_safetensors validates the header against the file: dtypes, shapes, offsets in range

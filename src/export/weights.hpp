@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -33,6 +34,14 @@ class WeightSource {
   // Reads `name` as float32 into `out` (its size is the element count). `init` is what a random
   // source fills in.
   [[nodiscard]] virtual Result<void> read(const std::string& name, Init init, std::span<float> out) const = 0;
+  // Writes the float32 bytes of `name` through `sink` straight from storage when they are stored as
+  // float32 already (no copy); false when the caller must read() instead.
+  [[nodiscard]] virtual Result<bool> write_f32(const std::string& name,
+                                               const std::function<Result<void>(const void*, std::size_t)>& sink) const {
+    (void)name;
+    (void)sink;
+    return false;
+  }
   // For the manifest: files and dtypes read (empty for random weights).
   [[nodiscard]] virtual WeightsSummary summary() const = 0;
 };

@@ -185,8 +185,15 @@ TEST(Export, FolderOutputHoldsTheModelAndTheCheckpointFiles) {
 TEST(Export, FindsACheckpointInTheHuggingFaceCacheByModelId) {
   TempDir hub;
   auto snapshot = test::make_cache_snapshot(hub.path(), "tiny-org/tiny-bert-qa");
-  for (const auto& e : fs::directory_iterator(export_reference().root / "bert-qa"))
-    fs::copy(e.path(), snapshot / e.path().filename(), fs::copy_options::recursive);
+  // As the hub lays files out: snapshot entries are symlinks into blobs/.
+  auto blobs = snapshot.parent_path().parent_path() / "blobs";
+  fs::create_directories(blobs);
+  for (const auto& e : fs::directory_iterator(export_reference().root / "bert-qa")) {
+    if (e.is_directory()) continue;
+    auto blob = blobs / ("blob-" + e.path().filename().string());
+    fs::copy_file(e.path(), blob);
+    fs::create_symlink(fs::relative(blob, snapshot), snapshot / e.path().filename());
+  }
   TempDir tmp;
   auto result = export_checkpoint("tiny-org/tiny-bert-qa", tmp / "m.onnx", kDefaultExportOpset, CacheLocation{hub.path()});
   ASSERT_TRUE(result.ok()) << result.error().message;
