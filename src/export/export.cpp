@@ -191,7 +191,8 @@ Result<ExportResult> export_model(const ExportRequest& request) {
   MODELKIT_TRY_VOID(exporter::check_weights(g.weights(), *owned));
 
   auto& proto = g.model();
-  proto.set_ir_version(8);
+  // The IR version each opset was released with (ONNX's versioning table): 17-18 -> 8, 19-20 -> 9, 21 -> 10.
+  proto.set_ir_version(request.opset >= 21 ? 10 : request.opset >= 19 ? 9 : 8);
   proto.set_producer_name("modelkit");
   proto.set_producer_version(std::string(kExporterVersion));
   auto* opset = proto.add_opset_import();
