@@ -536,7 +536,8 @@ class EncoderGraph {
     t = layer_norm(t, std::string(n_.mlm_norm), E);
     std::string decoder;
     auto untied = std::string(n_.mlm_decoder) + ".weight";
-    if (!c_.tie_word_embeddings && (random_ || source_.find(untied))) {
+    // tie_word_embeddings false asks for the checkpoint's own decoder: missing, it is an error, not the tied one.
+    if (!c_.tie_word_embeddings) {
       decoder = weight(untied, {c_.vocab_size, E}, Init::normal, true);
     } else {
       // Tied to the word embeddings: the same initializer, transposed at run time.

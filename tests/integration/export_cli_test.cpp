@@ -69,6 +69,16 @@ TEST(ExportCli, MissingTensor) {
                  "tensor 'bert.encoder.layer.1.output.dense.weight' is missing", out / "m.onnx");
 }
 
+TEST(ExportCli, UntiedDecoderMissingIsAnErrorNotTheTiedOne) {
+  TempDir tmp, out;
+  auto ck = copy_case(tmp, "bert-mlm-untied");
+  edit_header(ck / "model.safetensors", [](std::string& h) {
+    replace_once(h, "\"cls.predictions.decoder.weight\"", "\"cls.predictions.decoder.unused\"");
+  });
+  expect_refused(run_cli({"export", "-m", ck.string(), "-o", (out / "m.onnx").string()}), 1,
+                 "tensor 'cls.predictions.decoder.weight' is missing", out / "m.onnx");
+}
+
 TEST(ExportCli, TensorShapeDisagreesWithTheConfig) {
   TempDir tmp, out;
   auto ck = copy_case(tmp, "bert-tokcls");
