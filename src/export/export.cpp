@@ -19,8 +19,6 @@ using exporter::Head;
 
 namespace {
 
-std::string in_quotes(std::string_view s) { return "'" + std::string(s) + "'"; }
-
 std::string family_list() {
   std::string out;
   for (const auto& f : exporter::families()) out += (out.empty() ? "" : ", ") + std::string(f.model_type);
@@ -44,10 +42,10 @@ bool is_sentence_embedding_task(const TaskResolution& r) {
 
 Result<GraphPlan> plan_for(const ResolvedModel& model) {
   const auto& type = model.facts.config.model_type;
-  if (!type) return failure(in_quotes(model.reference()) + ": config.json names no model_type; cannot export it natively");
+  if (!type) return failure(quoted(model.reference()) + ": config.json names no model_type; cannot export it natively");
   const Family* family = exporter::find_family(*type);
   if (!family)
-    return failure("model_type " + in_quotes(*type) + " is not supported by the exporter (families: " + family_list() +
+    return failure("model_type " + quoted(*type) + " is not supported by the exporter (families: " + family_list() +
                    ", and sentence-transformers checkpoints of these)" + std::string(kOnnxWay));
   MODELKIT_TRY_VOID(require_resolved(model.resolution, model.reference()));
   GraphPlan plan;
@@ -65,8 +63,8 @@ Result<GraphPlan> plan_for(const ResolvedModel& model) {
       return plan;
     }
   }
-  return failure("model class " + in_quotes(cls.empty() ? "(none)" : cls) + " (task " +
-                 in_quotes(model.resolution.task.value_or("?")) + ") is not supported by the exporter (" +
+  return failure("model class " + quoted(cls.empty() ? "(none)" : cls) + " (task " +
+                 quoted(model.resolution.task.value_or("?")) + ") is not supported by the exporter (" +
                  std::string(family->model_type) + " exports " + class_list(*family) + ")" + std::string(kOnnxWay));
 }
 
@@ -99,10 +97,10 @@ class Staging {
   Result<void> create(const fs::path& beside) {
     auto parent = beside.parent_path().empty() ? fs::path(".") : beside.parent_path();
     std::error_code ec;
-    if (!fs::is_directory(parent, ec)) return failure("output folder " + in_quotes(parent.string()) + " does not exist");
+    if (!fs::is_directory(parent, ec)) return failure("output folder " + quoted(parent.string()) + " does not exist");
     std::string tmpl = (parent / ("." + beside.filename().string() + ".tmp-XXXXXX")).string();
     if (::mkdtemp(tmpl.data()) == nullptr)
-      return failure("cannot create a temporary folder beside " + in_quotes(beside.string()));
+      return failure("cannot create a temporary folder beside " + quoted(beside.string()));
     path_ = tmpl;
     return {};
   }
@@ -118,16 +116,16 @@ Result<void> move_into_place(const fs::path& from, const fs::path& to, bool forc
   std::error_code ec;
   fs::path aside;
   if (fs::exists(fs::symlink_status(to, ec))) {
-    if (!force) return failure(in_quotes(to.string()) + " exists; pass --force to replace it");
+    if (!force) return failure(quoted(to.string()) + " exists; pass --force to replace it");
     aside = to.string() + ".old-" + std::to_string(::getpid());
     fs::rename(to, aside, ec);
-    if (ec) return failure("cannot replace " + in_quotes(to.string()) + ": " + ec.message());
+    if (ec) return failure("cannot replace " + quoted(to.string()) + ": " + ec.message());
   }
   fs::rename(from, to, ec);
   if (ec) {
     std::error_code ignored;
     if (!aside.empty()) fs::rename(aside, to, ignored);
-    return failure("cannot write " + in_quotes(to.string()) + ": " + ec.message());
+    return failure("cannot write " + quoted(to.string()) + ": " + ec.message());
   }
   if (!aside.empty()) fs::remove_all(aside, ec);
   return {};
@@ -155,9 +153,9 @@ Result<ExportResult> export_model(const ExportRequest& request) {
     return usage_error("--opset " + std::to_string(request.opset) + " is not supported (" +
                        std::to_string(kMinExportOpset) + ".." + std::to_string(kMaxExportOpset) + ")");
   if (!model.checkpoint || !model.checkpoint->source.config_path)
-    return failure(in_quotes(model.reference()) + ": export needs a checkpoint with config.json");
+    return failure(quoted(model.reference()) + ": export needs a checkpoint with config.json");
   const auto& ck = *model.checkpoint;
-  if (ck.source.onnx_path) return failure(in_quotes(model.reference()) + " is already an ONNX model");
+  if (ck.source.onnx_path) return failure(quoted(model.reference()) + " is already an ONNX model");
   MODELKIT_TRY(auto plan, plan_for(model));
   const fs::path folder = ck.source.folder;
   if (is_sentence_embedding_task(model.resolution)) {
@@ -169,11 +167,11 @@ Result<ExportResult> export_model(const ExportRequest& request) {
   if (request.output.empty()) return usage_error("name the output with -o FILE.onnx or -o DIR");
   const bool to_file = request.output.extension() == ".onnx";
   if (within(folder, request.output) || (within(request.output, folder) && fs::exists(request.output)))
-    return failure("output " + in_quotes(request.output.string()) + " would overwrite the input checkpoint " +
-                   in_quotes(folder.string()));
+    return failure("output " + quoted(request.output.string()) + " would overwrite the input checkpoint " +
+                   quoted(folder.string()));
   std::error_code ec;
   if (!request.force && fs::exists(fs::symlink_status(request.output, ec)))
-    return failure(in_quotes(request.output.string()) + " exists; pass --force to replace it");
+    return failure(quoted(request.output.string()) + " exists; pass --force to replace it");
 
   // Weights.
   std::unique_ptr<exporter::WeightSource> owned;
@@ -222,7 +220,7 @@ Result<ExportResult> export_model(const ExportRequest& request) {
     for (const auto& name : copies) {
       if (std::find(result.copied_files.begin(), result.copied_files.end(), name) != result.copied_files.end()) continue;
       fs::copy_file(folder / name, staging.path() / name, ec);
-      if (ec) return failure("cannot copy " + in_quotes((folder / name).string()) + ": " + ec.message());
+      if (ec) return failure("cannot copy " + quoted((folder / name).string()) + ": " + ec.message());
       result.copied_files.push_back(name);
     }
     MODELKIT_TRY_VOID(move_into_place(staging.path(), request.output, request.force));

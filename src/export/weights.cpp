@@ -17,8 +17,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string in_quotes(std::string_view s) { return "'" + std::string(s) + "'"; }
-
 float half_to_float(std::uint16_t h) {
   std::uint32_t sign = static_cast<std::uint32_t>(h & 0x8000u) << 16;
   std::uint32_t exp = (h >> 10) & 0x1fu;
@@ -72,7 +70,7 @@ class SafetensorsWeights final : public WeightSource {
 
   Result<void> read(const std::string& name, Init, std::span<float> out) const override {
     auto it = entries_.find(name);
-    if (it == entries_.end()) return failure("tensor " + in_quotes(name) + " is missing");
+    if (it == entries_.end()) return failure("tensor " + quoted(name) + " is missing");
     const auto& e = it->second;
     const auto& file = *files_[e.file];
     const unsigned char* p = file.base + file.data_start + e.begin;
@@ -80,7 +78,7 @@ class SafetensorsWeights final : public WeightSource {
     const auto& dtype = e.info.dtype;
     std::uint64_t width = dtype == "F32" ? 4 : 2;
     if (bytes != out.size() * width)
-      return failure("tensor " + in_quotes(name) + ": holds " + std::to_string(bytes) + " bytes, expected " +
+      return failure("tensor " + quoted(name) + ": holds " + std::to_string(bytes) + " bytes, expected " +
                      std::to_string(out.size() * width));
     if (dtype == "F32") {
       std::memcpy(out.data(), p, bytes);
@@ -98,7 +96,7 @@ class SafetensorsWeights final : public WeightSource {
         std::memcpy(&out[i], &bits, 4);
       }
     } else {
-      return failure("tensor " + in_quotes(name) + " in " + in_quotes(file.path.filename().string()) + " has dtype " +
+      return failure("tensor " + quoted(name) + " in " + quoted(file.path.filename().string()) + " has dtype " +
                      dtype + "; export reads F32, F16 and BF16 weights");
     }
     release(p, bytes);
@@ -134,25 +132,25 @@ class SafetensorsWeights final : public WeightSource {
     auto file = std::make_unique<MappedFile>();
     file->path = path;
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return failure("cannot read " + in_quotes(path.string()) + ": " + std::strerror(errno));
+    if (fd < 0) return failure("cannot read " + quoted(path.string()) + ": " + std::strerror(errno));
     struct stat st {};
     if (::fstat(fd, &st) != 0) {
       ::close(fd);
-      return failure("cannot read " + in_quotes(path.string()) + ": " + std::strerror(errno));
+      return failure("cannot read " + quoted(path.string()) + ": " + std::strerror(errno));
     }
     file->size = static_cast<std::size_t>(st.st_size);
     void* m = ::mmap(nullptr, file->size, PROT_READ, MAP_PRIVATE, fd, 0);
     ::close(fd);
-    if (m == MAP_FAILED) return failure("cannot map " + in_quotes(path.string()) + ": " + std::strerror(errno));
+    if (m == MAP_FAILED) return failure("cannot map " + quoted(path.string()) + ": " + std::strerror(errno));
     file->base = static_cast<const unsigned char*>(m);
     std::uint64_t n = 0;
     for (int i = 7; i >= 0; --i) n = (n << 8) | file->base[i];
     file->data_start = 8 + n;
     std::string_view header(reinterpret_cast<const char*>(file->base) + 8, n);
     simdjson::dom::parser parser;
-    MODELKIT_TRY_CTX(auto doc, util::parse_json(parser, header), in_quotes(path.string()));
+    MODELKIT_TRY_CTX(auto doc, util::parse_json(parser, header), quoted(path.string()));
     simdjson::dom::object root;
-    if (doc.get_object().get(root) != simdjson::SUCCESS) return failure(in_quotes(path.string()) + ": header is not an object");
+    if (doc.get_object().get(root) != simdjson::SUCCESS) return failure(quoted(path.string()) + ": header is not an object");
     std::size_t index = files_.size();
     for (auto [key, value] : root) {
       if (key == "__metadata__") continue;
@@ -174,8 +172,8 @@ class SafetensorsWeights final : public WeightSource {
       static_cast<void>(offsets.at(1).get_uint64().get(e.end) == simdjson::SUCCESS);
       std::string name(key);
       if (entries_.count(name))
-        return failure("tensor " + in_quotes(name) + " appears in " + in_quotes(files_[entries_[name].file]->path.filename().string()) +
-                       " and " + in_quotes(path.filename().string()));
+        return failure("tensor " + quoted(name) + " appears in " + quoted(files_[entries_[name].file]->path.filename().string()) +
+                       " and " + quoted(path.filename().string()));
       entries_.emplace(std::move(name), std::move(e));
     }
     files_.push_back(std::move(file));
@@ -229,16 +227,16 @@ Result<std::unique_ptr<WeightSource>> open_safetensors(const fs::path& folder) {
   if (fs::is_regular_file(index, ec)) {
     MODELKIT_TRY(auto text, util::read_file(index, 64u << 20));
     simdjson::dom::parser parser;
-    MODELKIT_TRY_CTX(auto doc, util::parse_json(parser, text), in_quotes(index.string()));
+    MODELKIT_TRY_CTX(auto doc, util::parse_json(parser, text), quoted(index.string()));
     simdjson::dom::object weight_map;
     if (doc["weight_map"].get_object().get(weight_map) != simdjson::SUCCESS)
-      return failure(in_quotes(index.string()) + ": missing object field 'weight_map'");
+      return failure(quoted(index.string()) + ": missing object field 'weight_map'");
     std::vector<std::string> shards;
     for (auto [tensor, file] : weight_map) {
       std::string_view name;
       if (file.get_string().get(name) != simdjson::SUCCESS || name.empty() || name.find('/') != std::string_view::npos ||
           name.find('\\') != std::string_view::npos || name == "." || name == "..")
-        return failure(in_quotes(index.string()) + ": weight_map[" + in_quotes(tensor) + "] is not a file name inside the folder");
+        return failure(quoted(index.string()) + ": weight_map[" + quoted(tensor) + "] is not a file name inside the folder");
       if (std::find(shards.begin(), shards.end(), name) == shards.end()) shards.emplace_back(name);
     }
     std::sort(shards.begin(), shards.end());
@@ -251,10 +249,10 @@ Result<std::unique_ptr<WeightSource>> open_safetensors(const fs::path& folder) {
   if (files.empty()) {
     for (const char* bin : {"pytorch_model.bin", "pytorch_model.bin.index.json", "model.bin", "tf_model.h5"})
       if (fs::exists(folder / bin, ec))
-        return failure(in_quotes(folder.string()) + " has " + bin +
+        return failure(quoted(folder.string()) + " has " + bin +
                        " but no model.safetensors: export reads safetensors weights only (modelkit never unpickles); "
                        "convert the checkpoint to safetensors, or pass an ONNX model with --onnx FILE");
-    return failure(in_quotes(folder.string()) +
+    return failure(quoted(folder.string()) +
                    " has no *.safetensors weights (pass --random-weights to export the architecture with random weights)");
   }
   for (const auto& f : files) MODELKIT_TRY_VOID(source->add_file(f));
