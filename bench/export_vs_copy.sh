@@ -27,7 +27,7 @@ measure() {
   local name="$1"; shift
   /usr/bin/time -f "%e %M %U %S" -o "$work/time" "$@" >/dev/null
   read -r wall rss user sys <"$work/time"
-  echo "$name $wall $rss $(echo "$user + $sys" | bc)"
+  echo "$name $wall $rss $(awk -v u="$user" -v s="$sys" 'BEGIN { print u + s }')"
 }
 echo "weights: $weights_bytes bytes ($ckpt/model.safetensors)"
 for i in $(seq "$repeats"); do
