@@ -125,30 +125,41 @@ class SafetensorsWeights final : public WeightSource {
   }
 
   Result<void> add_file(const fs::path& path) {
-    // read_safetensors validates the header against the file: dtypes, shapes, offsets in range
-    // (a truncated file fails here), no overlaps.
-    MODELKIT_TRY(auto header_summary, read_safetensors(path));
-    merge(header_summary);
     auto file = std::make_unique<MappedFile>();
     file->path = path;
+    const auto ctx = quoted(path.string());
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return failure("cannot read " + quoted(path.string()) + ": " + std::strerror(errno));
+    if (fd < 0) return failure("cannot read " + ctx + ": " + std::strerror(errno));
     struct stat st {};
-    if (::fstat(fd, &st) != 0) {
+    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
       ::close(fd);
-      return failure("cannot read " + quoted(path.string()) + ": " + std::strerror(errno));
+      return failure("cannot read " + ctx + ": not a regular file");
     }
     file->size = static_cast<std::size_t>(st.st_size);
+    if (file->size < 8) {
+      ::close(fd);
+      return failure(ctx + ": " + std::to_string(file->size) + " bytes, too short for a safetensors header");
+    }
     void* m = ::mmap(nullptr, file->size, PROT_READ, MAP_PRIVATE, fd, 0);
     ::close(fd);
-    if (m == MAP_FAILED) return failure("cannot map " + quoted(path.string()) + ": " + std::strerror(errno));
+    if (m == MAP_FAILED) return failure("cannot map " + ctx + ": " + std::strerror(errno));
     file->base = static_cast<const unsigned char*>(m);
     std::uint64_t n = 0;
     for (int i = 7; i >= 0; --i) n = (n << 8) | file->base[i];
+    if (n > file->size - 8)
+      return failure(ctx + ": header length " + std::to_string(n) + " is larger than the file (" +
+                     std::to_string(file->size) + " bytes)");
+    if (n > kMaxSafetensorsHeader)
+      return failure(ctx + ": header length " + std::to_string(n) + " exceeds the 100 MB safetensors limit");
     file->data_start = 8 + n;
-    std::string_view header(reinterpret_cast<const char*>(file->base) + 8, n);
+    // The header is validated as mapped (dtypes, shapes, offsets inside this mapping: a truncated
+    // file fails here, no overlaps), so the entries read below cannot point outside it.
+    std::string_view mapped_header(reinterpret_cast<const char*>(file->base) + 8, n);
+    MODELKIT_TRY_CTX(auto header_summary, parse_safetensors_header(mapped_header, file->size - 8 - n), ctx);
+    header_summary.files.push_back(path.filename().string());
+    merge(header_summary);
     simdjson::dom::parser parser;
-    MODELKIT_TRY_CTX(auto doc, util::parse_json(parser, header), quoted(path.string()));
+    MODELKIT_TRY_CTX(auto doc, util::parse_json(parser, mapped_header), ctx);
     simdjson::dom::object root;
     if (doc.get_object().get(root) != simdjson::SUCCESS) return failure(quoted(path.string()) + ": header is not an object");
     std::size_t index = files_.size();
