@@ -124,14 +124,14 @@ _modelkit() {
   fi
   COMPREPLY=()
   if (( COMP_CWORD == 1 )); then
-    COMPREPLY=($(compgen -W 'inspect config build quantize perf tokenize help --help --version' -- "$cur"))
+    COMPREPLY=($(compgen -W 'inspect config export build quantize perf tokenize help --help --version' -- "$cur"))
     return 0
   fi
   local options
   case "${COMP_WORDS[1]}" in
     help)
-      (( COMP_CWORD == 2 )) && COMPREPLY=($(compgen -W 'inspect config build quantize perf tokenize commands tasks resolution calibration quantization
-model-types' -- "$cur"))
+      (( COMP_CWORD == 2 )) && COMPREPLY=($(compgen -W 'inspect config export build quantize perf tokenize commands tasks resolution calibration
+quantization model-types' -- "$cur"))
       return 0 ;;
     inspect)
       options='-m --model --model-type --model-class --task --list-tasks --format -h --help'
@@ -160,6 +160,16 @@ model-types' -- "$cur"))
         --weight-type) COMPREPLY=($(compgen -W 'uint8 int8 uint16 int16' -- "$cur")); return 0 ;;
         --seed) return 0 ;;
         -o|--output) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
+      esac ;;
+    export)
+      options='-m --model --task -o --output --opset --random-weights --seed --force --format -h --help'
+      case "$prev" in
+        -m|--model) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
+        --task) COMPREPLY=($(compgen -W "$_modelkit_tasks" -- "$cur")); return 0 ;;
+        -o|--output) return 0 ;;
+        --opset) return 0 ;;
+        --seed) return 0 ;;
+        --format) COMPREPLY=($(compgen -W 'table json' -- "$cur")); return 0 ;;
       esac ;;
     build)
       options='-m --model --model-type --model-class --task -c --config --samples --sequence-length --method

@@ -219,6 +219,7 @@ constexpr RelatedRow kRelated[] = {
     {"config", "'modelkit help resolution', 'modelkit help calibration', 'modelkit help quantization'"},
     {"build", "'modelkit help resolution', 'modelkit help calibration', 'modelkit help quantization'"},
     {"quantize", "'modelkit help calibration', 'modelkit help quantization'"},
+    {"export", "'modelkit help resolution', 'modelkit help tasks'"},
 };
 
 Page command_page(const Command& c) {
