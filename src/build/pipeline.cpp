@@ -361,16 +361,11 @@ Result<BuildResult> run_build(BuildRequest req) {
   auto validation = quant::compare_models(*float_model, quantized, held, vopts);
   if (!validation) return validation.take_error();
   if (held_back == 0) warn("validation reuses calibration samples: the data held too few samples to hold some back");
-  for (const auto& o : validation->outputs) {
-    if (!o.compared) continue;
-    result.min_cosine = std::min(result.min_cosine, o.cosine_similarity);
-    if (o.cosine_similarity < req.cosine_warning) {
-      char buf[160];
-      std::snprintf(buf, sizeof buf, "output '%s': cosine similarity %.4f to the float model is below %.2f",
-                    o.name.c_str(), o.cosine_similarity, req.cosine_warning);
-      warn(buf);
-    }
-  }
+  for (const auto& o : validation->outputs)
+    if (o.compared) result.min_cosine = std::min(result.min_cosine, o.min_cosine);
+  auto thresholds = quant::default_validation_thresholds();
+  thresholds.min_cosine = req.cosine_warning;
+  for (auto& w : quant::validation_warnings(*validation, thresholds)) warn(std::move(w));
   auto& record = selected->record;
   for (auto& skipped : source.skipped_inputs()) {
     // The user's own data gets a warning; a broken file among the default photographs only a note.
@@ -422,6 +417,7 @@ Result<BuildResult> run_build(BuildRequest req) {
   w.end_object();
   w.key("validation").begin_object();
   w.field("cosine_warning_below", req.cosine_warning);
+  w.field("sqnr_warning_below_db", thresholds.min_sqnr_db);
   w.field("min_cosine_similarity", result.min_cosine);
   w.key("report");
   quant::write_validation_json(w, *validation);
