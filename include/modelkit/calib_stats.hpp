@@ -110,7 +110,8 @@ struct Range {
 // count), q is spread in floating point (onnxruntime truncates to integers) and only over p's
 // non-zero bins with the last group taking the remainder, as MXNet does (onnxruntime fills every
 // bin of a group and leaves the remainder bins at 0). On sparse histograms these move t by many
-// bins (tests/unit/calib/calibrator_reference_test.cpp compares against both).
+// bins (tests/unit/calib/calibrator_reference_test.cpp checks the rest against a numpy reference
+// with these departures switched on).
 [[nodiscard]] Range entropy_range(const Histogram& signed_values, std::size_t quantized_bins);
 
 // One tensor's statistic for a method.
