@@ -18,6 +18,32 @@ namespace modelkit::quant {
 namespace fs = std::filesystem;
 namespace {
 
+// Planted bugs for the mutation check (scripts/mutation_check.sh builds the quant area with one
+// MODELKIT_TEST_MUTATION_* defined; normal builds define none): the quant tests must fail under
+// each. act_scale_x2: activation scales doubled; weight_scale_x2: weights quantized at twice
+// their scale; skip_qdq: the first main-graph activation loses its Q/DQ pair; identity_model:
+// the float model is written back unquantized.
+#if defined(MODELKIT_TEST_MUTATION_ACT_SCALE_X2)
+constexpr float kPlantedActivationScale = 2;
+#else
+constexpr float kPlantedActivationScale = 1;
+#endif
+#if defined(MODELKIT_TEST_MUTATION_WEIGHT_SCALE_X2)
+constexpr float kPlantedWeightScale = 2;
+#else
+constexpr float kPlantedWeightScale = 1;
+#endif
+#if defined(MODELKIT_TEST_MUTATION_SKIP_QDQ)
+constexpr bool kPlantedSkipQdq = true;
+#else
+constexpr bool kPlantedSkipQdq = false;
+#endif
+#if defined(MODELKIT_TEST_MUTATION_IDENTITY_MODEL)
+constexpr bool kPlantedIdentityModel = true;
+#else
+constexpr bool kPlantedIdentityModel = false;
+#endif
+
 std::string in_quotes(std::string_view s) { return "'" + std::string(s) + "'"; }
 
 std::string op_key(const ::onnx::NodeProto& n) {
@@ -184,7 +210,10 @@ class Emitter {
       }
     }
     group_params_.clear();
-    for (const auto& [g, r] : unions) group_params_[g] = asymmetric_params(r.min, r.max, options_.activation_type);
+    for (const auto& [g, r] : unions) {
+      group_params_[g] = asymmetric_params(r.min, r.max, options_.activation_type);
+      group_params_[g].scale *= kPlantedActivationScale;
+    }
     return {};
   }
 
@@ -361,6 +390,10 @@ class Emitter {
           if (is_quantized_slot(&s, node, slot)) g.mutable_node(node)->set_input(slot, dq);
         continue;
       }
+      if (kPlantedSkipQdq && s.parent == nullptr && !planted_skip_done_) {
+        planted_skip_done_ = true;
+        continue;
+      }
       auto prod = s.producer.find(a.name);
       if (auto it = fold_source_.find(key); it != fold_source_.end()) prod = s.producer.find(it->second);
       const bool producer_quantized =
@@ -403,6 +436,12 @@ class Emitter {
       if (!t) return t.take_error();
       auto q = quantize_weight(*t, options_.weight_type, w.axis);
       if (!q) return q.take_error();
+      if (kPlantedWeightScale != 1) {
+        auto planted = q->params;
+        for (auto& p : planted) p.scale *= kPlantedWeightScale;
+        q = quantize_with_channel_params(*t, options_.weight_type, w.axis, planted);
+        if (!q) return q.take_error();
+      }
       std::optional<Tensor> bias;
       float input_scale = 0;
       if (bias_use) {
@@ -502,6 +541,7 @@ class Emitter {
   std::map<Key, std::string> fold_source_;  // fold output -> input, for kept folds
   std::map<Key, calib::Range> constant_ranges_;
   std::map<int, QuantParams> group_params_;
+  bool planted_skip_done_ = false;
 };
 
 Error already_quantized(const fs::path& path, const onnx::QuantizationInfo& q) {
@@ -597,7 +637,7 @@ Result<QuantizeReport> quantize(const fs::path& model_path, const calib::TensorR
     names.emplace_back(n.name(), op_key(n));
   }
   Emitter emitter(model, *planned, ranges, options, domain, model_dir, report);
-  MODELKIT_TRY_VOID(emitter.run());
+  if (!kPlantedIdentityModel) MODELKIT_TRY_VOID(emitter.run());
 
   std::map<std::string, OpTypeSummary> by_op;
   for (std::size_t i = 0; i < planned->nodes.size(); ++i) {
