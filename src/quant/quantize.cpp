@@ -450,10 +450,11 @@ class Emitter {
         bias = std::move(*b);
         input_scale = params_of(&s, original_input0(s, w.node)).scale;
         if (q->params.size() != 1 && q->params.size() != bias->element_count()) {
-          bias.reset();  // a bias that does not match the channels stays float
+          // A bias that does not match the channels stays float (warn before dropping it).
           report_.warnings.push_back("bias of node " + in_quotes(node.name()) + " kept in float: " +
                                      std::to_string(bias->element_count()) + " values for " +
                                      std::to_string(q->params.size()) + " weight channels");
+          bias.reset();
         }
       }
       std::vector<QuantParams> params = q->params;

@@ -14,6 +14,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 
 namespace modelkit::quant {
 namespace {
@@ -244,6 +245,55 @@ TEST(Quantize, EditedSavedRangeChangesItsScale) {
     if (tensor != edited_tensor) EXPECT_EQ(after[tensor], p) << tensor << " did not change in the file";
   testing::expect_clean(testing::check_qdq(b, src, *reread, {}));
   for (const auto& f : {file, edited_file, a, b}) fs::remove(f);
+}
+
+// A Conv whose bias does not match its output channels (3 values, 2 channels): per-channel
+// weights cannot give it one scale per value, so the bias stays float with a warning naming both
+// counts (this path once read the bias after dropping it).
+TEST(Quantize, MismatchedBiasStaysFloatWithAWarning) {
+  ::onnx::ModelProto m;
+  m.set_ir_version(8);
+  m.add_opset_import()->set_version(13);
+  auto& g = *m.mutable_graph();
+  g.set_name("conv");
+  auto add_value = [](::onnx::ValueInfoProto* v, const std::string& name, std::vector<std::int64_t> dims) {
+    v->set_name(name);
+    v->mutable_type()->mutable_tensor_type()->set_elem_type(::onnx::TensorProto::FLOAT);
+    for (auto d : dims) v->mutable_type()->mutable_tensor_type()->mutable_shape()->add_dim()->set_dim_value(d);
+  };
+  add_value(g.add_input(), "x", {1, 1, 4, 4});
+  add_value(g.add_output(), "y", {1, 2, 4, 4});
+  std::vector<float> w = {0.5f, -0.25f}, b = {0.1f, 0.2f, 0.3f};
+  *g.add_initializer() = onnx::tensor_to_proto(Tensor::from_values<float>("w", {2, 1, 1, 1}, w));
+  *g.add_initializer() = onnx::tensor_to_proto(Tensor::from_values<float>("b", {3}, b));
+  auto* n = g.add_node();
+  n->set_op_type("Conv");
+  n->set_name("conv");
+  for (const char* i : {"x", "w", "b"}) n->add_input(i);
+  n->add_output("y");
+  const auto src = temp_path("mismatched-bias.onnx"), out = temp_path("mismatched-bias-q.onnx");
+  {
+    std::ofstream f(src, std::ios::binary);
+    ASSERT_TRUE(m.SerializeToOstream(&f));
+  }
+  QuantizeOptions options;
+  options.per_channel = true;
+  auto plan = plan_quantization(src, options);
+  ASSERT_TRUE(plan.ok()) << plan.error().message;
+  calib::TensorRanges ranges;
+  for (const auto& t : plan->tensors_to_calibrate) ranges.tensors[t] = {-1, 1};
+  auto report = quantize(src, ranges, options, out);
+  ASSERT_TRUE(report.ok()) << report.error().message;
+  EXPECT_EQ(report->biases_quantized, 0);
+  EXPECT_EQ(report->weights_quantized, 1);
+  ASSERT_EQ(report->warnings.size(), 1u);
+  EXPECT_EQ(report->warnings[0], "bias of node 'conv' kept in float: 3 values for 2 weight channels");
+  auto written = onnx::read_model_proto(out);
+  ASSERT_TRUE(written.ok());
+  for (const auto& node : written->graph().node())
+    if (node.op_type() == "Conv") EXPECT_EQ(node.input(2), "b") << "the float bias, read directly";
+  fs::remove(src);
+  fs::remove(out);
 }
 
 TEST(Quantize, RefusesOpsetBelow10) {
