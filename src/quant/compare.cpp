@@ -4,6 +4,7 @@
 #include <modelkit/quantize.hpp>
 #include <modelkit/runtime.hpp>
 
+#include "quant/report_json.hpp"
 #include "util/json_writer.hpp"
 
 #include <cfloat>
@@ -13,8 +14,6 @@
 
 namespace modelkit::quant {
 namespace {
-
-std::string in_quotes(std::string_view s) { return "'" + std::string(s) + "'"; }
 
 // Cosine of two vectors from their dot product and squared norms; 1 when both are zero, 0 when
 // only one is.
@@ -114,7 +113,7 @@ Result<ValidationReport> compare_models(const std::filesystem::path& float_model
     names.push_back(o.name);
     bool found = false;
     for (const auto& q : candidate->outputs()) found = found || q.name == o.name;
-    if (!found) return failure(in_quotes(quantized_model.string()) + " lacks output " + in_quotes(o.name));
+    if (!found) return failure(quoted(quantized_model.string()) + " lacks output " + quoted(o.name));
   }
   std::vector<Accumulator> acc(names.size());
   report.outputs.resize(names.size());
@@ -135,7 +134,7 @@ Result<ValidationReport> compare_models(const std::filesystem::path& float_model
       const Tensor& tf = (*rf)[i];
       const Tensor& tq = (*rq)[i];
       if (tf.shape != tq.shape)
-        return failure("output " + in_quotes(names[i]) + " is [" + format_shape(tf.shape) + "] in the float model but [" +
+        return failure("output " + quoted(names[i]) + " is [" + format_shape(tf.shape) + "] in the float model but [" +
                        format_shape(tq.shape) + "] in the quantized one");
       if (!read_floats(tf, f) || !read_floats(tq, q)) {
         out.compared = false;
@@ -147,7 +146,7 @@ Result<ValidationReport> compare_models(const std::filesystem::path& float_model
     }
     ++report.samples;
   }
-  if (report.samples == 0) return failure("validation data " + in_quotes(source.describe()) + " yielded no sample");
+  if (report.samples == 0) return failure("validation data " + quoted(source.describe()) + " yielded no sample");
   for (std::size_t i = 0; i < names.size(); ++i)
     if (report.outputs[i].compared) finish(report.outputs[i], acc[i]);
   return report;
@@ -163,7 +162,7 @@ std::vector<std::string> validation_warnings(const ValidationReport& report, con
   std::vector<std::string> warnings;
   for (const auto& o : report.outputs) {
     if (!o.compared) continue;
-    const std::string head = "output " + in_quotes(o.name) + ": ";
+    const std::string head = "output " + quoted(o.name) + ": ";
     if (!o.informative) {
       warnings.push_back(head + "validation cannot judge the quantization: " + o.note);
       continue;

@@ -1,0 +1,55 @@
+// validate: the quantized model against the float one on the held-back samples (the
+// calibration ones, with a warning, when the data held too few to keep some apart).
+#include "build/samples.hpp"
+#include "build/stages.hpp"
+#include "quant/report_json.hpp"
+#include "util/json_writer.hpp"
+
+#include <algorithm>
+
+namespace modelkit::build {
+namespace {
+
+quant::ValidationThresholds validation_thresholds(const BuildRequest& req) {
+  auto t = quant::default_validation_thresholds();
+  t.min_cosine = req.cosine_warning;
+  return t;
+}
+
+}  // namespace
+
+Result<StageOutcome> validate_stage(Context& c) {
+  const auto& req = c.request;
+  auto& source = *c.selected->source;
+  const int count = c.held_back > 0 ? c.held_back : std::min(c.calibration_samples, 3);
+  WindowSource held(source, c.held_back > 0 ? c.calibration_samples : 0, count);
+  quant::CompareOptions vopts;
+  vopts.max_samples = static_cast<std::uint64_t>(count);
+  vopts.intra_op_threads = req.threads;
+  MODELKIT_TRY(c.validation, quant::compare_models(c.float_model, c.quantized, held, vopts));
+  if (c.held_back == 0) c.warn("validation reuses calibration samples: the data held too few samples to hold some back");
+  // The lowest per-sample cosine of any output; which outputs warrant a warning is the quant
+  // library's decision (docs/validation.md).
+  for (const auto& o : c.validation.outputs)
+    if (o.compared) c.result.min_cosine = std::min(c.result.min_cosine, o.min_cosine);
+  for (auto& w : quant::validation_warnings(c.validation, validation_thresholds(req))) c.warn(std::move(w));
+  auto& record = c.selected->record;
+  for (auto& skipped : source.skipped_inputs()) {
+    // The user's own data gets a warning; a broken file among the default photographs only a note.
+    if (req.config.calibration.data) c.warn(skipped);
+    record.notes.push_back(std::move(skipped));
+  }
+  return ran();
+}
+
+void validate_manifest(const Context& c, util::JsonWriter& w) {
+  w.key("validation").begin_object();
+  w.field("cosine_warning_below", c.request.cosine_warning);
+  w.field("sqnr_warning_below_db", validation_thresholds(c.request).min_sqnr_db);
+  w.field("min_cosine_similarity", c.result.min_cosine);
+  w.key("report");
+  quant::write_validation_json(w, c.validation);
+  w.end_object();
+}
+
+}  // namespace modelkit::build
