@@ -4,6 +4,7 @@
 #   - the libFuzzer targets, each for MODELKIT_FUZZ_SECONDS (default 30; 0 skips them), see scripts/fuzz.sh;
 #   - the whole suite built with ASan + UBSan in build-asan/ (MODELKIT_SANITIZE=0 skips it),
 #     see scripts/sanitize.sh.
+# Then the mutation check (MODELKIT_MUTATION=0 skips it), see scripts/mutation_check.sh.
 # The last step is the plain Release suite, so the run closes on its ctest summary.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -17,6 +18,12 @@ if command -v clang++ >/dev/null; then
   if [ "${MODELKIT_SANITIZE:-1}" != 0 ]; then
     bash "$root/scripts/sanitize.sh"
   fi
+fi
+# The mutation check: the quant tests must fail under each bug planted in the quantizer
+# (scripts/mutation_check.sh; ~3 min on 2 cores with a cold ccache, ~2 min warm).
+# MODELKIT_MUTATION=0 skips it.
+if [ "${MODELKIT_MUTATION:-1}" != 0 ]; then
+  bash "$root/scripts/mutation_check.sh"
 fi
 cd "$root/build"
 ctest --output-on-failure --parallel "$(nproc)" --timeout 900

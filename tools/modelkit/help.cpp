@@ -491,7 +491,8 @@ Page quantization_page() {
           "--exclude-nodes NAME|REGEX leaves matching nodes in float; every name or op type that matches nothing is "
           "a warning.",
           "Validation runs the float and the quantized model on held-back samples and reports per output the cosine "
-          "similarity and the largest absolute error.",
+          "similarity (pooled and per sample), relative L2 error, SQNR and absolute errors; an output warns below "
+          "a per-sample cosine of 0.99 or 27 dB SQNR, or when the samples cannot tell (docs/validation.md).",
           "Models over 2 GiB: weights read from and written to external data.",
           "Output: written to a temporary folder, then renamed; an existing output is kept unless --force."});
   p.heading("Options (build, quantize)");
