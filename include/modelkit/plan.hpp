@@ -20,6 +20,8 @@ struct CalibrationSettings {
   std::string kind = "random";  // text | image | random (build-pipeline.md "Calibration data")
   std::string kind_reason;      // why this kind
   std::optional<std::string> data;  // --calibration-data
+  std::optional<std::string> text_column;  // --text-column (jsonl/csv/tsv; default "text")
+  std::optional<std::string> pair_column;  // --pair-column (default "text_pair" when present)
   int samples = 100;
   int sequence_length = 128;
   std::string method = "minmax";  // minmax | percentile | entropy

@@ -146,7 +146,9 @@ void write_record(util::JsonWriter& w, const calib::CalibrationRecord& r, const 
   w.field("fallback", r.fallback_reason.has_value());
   w.field("fallback_reason", r.fallback_reason);
   w.field("data_source", ranges_in ? ranges_in->string() : r.data_source);
+  w.field("user_data", r.user_data);
   w.field("samples", used);
+  w.field("requested_samples", s.samples);
   w.field("held_back_for_validation", held_back);
   w.field("seed", s.seed);
   w.field("method", s.method);
@@ -293,6 +295,8 @@ Result<BuildResult> run_build(BuildRequest req) {
   sreq.kind = cs.kind;
   sreq.kind_reason = cs.kind_reason;
   if (cs.data) sreq.data = fs::path(*cs.data);
+  sreq.columns.text = cs.text_column;
+  sreq.columns.pair = cs.pair_column;
   sreq.checkpoint_folder = req.model.checkpoint ? req.model.checkpoint->source.folder : float_model->parent_path();
   sreq.model_inputs = info->inputs;
   sreq.hints = hints_from(req.model);
@@ -308,6 +312,10 @@ Result<BuildResult> run_build(BuildRequest req) {
   int held_back = std::min(req.validation_samples, std::max(available > 1 ? 1 : 0, available / 5));
   int calib_n = std::min(cs.samples, available - held_back);
   if (calib_n < 1) return failure("the calibration data holds no samples (" + selected->record.data_source + ")");
+  if (calib_n < cs.samples && !req.ranges_in)
+    warn("calibration uses " + std::to_string(calib_n) + " samples, fewer than the " + std::to_string(cs.samples) +
+         " asked for: " + selected->record.data_source + " holds " + std::to_string(available) +
+         (held_back > 0 ? " and " + std::to_string(held_back) + " are held back for validation" : std::string()));
   WindowSource calib_view(source, 0, calib_n);
   calib::TensorRanges ranges;
   if (req.ranges_in) {

@@ -7,8 +7,10 @@
 #include "util/strings.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <set>
+#include <span>
 
 namespace modelkit::calib {
 namespace fs = std::filesystem;
@@ -333,7 +335,7 @@ Result<Built> build_text(const SourceRequest& req) {
   Built b;
   std::vector<TextSample> samples;
   if (req.data) {
-    auto read = read_text_samples(*req.data);
+    auto read = read_text_samples(*req.data, req.columns);
     if (!read) return read.take_error();
     samples = std::move(*read);
     b.data_source = req.data->string();
@@ -393,11 +395,125 @@ Result<Built> build_image(const SourceRequest& req) {
 
 }  // namespace
 
-Result<std::vector<TextSample>> read_text_samples(const fs::path& path) {
+namespace {
+
+// Splits one CSV record (RFC 4180: quoted fields, "" inside quotes) starting at `rest`;
+// consumes it (quoted fields may span lines). Errors on an unterminated quote.
+Result<std::vector<std::string>> next_csv_record(std::string_view& rest, size_t& line_no) {
+  std::vector<std::string> fields(1);
+  bool quoted_field = false, in_quotes = false;
+  size_t i = 0;
+  for (; i < rest.size(); ++i) {
+    char c = rest[i];
+    if (in_quotes) {
+      if (c == '"') {
+        if (i + 1 < rest.size() && rest[i + 1] == '"') {
+          fields.back().push_back('"');
+          ++i;
+        } else {
+          in_quotes = false;
+        }
+      } else {
+        if (c == '\n') ++line_no;
+        fields.back().push_back(c);
+      }
+      continue;
+    }
+    if (c == '"' && fields.back().empty() && !quoted_field) {
+      in_quotes = quoted_field = true;
+    } else if (c == ',') {
+      fields.emplace_back();
+      quoted_field = false;
+    } else if (c == '\n') {
+      break;
+    } else if (c != '\r' || (i + 1 < rest.size() && rest[i + 1] != '\n')) {
+      fields.back().push_back(c);
+    }
+  }
+  if (in_quotes) return failure("a quoted field is not closed before the end of the file");
+  rest.remove_prefix(std::min(rest.size(), i + 1));
+  return fields;
+}
+
+std::vector<std::string> split_tabs(std::string_view line) {
+  std::vector<std::string> out;
+  while (true) {
+    auto tab = line.find('\t');
+    out.emplace_back(line.substr(0, tab));
+    if (tab == std::string_view::npos) break;
+    line.remove_prefix(tab + 1);
+  }
+  return out;
+}
+
+std::string missing_column(const std::string& column, const std::vector<std::string>& have, bool pair) {
+  return "no column '" + column + "' (columns: " + util::join(have, ", ") + "); name the " +
+         (pair ? "second text's column with --pair-column" : "text column with --text-column");
+}
+
+// .csv / .tsv with a header row.
+Result<std::vector<TextSample>> read_table(const fs::path& path, std::string_view text, bool tsv,
+                                           const TextColumns& columns) {
+  std::vector<TextSample> out;
+  size_t line_no = 1;
+  std::string_view rest = text;
+  auto next = [&]() -> Result<std::vector<std::string>> {
+    if (tsv) {
+      auto nl = rest.find('\n');
+      std::string_view line = rest.substr(0, nl);
+      rest.remove_prefix(nl == std::string_view::npos ? rest.size() : nl + 1);
+      if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+      return split_tabs(line);
+    }
+    return next_csv_record(rest, line_no);
+  };
+  auto header = next();
+  if (!header) return header.take_error().with_context(quoted(path) + " line 1");
+  std::string text_name = columns.text.value_or("text");
+  auto find = [&](const std::string& name) -> std::optional<size_t> {
+    for (size_t i = 0; i < header->size(); ++i)
+      if ((*header)[i] == name) return i;
+    return std::nullopt;
+  };
+  auto text_col = find(text_name);
+  if (!text_col) return failure(quoted(path) + " line 1: " + missing_column(text_name, *header, false));
+  std::optional<size_t> pair_col;
+  if (columns.pair) {
+    pair_col = find(*columns.pair);
+    if (!pair_col) return failure(quoted(path) + " line 1: " + missing_column(*columns.pair, *header, true));
+  } else {
+    pair_col = find("text_pair");
+  }
+  while (!rest.empty()) {
+    size_t first_line = ++line_no;
+    auto fields = next();
+    auto where = quoted(path) + " line " + std::to_string(first_line);
+    if (!fields) return fields.take_error().with_context(where);
+    if (fields->size() == 1 && util::trim((*fields)[0]).empty()) continue;  // blank line
+    if (fields->size() != header->size())
+      return failure(where + ": " + std::to_string(fields->size()) + " fields, the header has " +
+                     std::to_string(header->size()));
+    const auto& t = (*fields)[*text_col];
+    if (!util::valid_utf8(t) || (pair_col && !util::valid_utf8((*fields)[*pair_col])))
+      return failure(where + ": not valid UTF-8");
+    if (util::trim(t).empty()) continue;
+    out.push_back({t, pair_col ? std::optional<std::string>((*fields)[*pair_col]) : std::nullopt});
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<std::vector<TextSample>> read_text_samples(const fs::path& path, const TextColumns& columns) {
   auto text = util::read_file(path, std::uint64_t{1} << 30);
   if (!text) return text.take_error();
+  auto ext = util::to_lower(path.extension().string());
+  if (ext == ".csv" || ext == ".tsv") return read_table(path, *text, ext == ".tsv", columns);
   std::vector<TextSample> out;
-  bool jsonl = util::to_lower(path.extension().string()) == ".jsonl";
+  bool jsonl = ext == ".jsonl";
+  if (!jsonl && (columns.text || columns.pair))
+    return usage_error("--text-column and --pair-column apply to .jsonl, .csv and .tsv files, not " + quoted(path));
+  std::string text_name = columns.text.value_or("text");
   simdjson::dom::parser parser;
   size_t line_no = 0;
   std::string_view rest = *text;
@@ -417,16 +533,61 @@ Result<std::vector<TextSample>> read_text_samples(const fs::path& path) {
     auto doc = util::parse_json(parser, line);
     auto where = quoted(path) + " line " + std::to_string(line_no);
     if (!doc) return doc.take_error().with_context(where);
-    if (!doc->is_object()) return failure(where + ": expected a JSON object with a 'text' field");
+    if (!doc->is_object()) return failure(where + ": expected a JSON object with a '" + text_name + "' field");
     auto obj = doc->get_object().value_unsafe();
-    auto t = util::optional_string(obj, "text");
+    auto keys = [&] {
+      std::vector<std::string> k;
+      for (auto field : obj) k.emplace_back(field.key);
+      return k;
+    };
+    auto t = util::optional_string(obj, text_name);
     if (!t) return t.take_error().with_context(where);
-    if (!*t) return failure(where + ": missing field 'text'");
-    auto p = util::optional_string(obj, "text_pair");
+    if (!*t) return failure(where + ": " + missing_column(text_name, keys(), false));
+    std::optional<std::string> pair;
+    auto p = util::optional_string(obj, columns.pair.value_or("text_pair"));
     if (!p) return p.take_error().with_context(where);
-    out.push_back({std::string(**t), *p ? std::optional<std::string>(std::string(**p)) : std::nullopt});
+    if (*p) pair = std::string(**p);
+    else if (columns.pair) return failure(where + ": " + missing_column(*columns.pair, keys(), true));
+    out.push_back({std::string(**t), std::move(pair)});
   }
   return out;
+}
+
+namespace {
+
+bool has_extension(const fs::path& p, std::span<const std::string_view> exts) {
+  auto e = util::to_lower(p.extension().string());
+  return std::any_of(exts.begin(), exts.end(), [&](std::string_view x) { return e == x; });
+}
+constexpr std::array<std::string_view, 4> kTextExtensions = {".txt", ".jsonl", ".csv", ".tsv"};
+constexpr std::array<std::string_view, 3> kImageExtensions = {".jpg", ".jpeg", ".png"};
+constexpr std::array<std::string_view, 4> kAudioExtensions = {".wav", ".flac", ".mp3", ".ogg"};
+
+}  // namespace
+
+Result<std::string> data_kind_of(const fs::path& path) {
+  std::error_code ec;
+  auto status = fs::status(path, ec);
+  if (ec || !fs::exists(status)) return failure("calibration data " + quoted(path) + " does not exist");
+  if (fs::is_directory(status)) {
+    int images = 0, audio = 0;
+    for (const auto& e : fs::directory_iterator(path, ec)) {
+      if (has_extension(e.path(), kImageExtensions)) ++images;
+      if (has_extension(e.path(), kAudioExtensions)) ++audio;
+    }
+    if (ec) return failure("cannot read the calibration data folder " + quoted(path) + ": " + ec.message());
+    if (images > 0 && audio > 0)
+      return failure("calibration data folder " + quoted(path) + " holds both images and audio; give one kind");
+    if (images > 0) return std::string("image");
+    if (audio > 0) return std::string("audio");
+    return failure("calibration data folder " + quoted(path) + " holds no .jpg, .jpeg or .png images and no audio files");
+  }
+  if (has_extension(path, kTextExtensions)) return std::string("text");
+  if (has_extension(path, kAudioExtensions)) return std::string("audio");
+  if (has_extension(path, kImageExtensions))
+    return failure("calibration data " + quoted(path) + " is one image; name the folder that holds the images");
+  return failure("calibration data " + quoted(path) +
+                 ": expected .txt, .jsonl, .csv or .tsv text, a folder of images, or audio (.wav, .flac, .mp3, .ogg)");
 }
 
 Result<SelectedSource> select_source(const SourceRequest& req) {
@@ -443,7 +604,32 @@ Result<SelectedSource> select_source(const SourceRequest& req) {
 
   std::optional<std::string> fallback;
   std::optional<Built> built;
-  if (req.kind == "text" || req.kind == "image") {
+  std::string kind = req.kind;
+  rec.requested_samples = req.samples;
+  if (req.data) {
+    // The user's data is a contract: its own kind decides the source, and every way it could
+    // go unused is an error, never a quiet switch to random numbers.
+    rec.user_data = true;
+    std::string what = "--calibration-data " + quoted(*req.data);
+    MODELKIT_TRY(kind, data_kind_of(*req.data));
+    if (kind == "audio")
+      return failure(what + " is audio, and this modelkit has no audio calibration source; pass text or images, "
+                            "or leave --calibration-data out to calibrate on random inputs");
+    if (kind != req.kind)
+      rec.notes.push_back("the data kind is " + kind + ", from --calibration-data (the plan's kind was " + req.kind + ")");
+    auto b = kind == "text" ? build_text(req) : build_image(req);
+    if (!b) return b.take_error().with_context(what);
+    std::set<std::string> model_names;
+    for (const auto& in : req.model_inputs) model_names.insert(in.name);
+    bool meets = false;
+    for (const auto& n : b->source->produced_names()) meets |= model_names.count(n) > 0;
+    if (!meets) {
+      std::vector<std::string> model_list(model_names.begin(), model_names.end());
+      return failure(what + ": the " + kind + " source produces " + util::join(b->source->produced_names(), ", ") +
+                     ", none of which is an input of the model (" + util::join(model_list, ", ") + ")");
+    }
+    built = std::move(*b);
+  } else if (req.kind == "text" || req.kind == "image") {
     auto b = req.kind == "text" ? build_text(req) : build_image(req);
     if (!b) {
       fallback = "the " + req.kind + " source cannot be built: " + b.error().message;  // rule 2
@@ -482,10 +668,10 @@ Result<SelectedSource> select_source(const SourceRequest& req) {
     return sel;
   }
 
-  rec.kind = req.kind;
+  rec.kind = kind;
   rec.data_source = built->data_source;
   rec.samples = built->available;
-  rec.notes = built->notes;
+  for (const auto& n : built->notes) rec.notes.push_back(n);
   auto produced = built->source->produced_names();
   for (const auto& n : produced)
     if (!find_input(req.model_inputs, n)) rec.dropped_inputs.push_back(n);
@@ -500,7 +686,7 @@ Result<SelectedSource> select_source(const SourceRequest& req) {
       rec.casts.push_back(in.name + " " + element_type_name(made) + " -> " + element_type_name(in.element_type));
   }
   for (const auto& n : rec.filled_inputs)
-    sel.warnings.push_back("calibration input '" + n + "' is not made by the " + req.kind + " source; it is filled with random values");
+    sel.warnings.push_back("calibration input '" + n + "' is not made by the " + kind + " source; it is filled with random values");
   sel.source = std::make_unique<ConformingSource>(std::move(built->source), std::move(random), req.model_inputs,
                                                   built->available);
   return sel;

@@ -91,6 +91,8 @@ void write_settings(util::JsonWriter& w, const BuildConfig& c) {
   w.field("kind", cal.kind);
   w.field("kind_reason", cal.kind_reason);
   w.field("data", cal.data);
+  w.field("text_column", cal.text_column);
+  w.field("pair_column", cal.pair_column);
   w.field("samples", cal.samples);
   w.field("sequence_length", cal.sequence_length);
   w.field("method", cal.method);
@@ -249,6 +251,8 @@ Result<BuildConfig> parse_build_config(std::string_view json) {
   MODELKIT_TRY_VOID(cal->one_of("kind", cs.kind, {"text", "image", "random"}));
   MODELKIT_TRY_VOID(cal->get("kind_reason", cs.kind_reason));
   MODELKIT_TRY_VOID(cal->get("data", cs.data));
+  MODELKIT_TRY_VOID(cal->get("text_column", cs.text_column));
+  MODELKIT_TRY_VOID(cal->get("pair_column", cs.pair_column));
   MODELKIT_TRY_VOID(cal->get("samples", cs.samples, 1, 1'000'000));
   MODELKIT_TRY_VOID(cal->get("sequence_length", cs.sequence_length, 1, 1'000'000));
   MODELKIT_TRY_VOID(cal->one_of("method", cs.method, {"minmax", "percentile", "entropy"}));

@@ -11,7 +11,10 @@ std::vector<OptionSpec> calibration_options() {
       {"--samples", "", "N", "calibration samples (default 100)"},
       {"--sequence-length", "", "N", "sequence length for text inputs without a static one (default 128)"},
       {"--method", "", "minmax|percentile|entropy", "calibration method (default minmax)"},
-      {"--calibration-data", "", "PATH", ".txt, .jsonl or an image folder"},
+      {"--calibration-data", "", "PATH", ".txt, .jsonl, .csv, .tsv or an image folder (used, or the build fails)"},
+      {"--text-column", "", "NAME", "the text column of .jsonl/.csv/.tsv data (default text)"},
+      {"--pair-column", "", "NAME", "the second text's column (default text_pair when present)"},
+      {"--column", "", "ROLE=NAME", "text=NAME or pair=NAME, as --text-column/--pair-column (repeatable)"},
       {"--per-channel", "", "", "per-channel weight scales"},
       {"--activation-type", "", "TYPE", "uint8 (default), int8, uint16, int16"},
       {"--weight-type", "", "TYPE", "int8 (default), uint8, int16, uint16"},
@@ -58,6 +61,15 @@ Result<void> apply_calibration_options(const ParsedArgs& args, BuildConfig& conf
     q.weight_type = *v;
   }
   if (auto v = args.value("--calibration-data")) cal.data = *v;
+  for (const auto& v : args.values("--column")) {
+    auto eq = v.find('=');
+    std::string role = v.substr(0, eq == std::string::npos ? v.size() : eq);
+    if (eq == std::string::npos || eq + 1 == v.size() || (role != "text" && role != "pair"))
+      return usage_error("option '--column': expected text=NAME or pair=NAME, got '" + v + "'");
+    (role == "text" ? cal.text_column : cal.pair_column) = v.substr(eq + 1);
+  }
+  if (auto v = args.value("--text-column")) cal.text_column = *v;
+  if (auto v = args.value("--pair-column")) cal.pair_column = *v;
   if (args.has("--per-channel")) q.per_channel = true;
   return {};
 }

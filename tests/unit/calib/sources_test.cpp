@@ -212,7 +212,7 @@ TEST(CalibSources, JsonlTextWithPairsAndBadLines) {
   write_file(tmp / "bad.jsonl", "{\"text\": \"x\"}\n{\"txt\": \"y\"}\n");
   auto bad = calib::read_text_samples(tmp / "bad.jsonl");
   ASSERT_FALSE(bad.ok());
-  EXPECT_EQ(bad.error().message, "'" + (tmp / "bad.jsonl").string() + "' line 2: missing field 'text'");
+  EXPECT_EQ(bad.error().message, "'" + (tmp / "bad.jsonl").string() + "' line 2: no column 'text' (columns: txt); name the text column with --text-column");
 }
 
 TEST(CalibSources, DefaultTextIsVaried) {
