@@ -233,7 +233,10 @@ Result<TensorRanges> collect_ranges(const fs::path& model_path, std::span<const 
     if (!outputs) return outputs.error().with_context("calibration sample " + std::to_string(done + 1));
     extremes.clear();
     for (auto& t : *outputs) {
-      const Routed& r = routed->at(t.name);
+      auto found = routed->find(t.name);
+      if (found == routed->end())
+        return failure(what + ": ONNX Runtime returned output " + in_quotes(t.name) + ", which calibration did not ask for");
+      const Routed& r = found->second;
       t.name = r.tensor;
       if (r.carries == Carries::values) MODELKIT_TRY_VOID(stats.observe(t));
       else extremes[r.tensor].push_back(std::move(t));
