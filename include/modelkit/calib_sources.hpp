@@ -14,6 +14,7 @@
 #include <modelkit/random_inputs.hpp>
 #include <modelkit/result.hpp>
 
+#include <array>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -34,6 +35,29 @@ struct TextColumns {
 // .mp3 .ogg, or a folder of them). Errors when the path is missing or holds none of these.
 [[nodiscard]] Result<std::string> data_kind_of(const std::filesystem::path& path);
 
+// How images are laid out in a model input: channels first [N,3,H,W] or last [N,H,W,3].
+enum class ImageLayout { nchw, nhwc };
+// How an image is brought to the input's size without a preprocessor_config.json: stretched to
+// it, or its shortest edge resized to the larger side and the centre cropped.
+enum class ResizeMode { stretch, crop };
+[[nodiscard]] Result<ImageLayout> parse_image_layout(std::string_view text);
+[[nodiscard]] std::string_view image_layout_name(ImageLayout layout);
+[[nodiscard]] Result<ResizeMode> parse_resize_mode(std::string_view text);
+[[nodiscard]] std::string_view resize_mode_name(ResizeMode mode);
+
+// Images for models that are not Hugging Face exports (--image-input, --layout, --image-mean,
+// --image-std, --rescale, --bgr, --resize-mode). A flag given overrides the matching field of a
+// preprocessor_config.json; without one, pixels are rescaled by 1/255 to [0, 1], mean 0, std 1.
+struct ImageOptions {
+  std::optional<std::string> input;  // the input to feed; default pixel_values, else the one input shaped like an image
+  std::optional<ImageLayout> layout;  // default: from the input's shape
+  std::optional<std::array<float, 3>> mean;
+  std::optional<std::array<float, 3>> std;
+  std::optional<double> rescale;  // factor applied to 0..255 values
+  bool bgr = false;
+  std::optional<ResizeMode> resize_mode;  // default stretch
+};
+
 struct SourceRequest {
   std::string kind = "random";                // text | image | random (the plan's choice)
   std::string kind_reason;                    // why the plan chose it
@@ -46,6 +70,7 @@ struct SourceRequest {
   std::uint64_t seed = 0;
   std::vector<InputShape> input_shapes;       // --input-shape overrides for random inputs
   TextColumns columns;                        // --text-column / --pair-column
+  ImageOptions image;                         // image input, layout and preprocessing flags
 };
 
 // What calibration actually used; goes into the build manifest.

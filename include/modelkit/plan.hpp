@@ -16,6 +16,18 @@ namespace modelkit {
 
 inline constexpr int kBuildConfigSchemaVersion = 1;
 
+// Image calibration for models that are not Hugging Face exports (calib_sources.hpp,
+// ImageOptions); strings as the user gave them, parsed by the calibration area.
+struct ImageSettings {
+  std::optional<std::string> input;        // --image-input
+  std::optional<std::string> layout;       // --layout nchw|nhwc
+  std::optional<std::string> resize_mode;  // --resize-mode stretch|crop
+  std::optional<std::vector<double>> mean;  // --image-mean R,G,B
+  std::optional<std::vector<double>> std;   // --image-std R,G,B
+  std::optional<double> rescale;           // --rescale F
+  bool bgr = false;                        // --bgr
+};
+
 struct CalibrationSettings {
   std::string kind = "random";  // text | image | random (build-pipeline.md "Calibration data")
   std::string kind_reason;      // why this kind
@@ -28,6 +40,8 @@ struct CalibrationSettings {
   double percentile = 99.999;
   int histogram_bins = 2048;
   std::uint64_t seed = 0;
+  std::vector<std::string> input_shapes;  // --input-shape name=1x128, as given
+  ImageSettings image;
 };
 
 struct QuantizationSettings {
@@ -47,6 +61,7 @@ struct BuildConfig {
   std::optional<std::string> model_id;
   CalibrationSettings calibration;
   QuantizationSettings quantization;
+  std::optional<double> min_cosine;  // --min-cosine: below it the build fails
 };
 
 // The calibration data kind of a task (text, image or random) with its reason.

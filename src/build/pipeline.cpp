@@ -10,7 +10,9 @@
 #include "util/strings.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
+#include <cmath>
 #include <chrono>
 #include <cstring>
 #include <cstdlib>
@@ -120,6 +122,36 @@ InputHints hints_from(const ResolvedModel& model) {
   h.num_channels = c.integer("num_channels");
   h.sampling_rate = c.integer("sampling_rate");
   return h;
+}
+
+// The image settings of a build config, parsed (each error names its setting).
+Result<calib::ImageOptions> image_options(const ImageSettings& s) {
+  calib::ImageOptions o;
+  o.input = s.input;
+  if (s.layout) {
+    MODELKIT_TRY(o.layout, calib::parse_image_layout(*s.layout));
+  }
+  if (s.resize_mode) {
+    MODELKIT_TRY(o.resize_mode, calib::parse_resize_mode(*s.resize_mode));
+  }
+  auto triple = [](const std::optional<std::vector<double>>& v, std::string_view what,
+                   bool positive) -> Result<std::optional<std::array<float, 3>>> {
+    if (!v) return std::optional<std::array<float, 3>>{};
+    if (v->size() != 3) return usage_error(std::string(what) + ": expected 3 values (R,G,B), got " + std::to_string(v->size()));
+    std::array<float, 3> out{};
+    for (size_t i = 0; i < 3; ++i) {
+      if (!std::isfinite((*v)[i]) || (positive && (*v)[i] <= 0))
+        return usage_error(std::string(what) + ": values must be finite" + (positive ? " and positive" : ""));
+      out[i] = static_cast<float>((*v)[i]);
+    }
+    return std::optional<std::array<float, 3>>{out};
+  };
+  MODELKIT_TRY(o.mean, triple(s.mean, "image mean", false));
+  MODELKIT_TRY(o.std, triple(s.std, "image std", true));
+  if (s.rescale && !(std::isfinite(*s.rescale) && *s.rescale > 0)) return usage_error("rescale factor must be positive");
+  o.rescale = s.rescale;
+  o.bgr = s.bgr;
+  return o;
 }
 
 // A BuildConfig made by a library caller may hold any strings: a bad type is a usage error,
@@ -300,7 +332,12 @@ Result<BuildResult> run_build(BuildRequest req) {
   sreq.checkpoint_folder = req.model.checkpoint ? req.model.checkpoint->source.folder : float_model->parent_path();
   sreq.model_inputs = info->inputs;
   sreq.hints = hints_from(req.model);
-  sreq.input_shapes = req.input_shapes;
+  for (const auto& text : cs.input_shapes) {
+    MODELKIT_TRY(auto shape, parse_input_shape(text));
+    sreq.input_shapes.push_back(std::move(shape));
+  }
+  for (const auto& shape : req.input_shapes) sreq.input_shapes.push_back(shape);
+  MODELKIT_TRY(sreq.image, image_options(cs.image));
   sreq.samples = cs.samples + req.validation_samples;
   sreq.sequence_length = cs.sequence_length;
   sreq.seed = cs.seed;

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstdio>
 #include <set>
 #include <span>
 
@@ -18,6 +19,8 @@ namespace fs = std::filesystem;
 namespace {
 
 std::string quoted(const fs::path& p) { return "'" + p.string() + "'"; }
+
+constexpr std::int64_t kDefaultImageSide = 224;  // an image input with free spatial dims and no size hint
 
 const onnx::ValueInfo* find_input(const std::vector<onnx::ValueInfo>& inputs, std::string_view name) {
   for (const auto& in : inputs)
@@ -120,9 +123,10 @@ image::Image generated_image(int index) {
 
 class ImageSource final : public SampleSource {
  public:
-  ImageSource(image::ImageProcessorConfig config, std::vector<fs::path> files, int generated, std::string description)
+  ImageSource(image::ImageProcessorConfig config, std::vector<fs::path> files, int generated, std::string description,
+              std::string input_name, ImageLayout layout)
       : config_(std::move(config)), files_(std::move(files)), generated_(generated),
-        description_(std::move(description)) {}
+        description_(std::move(description)), input_name_(std::move(input_name)), layout_(layout) {}
 
   Result<std::optional<Sample>> next() override {
     image::Image img;
@@ -145,15 +149,22 @@ class ImageSource final : public SampleSource {
     auto pixels = image::preprocess(img, config_);
     if (!pixels) return pixels.take_error();
     Sample out;
-    out.push_back(Tensor::from_values<float>("pixel_values", {1, pixels->shape[0], pixels->shape[1], pixels->shape[2]},
-                                             pixels->data));
+    const auto [c, h, w] = pixels->shape;
+    if (layout_ == ImageLayout::nchw) {
+      out.push_back(Tensor::from_values<float>(input_name_, {1, c, h, w}, pixels->data));
+    } else {
+      std::vector<float> hwc(pixels->data.size());
+      for (std::int64_t ch = 0; ch < c; ++ch)
+        for (std::int64_t i = 0; i < h * w; ++i) hwc[static_cast<size_t>(i * c + ch)] = pixels->data[static_cast<size_t>(ch * h * w + i)];
+      out.push_back(Tensor::from_values<float>(input_name_, {1, h, w, c}, hwc));
+    }
     return std::optional<Sample>{std::move(out)};
   }
   Result<void> rewind() override {
     pos_ = 0;
     return {};
   }
-  std::vector<std::string> produced_names() const override { return {"pixel_values"}; }
+  std::vector<std::string> produced_names() const override { return {input_name_}; }
   std::string describe() const override { return description_; }
   std::vector<std::string> skipped_inputs() const override {
     std::vector<std::string> out;
@@ -167,6 +178,8 @@ class ImageSource final : public SampleSource {
   std::vector<fs::path> files_;
   int generated_;
   std::string description_;
+  std::string input_name_;
+  ImageLayout layout_;
   size_t pos_ = 0;
 };
 
@@ -352,18 +365,131 @@ Result<Built> build_text(const SourceRequest& req) {
   return b;
 }
 
+// The input an image source feeds and how: --image-input, else pixel_values, else the one float
+// input shaped like an image ([N,3,H,W] or [N,H,W,3]).
+struct ImageTarget {
+  const onnx::ValueInfo* input = nullptr;
+  ImageLayout layout = ImageLayout::nchw;
+  std::string layout_reason;
+};
+
+bool channels_at(const onnx::ValueInfo& in, size_t axis) {
+  return in.has_shape && in.shape.size() == 4 && in.shape[axis].value && *in.shape[axis].value == 3;
+}
+
+Result<ImageTarget> image_target(const SourceRequest& req) {
+  ImageTarget t;
+  auto floats = [](const onnx::ValueInfo& in) {
+    return in.element_type == ElementType::float32 || in.element_type == ElementType::float16 ||
+           in.element_type == ElementType::float64;
+  };
+  std::vector<std::string> names;
+  for (const auto& in : req.model_inputs) names.push_back(in.name + " " + onnx::format_dims(in));
+  if (req.image.input) {
+    t.input = find_input(req.model_inputs, *req.image.input);
+    if (!t.input)
+      return usage_error("--image-input '" + *req.image.input + "': the model has no such input (inputs: " +
+                         util::join(names, ", ") + ")");
+    if (!floats(*t.input) || !t.input->has_shape || t.input->shape.size() != 4)
+      return failure("--image-input '" + *req.image.input + "' is " + element_type_name(t.input->element_type) + " " +
+                     onnx::format_dims(*t.input) + ", not a rank-4 float image input");
+  } else if (const auto* px = find_input(req.model_inputs, "pixel_values")) {
+    t.input = px;
+  } else {
+    std::vector<const onnx::ValueInfo*> candidates;
+    for (const auto& in : req.model_inputs)
+      if (floats(in) && (channels_at(in, 1) || channels_at(in, 3))) candidates.push_back(&in);
+    if (candidates.empty())
+      return failure("no input is shaped like an image ([N,3,H,W] or [N,H,W,3] float; inputs: " + util::join(names, ", ") +
+                     "); name one with --image-input");
+    if (candidates.size() > 1) {
+      std::vector<std::string> c;
+      for (const auto* in : candidates) c.push_back(in->name);
+      return failure("several inputs are shaped like images (" + util::join(c, ", ") + "); name one with --image-input");
+    }
+    t.input = candidates[0];
+  }
+  if (req.image.layout) {
+    t.layout = *req.image.layout;
+    t.layout_reason = "--layout";
+  } else if (channels_at(*t.input, 1)) {
+    t.layout = ImageLayout::nchw;
+    t.layout_reason = "3 channels at axis 1";
+  } else if (channels_at(*t.input, 3)) {
+    t.layout = ImageLayout::nhwc;
+    t.layout_reason = "3 channels at axis 3";
+  } else {
+    t.layout = ImageLayout::nchw;
+    t.layout_reason = "channel axis not static; pass --layout nhwc for channels last";
+  }
+  return t;
+}
+
 Result<Built> build_image(const SourceRequest& req) {
+  MODELKIT_TRY(auto target, image_target(req));
+  const auto& opts = req.image;
   auto proc_path = req.checkpoint_folder / "preprocessor_config.json";
   std::error_code ec;
-  if (!fs::is_regular_file(proc_path, ec))
-    return failure("no preprocessor_config.json in " + quoted(req.checkpoint_folder));
-  auto config = image::ImageProcessorConfig::from_file(proc_path);
-  if (!config) return config.take_error();
-  const auto* pixels = find_input(req.model_inputs, "pixel_values");
-  auto h = static_dim(pixels, 2), w = static_dim(pixels, 3);
-  image::ImageProcessorConfig cfg = (h && w) ? config->with_fixed_output(static_cast<int>(*h), static_cast<int>(*w)) : *config;
+  const bool has_processor = fs::is_regular_file(proc_path, ec);
+  const size_t h_axis = target.layout == ImageLayout::nchw ? 2 : 1;
+  auto h = static_dim(target.input, h_axis), w = static_dim(target.input, h_axis + 1);
+  for (const auto& s : req.input_shapes)
+    if (s.name == target.input->name && s.shape.size() == 4) {
+      h = s.shape[h_axis];
+      w = s.shape[h_axis + 1];
+    }
+  image::ImageProcessorConfig config;
+  std::string preprocessing;
+  if (has_processor) {
+    MODELKIT_TRY(config, image::ImageProcessorConfig::from_file(proc_path));
+    preprocessing = proc_path.filename().string();
+  } else {
+    // No processor file: the flags say how, and the geometry follows the input.
+    config.processor_type.clear();
+    config.family = "generic";
+    config.do_rescale = true;
+    config.rescale_factor = 1.0 / 255.0;
+    config.do_normalize = true;
+    config.image_mean = {0.0F, 0.0F, 0.0F};
+    config.image_std = {1.0F, 1.0F, 1.0F};
+    int size_h = static_cast<int>(h.value_or(req.hints.image_size.value_or(kDefaultImageSide)));
+    int size_w = static_cast<int>(w.value_or(req.hints.image_size.value_or(kDefaultImageSide)));
+    if (opts.resize_mode.value_or(ResizeMode::stretch) == ResizeMode::crop) {
+      config.resize_rule = image::ResizeRule::shortest_edge;
+      config.shortest_edge = std::max(size_h, size_w);
+      config.do_center_crop = true;
+      config.crop_height = size_h;
+      config.crop_width = size_w;
+    } else {
+      config.resize_rule = image::ResizeRule::exact;
+      config.height = size_h;
+      config.width = size_w;
+    }
+    preprocessing = "flags";
+    if (!h || !w)
+      config.notes.push_back("the input's spatial size is not static: images are made " + std::to_string(size_h) + "x" +
+                             std::to_string(size_w) + " (give another with --input-shape " + target.input->name + "=...)");
+  }
+  if (opts.mean) config.image_mean = *opts.mean;
+  if (opts.std) config.image_std = *opts.std;
+  if (opts.rescale) config.rescale_factor = *opts.rescale;
+  if (opts.bgr) config.bgr = true;
+  if (has_processor && (opts.mean || opts.std || opts.rescale || opts.bgr))
+    config.notes.push_back("preprocessing flags override " + proc_path.filename().string());
+  if (!has_processor && !opts.mean && !opts.std && !opts.rescale)
+    config.notes.push_back("no preprocessor_config.json and no --image-mean/--image-std/--rescale: pixels are scaled to "
+                           "[0, 1]; give the model's own normalisation with those flags");
+  image::ImageProcessorConfig cfg = (h && w) ? config.with_fixed_output(static_cast<int>(*h), static_cast<int>(*w)) : config;
   Built b;
   b.notes = cfg.notes;
+  char pre[200];
+  std::snprintf(pre, sizeof pre, "mean %.4g,%.4g,%.4g std %.4g,%.4g,%.4g rescale %.6g%s", cfg.image_mean[0],
+                cfg.image_mean[1], cfg.image_mean[2], cfg.image_std[0], cfg.image_std[1], cfg.image_std[2],
+                cfg.do_rescale ? cfg.rescale_factor : 1.0, cfg.bgr ? " BGR" : "");
+  b.notes.push_back("images feed input '" + target.input->name + "' as " +
+                    std::string(image_layout_name(target.layout)) + " (" + target.layout_reason + "), " +
+                    std::to_string(cfg.output_size(480, 640)[0]) + "x" + std::to_string(cfg.output_size(480, 640)[1]) +
+                    ", " + pre);
   std::vector<fs::path> files;
   int generated = 0;
   if (req.data) {
@@ -388,8 +514,9 @@ Result<Built> build_image(const SourceRequest& req) {
   }
   if (static_cast<int>(files.size()) > req.samples) files.resize(static_cast<size_t>(req.samples));
   b.available = static_cast<int>(files.size()) + generated;
-  b.data_source += " (" + std::to_string(b.available) + " images via " + proc_path.filename().string() + ")";
-  b.source = std::make_unique<ImageSource>(std::move(cfg), std::move(files), generated, b.data_source);
+  b.data_source += " (" + std::to_string(b.available) + " images via " + preprocessing + ")";
+  b.source = std::make_unique<ImageSource>(std::move(cfg), std::move(files), generated, b.data_source,
+                                           target.input->name, target.layout);
   return b;
 }
 
@@ -590,6 +717,34 @@ Result<std::string> data_kind_of(const fs::path& path) {
                  ": expected .txt, .jsonl, .csv or .tsv text, a folder of images, or audio (.wav, .flac, .mp3, .ogg)");
 }
 
+namespace {
+constexpr std::array<std::pair<ImageLayout, std::string_view>, 2> kLayouts = {{{ImageLayout::nchw, "nchw"},
+                                                                               {ImageLayout::nhwc, "nhwc"}}};
+constexpr std::array<std::pair<ResizeMode, std::string_view>, 2> kResizeModes = {{{ResizeMode::stretch, "stretch"},
+                                                                                  {ResizeMode::crop, "crop"}}};
+template <class E, size_t N>
+Result<E> parse_from(const std::array<std::pair<E, std::string_view>, N>& table, std::string_view what,
+                     std::string_view text) {
+  std::vector<std::string> names;
+  for (const auto& [value, name] : table) {
+    if (name == text) return value;
+    names.emplace_back(name);
+  }
+  return usage_error(std::string(what) + ": expected one of " + util::join(names, ", ") + ", got '" + std::string(text) + "'");
+}
+template <class E, size_t N>
+std::string_view name_from(const std::array<std::pair<E, std::string_view>, N>& table, E value) {
+  for (const auto& [v, name] : table)
+    if (v == value) return name;
+  return "?";
+}
+}  // namespace
+
+Result<ImageLayout> parse_image_layout(std::string_view text) { return parse_from(kLayouts, "image layout", text); }
+std::string_view image_layout_name(ImageLayout layout) { return name_from(kLayouts, layout); }
+Result<ResizeMode> parse_resize_mode(std::string_view text) { return parse_from(kResizeModes, "resize mode", text); }
+std::string_view resize_mode_name(ResizeMode mode) { return name_from(kResizeModes, mode); }
+
 Result<SelectedSource> select_source(const SourceRequest& req) {
   SelectedSource sel;
   auto& rec = sel.record;
@@ -681,7 +836,7 @@ Result<SelectedSource> select_source(const SourceRequest& req) {
       continue;
     }
     // Text and image sources make int64 ids and float32 pixels.
-    ElementType made = in.name == "pixel_values" ? ElementType::float32 : ElementType::int64;
+    ElementType made = kind == "image" ? ElementType::float32 : ElementType::int64;
     if (in.element_type != made && in.element_type != ElementType::undefined)
       rec.casts.push_back(in.name + " " + element_type_name(made) + " -> " + element_type_name(in.element_type));
   }

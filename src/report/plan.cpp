@@ -99,6 +99,25 @@ void write_settings(util::JsonWriter& w, const BuildConfig& c) {
   w.field("percentile", cal.percentile);
   w.field("histogram_bins", cal.histogram_bins);
   w.field("seed", cal.seed);
+  w.key("input_shapes").string_array(cal.input_shapes);
+  const auto& img = cal.image;
+  w.key("image").begin_object();
+  w.field("input", img.input);
+  w.field("layout", img.layout);
+  w.field("resize_mode", img.resize_mode);
+  for (auto [name, values] : {std::pair{"mean", &img.mean}, std::pair{"std", &img.std}}) {
+    w.key(name);
+    if (!*values) {
+      w.null();
+      continue;
+    }
+    w.begin_array();
+    for (double v : **values) w.value(v);
+    w.end_array();
+  }
+  w.field("rescale", img.rescale);
+  w.field("bgr", img.bgr);
+  w.end_object();
   w.end_object();
   const auto& q = c.quantization;
   w.key("quantization").begin_object();
@@ -108,6 +127,9 @@ void write_settings(util::JsonWriter& w, const BuildConfig& c) {
   w.field("per_channel", q.per_channel);
   w.key("op_types").string_array(q.op_types);
   w.key("exclude_nodes").string_array(q.exclude_nodes);
+  w.end_object();
+  w.key("validation").begin_object();
+  w.field("min_cosine", c.min_cosine);
   w.end_object();
 }
 
@@ -188,6 +210,34 @@ class Fields {
     }
     return {};
   }
+  Result<void> get(std::string_view k, std::optional<double>& out) const {
+    auto v = util::optional_number(obj_, k);
+    if (!v) return v.take_error().with_context(path_);
+    out = *v;
+    return {};
+  }
+  // A list of numbers, or null/absent.
+  Result<void> get(std::string_view k, std::optional<std::vector<double>>& out, size_t size) const {
+    simdjson::dom::element e;
+    if (obj_.at_key(k).get(e) != simdjson::SUCCESS || e.is_null()) return {};
+    simdjson::dom::array a;
+    if (e.get_array().get(a) != simdjson::SUCCESS || a.size() != size)
+      return failure("field '" + name(k) + "' must be a list of " + std::to_string(size) + " numbers");
+    std::vector<double> values;
+    for (auto x : a) {
+      double d = 0;
+      if (x.get_double().get(d) != simdjson::SUCCESS && x.is_int64()) d = static_cast<double>(x.get_int64().value());
+      else if (!x.is_number()) return failure("field '" + name(k) + "' must be a list of " + std::to_string(size) + " numbers");
+      values.push_back(d);
+    }
+    out = std::move(values);
+    return {};
+  }
+  std::optional<Fields> optional_object(std::string_view k) const {
+    simdjson::dom::element e;
+    if (obj_.at_key(k).get(e) != simdjson::SUCCESS || !e.is_object()) return std::nullopt;
+    return Fields(e.get_object().value_unsafe(), name(k));
+  }
   Result<void> get(std::string_view k, std::vector<std::string>& out) const {
     auto v = util::optional_string_list(obj_, k);
     if (!v) return v.take_error().with_context(path_);
@@ -259,6 +309,17 @@ Result<BuildConfig> parse_build_config(std::string_view json) {
   MODELKIT_TRY_VOID(cal->get("percentile", cs.percentile));
   MODELKIT_TRY_VOID(cal->get("histogram_bins", cs.histogram_bins, 16, 1 << 20));
   MODELKIT_TRY_VOID(cal->get("seed", cs.seed));
+  MODELKIT_TRY_VOID(cal->get("input_shapes", cs.input_shapes));
+  if (auto img = cal->optional_object("image")) {
+    auto& is = cs.image;
+    MODELKIT_TRY_VOID(img->get("input", is.input));
+    MODELKIT_TRY_VOID(img->get("layout", is.layout));
+    MODELKIT_TRY_VOID(img->get("resize_mode", is.resize_mode));
+    MODELKIT_TRY_VOID(img->get("mean", is.mean, 3));
+    MODELKIT_TRY_VOID(img->get("std", is.std, 3));
+    MODELKIT_TRY_VOID(img->get("rescale", is.rescale));
+    MODELKIT_TRY_VOID(img->get("bgr", is.bgr));
+  }
   auto quant = root.object("quantization");
   if (!quant) return quant.take_error();
   auto& q = c.quantization;
@@ -268,6 +329,11 @@ Result<BuildConfig> parse_build_config(std::string_view json) {
   MODELKIT_TRY_VOID(quant->get("per_channel", q.per_channel));
   MODELKIT_TRY_VOID(quant->get("op_types", q.op_types));
   MODELKIT_TRY_VOID(quant->get("exclude_nodes", q.exclude_nodes));
+  if (auto validation = root.optional_object("validation")) {
+    MODELKIT_TRY_VOID(validation->get("min_cosine", c.min_cosine));
+    if (c.min_cosine && !(*c.min_cosine >= -1.0 && *c.min_cosine <= 1.0))
+      return failure("field '.validation.min_cosine' must be from -1 to 1");
+  }
   if (!c.request.model && !c.request.model_type && !c.request.model_class)
     return failure("field 'request' names no model (model, model_type or model_class)");
   return c;

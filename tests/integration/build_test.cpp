@@ -281,15 +281,17 @@ TEST(BuildData, TextFileAndImageFolder) {
   EXPECT_NE(str(mi["calibration"]["data_source"]).find((tmp / "imgs").string()), std::string::npos);
 }
 
-TEST(BuildData, UnreadableCalibrationDataFallsBackWithTheReason) {
+TEST(BuildData, UnreadableCalibrationDataIsAnError) {
+  // The user's data is used or the build fails (issue 10); it never falls back to random.
   TempDir tmp;
+  write_file(tmp / "unreadable.txt", "some text\n\xff\xfe not UTF-8\n");
   auto r = run_cli({"build", "-m", (models() / "bert-tiny-like").string(), "-o", (tmp / "t").string(),
-                    "--calibration-data", (tmp / "missing.txt").string(), "--samples", "4"});
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NE(r.err.find("warning: calibration falls back to random inputs: the text source cannot be built: cannot read '" +
-                       (tmp / "missing.txt").string() + "'"),
-            std::string::npos)
+                    "--calibration-data", (tmp / "unreadable.txt").string(), "--samples", "4"});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("--calibration-data '" + (tmp / "unreadable.txt").string() + "': '" + (tmp / "unreadable.txt").string() + "' line 2: not valid UTF-8"), std::string::npos)
       << r.err;
+  EXPECT_EQ(r.err.find("random"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(tmp / "t"));
 }
 
 TEST(BuildData, SavedRangesReproduceTheModel) {

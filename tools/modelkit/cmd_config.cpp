@@ -1,7 +1,11 @@
 // modelkit config: the build config JSON that 'modelkit build -c' replays.
 #include "cli.hpp"
 
+#include <modelkit/calib_sources.hpp>
+
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <vector>
 
 namespace modelkit::cli {
@@ -19,8 +23,59 @@ std::vector<OptionSpec> calibration_options() {
       {"--activation-type", "", "TYPE", "uint8 (default), int8, uint16, int16"},
       {"--weight-type", "", "TYPE", "int8 (default), uint8, int16, uint16"},
       {"--seed", "", "N", "seed of random inputs (default 0)"},
+      {"--input-shape", "", "NAME=1x128", "shape of a random calibration input (repeatable)"},
+      {"--op-types", "", "A,B,..", "quantize only these op types (default: chosen from the graph)"},
+      {"--exclude-nodes", "", "NAME|REGEX", "leave matching nodes in float (repeatable)"},
+      {"--image-input", "", "NAME", "the input images feed (default pixel_values, else the input shaped like an image)"},
+      {"--layout", "", "nchw|nhwc", "channel order of the image input (default: from its shape)"},
+      {"--image-mean", "", "R,G,B", "normalisation mean (default preprocessor_config.json, else 0,0,0)"},
+      {"--image-std", "", "R,G,B", "normalisation std (default preprocessor_config.json, else 1,1,1)"},
+      {"--rescale", "", "F", "factor applied to 0..255 pixels before normalising (default 1/255)"},
+      {"--bgr", "", "", "feed channels in B,G,R order"},
+      {"--resize-mode", "", "stretch|crop", "without preprocessor_config.json: stretch to the input's size (default) "
+                                            "or resize the short edge and crop the centre"},
+      {"--min-cosine", "", "X", "fail the build when an output's cosine similarity to the float model is below X"},
   };
 }
+
+namespace {
+
+// "0.5,0.5,0.5" -> three numbers.
+Result<std::vector<double>> parse_triple(std::string_view option, const std::string& text) {
+  std::vector<double> out;
+  std::string_view rest = text;
+  while (true) {
+    auto comma = rest.find(',');
+    std::string item(rest.substr(0, comma));
+    char* end = nullptr;
+    double v = std::strtod(item.c_str(), &end);
+    if (item.empty() || end != item.c_str() + item.size() || !std::isfinite(v))
+      return usage_error("option '" + std::string(option) + "': expected three numbers R,G,B, got '" + text + "'");
+    out.push_back(v);
+    if (comma == std::string_view::npos) break;
+    rest.remove_prefix(comma + 1);
+  }
+  if (out.size() != 3)
+    return usage_error("option '" + std::string(option) + "': expected three numbers R,G,B, got '" + text + "'");
+  return out;
+}
+
+std::string util_format(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
+}
+
+Result<double> parse_double_option(std::string_view option, const std::string& text, double min, double max) {
+  char* end = nullptr;
+  double v = std::strtod(text.c_str(), &end);
+  if (text.empty() || end != text.c_str() + text.size() || !(v >= min && v <= max))
+    return usage_error("option '" + std::string(option) + "': expected a number from " + util_format(min) + " to " +
+                       util_format(max) + ", got '" + text + "'");
+  return v;
+}
+
+}  // namespace
 
 Result<void> apply_calibration_options(const ParsedArgs& args, BuildConfig& config) {
   auto& cal = config.calibration;
@@ -71,6 +126,52 @@ Result<void> apply_calibration_options(const ParsedArgs& args, BuildConfig& conf
   if (auto v = args.value("--text-column")) cal.text_column = *v;
   if (auto v = args.value("--pair-column")) cal.pair_column = *v;
   if (args.has("--per-channel")) q.per_channel = true;
+  for (const auto& text : args.values("--input-shape")) {
+    // A shape given on the command line replaces a recorded one for the same input.
+    MODELKIT_TRY(auto shape, parse_input_shape(text));
+    std::erase_if(cal.input_shapes, [&](const std::string& recorded) {
+      auto parsed = parse_input_shape(recorded);
+      return parsed.ok() && parsed->name == shape.name;
+    });
+    cal.input_shapes.push_back(text);
+  }
+  if (auto v = args.value("--op-types")) {
+    q.op_types.clear();
+    std::string_view rest = *v;
+    while (!rest.empty()) {
+      auto comma = rest.find(',');
+      auto item = rest.substr(0, comma);
+      if (!item.empty()) q.op_types.emplace_back(item);
+      if (comma == std::string_view::npos) break;
+      rest.remove_prefix(comma + 1);
+    }
+  }
+  for (auto& pattern : args.values("--exclude-nodes")) q.exclude_nodes.push_back(pattern);
+  auto& img = cal.image;
+  if (auto v = args.value("--image-input")) img.input = *v;
+  if (auto v = args.value("--layout")) {
+    MODELKIT_TRY_VOID(calib::parse_image_layout(*v));
+    img.layout = *v;
+  }
+  if (auto v = args.value("--resize-mode")) {
+    MODELKIT_TRY_VOID(calib::parse_resize_mode(*v));
+    img.resize_mode = *v;
+  }
+  if (auto v = args.value("--image-mean")) {
+    MODELKIT_TRY(img.mean, parse_triple("--image-mean", *v));
+  }
+  if (auto v = args.value("--image-std")) {
+    MODELKIT_TRY(img.std, parse_triple("--image-std", *v));
+    for (double x : *img.std)
+      if (x <= 0) return usage_error("option '--image-std': values must be positive, got '" + *v + "'");
+  }
+  if (auto v = args.value("--rescale")) {
+    MODELKIT_TRY(img.rescale, parse_double_option("--rescale", *v, 1e-12, 1e12));
+  }
+  if (args.has("--bgr")) img.bgr = true;
+  if (auto v = args.value("--min-cosine")) {
+    MODELKIT_TRY(config.min_cosine, parse_double_option("--min-cosine", *v, -1, 1));
+  }
   return {};
 }
 
