@@ -11,6 +11,8 @@ blazeface-like/model.onnx  a face-detector-shaped CNN with one NHWC input 'input
 ppocr-det-like/model.onnx  a text-detection-shaped CNN with one NCHW input 'x' whose batch and
                            spatial dims are dynamic (as PP-OCR det), a sigmoid map out.
 opset9/model.onnx          a CNN with BatchNorm and nearest Upsample exported at opset 9.
+opset9-unknown-op/model.onnx  an opset-9 graph with an operator ONNX does not have ('MadeUpOp'),
+                           which the opset upgrade must refuse naming it.
 
 The CNNs are trained for a few steps on smooth synthetic images so their activations are not
 those of random weights (a random-weight CNN's output is dominated by its biases, whatever the
@@ -192,11 +194,25 @@ def export_ppocr_det(dest, opset=11, name="model.onnx", input_name="x"):
                       output_names=["sigmoid_0.tmp_0"], dynamic_axes=dyn, opset_version=opset)
 
 
+def export_unknown_op(dest):
+    import onnx
+    from onnx import TensorProto, helper
+    relu = helper.make_node("Relu", ["x"], ["y"], name="relu")
+    odd = helper.make_node("MadeUpOp", ["y"], ["z"], name="odd_node")
+    graph = helper.make_graph([relu, odd], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+                              [helper.make_tensor_value_info("z", TensorProto.FLOAT, [1, 4])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 9)])
+    model.ir_version = 4
+    os.makedirs(dest, exist_ok=True)
+    onnx.save(model, os.path.join(dest, "model.onnx"))
+
+
 EXPORTS = {
     "kv-gpt-tiny": export_kv,
     "blazeface-like": export_blazeface,
     "ppocr-det-like": export_ppocr_det,
     "opset9": lambda d: export_ppocr_det(d, opset=9),
+    "opset9-unknown-op": export_unknown_op,
 }
 
 

@@ -310,6 +310,23 @@ Result<BuildResult> run_build(BuildRequest req) {
   if (info->quantization.quantized)
     return failure(quoted(*float_model) + " is already quantized (" + util::join(info->quantization.evidence, ", ") +
                    "); modelkit quantizes float models only");
+  // Below opset 10 the model is upgraded in a temporary folder of its own (never published) and
+  // every later stage works on the upgraded copy.
+  const fs::path source_onnx = *float_model;
+  TempFolder upgrade_dir;
+  std::optional<onnx::OpsetUpgrade> upgrade;
+  if (info->default_opset() < onnx::kMinQuantizableOpset) {
+    MODELKIT_TRY_VOID(upgrade_dir.create_beside(req.output.parent_path() / (req.output.filename().string() + "-opset")));
+    fs::path upgraded = upgrade_dir.path() / ("opset" + std::to_string(onnx::kUpgradeTargetOpset) + "-" +
+                                              float_model->filename().string());
+    MODELKIT_TRY(upgrade, onnx::upgrade_opset(*float_model, upgraded));
+    warn("model uses opset " + std::to_string(upgrade->from) + "; converted to opset " + std::to_string(upgrade->to) +
+         " with ONNX's version converter before quantizing (static QDQ needs opset 10 or newer)" +
+         (upgrade->note.empty() ? std::string() : "; " + upgrade->note));
+    float_model = upgraded;
+    info = onnx::read_model_info(*float_model);
+    if (!info) return info.take_error();
+  }
   auto parsed_options = quantize_options(req.config.quantization);
   if (!parsed_options) return parsed_options.take_error();
   auto qopts = std::move(*parsed_options);
@@ -329,7 +346,7 @@ Result<BuildResult> run_build(BuildRequest req) {
   if (cs.data) sreq.data = fs::path(*cs.data);
   sreq.columns.text = cs.text_column;
   sreq.columns.pair = cs.pair_column;
-  sreq.checkpoint_folder = req.model.checkpoint ? req.model.checkpoint->source.folder : float_model->parent_path();
+  sreq.checkpoint_folder = req.model.checkpoint ? req.model.checkpoint->source.folder : source_onnx.parent_path();
   sreq.model_inputs = info->inputs;
   sreq.hints = hints_from(req.model);
   for (const auto& text : cs.input_shapes) {
@@ -452,7 +469,18 @@ Result<BuildResult> run_build(BuildRequest req) {
   w.field("modelkit_version", version());
   w.field("model", req.model.reference());
   w.field("model_id", req.model.facts.model_id);
-  w.field("source_onnx", float_model->string());
+  w.field("source_onnx", source_onnx.string());
+  w.key("opset_upgrade");
+  if (upgrade) {
+    w.begin_object();
+    w.field("original_opset", upgrade->from);
+    w.field("opset", upgrade->to);
+    w.field("converter", "ONNX version converter (libonnx)");
+    if (!upgrade->note.empty()) w.field("note", upgrade->note);
+    w.end_object();
+  } else {
+    w.null();
+  }
   w.key("resolution");
   report::write_resolution(w, req.model.resolution);
   w.key("calibration");
