@@ -264,6 +264,48 @@ Result<void> publish(const fs::path& from, const fs::path& to, bool force) {
 
 }  // namespace
 
+QualityDecision judge_quality(double min_cosine, const QualityGate& gate) {
+  char value[32];
+  std::snprintf(value, sizeof value, "%.4f", min_cosine);
+  auto bound = [](double b) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%g", b);
+    return std::string(buf);
+  };
+  if (gate.required) {
+    if (!(min_cosine >= *gate.required))
+      return {QualityVerdict::fail, "quality gate: the quantized model's minimum cosine similarity to the float model is " +
+                                        std::string(value) + ", below the required " + bound(*gate.required) +
+                                        " (--min-cosine)"};
+    return {};
+  }
+  if (!(min_cosine >= gate.severe_below))
+    return {QualityVerdict::severe,
+            "VERY LOW QUALITY: the quantized model's minimum cosine similarity to the float model is " +
+                std::string(value) + " (below " + bound(gate.severe_below) +
+                "): its outputs differ substantially from the float model's. Calibrate on real data "
+                "(--calibration-data), try --per-channel or --exclude-nodes, and set --min-cosine to fail such builds"};
+  if (!(min_cosine >= gate.warn_below))
+    return {QualityVerdict::warn, "LOW QUALITY: the quantized model's minimum cosine similarity to the float model is " +
+                                      std::string(value) + " (below " + bound(gate.warn_below) +
+                                      "); check it on your data, or set --min-cosine to fail such builds"};
+  return {};
+}
+
+std::string_view quality_verdict_name(QualityVerdict verdict) {
+  switch (verdict) {
+    case QualityVerdict::pass: return "pass";
+    case QualityVerdict::warn: return "warn";
+    case QualityVerdict::severe: return "severe";
+    case QualityVerdict::fail: return "fail";
+  }
+  return "pass";
+}
+
+fs::path failed_manifest_path(const fs::path& output) {
+  return fs::path(output.string() + ".failed-manifest.json");
+}
+
 Result<fs::path> find_float_model(const BuildRequest& req) {
   if (req.onnx) {
     std::error_code ec;
@@ -433,6 +475,11 @@ Result<BuildResult> run_build(BuildRequest req) {
       warn(buf);
     }
   }
+  QualityGate gate;
+  gate.required = req.config.min_cosine;
+  gate.warn_below = req.cosine_warning;
+  const auto quality = judge_quality(result.min_cosine, gate);
+  if (quality.verdict == QualityVerdict::warn || quality.verdict == QualityVerdict::severe) warn(quality.message);
   auto& record = selected->record;
   for (auto& skipped : source.skipped_inputs()) {
     // The user's own data gets a warning; a broken file among the default photographs only a note.
@@ -496,6 +543,8 @@ Result<BuildResult> run_build(BuildRequest req) {
   w.key("validation").begin_object();
   w.field("cosine_warning_below", req.cosine_warning);
   w.field("min_cosine_similarity", result.min_cosine);
+  w.field("min_cosine_required", req.config.min_cosine);
+  w.field("quality", quality_verdict_name(quality.verdict));
   w.key("report");
   quant::write_validation_json(w, *validation);
   w.end_object();
@@ -506,6 +555,13 @@ Result<BuildResult> run_build(BuildRequest req) {
   w.key("warnings").string_array(result.warnings);
   w.end_object();
   result.manifest_json = w.take();
+  if (quality.verdict == QualityVerdict::fail) {
+    // Nothing is published; the manifest says what was measured, beside where the output would be.
+    auto failed = failed_manifest_path(req.output);
+    MODELKIT_TRY_VOID(util::write_file_atomic(failed, result.manifest_json));
+    return failure(quality.message + "; nothing was written to " + quoted(req.output) + ", the manifest is " +
+                   quoted(failed));
+  }
   fs::path manifest_name = req.output_is_file ? fs::path(req.output.stem().string() + ".manifest.json")
                                               : fs::path("build_manifest.json");
   MODELKIT_TRY_VOID(util::write_file_atomic(folder / manifest_name, result.manifest_json));
