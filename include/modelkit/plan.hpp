@@ -78,6 +78,11 @@ struct BuildConfig {
 [[nodiscard]] Result<void> write_build_config(const BuildConfig& config, const std::string& path);
 [[nodiscard]] Result<BuildConfig> read_build_config(const std::string& path);
 
+// Replays a recorded config's build settings onto a fresh one: calibration (but the data kind
+// follows the fresh resolution), quantization and the quality gate. Flags given afterwards
+// override them.
+void replay_build_settings(BuildConfig& fresh, const BuildConfig& recorded);
+
 // The recorded and the fresh resolution must agree, or the replay stops.
 [[nodiscard]] Result<void> check_replayed_resolution(const TaskResolution& recorded, const TaskResolution& fresh);
 

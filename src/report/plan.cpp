@@ -351,6 +351,16 @@ Result<BuildConfig> read_build_config(const std::string& path) {
   return parsed;
 }
 
+void replay_build_settings(BuildConfig& fresh, const BuildConfig& recorded) {
+  auto kind = std::move(fresh.calibration.kind);
+  auto kind_reason = std::move(fresh.calibration.kind_reason);
+  fresh.calibration = recorded.calibration;
+  fresh.calibration.kind = std::move(kind);
+  fresh.calibration.kind_reason = std::move(kind_reason);
+  fresh.quantization = recorded.quantization;
+  fresh.min_cosine = recorded.min_cosine;
+}
+
 Result<void> check_replayed_resolution(const TaskResolution& recorded, const TaskResolution& fresh) {
   auto show = [](const TaskResolution& r) {
     return "task '" + r.task.value_or("null") + "', class '" + r.model_class.value_or("null") + "', source '" +

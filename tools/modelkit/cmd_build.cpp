@@ -63,11 +63,7 @@ Result<void> run_build(std::span<char* const> argv) {
       if (!check) return check.take_error().with_context("'" + *args->value("--config") + "'");
     }
     // Settings come from the file; the data kind follows today's resolution.
-    auto fresh = config->calibration;
-    config->calibration = recorded->calibration;
-    config->calibration.kind = fresh.kind;
-    config->calibration.kind_reason = fresh.kind_reason;
-    config->quantization = recorded->quantization;
+    replay_build_settings(*config, *recorded);
   }
   MODELKIT_TRY_VOID(apply_calibration_options(*args, *config));
   if (args->has("--dry-run")) {
