@@ -19,7 +19,9 @@
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace modelkit::calib {
@@ -101,6 +103,14 @@ struct SelectedSource {
 // cannot be used (see above), or when even the random source cannot be built (e.g. an input of
 // unknown rank).
 [[nodiscard]] Result<SelectedSource> select_source(const SourceRequest& request);
+
+// The default calibration photographs, compiled into the library (data/images/README.md:
+// sources and licences): a file name and the JPEG bytes.
+struct EmbeddedImage {
+  std::string_view name;
+  std::string_view bytes;
+};
+[[nodiscard]] std::span<const EmbeddedImage> default_images();
 
 // The embedded default calibration text: varied sentences (domains, languages, scripts).
 [[nodiscard]] std::vector<std::string> default_texts();

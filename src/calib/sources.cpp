@@ -72,67 +72,32 @@ class TextSource final : public SampleSource {
 
 // ---------------------------------------------------------------- images
 
-// Where default photographs may be: MODELKIT_CALIBRATION_IMAGES, then the folders the
-// setup script fills from Debian's packages.
-std::vector<fs::path> default_image_dirs() {
-  std::vector<fs::path> dirs;
-  if (const char* env = std::getenv("MODELKIT_CALIBRATION_IMAGES"); env && *env) dirs.emplace_back(env);
-#ifdef MODELKIT_DEFAULT_IMAGE_DIR
-  dirs.emplace_back(fs::path(MODELKIT_DEFAULT_IMAGE_DIR) / "skimage");
-  dirs.emplace_back(fs::path(MODELKIT_DEFAULT_IMAGE_DIR) / "matplotlib");
-#endif
-  return dirs;
-}
-
-// A deterministic synthetic photograph stand-in: smooth gradients, a few shapes and
-// noise, so activations see edges, flat areas and texture.
-image::Image generated_image(int index) {
-  image::Image img;
-  img.width = 320 + 32 * (index % 3);
-  img.height = 240 + 24 * (index % 4);
-  img.rgb.resize(static_cast<size_t>(img.width) * img.height * 3);
-  img.source_mode = "RGB";
-  img.source_format = "generated";
-  std::uint32_t state = 2654435761u * static_cast<std::uint32_t>(index + 1);
-  auto noise = [&]() {
-    state ^= state << 13;
-    state ^= state >> 17;
-    state ^= state << 5;
-    return static_cast<int>(state % 21) - 10;
-  };
-  double cx = img.width * (0.3 + 0.1 * (index % 5)), cy = img.height * (0.4 + 0.05 * (index % 7));
-  double radius = std::min(img.width, img.height) * (0.15 + 0.05 * (index % 3));
-  for (int y = 0; y < img.height; ++y) {
-    for (int x = 0; x < img.width; ++x) {
-      double fx = static_cast<double>(x) / img.width, fy = static_cast<double>(y) / img.height;
-      int r = static_cast<int>(255 * fx), g = static_cast<int>(255 * fy), b = static_cast<int>(128 + 127 * std::sin(6.28 * (fx + fy + index * 0.1)));
-      if (((x / (16 + index % 16)) + (y / (16 + index % 16))) % 2 == 0 && y > img.height * 2 / 3) r = g = b = 230;
-      if ((x - cx) * (x - cx) + (y - cy) * (y - cy) < radius * radius) {
-        r = (index * 53) % 256;
-        g = (index * 97) % 256;
-        b = (index * 151) % 256;
-      }
-      auto* px = &img.rgb[(static_cast<size_t>(y) * img.width + x) * 3];
-      px[0] = static_cast<std::uint8_t>(std::clamp(r + noise(), 0, 255));
-      px[1] = static_cast<std::uint8_t>(std::clamp(g + noise(), 0, 255));
-      px[2] = static_cast<std::uint8_t>(std::clamp(b + noise(), 0, 255));
-    }
-  }
-  return img;
+// MODELKIT_CALIBRATION_IMAGES names a folder of photographs to use instead of the embedded ones.
+std::optional<fs::path> default_image_dir() {
+  if (const char* env = std::getenv("MODELKIT_CALIBRATION_IMAGES"); env && *env) return fs::path(env);
+  return std::nullopt;
 }
 
 class ImageSource final : public SampleSource {
  public:
-  ImageSource(image::ImageProcessorConfig config, std::vector<fs::path> files, int generated, std::string description,
+  // An image is a file, or embedded bytes (the default photographs).
+  struct Item {
+    fs::path path;
+    std::string_view bytes;
+    std::string_view name;
+  };
+
+  ImageSource(image::ImageProcessorConfig config, std::vector<Item> files, std::string description,
               std::string input_name, ImageLayout layout)
-      : config_(std::move(config)), files_(std::move(files)), generated_(generated),
+      : config_(std::move(config)), files_(std::move(files)),
         description_(std::move(description)), input_name_(std::move(input_name)), layout_(layout) {}
 
   Result<std::optional<Sample>> next() override {
     image::Image img;
     // Undecodable files are skipped (and named once): one bad photo must not stop a build.
     while (pos_ < files_.size()) {
-      auto decoded = image::decode_image(files_[pos_]);
+      const auto& item = files_[pos_];
+      auto decoded = item.path.empty() ? image::decode_image_bytes(item.bytes, item.name) : image::decode_image(item.path);
       if (decoded) {
         img = std::move(*decoded);
         break;
@@ -141,10 +106,7 @@ class ImageSource final : public SampleSource {
         skipped_.push_back(decoded.error().message);
       ++pos_;
     }
-    if (pos_ >= files_.size()) {
-      if (static_cast<int>(pos_ - files_.size()) >= generated_) return std::optional<Sample>{};
-      img = generated_image(static_cast<int>(pos_ - files_.size()));
-    }
+    if (pos_ >= files_.size()) return std::optional<Sample>{};
     ++pos_;
     auto pixels = image::preprocess(img, config_);
     if (!pixels) return pixels.take_error();
@@ -175,8 +137,7 @@ class ImageSource final : public SampleSource {
  private:
   std::vector<std::string> skipped_;
   image::ImageProcessorConfig config_;
-  std::vector<fs::path> files_;
-  int generated_;
+  std::vector<Item> files_;
   std::string description_;
   std::string input_name_;
   ImageLayout layout_;
@@ -490,32 +451,28 @@ Result<Built> build_image(const SourceRequest& req) {
                     std::string(image_layout_name(target.layout)) + " (" + target.layout_reason + "), " +
                     std::to_string(cfg.output_size(480, 640)[0]) + "x" + std::to_string(cfg.output_size(480, 640)[1]) +
                     ", " + pre);
-  std::vector<fs::path> files;
-  int generated = 0;
+  std::vector<ImageSource::Item> files;
+  auto add_folder = [&](const fs::path& dir) -> Result<void> {
+    MODELKIT_TRY(auto listed, image::list_image_files(dir));
+    if (listed.empty()) return failure(quoted(dir) + " holds no .jpg, .jpeg or .png images");
+    for (auto& f : listed) files.push_back({std::move(f), {}, {}});
+    return {};
+  };
   if (req.data) {
-    auto listed = image::list_image_files(*req.data);
-    if (!listed) return listed.take_error();
-    if (listed->empty()) return failure(quoted(*req.data) + " holds no .jpg, .jpeg or .png images");
-    files = std::move(*listed);
+    MODELKIT_TRY_VOID(add_folder(*req.data));
     b.data_source = req.data->string();
+  } else if (auto dir = default_image_dir()) {
+    auto added = add_folder(*dir);
+    if (!added) return added.take_error().with_context("MODELKIT_CALIBRATION_IMAGES");
+    b.data_source = "MODELKIT_CALIBRATION_IMAGES " + dir->string();
   } else {
-    for (const auto& dir : default_image_dirs()) {
-      if (!fs::is_directory(dir, ec)) continue;
-      auto listed = image::list_image_files(dir);
-      if (!listed) continue;
-      for (auto& f : *listed) files.push_back(std::move(f));
-    }
-    if (files.empty()) {
-      generated = req.samples;
-      b.data_source = "generated images (no default photographs installed)";
-    } else {
-      b.data_source = "default photographs";
-    }
+    for (const auto& e : default_images()) files.push_back({{}, e.bytes, e.name});
+    b.data_source = "embedded default photographs";
   }
   if (static_cast<int>(files.size()) > req.samples) files.resize(static_cast<size_t>(req.samples));
-  b.available = static_cast<int>(files.size()) + generated;
+  b.available = static_cast<int>(files.size());
   b.data_source += " (" + std::to_string(b.available) + " images via " + preprocessing + ")";
-  b.source = std::make_unique<ImageSource>(std::move(cfg), std::move(files), generated, b.data_source,
+  b.source = std::make_unique<ImageSource>(std::move(cfg), std::move(files), b.data_source,
                                            target.input->name, target.layout);
   return b;
 }

@@ -1,6 +1,7 @@
 // Calibration sources and the universal fallback (build-pipeline.md): which kind is
 // used, what the samples hold, and what the record says.
 #include <modelkit/calib_sources.hpp>
+#include <modelkit/image.hpp>
 
 #include "test_support.hpp"
 
@@ -213,6 +214,24 @@ TEST(CalibSources, JsonlTextWithPairsAndBadLines) {
   auto bad = calib::read_text_samples(tmp / "bad.jsonl");
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.error().message, "'" + (tmp / "bad.jsonl").string() + "' line 2: no column 'text' (columns: txt); name the text column with --text-column");
+}
+
+TEST(CalibSources, DefaultImagesAreEmbeddedAndDecode) {
+  // The embedded bytes are the committed files (data/images), and every one decodes.
+  auto images = calib::default_images();
+  ASSERT_EQ(images.size(), 12u);
+  std::set<std::string_view> names;
+  for (const auto& e : images) {
+    names.insert(e.name);
+    auto file = fs::path(MODELKIT_SOURCE_DIR) / "data" / "images" / std::string(e.name);
+    std::ifstream in(file, std::ios::binary);
+    std::string on_disk((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    EXPECT_EQ(e.bytes, on_disk) << e.name;
+    auto decoded = image::decode_image_bytes(e.bytes, e.name);
+    ASSERT_TRUE(decoded.ok()) << decoded.error().message;
+    EXPECT_EQ(std::max(decoded->width, decoded->height), 320) << e.name;
+  }
+  EXPECT_EQ(names.size(), images.size());
 }
 
 TEST(CalibSources, DefaultTextIsVaried) {
