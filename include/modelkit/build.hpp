@@ -1,6 +1,6 @@
-// `modelkit build` and `modelkit quantize` as a library call: resolve -> plan ->
-// calibrate -> quantize -> validate -> write (build-pipeline.md). Every stage is timed
-// and recorded in build_manifest.json. The output folder appears whole or not at all:
+// `modelkit build` and `modelkit quantize` as a library call: the stages of kBuildStages
+// (plan.hpp; resolve -> export -> plan -> calibrate -> quantize -> validate -> write, see
+// docs/design.md). Every stage is timed and recorded in build_manifest.json. The output folder appears whole or not at all:
 // everything is written into a temporary folder beside it and renamed at the end.
 #pragma once
 
@@ -70,12 +70,20 @@ struct StageTiming {
   double seconds = 0;
 };
 
+// A stage as it went: ran (timed) or skipped with the reason.
+struct StageRecord {
+  std::string stage;
+  double seconds = 0;
+  std::optional<std::string> skipped;
+};
+
 struct BuildResult {
   std::filesystem::path output;         // the folder (or file) written
   std::filesystem::path manifest_path;
   std::string manifest_json;
   std::vector<std::string> warnings;
-  std::vector<StageTiming> timings;
+  std::vector<StageTiming> timings;  // the stages that ran, in order
+  std::vector<StageRecord> stages;   // every stage, in order
   double min_cosine = 1.0;
 };
 

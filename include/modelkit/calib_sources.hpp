@@ -1,6 +1,6 @@
-// Calibration sources (build-pipeline.md, "Calibration data"): text through the
-// checkpoint's own tokenizer, images through its preprocessor, random inputs from the
-// ONNX model's input specs.
+// Calibration sources (docs/design.md, "Calibration data"): one per CalibrationKind
+// (settings.hpp) — text through the checkpoint's own tokenizer, images through its
+// preprocessor, random inputs from the ONNX model's input specs.
 // Data the user names (--calibration-data) is a contract: its kind decides the source, and
 // any failure to use it (missing, unreadable, wrong column, a kind no source reads, no model
 // input it can feed) is an error. Only for data modelkit chose itself does the fallback to
@@ -13,6 +13,7 @@
 #include <modelkit/onnx.hpp>
 #include <modelkit/random_inputs.hpp>
 #include <modelkit/result.hpp>
+#include <modelkit/settings.hpp>
 
 #include <array>
 #include <cstdint>
@@ -37,18 +38,9 @@ struct TextColumns {
 // .mp3 .ogg, or a folder of them). Errors when the path is missing or holds none of these.
 [[nodiscard]] Result<std::string> data_kind_of(const std::filesystem::path& path);
 
-// How images are laid out in a model input: channels first [N,3,H,W] or last [N,H,W,3].
-enum class ImageLayout { nchw, nhwc };
-// How an image is brought to the input's size without a preprocessor_config.json: stretched to
-// it, or its shortest edge resized to the larger side and the centre cropped.
-enum class ResizeMode { stretch, crop };
-[[nodiscard]] Result<ImageLayout> parse_image_layout(std::string_view text);
-[[nodiscard]] std::string_view image_layout_name(ImageLayout layout);
-[[nodiscard]] Result<ResizeMode> parse_resize_mode(std::string_view text);
-[[nodiscard]] std::string_view resize_mode_name(ResizeMode mode);
-
 // Images for models that are not Hugging Face exports (--image-input, --layout, --image-mean,
-// --image-std, --rescale, --bgr, --resize-mode). A flag given overrides the matching field of a
+// --image-std, --rescale, --bgr, --resize-mode; ImageLayout and ResizeMode are settings.hpp
+// tables). A flag given overrides the matching field of a
 // preprocessor_config.json; without one, pixels are rescaled by 1/255 to [0, 1], mean 0, std 1.
 struct ImageOptions {
   std::optional<std::string> input;  // the input to feed; default pixel_values, else the one input shaped like an image
@@ -61,7 +53,7 @@ struct ImageOptions {
 };
 
 struct SourceRequest {
-  std::string kind = "random";                // text | image | random (the plan's choice)
+  CalibrationKind kind = CalibrationKind::random;  // the plan's choice
   std::string kind_reason;                    // why the plan chose it
   std::optional<std::filesystem::path> data;  // --calibration-data: .txt, .jsonl, .csv, .tsv or an image folder
   std::filesystem::path checkpoint_folder;    // tokenizer.json / preprocessor_config.json live here
@@ -77,7 +69,7 @@ struct SourceRequest {
 
 // What calibration actually used; goes into the build manifest.
 struct CalibrationRecord {
-  std::string requested_kind;                  // the plan's kind
+  std::string requested_kind;                  // setting_name of the plan's CalibrationKind
   std::string kind;                            // the kind used (the data's own when the user named data)
   bool user_data = false;                      // --calibration-data was given
   std::optional<std::string> fallback_reason;  // set when kind != requested_kind

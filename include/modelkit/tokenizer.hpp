@@ -23,6 +23,11 @@ struct Encoding {
   std::vector<std::uint32_t> special_tokens_mask;
 };
 
+// `modelkit tokenize` output: {"ids": [...], "tokens": [...]} on one line (with its newline), and
+// the table form: a header line, then index, id, type id and the token as a JSON string.
+[[nodiscard]] std::string encoding_json_line(const Encoding& encoding);
+[[nodiscard]] std::string encoding_table(const Encoding& encoding, std::size_t input_index);
+
 enum class TruncationStrategy { longest_first, only_first, only_second };
 enum class Direction { left, right };
 

@@ -18,8 +18,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string quoted(const fs::path& p) { return "'" + p.string() + "'"; }
-
 constexpr std::int64_t kDefaultImageSide = 224;  // an image input with free spatial dims and no size hint
 
 const onnx::ValueInfo* find_input(const std::vector<onnx::ValueInfo>& inputs, std::string_view name) {
@@ -448,7 +446,7 @@ Result<Built> build_image(const SourceRequest& req) {
                 cfg.image_mean[1], cfg.image_mean[2], cfg.image_std[0], cfg.image_std[1], cfg.image_std[2],
                 cfg.do_rescale ? cfg.rescale_factor : 1.0, cfg.bgr ? " BGR" : "");
   b.notes.push_back("images feed input '" + target.input->name + "' as " +
-                    std::string(image_layout_name(target.layout)) + " (" + target.layout_reason + "), " +
+                    std::string(setting_name(target.layout)) + " (" + target.layout_reason + "), " +
                     std::to_string(cfg.output_size(480, 640)[0]) + "x" + std::to_string(cfg.output_size(480, 640)[1]) +
                     ", " + pre);
   std::vector<ImageSource::Item> files;
@@ -675,37 +673,30 @@ Result<std::string> data_kind_of(const fs::path& path) {
 }
 
 namespace {
-constexpr std::array<std::pair<ImageLayout, std::string_view>, 2> kLayouts = {{{ImageLayout::nchw, "nchw"},
-                                                                               {ImageLayout::nhwc, "nhwc"}}};
-constexpr std::array<std::pair<ResizeMode, std::string_view>, 2> kResizeModes = {{{ResizeMode::stretch, "stretch"},
-                                                                                  {ResizeMode::crop, "crop"}}};
-template <class E, size_t N>
-Result<E> parse_from(const std::array<std::pair<E, std::string_view>, N>& table, std::string_view what,
-                     std::string_view text) {
-  std::vector<std::string> names;
-  for (const auto& [value, name] : table) {
-    if (name == text) return value;
-    names.emplace_back(name);
-  }
-  return usage_error(std::string(what) + ": expected one of " + util::join(names, ", ") + ", got '" + std::string(text) + "'");
-}
-template <class E, size_t N>
-std::string_view name_from(const std::array<std::pair<E, std::string_view>, N>& table, E value) {
-  for (const auto& [v, name] : table)
-    if (v == value) return name;
-  return "?";
-}
-}  // namespace
 
-Result<ImageLayout> parse_image_layout(std::string_view text) { return parse_from(kLayouts, "image layout", text); }
-std::string_view image_layout_name(ImageLayout layout) { return name_from(kLayouts, layout); }
-Result<ResizeMode> parse_resize_mode(std::string_view text) { return parse_from(kResizeModes, "resize mode", text); }
-std::string_view resize_mode_name(ResizeMode mode) { return name_from(kResizeModes, mode); }
+// The source of each kind with a dataset (random is the fallback every kind shares).
+struct KindBuilder {
+  CalibrationKind kind;
+  Result<Built> (*build)(const SourceRequest&);
+};
+constexpr KindBuilder kKindBuilders[] = {
+    {CalibrationKind::text, build_text},
+    {CalibrationKind::image, build_image},
+};
+
+const KindBuilder* builder_of(CalibrationKind kind) {
+  for (const auto& b : kKindBuilders)
+    if (b.kind == kind) return &b;
+  return nullptr;
+}
+
+}  // namespace
 
 Result<SelectedSource> select_source(const SourceRequest& req) {
   SelectedSource sel;
   auto& rec = sel.record;
-  rec.requested_kind = req.kind;
+  const std::string kind_name(setting_name(req.kind));
+  rec.requested_kind = kind_name;
   rec.seed = req.seed;
 
   InputHints hints = req.hints;
@@ -716,20 +707,22 @@ Result<SelectedSource> select_source(const SourceRequest& req) {
 
   std::optional<std::string> fallback;
   std::optional<Built> built;
-  std::string kind = req.kind;
+  CalibrationKind kind = req.kind;
   rec.requested_samples = req.samples;
   if (req.data) {
     // The user's data is a contract: its own kind decides the source, and every way it could
     // go unused is an error, never a quiet switch to random numbers.
     rec.user_data = true;
     std::string what = "--calibration-data " + quoted(*req.data);
-    MODELKIT_TRY(kind, data_kind_of(*req.data));
-    if (kind == "audio")
+    MODELKIT_TRY(auto data_kind, data_kind_of(*req.data));
+    if (data_kind == "audio")
       return failure(what + " is audio, and this modelkit has no audio calibration source; pass text or images, "
                             "or leave --calibration-data out to calibrate on random inputs");
+    kind = data_kind == "text" ? CalibrationKind::text : CalibrationKind::image;
     if (kind != req.kind)
-      rec.notes.push_back("the data kind is " + kind + ", from --calibration-data (the plan's kind was " + req.kind + ")");
-    auto b = kind == "text" ? build_text(req) : build_image(req);
+      rec.notes.push_back("the data kind is " + data_kind + ", from --calibration-data (the plan's kind was " +
+                          kind_name + ")");
+    auto b = builder_of(kind)->build(req);
     if (!b) return b.take_error().with_context(what);
     std::set<std::string> model_names;
     for (const auto& in : req.model_inputs) model_names.insert(in.name);
@@ -737,14 +730,14 @@ Result<SelectedSource> select_source(const SourceRequest& req) {
     for (const auto& n : b->source->produced_names()) meets |= model_names.count(n) > 0;
     if (!meets) {
       std::vector<std::string> model_list(model_names.begin(), model_names.end());
-      return failure(what + ": the " + kind + " source produces " + util::join(b->source->produced_names(), ", ") +
+      return failure(what + ": the " + data_kind + " source produces " + util::join(b->source->produced_names(), ", ") +
                      ", none of which is an input of the model (" + util::join(model_list, ", ") + ")");
     }
     built = std::move(*b);
-  } else if (req.kind == "text" || req.kind == "image") {
-    auto b = req.kind == "text" ? build_text(req) : build_image(req);
+  } else if (const auto* builder = builder_of(req.kind)) {
+    auto b = builder->build(req);
     if (!b) {
-      fallback = "the " + req.kind + " source cannot be built: " + b.error().message;  // rule 2
+      fallback = "the " + kind_name + " source cannot be built: " + b.error().message;  // rule 2
     } else {
       std::set<std::string> model_names;
       for (const auto& in : req.model_inputs) model_names.insert(in.name);
@@ -752,7 +745,7 @@ Result<SelectedSource> select_source(const SourceRequest& req) {
       for (const auto& n : b->source->produced_names()) meets |= model_names.count(n) > 0;
       if (!meets) {  // rule 3
         std::vector<std::string> model_list(model_names.begin(), model_names.end());
-        fallback = "the " + req.kind + " source produces " + util::join(b->source->produced_names(), ", ") +
+        fallback = "the " + kind_name + " source produces " + util::join(b->source->produced_names(), ", ") +
                    ", none of which is an input of the model (" + util::join(model_list, ", ") + ")";
       } else {
         built = std::move(*b);
@@ -760,8 +753,7 @@ Result<SelectedSource> select_source(const SourceRequest& req) {
     }
   } else {
     rec.kind = "random";
-    if (req.kind != "random") fallback = "unknown data kind '" + req.kind + "'";
-    else if (!req.kind_reason.empty()) rec.notes.push_back(req.kind_reason);  // rule 1: no dataset kind
+    if (!req.kind_reason.empty()) rec.notes.push_back(req.kind_reason);  // rule 1: no dataset kind
   }
 
   rec.random_inputs = probe->records;
@@ -772,7 +764,7 @@ Result<SelectedSource> select_source(const SourceRequest& req) {
     if (fallback) {
       rec.fallback_reason = fallback;
       sel.warnings.push_back("calibration falls back to random inputs: " + *fallback);
-    } else if (req.kind == "random" && !req.kind_reason.empty()) {
+    } else if (req.kind == CalibrationKind::random && !req.kind_reason.empty()) {
       rec.fallback_reason = req.kind_reason;
       sel.warnings.push_back("calibration uses random inputs: " + req.kind_reason);
     }
@@ -780,7 +772,7 @@ Result<SelectedSource> select_source(const SourceRequest& req) {
     return sel;
   }
 
-  rec.kind = kind;
+  rec.kind = setting_name(kind);
   rec.data_source = built->data_source;
   rec.samples = built->available;
   for (const auto& n : built->notes) rec.notes.push_back(n);
@@ -793,12 +785,13 @@ Result<SelectedSource> select_source(const SourceRequest& req) {
       continue;
     }
     // Text and image sources make int64 ids and float32 pixels.
-    ElementType made = kind == "image" ? ElementType::float32 : ElementType::int64;
+    ElementType made = kind == CalibrationKind::image ? ElementType::float32 : ElementType::int64;
     if (in.element_type != made && in.element_type != ElementType::undefined)
       rec.casts.push_back(in.name + " " + element_type_name(made) + " -> " + element_type_name(in.element_type));
   }
   for (const auto& n : rec.filled_inputs)
-    sel.warnings.push_back("calibration input '" + n + "' is not made by the " + kind + " source; it is filled with random values");
+    sel.warnings.push_back("calibration input '" + n + "' is not made by the " + rec.kind +
+                           " source; it is filled with random values");
   sel.source = std::make_unique<ConformingSource>(std::move(built->source), std::move(random), req.model_inputs,
                                                   built->available);
   return sel;

@@ -4,10 +4,42 @@
 
 #include <util/file.hpp>
 #include <util/json_read.hpp>
+#include <util/json_writer.hpp>
+
+#include <cinttypes>
+#include <cstdio>
 
 #include <algorithm>
 
 namespace modelkit::tokenizer {
+
+std::string encoding_json_line(const Encoding& e) {
+  std::string out = "{\"ids\": [";
+  for (std::size_t i = 0; i < e.ids.size(); ++i) out += (i ? ", " : "") + std::to_string(e.ids[i]);
+  out += "], \"tokens\": [";
+  for (std::size_t i = 0; i < e.tokens.size(); ++i) {
+    if (i) out += ", ";
+    util::append_json_string(out, e.tokens[i]);
+  }
+  out += "]}\n";
+  return out;
+}
+
+std::string encoding_table(const Encoding& e, std::size_t input_index) {
+  char line[128];
+  std::snprintf(line, sizeof line, "input %zu: %zu tokens\n", input_index, e.ids.size());
+  std::string out = line;
+  std::snprintf(line, sizeof line, "%6s  %8s  %4s  %s\n", "index", "id", "type", "token");
+  out += line;
+  for (std::size_t i = 0; i < e.ids.size(); ++i) {
+    std::string shown;
+    util::append_json_string(shown, e.tokens[i]);
+    std::snprintf(line, sizeof line, "%6zu  %8" PRIu32 "  %4" PRIu32 "  ", i, e.ids[i],
+                  i < e.type_ids.size() ? e.type_ids[i] : 0u);
+    out += line + shown + "\n";
+  }
+  return out;
+}
 
 // ---------------- added vocabulary ----------------
 

@@ -10,29 +10,37 @@
 
 namespace modelkit::cli {
 
+namespace {
+// Value lists of the options, from the settings tables ("minmax|percentile|entropy").
+const std::string kMethodValues = setting_list<CalibrationMethod>("|");
+const std::string kQuantTypeValues = setting_list<QuantType>("|");
+const std::string kLayoutValues = setting_list<ImageLayout>("|");
+const std::string kResizeModeValues = setting_list<ResizeMode>("|");
+}  // namespace
+
 std::vector<OptionSpec> calibration_options() {
   return {
       {"--samples", "", "N", "calibration samples (default 100)"},
       {"--sequence-length", "", "N", "sequence length for text inputs without a static one (default 128)"},
-      {"--method", "", "minmax|percentile|entropy", "calibration method (default minmax)"},
+      {"--method", "", kMethodValues, "calibration method (default minmax)"},
       {"--calibration-data", "", "PATH", ".txt, .jsonl, .csv, .tsv or an image folder (used, or the build fails)"},
       {"--text-column", "", "NAME", "the text column of .jsonl/.csv/.tsv data (default text)"},
       {"--pair-column", "", "NAME", "the second text's column (default text_pair when present)"},
       {"--column", "", "ROLE=NAME", "text=NAME or pair=NAME, as --text-column/--pair-column (repeatable)"},
       {"--per-channel", "", "", "per-channel weight scales"},
-      {"--activation-type", "", "TYPE", "uint8 (default), int8, uint16, int16"},
-      {"--weight-type", "", "TYPE", "int8 (default), uint8, int16, uint16"},
+      {"--activation-type", "", kQuantTypeValues, "activations' type (default uint8, asymmetric)"},
+      {"--weight-type", "", kQuantTypeValues, "weights' type (default int8, symmetric)"},
       {"--seed", "", "N", "seed of random inputs (default 0)"},
       {"--input-shape", "", "NAME=1x128", "shape of a random calibration input (repeatable)"},
       {"--op-types", "", "A,B,..", "quantize only these op types (default: chosen from the graph)"},
       {"--exclude-nodes", "", "NAME|REGEX", "leave matching nodes in float (repeatable)"},
       {"--image-input", "", "NAME", "the input images feed (default pixel_values, else the input shaped like an image)"},
-      {"--layout", "", "nchw|nhwc", "channel order of the image input (default: from its shape)"},
+      {"--layout", "", kLayoutValues, "channel order of the image input (default: from its shape)"},
       {"--image-mean", "", "R,G,B", "normalisation mean (default preprocessor_config.json, else 0,0,0)"},
       {"--image-std", "", "R,G,B", "normalisation std (default preprocessor_config.json, else 1,1,1)"},
       {"--rescale", "", "F", "factor applied to 0..255 pixels before normalising (default 1/255)"},
       {"--bgr", "", "", "feed channels in B,G,R order"},
-      {"--resize-mode", "", "stretch|crop", "without preprocessor_config.json: stretch to the input's size (default) "
+      {"--resize-mode", "", kResizeModeValues, "without preprocessor_config.json: stretch to the input's size (default) "
                                             "or resize the short edge and crop the centre"},
       {"--min-cosine", "", "X", "fail the build when an output's cosine similarity to the float model is below X"},
   };
@@ -95,25 +103,14 @@ Result<void> apply_calibration_options(const ParsedArgs& args, BuildConfig& conf
     if (!n) return n.take_error();
     cal.seed = static_cast<std::uint64_t>(*n);
   }
-  auto one_of = [](std::string_view option, const std::string& v, std::initializer_list<std::string_view> allowed)
-      -> Result<void> {
-    for (auto a : allowed)
-      if (v == a) return {};
-    std::string list;
-    for (auto a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
-    return usage_error("option '" + std::string(option) + "': expected one of " + list + ", got '" + v + "'");
-  };
   if (auto v = args.value("--method")) {
-    MODELKIT_TRY_VOID(one_of("--method", *v, {"minmax", "percentile", "entropy"}));
-    cal.method = *v;
+    MODELKIT_TRY(cal.method, parse_option_setting<CalibrationMethod>("--method", *v));
   }
   if (auto v = args.value("--activation-type")) {
-    MODELKIT_TRY_VOID(one_of("--activation-type", *v, {"uint8", "int8", "uint16", "int16"}));
-    q.activation_type = *v;
+    MODELKIT_TRY(q.activation_type, parse_option_setting<QuantType>("--activation-type", *v));
   }
   if (auto v = args.value("--weight-type")) {
-    MODELKIT_TRY_VOID(one_of("--weight-type", *v, {"int8", "uint8", "int16", "uint16"}));
-    q.weight_type = *v;
+    MODELKIT_TRY(q.weight_type, parse_option_setting<QuantType>("--weight-type", *v));
   }
   if (auto v = args.value("--calibration-data")) cal.data = *v;
   for (const auto& v : args.values("--column")) {
@@ -150,12 +147,10 @@ Result<void> apply_calibration_options(const ParsedArgs& args, BuildConfig& conf
   auto& img = cal.image;
   if (auto v = args.value("--image-input")) img.input = *v;
   if (auto v = args.value("--layout")) {
-    MODELKIT_TRY_VOID(calib::parse_image_layout(*v));
-    img.layout = *v;
+    MODELKIT_TRY(img.layout, parse_option_setting<ImageLayout>("--layout", *v));
   }
   if (auto v = args.value("--resize-mode")) {
-    MODELKIT_TRY_VOID(calib::parse_resize_mode(*v));
-    img.resize_mode = *v;
+    MODELKIT_TRY(img.resize_mode, parse_option_setting<ResizeMode>("--resize-mode", *v));
   }
   if (auto v = args.value("--image-mean")) {
     MODELKIT_TRY(img.mean, parse_triple("--image-mean", *v));

@@ -60,27 +60,15 @@ Result<void> run_quantize(std::span<char* const> argv) {
                          "pass it with --build-config");
   }
   spec.model = args->value("--hf-config").value_or(*onnx);
-  auto model = resolve_model(spec, CacheLocation::from_environment());
-  if (!model) return model.take_error();
-  BuildConfig config;
-  if (model->resolution.resolved()) {
-    auto made = make_build_config(*model);
-    if (!made) return made.take_error();
-    config = std::move(*made);
-  } else {
-    config.request = spec;
-    config.resolution = model->resolution;
-    config.calibration.kind = "random";
-    config.calibration.kind_reason = "no task is known for '" + *onnx + "' (pass --task or --hf-config)";
-  }
+  MODELKIT_TRY(ResolvedModel model, resolve_model(spec, CacheLocation::from_environment()));
+  BuildConfig config = make_quantize_config(model, *onnx);
   if (auto file = args->value("--build-config")) {
-    auto recorded = read_build_config(*file);
-    if (!recorded) return recorded.take_error();
-    replay_build_settings(config, *recorded);
+    MODELKIT_TRY(BuildConfig recorded, read_build_config(*file));
+    replay_build_settings(config, recorded);
   }
   MODELKIT_TRY_VOID(apply_calibration_options(*args, config));
   BuildRequest request;
-  request.model = std::move(*model);
+  request.model = std::move(model);
   request.config = std::move(config);
   request.onnx = *onnx;
   request.output = *output;

@@ -3,11 +3,10 @@
 
 #include <modelkit/tokenizer.hpp>
 
-#include <util/file.hpp>
-#include <util/json_writer.hpp>
 
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -23,28 +22,6 @@ constexpr OptionSpec kTokenizeOptions[] = {
     {"--format", "", "json|table", "output format (default json: one object per input)"},
     {"--help", "-h", "", "show this help"},
 };
-
-void print_json(const tokenizer::Encoding& e) {
-  std::string out = "{\"ids\": [";
-  for (std::size_t i = 0; i < e.ids.size(); ++i) out += (i ? ", " : "") + std::to_string(e.ids[i]);
-  out += "], \"tokens\": [";
-  for (std::size_t i = 0; i < e.tokens.size(); ++i) {
-    if (i) out += ", ";
-    util::append_json_string(out, e.tokens[i]);
-  }
-  out += "]}\n";
-  std::fputs(out.c_str(), stdout);
-}
-
-void print_table(const tokenizer::Encoding& e, std::size_t input) {
-  std::printf("input %zu: %zu tokens\n", input, e.ids.size());
-  std::printf("%6s  %8s  %4s  %s\n", "index", "id", "type", "token");
-  for (std::size_t i = 0; i < e.ids.size(); ++i) {
-    std::string shown;
-    util::append_json_string(shown, e.tokens[i]);
-    std::printf("%6zu  %8u  %4u  %s\n", i, e.ids[i], e.type_ids[i], shown.c_str());
-  }
-}
 
 }  // namespace
 
@@ -78,34 +55,28 @@ Result<void> run_tokenize(std::span<char* const> argv) {
   auto tok = tokenizer::Tokenizer::from_file(*model);
   if (!tok) return tok.take_error();
 
-  std::vector<std::string> inputs;
-  if (text) {
-    inputs.push_back(*text);
-  } else {
-    auto content = util::read_file(*file);
-    if (!content) return content.take_error();
-    std::size_t start = 0;
-    const std::string& c = *content;
-    while (start < c.size()) {
-      std::size_t end = c.find('\n', start);
-      if (end == std::string::npos) end = c.size();
-      std::string line = c.substr(start, end - start);
-      if (!line.empty() && line.back() == '\r') line.pop_back();
-      inputs.push_back(std::move(line));
-      start = end + 1;
-    }
-  }
-  for (std::size_t i = 0; i < inputs.size(); ++i) {
+  auto emit = [&](const std::string& input, std::size_t index) -> Result<void> {
     std::optional<std::string_view> second;
     if (pair) second = *pair;
-    auto enc = tok->encode(inputs[i], second, add_special);
+    auto enc = tok->encode(input, second, add_special);
     if (!enc) {
-      std::string where = file ? *file + ": line " + std::to_string(i + 1) : std::string("--text");
+      std::string where = file ? *file + ": line " + std::to_string(index + 1) : std::string("--text");
       return enc.take_error().with_context(where);
     }
-    if (format_name == "json") print_json(*enc);
-    else print_table(*enc, i);
+    auto out = format_name == "json" ? tokenizer::encoding_json_line(*enc) : tokenizer::encoding_table(*enc, index);
+    std::fputs(out.c_str(), stdout);
+    return {};
+  };
+  if (text) return emit(*text, 0);
+  // One line at a time: a long file is never held whole.
+  std::ifstream in(*file, std::ios::binary);
+  if (!in) return failure("cannot read " + quoted(*file));
+  std::string line;
+  for (std::size_t index = 0; std::getline(in, line); ++index) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    MODELKIT_TRY_VOID(emit(line, index));
   }
+  if (in.bad()) return failure("cannot read " + quoted(*file));
   return {};
 }
 
