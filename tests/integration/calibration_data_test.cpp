@@ -136,6 +136,21 @@ TEST(CalibrationData, FewerSamplesThanAskedIsAWarningWithBothNumbers) {
   EXPECT_TRUE(warned);
 }
 
+TEST(CalibrationData, EmbeddedDefaultTextHoldsAThousandSamples) {
+  // --samples 1000 on text without data: all of them come from the embedded text, no warning.
+  TempDir tmp;
+  auto out = tmp / "out";
+  auto r = run_cli({"build", "-m", bert().string(), "-o", out.string(), "--samples", "1000", "--sequence-length", "16"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_FALSE(contains(r.err, "fewer than")) << r.err;
+  simdjson::dom::parser parser;
+  auto m = parser.load((out / "build_manifest.json").string()).value();
+  EXPECT_EQ(m["calibration"]["samples"].get_int64().value(), 1000);
+  EXPECT_EQ(m["calibration"]["held_back_for_validation"].get_int64().value(), 10);
+  EXPECT_TRUE(contains(str(m["calibration"]["data_source"]), "embedded default text (1010 samples"))
+      << str(m["calibration"]["data_source"]);
+}
+
 TEST(CalibrationData, ModelkitsOwnChoiceStillFallsBackAndSaysSo) {
   // No --calibration-data: the audio backbone's planned text source cannot be built, so random
   // inputs are used, reported on stderr and in the manifest.

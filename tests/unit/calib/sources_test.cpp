@@ -236,9 +236,17 @@ TEST(CalibSources, DefaultImagesAreEmbeddedAndDecode) {
 
 TEST(CalibSources, DefaultTextIsVaried) {
   auto texts = calib::default_texts();
-  EXPECT_GE(texts.size(), 100u);
+  EXPECT_GE(texts.size(), 1000u);  // --samples 1000 works on text
   std::set<std::string> unique(texts.begin(), texts.end());
   EXPECT_EQ(unique.size(), texts.size());
+  // Scripts (by a character each), code with its line breaks, one-word and paragraph lengths.
+  auto any = [&](auto pred) { return std::any_of(texts.begin(), texts.end(), pred); };
+  for (const char* sample : {"д", "ع", "ה", "क", "会", "の", "회", "ก", "α"})
+    EXPECT_TRUE(any([&](const std::string& t) { return t.find(sample) != std::string::npos; })) << sample;
+  EXPECT_TRUE(any([](const std::string& t) { return t.find("\n    ") != std::string::npos && t.find("def ") == 0; }));
+  EXPECT_TRUE(any([](const std::string& t) { return t == "Yes."; }));
+  EXPECT_TRUE(any([](const std::string& t) { return t.size() > 300; }));
+  EXPECT_TRUE(any([](const std::string& t) { return t.find("\\begin{equation}") == 0; }));
 }
 
 }  // namespace
