@@ -144,9 +144,9 @@ model-types' -- "$cur"))
       esac ;;
     config)
       options='-m --model --model-type --model-class --task --samples --sequence-length --method --calibration-data
---text-column --pair-column --column --per-channel --activation-type --weight-type --seed
---input-shape --op-types --exclude-nodes --image-input --layout --image-mean --image-std --rescale
---bgr --resize-mode --min-cosine -o --output -h --help'
+--text-column --pair-column --column --per-channel --precision --activation-type --weight-type
+--seed --input-shape --op-types --exclude-nodes --image-input --layout --image-mean --image-std
+--rescale --bgr --resize-mode --min-cosine -o --output -h --help'
       case "$prev" in
         -m|--model) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
         --model-type) COMPREPLY=($(compgen -W "$_modelkit_model_types" -- "$cur")); return 0 ;;
@@ -159,6 +159,7 @@ model-types' -- "$cur"))
         --text-column) return 0 ;;
         --pair-column) return 0 ;;
         --column) return 0 ;;
+        --precision) COMPREPLY=($(compgen -W 'int8 int16 w8a16' -- "$cur")); return 0 ;;
         --activation-type) COMPREPLY=($(compgen -W 'uint8 int8 uint16 int16' -- "$cur")); return 0 ;;
         --weight-type) COMPREPLY=($(compgen -W 'uint8 int8 uint16 int16' -- "$cur")); return 0 ;;
         --seed) return 0 ;;
@@ -176,7 +177,7 @@ model-types' -- "$cur"))
       esac ;;
     build)
       options='-m --model --model-type --model-class --task -c --config --samples --sequence-length --method
---calibration-data --text-column --pair-column --column --per-channel --activation-type
+--calibration-data --text-column --pair-column --column --per-channel --precision --activation-type
 --weight-type --seed --input-shape --op-types --exclude-nodes --image-input --layout --image-mean
 --image-std --rescale --bgr --resize-mode --min-cosine --onnx --force --ranges --save-ranges
 --threads -q --quiet -o --output --dry-run --format -h --help'
@@ -193,6 +194,7 @@ model-types' -- "$cur"))
         --text-column) return 0 ;;
         --pair-column) return 0 ;;
         --column) return 0 ;;
+        --precision) COMPREPLY=($(compgen -W 'int8 int16 w8a16' -- "$cur")); return 0 ;;
         --activation-type) COMPREPLY=($(compgen -W 'uint8 int8 uint16 int16' -- "$cur")); return 0 ;;
         --weight-type) COMPREPLY=($(compgen -W 'uint8 int8 uint16 int16' -- "$cur")); return 0 ;;
         --seed) return 0 ;;
@@ -215,10 +217,10 @@ model-types' -- "$cur"))
       esac ;;
     quantize)
       options='-m --model --task --hf-config --build-config --samples --sequence-length --method --calibration-data
---text-column --pair-column --column --per-channel --activation-type --weight-type --seed
---input-shape --op-types --exclude-nodes --image-input --layout --image-mean --image-std --rescale
---bgr --resize-mode --min-cosine --force --ranges --save-ranges --threads -q --quiet -o --output -h
---help'
+--text-column --pair-column --column --per-channel --precision --activation-type --weight-type
+--seed --input-shape --op-types --exclude-nodes --image-input --layout --image-mean --image-std
+--rescale --bgr --resize-mode --min-cosine --force --ranges --save-ranges --threads -q --quiet -o
+--output -h --help'
       case "$prev" in
         -m|--model) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
         --task) COMPREPLY=($(compgen -W "$_modelkit_tasks" -- "$cur")); return 0 ;;
@@ -231,6 +233,7 @@ model-types' -- "$cur"))
         --text-column) return 0 ;;
         --pair-column) return 0 ;;
         --column) return 0 ;;
+        --precision) COMPREPLY=($(compgen -W 'int8 int16 w8a16' -- "$cur")); return 0 ;;
         --activation-type) COMPREPLY=($(compgen -W 'uint8 int8 uint16 int16' -- "$cur")); return 0 ;;
         --weight-type) COMPREPLY=($(compgen -W 'uint8 int8 uint16 int16' -- "$cur")); return 0 ;;
         --seed) return 0 ;;

@@ -49,7 +49,8 @@ inline constexpr CalibrationKindInfo kCalibrationKinds[] = {
     {CalibrationKind::text, "text",
      "the checkpoint's tokenizer.json applied to text: input_ids, attention_mask, token_type_ids"},
     {CalibrationKind::image, "image",
-     "images decoded and preprocessed as preprocessor_config.json says: pixel_values"},
+     "images decoded and preprocessed (preprocessor_config.json, else the image flags) into pixel_values or the "
+     "input shaped like an image"},
     {CalibrationKind::random, "random",
      "one seeded tensor per ONNX input, from the model's own input names, types and shapes"},
 };
@@ -92,6 +93,23 @@ inline constexpr ResizeModeInfo kResizeModes[] = {
     {ResizeMode::crop, "crop", "resize the shortest edge to the larger side, then crop the centre"},
 };
 
+// Precisions: named presets over the weight and activation types of static QDQ quantization
+// (--precision sets both; --weight-type/--activation-type given as well must agree).
+enum class Precision { int8, int16, w8a16 };
+struct PrecisionInfo {
+  Precision value;
+  std::string_view name;
+  std::string_view help;
+  QuantType weight_type;
+  QuantType activation_type;
+};
+inline constexpr PrecisionInfo kPrecisions[] = {
+    {Precision::int8, "int8", "static QDQ: int8 weights, uint8 activations (the default)", QuantType::int8,
+     QuantType::uint8},
+    {Precision::int16, "int16", "static QDQ: int16 weights, uint16 activations", QuantType::int16, QuantType::uint16},
+    {Precision::w8a16, "w8a16", "static QDQ: int8 weights, uint16 activations", QuantType::int8, QuantType::uint16},
+};
+
 // What a command prints.
 enum class OutputFormat { table, json };
 struct OutputFormatInfo {
@@ -127,6 +145,10 @@ struct SettingTable<ImageLayout> {
 template <>
 struct SettingTable<ResizeMode> {
   static constexpr std::span<const ResizeModeInfo> rows{kResizeModes};
+};
+template <>
+struct SettingTable<Precision> {
+  static constexpr std::span<const PrecisionInfo> rows{kPrecisions};
 };
 template <>
 struct SettingTable<OutputFormat> {

@@ -16,6 +16,7 @@ const std::string kMethodValues = setting_list<CalibrationMethod>("|");
 const std::string kQuantTypeValues = setting_list<QuantType>("|");
 const std::string kLayoutValues = setting_list<ImageLayout>("|");
 const std::string kResizeModeValues = setting_list<ResizeMode>("|");
+const std::string kPrecisionValues = setting_list<Precision>("|");
 }  // namespace
 
 std::vector<OptionSpec> calibration_options() {
@@ -28,6 +29,7 @@ std::vector<OptionSpec> calibration_options() {
       {"--pair-column", "", "NAME", "the second text's column (default text_pair when present)"},
       {"--column", "", "ROLE=NAME", "text=NAME or pair=NAME, as --text-column/--pair-column (repeatable)"},
       {"--per-channel", "", "", "per-channel weight scales"},
+      {"--precision", "", kPrecisionValues, "weight and activation types together (default int8)"},
       {"--activation-type", "", kQuantTypeValues, "activations' type (default uint8, asymmetric)"},
       {"--weight-type", "", kQuantTypeValues, "weights' type (default int8, symmetric)"},
       {"--seed", "", "N", "seed of random inputs (default 0)"},
@@ -105,6 +107,17 @@ Result<void> apply_calibration_options(const ParsedArgs& args, BuildConfig& conf
   }
   if (auto v = args.value("--method")) {
     MODELKIT_TRY(cal.method, parse_option_setting<CalibrationMethod>("--method", *v));
+  }
+  if (auto v = args.value("--precision")) {
+    MODELKIT_TRY(auto precision, parse_option_setting<Precision>("--precision", *v));
+    const auto& row = setting_info(precision);
+    q.weight_type = row.weight_type;
+    q.activation_type = row.activation_type;
+    // A type given beside the precision must be the one the precision sets.
+    for (auto [option, set] : {std::pair{"--weight-type", row.weight_type}, {"--activation-type", row.activation_type}})
+      if (auto t = args.value(option); t && *t != setting_name(set))
+        return usage_error("option '" + std::string(option) + "' " + quoted(*t) + " contradicts '--precision " +
+                           std::string(row.name) + "' (" + std::string(setting_name(set)) + ")");
   }
   if (auto v = args.value("--activation-type")) {
     MODELKIT_TRY(q.activation_type, parse_option_setting<QuantType>("--activation-type", *v));

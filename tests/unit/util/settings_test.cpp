@@ -35,6 +35,7 @@ TEST(Settings, TablesAreComplete) {
   expect_complete<OutputFormat>(2);
   expect_complete<ImageLayout>(2);
   expect_complete<ResizeMode>(2);
+  expect_complete<Precision>(3);
 }
 
 TEST(Settings, QuantTypeRowsDescribeTheTypes) {
