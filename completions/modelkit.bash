@@ -144,7 +144,9 @@ quantization model-types' -- "$cur"))
       esac ;;
     config)
       options='-m --model --model-type --model-class --task --samples --sequence-length --method --calibration-data
---sample-rate --per-channel --precision --activation-type --weight-type --seed -o --output -h --help'
+--text-column --pair-column --column --sample-rate --per-channel --precision --activation-type
+--weight-type --seed --input-shape --op-types --exclude-nodes --image-input --layout --image-mean
+--image-std --rescale --bgr --resize-mode --min-cosine -o --output -h --help'
       case "$prev" in
         -m|--model) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
         --model-type) COMPREPLY=($(compgen -W "$_modelkit_model_types" -- "$cur")); return 0 ;;
@@ -154,11 +156,24 @@ quantization model-types' -- "$cur"))
         --sequence-length) return 0 ;;
         --method) COMPREPLY=($(compgen -W 'minmax percentile entropy' -- "$cur")); return 0 ;;
         --calibration-data) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
+        --text-column) return 0 ;;
+        --pair-column) return 0 ;;
+        --column) return 0 ;;
         --sample-rate) return 0 ;;
         --precision) COMPREPLY=($(compgen -W 'int8 int16 w8a16' -- "$cur")); return 0 ;;
         --activation-type) COMPREPLY=($(compgen -W 'uint8 int8 uint16 int16' -- "$cur")); return 0 ;;
         --weight-type) COMPREPLY=($(compgen -W 'uint8 int8 uint16 int16' -- "$cur")); return 0 ;;
         --seed) return 0 ;;
+        --input-shape) return 0 ;;
+        --op-types) return 0 ;;
+        --exclude-nodes) return 0 ;;
+        --image-input) return 0 ;;
+        --layout) COMPREPLY=($(compgen -W 'nchw nhwc' -- "$cur")); return 0 ;;
+        --image-mean) return 0 ;;
+        --image-std) return 0 ;;
+        --rescale) return 0 ;;
+        --resize-mode) COMPREPLY=($(compgen -W 'stretch crop' -- "$cur")); return 0 ;;
+        --min-cosine) return 0 ;;
         -o|--output) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
       esac ;;
     export)
@@ -173,9 +188,10 @@ quantization model-types' -- "$cur"))
       esac ;;
     build)
       options='-m --model --model-type --model-class --task -c --config --samples --sequence-length --method
---calibration-data --sample-rate --per-channel --precision --activation-type --weight-type --seed
---onnx --force --ranges --save-ranges --op-types --exclude-nodes --threads --input-shape -q --quiet
--o --output --dry-run --format -h --help'
+--calibration-data --text-column --pair-column --column --sample-rate --per-channel --precision
+--activation-type --weight-type --seed --input-shape --op-types --exclude-nodes --image-input
+--layout --image-mean --image-std --rescale --bgr --resize-mode --min-cosine --onnx --force --ranges
+--save-ranges --threads -q --quiet -o --output --dry-run --format -h --help'
       case "$prev" in
         -m|--model) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
         --model-type) COMPREPLY=($(compgen -W "$_modelkit_model_types" -- "$cur")); return 0 ;;
@@ -186,44 +202,67 @@ quantization model-types' -- "$cur"))
         --sequence-length) return 0 ;;
         --method) COMPREPLY=($(compgen -W 'minmax percentile entropy' -- "$cur")); return 0 ;;
         --calibration-data) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
+        --text-column) return 0 ;;
+        --pair-column) return 0 ;;
+        --column) return 0 ;;
         --sample-rate) return 0 ;;
         --precision) COMPREPLY=($(compgen -W 'int8 int16 w8a16' -- "$cur")); return 0 ;;
         --activation-type) COMPREPLY=($(compgen -W 'uint8 int8 uint16 int16' -- "$cur")); return 0 ;;
         --weight-type) COMPREPLY=($(compgen -W 'uint8 int8 uint16 int16' -- "$cur")); return 0 ;;
         --seed) return 0 ;;
+        --input-shape) return 0 ;;
+        --op-types) return 0 ;;
+        --exclude-nodes) return 0 ;;
+        --image-input) return 0 ;;
+        --layout) COMPREPLY=($(compgen -W 'nchw nhwc' -- "$cur")); return 0 ;;
+        --image-mean) return 0 ;;
+        --image-std) return 0 ;;
+        --rescale) return 0 ;;
+        --resize-mode) COMPREPLY=($(compgen -W 'stretch crop' -- "$cur")); return 0 ;;
+        --min-cosine) return 0 ;;
         --onnx) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
         --ranges) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
         --save-ranges) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
-        --op-types) return 0 ;;
-        --exclude-nodes) return 0 ;;
         --threads) return 0 ;;
-        --input-shape) return 0 ;;
         -o|--output) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -d -- "$cur")); return 0 ;;
         --format) COMPREPLY=($(compgen -W 'table json' -- "$cur")); return 0 ;;
       esac ;;
     quantize)
-      options='-m --model --task --config --samples --sequence-length --method --calibration-data --sample-rate
---per-channel --precision --activation-type --weight-type --seed --force --ranges --save-ranges
---op-types --exclude-nodes --threads --input-shape -q --quiet -o --output -h --help'
+      options='-m --model --task --hf-config --build-config --samples --sequence-length --method --calibration-data
+--text-column --pair-column --column --sample-rate --per-channel --precision --activation-type
+--weight-type --seed --input-shape --op-types --exclude-nodes --image-input --layout --image-mean
+--image-std --rescale --bgr --resize-mode --min-cosine --force --ranges --save-ranges --threads -q
+--quiet -o --output -h --help'
       case "$prev" in
         -m|--model) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
         --task) COMPREPLY=($(compgen -W "$_modelkit_tasks" -- "$cur")); return 0 ;;
-        --config) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
+        --hf-config) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
+        --build-config) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
         --samples) return 0 ;;
         --sequence-length) return 0 ;;
         --method) COMPREPLY=($(compgen -W 'minmax percentile entropy' -- "$cur")); return 0 ;;
         --calibration-data) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
+        --text-column) return 0 ;;
+        --pair-column) return 0 ;;
+        --column) return 0 ;;
         --sample-rate) return 0 ;;
         --precision) COMPREPLY=($(compgen -W 'int8 int16 w8a16' -- "$cur")); return 0 ;;
         --activation-type) COMPREPLY=($(compgen -W 'uint8 int8 uint16 int16' -- "$cur")); return 0 ;;
         --weight-type) COMPREPLY=($(compgen -W 'uint8 int8 uint16 int16' -- "$cur")); return 0 ;;
         --seed) return 0 ;;
-        --ranges) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
-        --save-ranges) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
+        --input-shape) return 0 ;;
         --op-types) return 0 ;;
         --exclude-nodes) return 0 ;;
+        --image-input) return 0 ;;
+        --layout) COMPREPLY=($(compgen -W 'nchw nhwc' -- "$cur")); return 0 ;;
+        --image-mean) return 0 ;;
+        --image-std) return 0 ;;
+        --rescale) return 0 ;;
+        --resize-mode) COMPREPLY=($(compgen -W 'stretch crop' -- "$cur")); return 0 ;;
+        --min-cosine) return 0 ;;
+        --ranges) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
+        --save-ranges) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
         --threads) return 0 ;;
-        --input-shape) return 0 ;;
         -o|--output) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
       esac ;;
     perf)

@@ -19,6 +19,7 @@ if(MODELKIT_INSTALL)
       "-DEXE_LINKER_FLAGS=${CMAKE_EXE_LINKER_FLAGS}"
       -DORT_VERSION=${OnnxRuntime_LIBRARY_VERSION}
       -DIMAGE_DIR=${PROJECT_SOURCE_DIR}/.deps/images/skimage
+      -DIMAGE_MODEL=${PROJECT_SOURCE_DIR}/.deps/models/cnn-tiny
       -P ${CMAKE_CURRENT_SOURCE_DIR}/find_package_consumer/run_consumer.cmake)
   set_tests_properties(packaging_find_package_consumer PROPERTIES TIMEOUT 600 LABELS packaging)
 endif()

@@ -47,6 +47,24 @@ struct BuildRequest {
   BuildEvents events;
 };
 
+// The quality gate on the validation's minimum cosine similarity (float vs quantized outputs).
+// With a required minimum (--min-cosine), below it the build fails; without one, the result is
+// published with a loud warning below warn_below and a louder one below severe_below.
+struct QualityGate {
+  std::optional<double> required;  // --min-cosine
+  double warn_below = 0.99;
+  double severe_below = 0.9;
+};
+enum class QualityVerdict { pass, warn, severe, fail };
+struct QualityDecision {
+  QualityVerdict verdict = QualityVerdict::pass;
+  std::string message;  // empty on pass
+};
+[[nodiscard]] QualityDecision judge_quality(double min_cosine, const QualityGate& gate);
+[[nodiscard]] std::string_view quality_verdict_name(QualityVerdict verdict);
+// Where a build that fails the gate writes its manifest: beside the output, named so.
+[[nodiscard]] std::filesystem::path failed_manifest_path(const std::filesystem::path& output);
+
 struct StageTiming {
   std::string stage;
   double seconds = 0;

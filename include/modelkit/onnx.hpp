@@ -147,4 +147,21 @@ struct OnnxFile {
 // the folder holds.
 [[nodiscard]] Result<std::filesystem::path> resolve_model_path(const std::filesystem::path& path);
 
+// Static QDQ quantization needs opset 10 or newer; older models are upgraded to this opset.
+inline constexpr std::int64_t kMinQuantizableOpset = 10;
+inline constexpr std::int64_t kUpgradeTargetOpset = 13;
+
+struct OpsetUpgrade {
+  std::int64_t from = 0;
+  std::int64_t to = 0;
+  std::string note;  // set when `to` is below the target, saying why
+};
+
+// Converts the model at `in` to opset `target` with ONNX's own version converter (libonnx) and
+// writes it to `out`; when an adapter fails on the way, to the highest opset below `target` (and
+// at least kMinQuantizableOpset) that converts. Errors name the model, the opsets and what the
+// converter could not convert (its message names the operator).
+[[nodiscard]] Result<OpsetUpgrade> upgrade_opset(const std::filesystem::path& in, const std::filesystem::path& out,
+                                                 std::int64_t target = kUpgradeTargetOpset);
+
 }  // namespace modelkit::onnx

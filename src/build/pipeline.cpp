@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <cstdio>
 
 namespace modelkit {
 namespace fs = std::filesystem;
@@ -22,7 +23,7 @@ namespace {
 // In kBuildStages order (a test checks the two tables agree).
 constexpr std::array<StageImpl, 7> kStageTable = {{
     {BuildStage::resolve, nullptr, resolve_stage, resolve_manifest},
-    {BuildStage::export_model, export_skip, export_stage, nullptr},
+    {BuildStage::export_model, export_skip, export_stage, export_manifest},
     {BuildStage::plan, nullptr, plan_stage, nullptr},
     {BuildStage::calibrate, nullptr, calibrate_stage, calibrate_manifest},
     {BuildStage::quantize, nullptr, quantize_stage, quantize_manifest},
@@ -77,6 +78,13 @@ Result<void> finish(Context& c) {
   w.key("warnings").string_array(c.result.warnings);
   w.end_object();
   c.result.manifest_json = w.take();
+  if (c.quality.verdict == QualityVerdict::fail) {
+    // Nothing is published; the manifest says what was measured, beside where the output would be.
+    auto failed = failed_manifest_path(req.output);
+    MODELKIT_TRY_VOID(util::write_file_atomic(failed, c.result.manifest_json));
+    return failure(c.quality.message + "; nothing was written to " + quoted(req.output) + ", the manifest is " +
+                   quoted(failed));
+  }
   fs::path manifest_name = req.output_is_file ? fs::path(req.output.stem().string() + ".manifest.json")
                                               : fs::path("build_manifest.json");
   fs::path folder = c.temp.path();
@@ -103,6 +111,48 @@ Result<void> finish(Context& c) {
 }
 
 }  // namespace build
+
+QualityDecision judge_quality(double min_cosine, const QualityGate& gate) {
+  char value[32];
+  std::snprintf(value, sizeof value, "%.4f", min_cosine);
+  auto bound = [](double b) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%g", b);
+    return std::string(buf);
+  };
+  if (gate.required) {
+    if (!(min_cosine >= *gate.required))
+      return {QualityVerdict::fail, "quality gate: the quantized model's minimum cosine similarity to the float model is " +
+                                        std::string(value) + ", below the required " + bound(*gate.required) +
+                                        " (--min-cosine)"};
+    return {};
+  }
+  if (!(min_cosine >= gate.severe_below))
+    return {QualityVerdict::severe,
+            "VERY LOW QUALITY: the quantized model's minimum cosine similarity to the float model is " +
+                std::string(value) + " (below " + bound(gate.severe_below) +
+                "): its outputs differ substantially from the float model's. Calibrate on real data "
+                "(--calibration-data), try --per-channel or --exclude-nodes, and set --min-cosine to fail such builds"};
+  if (!(min_cosine >= gate.warn_below))
+    return {QualityVerdict::warn, "LOW QUALITY: the quantized model's minimum cosine similarity to the float model is " +
+                                      std::string(value) + " (below " + bound(gate.warn_below) +
+                                      "); check it on your data, or set --min-cosine to fail such builds"};
+  return {};
+}
+
+std::string_view quality_verdict_name(QualityVerdict verdict) {
+  switch (verdict) {
+    case QualityVerdict::pass: return "pass";
+    case QualityVerdict::warn: return "warn";
+    case QualityVerdict::severe: return "severe";
+    case QualityVerdict::fail: return "fail";
+  }
+  return "pass";
+}
+
+fs::path failed_manifest_path(const fs::path& output) {
+  return fs::path(output.string() + ".failed-manifest.json");
+}
 
 Result<fs::path> find_float_model(const BuildRequest& req) {
   if (req.onnx) {

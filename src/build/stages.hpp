@@ -7,6 +7,7 @@
 #include <modelkit/build.hpp>
 #include <modelkit/calib_sources.hpp>
 #include <modelkit/calib_stats.hpp>
+#include <modelkit/export.hpp>
 #include <modelkit/onnx.hpp>
 #include <modelkit/quantize.hpp>
 
@@ -39,8 +40,15 @@ struct Context {
   [[nodiscard]] Result<void> check_cancel() const;
 
   // resolve
-  std::filesystem::path float_model;
+  std::filesystem::path source_onnx;  // the float model the user's request names
+  std::filesystem::path float_model;  // what the later stages read: source_onnx, or its opset-upgraded copy
   onnx::ModelInfo info;
+  std::optional<onnx::OpsetUpgrade> upgrade;
+  TempFolder upgrade_dir;             // holds the upgraded copy; never published
+  // export: the checkpoint has no ONNX model and exports natively (resolve decides)
+  bool needs_export = false;
+  std::optional<ExportResult> exported;
+  TempFolder export_dir;  // holds the exported float model; never published
   // plan
   quant::QuantizeOptions options;
   OpTypePolicy op_policy;
@@ -56,6 +64,7 @@ struct Context {
   quant::QuantizeReport report;
   // validate
   quant::ValidationReport validation;
+  QualityDecision quality;
   // write
   std::vector<std::string> copied;
 };
@@ -82,6 +91,10 @@ Result<StageOutcome> resolve_stage(Context&);
 void resolve_manifest(const Context&, util::JsonWriter&);
 std::optional<std::string> export_skip(const Context&);
 Result<StageOutcome> export_stage(Context&);
+void export_manifest(const Context&, util::JsonWriter&);
+// Reads the float model (after resolve, or after export): what it is, refuses quantized models,
+// upgrades opsets below 10 into a copy.
+[[nodiscard]] Result<void> read_float_model(Context& context);
 Result<StageOutcome> plan_stage(Context&);
 Result<StageOutcome> calibrate_stage(Context&);
 void calibrate_manifest(const Context&, util::JsonWriter&);

@@ -227,11 +227,17 @@ Result<TensorRanges> collect_ranges(const fs::path& model_path, std::span<const 
     auto sample = source.next();
     if (!sample) return sample.error().with_context("calibration data");
     if (!*sample) break;
-    auto outputs = session->run(**sample, output_names);
+    // Nothing to read from the graph (every calibrated tensor is a model input): no run, since
+    // an empty name list would make the session return the model's own outputs.
+    auto outputs = output_names.empty() ? Result<std::vector<Tensor>>(std::vector<Tensor>{})
+                                        : session->run(**sample, output_names);
     if (!outputs) return outputs.error().with_context("calibration sample " + std::to_string(done + 1));
     extremes.clear();
     for (auto& t : *outputs) {
-      const Routed& r = routed->at(t.name);
+      auto found = routed->find(t.name);
+      if (found == routed->end())
+        return failure(what + ": ONNX Runtime returned output " + quoted(t.name) + ", which calibration did not ask for");
+      const Routed& r = found->second;
       t.name = r.tensor;
       if (r.carries == Carries::values) MODELKIT_TRY_VOID(stats.observe(t));
       else extremes[r.tensor].push_back(std::move(t));

@@ -1,139 +1,57 @@
-// The embedded default calibration text. Varied on purpose: activation ranges come from
-// what the model sees, so the set mixes domains (news, science, code, dialogue, reviews,
-// instructions, legal, medical), lengths, punctuation, numbers, and some non-English text.
+// The embedded default calibration text: data/text/default_text.txt (written for modelkit; see
+// data/text/README.md and scripts/make_default_text.py), compiled in with the assembler's
+// .incbin. Varied on purpose: activation ranges come from what the model sees, so it mixes
+// domains, lengths from one word to a paragraph, digits and units, code, and some thirty
+// languages in a dozen scripts.
 #include <modelkit/calib_sources.hpp>
 
-#include <array>
 #include <string_view>
+
+#ifndef MODELKIT_TEXT_DATA_FILE
+#error "MODELKIT_TEXT_DATA_FILE must name data/text/default_text.txt (src/calib/CMakeLists.txt)"
+#endif
+
+__asm__(".section .rodata\n"
+        ".global modelkit_default_text_start\n.hidden modelkit_default_text_start\n"
+        "modelkit_default_text_start:\n"
+        ".incbin \"" MODELKIT_TEXT_DATA_FILE "\"\n"
+        ".global modelkit_default_text_end\n.hidden modelkit_default_text_end\n"
+        "modelkit_default_text_end:\n"
+        ".previous\n");
+extern "C" const char modelkit_default_text_start[];
+extern "C" const char modelkit_default_text_end[];
 
 namespace modelkit::calib {
 namespace {
 
-constexpr std::array<std::string_view, 120> kDefaultTexts = {
-    "The central bank raised interest rates by a quarter of a percentage point on Wednesday, citing persistent inflation.",
-    "Researchers found that the enzyme folds into its active shape only when the temperature drops below 30 degrees Celsius.",
-    "I ordered the blue jacket in a medium, but the sleeves are at least two inches too long.",
-    "To reset the router, hold the button on the back for ten seconds until the light blinks orange.",
-    "The committee will meet again on March 14 to review the budget proposal and vote on the amendments.",
-    "She closed the laptop, looked out at the rain, and decided the report could wait until morning.",
-    "Photosynthesis converts light energy into chemical energy stored in glucose molecules.",
-    "def fibonacci(n):\n    return n if n < 2 else fibonacci(n - 1) + fibonacci(n - 2)",
-    "The tenant shall notify the landlord in writing no later than thirty (30) days before vacating the premises.",
-    "Patients reported mild headaches and fatigue; no serious adverse events were observed during the trial.",
-    "What time does the museum open on Sundays, and is there a discount for students?",
-    "Absolutely loved this restaurant! The pasta was fresh, the staff were friendly, and the prices were fair.",
-    "Worst customer service I have ever experienced. Nobody answered my emails for three weeks.",
-    "The Eiffel Tower was completed in 1889 and was the tallest man-made structure in the world for 41 years.",
-    "Add two cups of flour, a pinch of salt, and stir until the dough no longer sticks to the bowl.",
-    "The quarterback threw for 312 yards and three touchdowns as the home team won 27-24 in overtime.",
-    "Quantum entanglement links the states of two particles so that measuring one instantly constrains the other.",
-    "Please find attached the invoice for services rendered in October; payment is due within 15 business days.",
-    "Can you explain the difference between a list and a tuple in Python?",
-    "The river burst its banks overnight, flooding dozens of homes and forcing the closure of the main bridge.",
-    "Our new smartphone features a 6.1-inch display, 128 GB of storage, and a battery that lasts two full days.",
-    "He had never seen the ocean before, and the sound of the waves made him laugh out loud.",
-    "The algorithm runs in O(n log n) time and uses constant extra memory.",
-    "Symptoms include fever, a dry cough, and shortness of breath; seek medical advice if they persist.",
-    "The novel follows three generations of a family living in a small fishing village on the northern coast.",
-    "Error: connection refused (errno 111) while contacting the database at 10.0.0.12:5432.",
-    "Vaccination rates rose sharply after the health ministry launched a nationwide information campaign.",
-    "The stock closed at $142.37, down 2.4% after the company lowered its full-year revenue forecast.",
-    "Turn left at the second traffic light, then continue straight for about 500 meters.",
-    "The orchestra opened the season with Mahler's Fifth Symphony, conducted by a 29-year-old newcomer.",
-    "Machine translation quality has improved dramatically thanks to large neural networks trained on parallel text.",
-    "I am writing to apply for the position of data analyst advertised on your website.",
-    "The volcano erupted at dawn, sending a column of ash eight kilometers into the sky.",
-    "This product is not intended to diagnose, treat, cure, or prevent any disease.",
-    "Thanks so much for your help yesterday, I really appreciate it!",
-    "In 2023, global renewable energy capacity grew by almost 50 percent, the fastest rate in two decades.",
-    "The defendant pleaded not guilty to all charges and was released on bail pending trial.",
-    "Mix the red and yellow paint to get orange, then add a little white for a softer shade.",
-    "Where can I find the settings to turn off notifications for this app?",
-    "The spacecraft entered orbit around Mars after a seven-month journey of 480 million kilometers.",
-    "Customers who bought this item also bought a protective case and a screen protector.",
-    "Migratory birds navigate using the Earth's magnetic field, the position of the sun, and the stars.",
-    "The meeting has been moved to 3:30 pm in conference room B; please update your calendars.",
-    "A balanced diet includes vegetables, fruit, whole grains, lean protein, and plenty of water.",
-    "The museum's new wing houses more than 2,000 works of contemporary art from around the world.",
-    "SELECT name, COUNT(*) FROM orders WHERE status = 'shipped' GROUP BY name ORDER BY 2 DESC;",
-    "The hikers reached the summit just before noon and were rewarded with a clear view of the valley.",
-    "Our terms of service were updated on 1 January; continued use of the site means you accept them.",
-    "The child asked why the sky is blue, and her father tried to explain how sunlight scatters.",
-    "Economists expect unemployment to remain below four percent through the end of next year.",
-    "The battery is low. Connect the charger to continue using the device.",
-    "Le gouvernement a annoncé de nouvelles mesures pour soutenir les petites entreprises.",
-    "Die Konferenz findet nächste Woche in Berlin statt und dauert drei Tage.",
-    "El equipo ganó el campeonato después de una temporada llena de sorpresas.",
-    "Il treno per Milano è in ritardo di venti minuti a causa di un guasto tecnico.",
-    "O novo hospital terá capacidade para atender mais de mil pacientes por dia.",
-    "De gemeente wil meer fietspaden aanleggen om het verkeer in het centrum te verminderen.",
-    "Правительство объявило о новых мерах поддержки малого бизнеса.",
-    "東京の天気は明日晴れるでしょう。",
-    "我们明天上午九点在公司门口集合。",
-    "오늘 회의는 오후 세 시에 시작합니다.",
-    "يعمل الفريق على تطوير نظام جديد لإدارة المياه.",
-    "आज मौसम बहुत सुहावना है।",
-    "Η ομάδα κέρδισε τον αγώνα με δύο γκολ στο δεύτερο ημίχρονο.",
-    "Yarın sabah erkenden yola çıkmayı planlıyoruz.",
-    "The patient was prescribed 500 mg of amoxicillin three times daily for seven days.",
-    "Heavy snowfall is expected in the mountains, with up to 40 cm above 1,500 meters.",
-    "The startup raised $12 million in a Series A round led by a well-known venture firm.",
-    "Our records show that your subscription will renew automatically on the 5th of next month.",
-    "The painting, long attributed to a student, is now believed to be the work of the master himself.",
-    "If the light on the printer is flashing red, check that the paper tray is properly inserted.",
-    "The proposed law would require all new buildings to install solar panels on their roofs.",
-    "Scientists have sequenced the genome of a plant that can survive years without water.",
-    "I think the second chapter drags a bit, but the ending is absolutely worth it.",
-    "Is it safe to take ibuprofen together with paracetamol?",
-    "The city council approved the plan by a vote of seven to two after a heated debate.",
-    "Always back up your files before installing a major operating system update.",
-    "The company reported a net loss of 3.2 million euros for the third quarter.",
-    "Bees communicate the location of flowers to other bees through a so-called waggle dance.",
-    "After years of drought, the lake has shrunk to less than half of its former size.",
-    "Please confirm your email address by clicking the link we just sent you.",
-    "The film won the top prize at the festival for its quiet portrait of rural life.",
-    "The bridge will be closed to traffic every night this week from 10 pm to 5 am for repairs.",
-    "A new study suggests that regular exercise may reduce the risk of depression by up to 25%.",
-    "The chef recommends pairing the grilled salmon with a glass of dry white wine.",
-    "This function returns null if the key is not present in the map.",
-    "The ancient city was rediscovered in 1911 by an expedition searching for a lost fortress.",
-    "Our support team is available 24/7 via chat, email, or phone.",
-    "Inflation eased to 2.9 percent in September, its lowest level in more than two years.",
-    "Keep the medicine out of the reach of children and store it below 25 °C.",
-    "The striker was transferred for a record fee and signed a five-year contract.",
-    "Wind turbines generated more electricity than coal for the first time last winter.",
-    "Could you send me the slides from today's presentation?",
-    "The bakery on the corner sells the best croissants in town, but they sell out by nine.",
-    "Deep learning models require large amounts of labelled data and significant computing power.",
-    "The earthquake, measuring 6.4 on the Richter scale, caused damage to several older buildings.",
-    "Your package has been delivered and left at the front door.",
-    "The professor's lecture on medieval trade routes drew a standing-room-only crowd.",
-    "Only 12% of the respondents said they trust social media as a source of news.",
-    "Children under the age of 12 must be accompanied by an adult at all times.",
-    "The software update fixes a bug that caused the app to crash when uploading photos.",
-    "Astronomers detected water vapor in the atmosphere of a planet 120 light-years away.",
-    "The hotel room was clean and spacious, but the air conditioning was far too noisy.",
-    "Voters will head to the polls on Sunday to elect a new parliament.",
-    "Preheat the oven to 180 degrees and bake for 25 to 30 minutes until golden brown.",
-    "The museum is closed on Mondays and on public holidays.",
-    "Two trains collided outside the station early this morning; no injuries were reported.",
-    "I can't believe how fast this year has gone by. 🎉 Happy New Year, everyone! 🥳",
-    "Great value for money 👍👍 would definitely buy again!!!",
-    "The reaction is exothermic: ΔH = −57.3 kJ/mol at standard conditions.",
-    "Version 2.4.1 (build 1187) adds support for ARM64 and fixes three security issues.",
-    "\"We are not giving up,\" the mayor said, \"not now, not ever.\"",
-    "Q: What is the capital of Australia? A: Canberra.",
-    "The quick brown fox jumps over the lazy dog.",
-    "Sales rose 8% year over year, driven mainly by strong demand in Asia and Latin America.",
-    "The app lets users split bills, track shared expenses, and settle up with a single tap.",
-    "Dolphins sleep with one half of their brain at a time, keeping the other half alert.",
-    "The contract may be terminated by either party with ninety days' written notice.",
-    "After the storm, volunteers spent the weekend clearing fallen trees from the park.",
-    "Ensure that all safety guards are in place before operating the machine.",
-};
+// One sample per line; backslash escapes \n (line break, for code), \t and \\ inside a line.
+std::string unescape(std::string_view line) {
+  std::string out;
+  out.reserve(line.size());
+  for (std::size_t i = 0; i < line.size(); ++i) {
+    if (line[i] != '\\' || i + 1 == line.size()) {
+      out.push_back(line[i]);
+      continue;
+    }
+    char next = line[++i];
+    out.push_back(next == 'n' ? '\n' : next == 't' ? '\t' : next);
+  }
+  return out;
+}
 
 }  // namespace
 
-std::vector<std::string> default_texts() { return {kDefaultTexts.begin(), kDefaultTexts.end()}; }
+std::vector<std::string> default_texts() {
+  std::string_view all(modelkit_default_text_start,
+                       static_cast<std::size_t>(modelkit_default_text_end - modelkit_default_text_start));
+  std::vector<std::string> out;
+  while (!all.empty()) {
+    auto nl = all.find('\n');
+    auto line = all.substr(0, nl);
+    all.remove_prefix(nl == std::string_view::npos ? all.size() : nl + 1);
+    if (!line.empty()) out.push_back(unescape(line));
+  }
+  return out;
+}
 
 }  // namespace modelkit::calib

@@ -10,6 +10,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <numbers>
 
 namespace modelkit {
@@ -44,16 +45,30 @@ std::uint64_t stream_seed(std::uint64_t seed, std::string_view name) {
 }
 
 // --- what an input is, by name (tables as data) -------------------------------------------------
-enum class Fill { token_ids, ones, zeros, positions, image, audio, sample_rate, generic };
+enum class Fill { token_ids, ones, zeros, positions, image, audio, sample_rate, state, generic };
 
 struct NameRule {
   std::string_view pattern;
-  enum Match { exact, suffix, contains } match;
+  enum Match { exact, prefix, suffix, contains } match;
   Fill fill;
 };
 
-// First match wins; names are compared lowercase.
-constexpr std::array<NameRule, 22> kNameRules = {{
+// First match wins; names are compared lowercase. Recurrent state and KV caches come first:
+// a model starts a sequence from zeros there (Silero's h/c/state, GenAI's past_key_values.*),
+// and noise in them would calibrate ranges no real run sees.
+constexpr std::array<NameRule, 34> kNameRules = {{
+    {"state", NameRule::exact, Fill::state},
+    {"h", NameRule::exact, Fill::state},
+    {"c", NameRule::exact, Fill::state},
+    {"h0", NameRule::exact, Fill::state},
+    {"c0", NameRule::exact, Fill::state},
+    {"hidden_state", NameRule::exact, Fill::state},
+    {"cell_state", NameRule::exact, Fill::state},
+    {"_state", NameRule::suffix, Fill::state},
+    {"past_", NameRule::prefix, Fill::state},
+    {"present", NameRule::prefix, Fill::state},
+    {"_cache", NameRule::suffix, Fill::state},
+    {"cache_", NameRule::prefix, Fill::state},
     {"token_type_ids", NameRule::suffix, Fill::zeros},
     {"segment_ids", NameRule::suffix, Fill::zeros},
     {"position_ids", NameRule::suffix, Fill::positions},
@@ -82,6 +97,7 @@ Fill fill_for(std::string_view name) {
   auto lower = util::to_lower(name);
   for (const auto& r : kNameRules) {
     bool hit = r.match == NameRule::exact    ? lower == r.pattern
+               : r.match == NameRule::prefix ? lower.starts_with(r.pattern)
                : r.match == NameRule::suffix ? lower.ends_with(r.pattern)
                                              : lower.find(r.pattern) != std::string::npos;
     if (hit) return r.fill;
@@ -93,17 +109,22 @@ constexpr std::int64_t kDefaultImageSize = 224;
 constexpr std::int64_t kDefaultChannels = 3;
 constexpr std::int64_t kDefaultSampleRate = 16000;
 constexpr double kAudioStd = 0.1;
+constexpr std::int64_t kAudioSeconds = 1;  // raw audio inputs get one second of samples
 constexpr std::int64_t kFallbackIdBound = 100;
 constexpr std::uint64_t kMaxInputBytes = std::uint64_t{1} << 31;
 
-enum class DimKind { batch, sequence, spatial, channels, other };
+enum class DimKind { batch, past, total, sequence, samples, spatial, channels, other };
 
 struct DimRule {
   std::string_view pattern;
   bool exact;
   DimKind kind;
 };
-constexpr std::array<DimRule, 18> kDimRules = {{
+// First match wins. The past/total spellings come before "seq": GenAI and optimum exports tie
+// total_sequence_length (attention_mask) to past_sequence_length (the KV cache) + sequence_length.
+constexpr std::array<DimRule, 21> kDimRules = {{
+    {"past", false, DimKind::past},            {"total", false, DimKind::total},
+    {"sample", false, DimKind::samples},
     {"batch", false, DimKind::batch},          {"n", true, DimKind::batch},
     {"b", true, DimKind::batch},               {"bs", true, DimKind::batch},
     {"sequence", false, DimKind::sequence},    {"seq", false, DimKind::sequence},
@@ -283,6 +304,50 @@ Result<RandomInputs> make_random_inputs(std::span<const onnx::ValueInfo> inputs,
         return usage_error("input shape for " + quoted(overrides[i].name) + " is given twice");
   }
 
+  bool audio_model = std::any_of(inputs.begin(), inputs.end(), [](const onnx::ValueInfo& v) {
+    return fill_for(v.name) == Fill::sample_rate && is_integer(v.element_type);
+  });
+  const std::int64_t audio_samples = kAudioSeconds * hints.sampling_rate.value_or(kDefaultSampleRate);
+  const std::int64_t past_length = hints.past_sequence_length.value_or(hints.sequence_length);
+
+  // A symbolic dim's size and why. "a + b" expressions (optimum's "past_sequence_length + 1")
+  // are summed term by term, so tied dims stay consistent.
+  std::function<std::pair<std::int64_t, std::string>(const std::string&, std::size_t, std::size_t, bool, bool)>
+      resolve_dim = [&](const std::string& symbol, std::size_t d, std::size_t rank, bool image_like, bool raw_audio)
+      -> std::pair<std::int64_t, std::string> {
+    auto named = std::find_if(hints.dims.begin(), hints.dims.end(), [&](const auto& p) { return p.first == symbol; });
+    if (named != hints.dims.end()) return {named->second, "hint"};
+    if (symbol.find('+') != std::string::npos) {
+      std::int64_t sum = 0;
+      std::string_view rest = symbol;
+      while (true) {
+        auto plus = rest.find('+');
+        auto term = std::string(util::trim(rest.substr(0, plus)));
+        std::int64_t v = 0;
+        auto [ptr, ec] = std::from_chars(term.data(), term.data() + term.size(), v);
+        if (ec != std::errc() || ptr != term.data() + term.size()) v = resolve_dim(term, d, rank, false, false).first;
+        sum += v;
+        if (plus == std::string_view::npos) break;
+        rest.remove_prefix(plus + 1);
+      }
+      return {sum, "sum of its terms"};
+    }
+    DimKind kind = dim_kind(symbol);
+    if (kind == DimKind::batch) return {hints.batch_size, "batch"};
+    if (kind == DimKind::past) return {past_length, "past length: the cache holds that many earlier tokens"};
+    if (kind == DimKind::total) return {past_length + hints.sequence_length, "past length + sequence length"};
+    if (kind == DimKind::samples || (raw_audio && kind != DimKind::batch && d + 1 == rank))
+      return {audio_samples, std::to_string(kAudioSeconds) + " s of audio at " +
+                                 std::to_string(hints.sampling_rate.value_or(kDefaultSampleRate)) + " Hz"};
+    if (kind == DimKind::sequence) return {hints.sequence_length, "sequence length"};
+    if (kind == DimKind::spatial || (image_like && d >= 2))
+      return {hints.image_size.value_or(kDefaultImageSize), hints.image_size ? "image_size" : "default image size"};
+    if (kind == DimKind::channels || (image_like && d == 1))
+      return {hints.num_channels.value_or(kDefaultChannels), hints.num_channels ? "num_channels" : "default channels"};
+    if (image_like && d == 0) return {hints.batch_size, "batch"};
+    return {1, "no hint"};
+  };
+
   RandomInputs out;
   out.seed = seed;
   const auto raw_audio = find_raw_audio_input(inputs);
@@ -323,6 +388,11 @@ Result<RandomInputs> make_random_inputs(std::span<const onnx::ValueInfo> inputs,
       bool image_like = is_float(type) && input.shape.size() == 4 &&
                         (fill == Fill::image || fill == Fill::generic) &&
                         (!input.shape[1].value || *input.shape[1].value <= 4);
+      // A waveform: [samples] or [batch, samples] of an audio-named input, or any such float
+      // input of a model that also takes a sample rate (Silero's 'input' with 'sr').
+      bool waveform = is_raw_audio || (is_float(type) && input.shape.size() <= 2 &&
+                                       (fill == Fill::audio || (fill == Fill::generic && audio_model)) &&
+                                       util::to_lower(input.name) != "input_features");
       for (std::size_t d = 0; d < input.shape.size(); ++d) {
         const auto& dim = input.shape[d];
         if (dim.value) {
@@ -336,36 +406,7 @@ Result<RandomInputs> make_random_inputs(std::span<const onnx::ValueInfo> inputs,
           return failure("input " + quoted(input.name) + ": dimension " + std::to_string(d) + " of " +
                          onnx::format_dims(input) + " has neither a size nor a name; give the input's shape (" +
                          input.name + "=...)");
-        std::int64_t value = 1;
-        std::string why;
-        auto named = std::find_if(hints.dims.begin(), hints.dims.end(),
-                                  [&](const auto& p) { return p.first == dim.symbol; });
-        DimKind kind = dim_kind(dim.symbol);
-        if (named != hints.dims.end()) {
-          value = named->second;
-          why = "hint";
-        } else if (is_raw_audio && d + 1 == input.shape.size()) {
-          // Raw audio: one second, not 128 samples (a few milliseconds no model is meant for).
-          value = hints.sampling_rate.value_or(kDefaultSampleRate);
-          why = "1 s of audio at " + std::to_string(value) + " Hz";
-        } else if (kind == DimKind::batch) {
-          value = hints.batch_size;
-          why = "batch";
-        } else if (kind == DimKind::sequence) {
-          value = hints.sequence_length;
-          why = "sequence length";
-        } else if (kind == DimKind::spatial || (image_like && d >= 2)) {
-          value = hints.image_size.value_or(kDefaultImageSize);
-          why = hints.image_size ? "image_size" : "default image size";
-        } else if (kind == DimKind::channels || (image_like && d == 1)) {
-          value = hints.num_channels.value_or(kDefaultChannels);
-          why = hints.num_channels ? "num_channels" : "default channels";
-        } else if (image_like && d == 0) {
-          value = hints.batch_size;
-          why = "batch";
-        } else {
-          why = "no hint";
-        }
+        auto [value, why] = resolve_dim(dim.symbol, d, input.shape.size(), image_like, waveform);
         record.shape.push_back(value);
         record.dims.push_back(dim.symbol + "=" + std::to_string(value) + " (" + why + ")");
       }
@@ -391,6 +432,7 @@ Result<RandomInputs> make_random_inputs(std::span<const onnx::ValueInfo> inputs,
       fill = Fill::generic;
     if ((fill == Fill::image || fill == Fill::audio) && !is_float(type)) fill = Fill::generic;
     if (is_raw_audio) fill = Fill::audio;
+    if (fill == Fill::generic && audio_model && is_float(type) && record.shape.size() <= 2) fill = Fill::audio;
 
     switch (fill) {
       case Fill::token_ids: {
@@ -428,6 +470,9 @@ Result<RandomInputs> make_random_inputs(std::span<const onnx::ValueInfo> inputs,
       case Fill::audio:
         for (std::uint64_t i = 0; i < count; ++i) store(t, i, kAudioStd * rng.normal());
         record.fill = "normal(0, 0.1) (audio noise)";
+        break;
+      case Fill::state:
+        record.fill = "zeros (recurrent state / KV cache: a sequence starts from zeros)";
         break;
       case Fill::sample_rate: {
         std::int64_t rate = hints.sampling_rate.value_or(kDefaultSampleRate);

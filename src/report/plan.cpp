@@ -59,7 +59,7 @@ BuildConfig make_quantize_config(const ResolvedModel& model, std::string_view on
   config.request = model.spec;
   config.resolution = model.resolution;
   config.calibration.kind = CalibrationKind::random;
-  config.calibration.kind_reason = "no task is known for " + quoted(onnx_reference) + " (pass --task or --config)";
+  config.calibration.kind_reason = "no task is known for " + quoted(onnx_reference) + " (pass --task or --hf-config)";
   return config;
 }
 
@@ -83,11 +83,7 @@ Result<ReplayedBuild> replay_build_config(const std::string& path, const ModelSp
     if (!check) return check.take_error().with_context(quoted(path));
   }
   // Settings come from the file; the data kind follows today's resolution.
-  auto fresh = config.calibration;
-  config.calibration = recorded.calibration;
-  config.calibration.kind = fresh.kind;
-  config.calibration.kind_reason = fresh.kind_reason;
-  config.quantization = recorded.quantization;
+  replay_build_settings(config, recorded);
   return ReplayedBuild{std::move(model), std::move(config)};
 }
 
@@ -115,6 +111,8 @@ void write_settings(util::JsonWriter& w, const BuildConfig& c) {
   w.field("kind", setting_name(cal.kind));
   w.field("kind_reason", cal.kind_reason);
   w.field("data", cal.data);
+  w.field("text_column", cal.text_column);
+  w.field("pair_column", cal.pair_column);
   w.field("samples", cal.samples);
   w.field("sequence_length", cal.sequence_length);
   if (cal.sample_rate) w.field("sample_rate", *cal.sample_rate);
@@ -122,6 +120,27 @@ void write_settings(util::JsonWriter& w, const BuildConfig& c) {
   w.field("percentile", cal.percentile);
   w.field("histogram_bins", cal.histogram_bins);
   w.field("seed", cal.seed);
+  w.key("input_shapes").string_array(cal.input_shapes);
+  const auto& img = cal.image;
+  w.key("image").begin_object();
+  w.field("input", img.input);
+  if (img.layout) w.field("layout", setting_name(*img.layout));
+  else w.null_field("layout");
+  if (img.resize_mode) w.field("resize_mode", setting_name(*img.resize_mode));
+  else w.null_field("resize_mode");
+  for (auto [name, values] : {std::pair{"mean", &img.mean}, std::pair{"std", &img.std}}) {
+    w.key(name);
+    if (!*values) {
+      w.null();
+      continue;
+    }
+    w.begin_array();
+    for (double v : **values) w.value(v);
+    w.end_array();
+  }
+  w.field("rescale", img.rescale);
+  w.field("bgr", img.bgr);
+  w.end_object();
   w.end_object();
   const auto& q = c.quantization;
   w.key("quantization").begin_object();
@@ -131,6 +150,9 @@ void write_settings(util::JsonWriter& w, const BuildConfig& c) {
   w.field("per_channel", q.per_channel);
   w.key("op_types").string_array(q.op_types);
   w.key("exclude_nodes").string_array(q.exclude_nodes);
+  w.end_object();
+  w.key("validation").begin_object();
+  w.field("min_cosine", c.min_cosine);
   w.end_object();
 }
 
@@ -211,6 +233,34 @@ class Fields {
     }
     return {};
   }
+  Result<void> get(std::string_view k, std::optional<double>& out) const {
+    auto v = util::optional_number(obj_, k);
+    if (!v) return v.take_error().with_context(path_);
+    out = *v;
+    return {};
+  }
+  // A list of numbers, or null/absent.
+  Result<void> get(std::string_view k, std::optional<std::vector<double>>& out, size_t size) const {
+    simdjson::dom::element e;
+    if (obj_.at_key(k).get(e) != simdjson::SUCCESS || e.is_null()) return {};
+    simdjson::dom::array a;
+    if (e.get_array().get(a) != simdjson::SUCCESS || a.size() != size)
+      return failure("field '" + name(k) + "' must be a list of " + std::to_string(size) + " numbers");
+    std::vector<double> values;
+    for (auto x : a) {
+      double d = 0;
+      if (x.get_double().get(d) != simdjson::SUCCESS && x.is_int64()) d = static_cast<double>(x.get_int64().value());
+      else if (!x.is_number()) return failure("field '" + name(k) + "' must be a list of " + std::to_string(size) + " numbers");
+      values.push_back(d);
+    }
+    out = std::move(values);
+    return {};
+  }
+  std::optional<Fields> optional_object(std::string_view k) const {
+    simdjson::dom::element e;
+    if (obj_.at_key(k).get(e) != simdjson::SUCCESS || !e.is_object()) return std::nullopt;
+    return Fields(e.get_object().value_unsafe(), name(k));
+  }
   Result<void> get(std::string_view k, std::vector<std::string>& out) const {
     auto v = util::optional_string_list(obj_, k);
     if (!v) return v.take_error().with_context(path_);
@@ -224,6 +274,18 @@ class Fields {
     std::string list;
     for (auto a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
     return failure("field '" + name(k) + "' must be one of " + list + ", got '" + out + "'");
+  }
+  // An optional setting: absent or null stays unset.
+  template <class E>
+  Result<void> optional_setting(std::string_view k, std::optional<E>& out) const {
+    std::optional<std::string> text;
+    MODELKIT_TRY_VOID(get(k, text));
+    if (!text) return {};
+    auto parsed = parse_setting<E>(*text);
+    if (!parsed)
+      return failure("field '" + name(k) + "' must be one of " + setting_list<E>() + ", got " + quoted(*text));
+    out = *parsed;
+    return {};
   }
   // A setting from its table (settings.hpp); absent keeps `out`.
   template <class E>
@@ -285,6 +347,8 @@ Result<BuildConfig> parse_build_config(std::string_view json) {
   MODELKIT_TRY_VOID(cal->setting("kind", cs.kind));
   MODELKIT_TRY_VOID(cal->get("kind_reason", cs.kind_reason));
   MODELKIT_TRY_VOID(cal->get("data", cs.data));
+  MODELKIT_TRY_VOID(cal->get("text_column", cs.text_column));
+  MODELKIT_TRY_VOID(cal->get("pair_column", cs.pair_column));
   MODELKIT_TRY_VOID(cal->get("samples", cs.samples, 1, 1'000'000));
   MODELKIT_TRY_VOID(cal->get("sequence_length", cs.sequence_length, 1, 1'000'000));
   int sample_rate = 0;
@@ -294,6 +358,17 @@ Result<BuildConfig> parse_build_config(std::string_view json) {
   MODELKIT_TRY_VOID(cal->get("percentile", cs.percentile));
   MODELKIT_TRY_VOID(cal->get("histogram_bins", cs.histogram_bins, 16, 1 << 20));
   MODELKIT_TRY_VOID(cal->get("seed", cs.seed));
+  MODELKIT_TRY_VOID(cal->get("input_shapes", cs.input_shapes));
+  if (auto img = cal->optional_object("image")) {
+    auto& is = cs.image;
+    MODELKIT_TRY_VOID(img->get("input", is.input));
+    MODELKIT_TRY_VOID(img->optional_setting("layout", is.layout));
+    MODELKIT_TRY_VOID(img->optional_setting("resize_mode", is.resize_mode));
+    MODELKIT_TRY_VOID(img->get("mean", is.mean, 3));
+    MODELKIT_TRY_VOID(img->get("std", is.std, 3));
+    MODELKIT_TRY_VOID(img->get("rescale", is.rescale));
+    MODELKIT_TRY_VOID(img->get("bgr", is.bgr));
+  }
   auto quant = root.object("quantization");
   if (!quant) return quant.take_error();
   auto& q = c.quantization;
@@ -303,6 +378,11 @@ Result<BuildConfig> parse_build_config(std::string_view json) {
   MODELKIT_TRY_VOID(quant->get("per_channel", q.per_channel));
   MODELKIT_TRY_VOID(quant->get("op_types", q.op_types));
   MODELKIT_TRY_VOID(quant->get("exclude_nodes", q.exclude_nodes));
+  if (auto validation = root.optional_object("validation")) {
+    MODELKIT_TRY_VOID(validation->get("min_cosine", c.min_cosine));
+    if (c.min_cosine && !(*c.min_cosine >= -1.0 && *c.min_cosine <= 1.0))
+      return failure("field '.validation.min_cosine' must be from -1 to 1");
+  }
   if (!c.request.model && !c.request.model_type && !c.request.model_class)
     return failure("field 'request' names no model (model, model_type or model_class)");
   return c;
@@ -318,6 +398,16 @@ Result<BuildConfig> read_build_config(const std::string& path) {
   auto parsed = parse_build_config(*text);
   if (!parsed) return parsed.take_error().with_context("'" + path + "'");
   return parsed;
+}
+
+void replay_build_settings(BuildConfig& fresh, const BuildConfig& recorded) {
+  auto kind = std::move(fresh.calibration.kind);
+  auto kind_reason = std::move(fresh.calibration.kind_reason);
+  fresh.calibration = recorded.calibration;
+  fresh.calibration.kind = std::move(kind);
+  fresh.calibration.kind_reason = std::move(kind_reason);
+  fresh.quantization = recorded.quantization;
+  fresh.min_cosine = recorded.min_cosine;
 }
 
 Result<void> check_replayed_resolution(const TaskResolution& recorded, const TaskResolution& fresh) {

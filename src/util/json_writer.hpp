@@ -30,6 +30,7 @@ class JsonWriter {
   JsonWriter& value(double v);
   JsonWriter& null();
   JsonWriter& value(const std::optional<std::string>& v) { return v ? value(*v) : null(); }
+  JsonWriter& value(const std::optional<double>& v) { return v ? value(*v) : null(); }
   // Inserts already-serialized JSON verbatim (e.g. a nested object built elsewhere).
   JsonWriter& raw(std::string_view json);
 

@@ -5,7 +5,9 @@
 #   - completion, docs and FindOnnxRuntime.cmake are installed.
 # Inputs (-D): BUILD_DIR, WORK_DIR, CONSUMER_SOURCE, GENERATOR, CXX_COMPILER, CXX_FLAGS and
 # EXE_LINKER_FLAGS (the build's, so instrumented libraries link), ORT_VERSION,
-# IMAGE_DIR (optional: an image to decode if it holds one).
+# IMAGE_DIR (optional: an image to decode if it holds one), IMAGE_MODEL (optional: a checkpoint
+# folder of an image model, built with the installed CLI to check it finds its embedded default
+# photographs, run from another folder than the build's).
 cmake_minimum_required(VERSION 3.22)
 
 function(run)
@@ -70,4 +72,17 @@ run("${prefix}/bin/modelkit" --version)
 expect("onnxruntime ${ORT_VERSION} (library in use)" "installed modelkit --version")
 run("${prefix}/bin/modelkit" inspect --model-type bert --format json)
 expect("\"source\": \"model-type-default\"" "installed modelkit inspect")
+if(IMAGE_MODEL)
+  # No data folder exists beside the installed binary: the default photographs are embedded.
+  unset(ENV{MODELKIT_CALIBRATION_IMAGES})
+  set(elsewhere "${WORK_DIR}/elsewhere")
+  file(MAKE_DIRECTORY "${elsewhere}")
+  execute_process(COMMAND "${prefix}/bin/modelkit" build -m "${IMAGE_MODEL}" -o "${elsewhere}/out" --samples 8 --quiet
+                  WORKING_DIRECTORY "${elsewhere}" RESULT_VARIABLE rc ERROR_VARIABLE err)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "installed modelkit build of ${IMAGE_MODEL} failed (${rc}): ${err}")
+  endif()
+  file(READ "${elsewhere}/out/build_manifest.json" run_output)
+  expect("\"data_source\": \"embedded default photographs (12 images" "installed modelkit build: default images")
+endif()
 message(STATUS "installed package at ${prefix}: consumer and CLI ok")

@@ -153,15 +153,14 @@ TEST(Build, AudioBackboneOnAFolderNamesAndSkipsACorruptFile) {
   for (auto n : m["calibration"]["notes"].get_array()) noted |= str(n).find(broken) != std::string::npos;
   EXPECT_TRUE(noted);
 
-  // Nothing decodable at all: the build still runs, on random inputs, and says why.
+  // Nothing decodable at all: the user's data cannot be used, so the build stops and says why.
   fs::create_directories(tmp / "bad");
   write_file(tmp / "bad" / "a.wav", "RIFF....WAVE");
   auto bad = run_cli({"build", "-m", (models() / "audio-tiny").string(), "-o", (tmp / "out2").string(), "--samples",
                       "4", "--calibration-data", (tmp / "bad").string(), "--quiet"});
-  ASSERT_EQ(bad.exit_code, 0) << bad.err;
-  EXPECT_NE(bad.err.find("the audio source cannot be built: no decodable audio in '" + (tmp / "bad").string()),
-            std::string::npos)
-      << bad.err;
+  EXPECT_EQ(bad.exit_code, 1) << bad.err;
+  EXPECT_NE(bad.err.find("no decodable audio in '" + (tmp / "bad").string()), std::string::npos) << bad.err;
+  EXPECT_FALSE(fs::exists(tmp / "out2"));
 }
 
 // The written models are checked as files: QDQ around every Conv, every QuantizeLinear's
@@ -357,15 +356,17 @@ TEST(BuildData, TextFileAndImageFolder) {
   EXPECT_NE(str(mi["calibration"]["data_source"]).find((tmp / "imgs").string()), std::string::npos);
 }
 
-TEST(BuildData, UnreadableCalibrationDataFallsBackWithTheReason) {
+TEST(BuildData, UnreadableCalibrationDataIsAnError) {
+  // The user's data is used or the build fails (issue 10); it never falls back to random.
   TempDir tmp;
+  write_file(tmp / "unreadable.txt", "some text\n\xff\xfe not UTF-8\n");
   auto r = run_cli({"build", "-m", (models() / "bert-tiny-like").string(), "-o", (tmp / "t").string(),
-                    "--calibration-data", (tmp / "missing.txt").string(), "--samples", "4"});
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NE(r.err.find("warning: calibration falls back to random inputs: the text source cannot be built: cannot read '" +
-                       (tmp / "missing.txt").string() + "'"),
-            std::string::npos)
+                    "--calibration-data", (tmp / "unreadable.txt").string(), "--samples", "4"});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("--calibration-data '" + (tmp / "unreadable.txt").string() + "': '" + (tmp / "unreadable.txt").string() + "' line 2: not valid UTF-8"), std::string::npos)
       << r.err;
+  EXPECT_EQ(r.err.find("random"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(tmp / "t"));
 }
 
 TEST(BuildData, SavedRangesReproduceTheModel) {

@@ -2,6 +2,7 @@
 // nothing written; outputs are never written over inputs or, without --force, over anything.
 #include "export_reference.hpp"
 #include "test_support.hpp"
+#include "util/json_read.hpp"
 
 #include <gmock/gmock.h>
 
@@ -195,6 +196,64 @@ TEST(ExportCli, ModelIdInTheCache) {
                    {"HF_HUB_CACHE=" + hub.path().string()});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("ElectraForTokenClassification"));
+}
+
+
+// A WordPiece tokenizer.json over the reference checkpoints' 50-row vocabulary: the special
+// tokens, then letters and digits; every other word becomes [UNK].
+void write_small_tokenizer(const fs::path& folder) {
+  std::string vocab = R"("[PAD]": 0, "[UNK]": 1, "[CLS]": 2, "[SEP]": 3)";
+  int id = 4;
+  for (char c = 'a'; c <= 'z'; ++c) vocab += ", \"" + std::string(1, c) + "\": " + std::to_string(id++);
+  for (char c = '0'; c <= '9'; ++c) vocab += ", \"" + std::string(1, c) + "\": " + std::to_string(id++);
+  write_file(folder / "tokenizer.json", R"({"version": "1.0", "truncation": null, "padding": null, "added_tokens": [],
+    "normalizer": {"type": "BertNormalizer", "clean_text": true, "handle_chinese_chars": true, "strip_accents": null, "lowercase": true},
+    "pre_tokenizer": {"type": "BertPreTokenizer"},
+    "post_processor": {"type": "TemplateProcessing",
+      "single": [{"SpecialToken": {"id": "[CLS]", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}, {"SpecialToken": {"id": "[SEP]", "type_id": 0}}],
+      "pair": [{"SpecialToken": {"id": "[CLS]", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}, {"SpecialToken": {"id": "[SEP]", "type_id": 0}}, {"Sequence": {"id": "B", "type_id": 1}}, {"SpecialToken": {"id": "[SEP]", "type_id": 1}}],
+      "special_tokens": {"[CLS]": {"id": "[CLS]", "ids": [2], "tokens": ["[CLS]"]}, "[SEP]": {"id": "[SEP]", "ids": [3], "tokens": ["[SEP]"]}}},
+    "decoder": null,
+    "model": {"type": "WordPiece", "unk_token": "[UNK]", "continuing_subword_prefix": "##", "max_input_chars_per_word": 100, "vocab": {)" +
+                                           vocab + "}}}");
+}
+
+// build -m on a checkpoint with safetensors and no ONNX: the export stage runs first, then
+// calibration on text through the checkpoint's own tokenizer, quantization and validation.
+TEST(ExportCli, BuildExportsASafetensorsOnlyCheckpointFirst) {
+  TempDir tmp, out;
+  auto ck = copy_case(tmp, "bert-seqcls");
+  write_small_tokenizer(ck);
+  auto r = run_cli({"build", "-m", ck.string(), "-o", (out / "b").string(), "--samples", "8", "--sequence-length",
+                    "16"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("export\n"));
+  simdjson::dom::parser parser;
+  auto m = parser.parse(read_text(out / "b" / "build_manifest.json"));
+  ASSERT_FALSE(m.error());
+  EXPECT_EQ(std::string_view(m["export"]["family"].get_string().value()), "bert");
+  EXPECT_EQ(std::string_view(m["export"]["head"].get_string().value()), "sequence-classification");
+  EXPECT_EQ(std::string_view(m["export"]["source_weights"]["files"].at(0).get_string().value()), "model.safetensors");
+  EXPECT_TRUE(m["source_onnx"].is_null());
+  EXPECT_EQ(std::string_view(m["stages"].at(1)["status"].get_string().value()), "ran");
+  EXPECT_EQ(std::string_view(m["calibration"]["kind"].get_string().value()), "text");
+  EXPECT_FALSE(m["calibration"]["fallback"].get_bool().value());
+  EXPECT_GT(m["quantization"]["nodes_quantized"].get_int64().value(), 0);
+  EXPECT_TRUE(fs::is_regular_file(out / "b" / "model.onnx"));
+  EXPECT_TRUE(fs::is_regular_file(out / "b" / "tokenizer.json"));
+  // The exported float model was temporary: nothing but the output is left beside it.
+  for (const auto& e : fs::directory_iterator(out.path())) EXPECT_EQ(e.path().filename(), "b") << e.path();
+}
+
+TEST(ExportCli, BuildWithNeitherOnnxNorANativeExportNamesBoth) {
+  TempDir tmp, out;
+  fs::create_directories(tmp / "gpt2");
+  write_file(tmp / "gpt2" / "config.json", R"({"model_type": "gpt2", "architectures": ["GPT2LMHeadModel"]})");
+  auto r = run_cli({"build", "-m", (tmp / "gpt2").string(), "-o", (out / "b").string()});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("no float ONNX model in"));
+  EXPECT_THAT(r.err, HasSubstr("nor does it export natively: model_type 'gpt2' is not supported by the exporter"));
+  EXPECT_FALSE(fs::exists(out / "b"));
 }
 
 }  // namespace

@@ -64,10 +64,7 @@ std::vector<OptionSpec> pipeline_options() {
       {"--force", "", "", "replace an existing output"},
       {"--ranges", "", "FILE", "quantize with calibration ranges from FILE (no calibration run)"},
       {"--save-ranges", "", "FILE", "write the calibration ranges to FILE"},
-      {"--op-types", "", "A,B,..", "quantize only these op types (default: chosen from the graph)"},
-      {"--exclude-nodes", "", "NAME|REGEX", "leave matching nodes in float (repeatable)"},
       {"--threads", "", "N", "ONNX Runtime intra-op threads (default: ORT's)"},
-      {"--input-shape", "", "NAME=1x128", "shape of a random calibration input (repeatable)"},
       {"--quiet", "-q", "", "no progress output"},
   };
 }
@@ -82,23 +79,6 @@ Result<void> apply_pipeline_options(const ParsedArgs& args, BuildRequest& req) {
     if (!n) return n.take_error();
     req.threads = static_cast<int>(*n);
   }
-  if (auto v = args.value("--op-types")) {
-    req.config.quantization.op_types.clear();
-    std::string_view rest = *v;
-    while (!rest.empty()) {
-      auto comma = rest.find(',');
-      auto item = rest.substr(0, comma);
-      if (!item.empty()) req.config.quantization.op_types.emplace_back(item);
-      if (comma == std::string_view::npos) break;
-      rest.remove_prefix(comma + 1);
-    }
-  }
-  for (const auto& text : args.values("--input-shape")) {
-    auto shape = parse_input_shape(text);
-    if (!shape) return shape.take_error();
-    req.input_shapes.push_back(std::move(*shape));
-  }
-  for (auto& pattern : args.values("--exclude-nodes")) req.config.quantization.exclude_nodes.push_back(pattern);
   return {};
 }
 

@@ -1,7 +1,11 @@
 // modelkit config: the build config JSON that 'modelkit build -c' replays.
 #include "cli.hpp"
 
+#include <modelkit/calib_sources.hpp>
+
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <vector>
 
 namespace modelkit::cli {
@@ -10,6 +14,8 @@ namespace {
 // Value lists of the options, from the settings tables ("minmax|percentile|entropy").
 const std::string kMethodValues = setting_list<CalibrationMethod>("|");
 const std::string kQuantTypeValues = setting_list<QuantType>("|");
+const std::string kLayoutValues = setting_list<ImageLayout>("|");
+const std::string kResizeModeValues = setting_list<ResizeMode>("|");
 const std::string kPrecisionValues = setting_list<Precision>("|");
 }  // namespace
 
@@ -18,15 +24,70 @@ std::vector<OptionSpec> calibration_options() {
       {"--samples", "", "N", "calibration samples (default 100)"},
       {"--sequence-length", "", "N", "sequence length for text inputs without a static one (default 128)"},
       {"--method", "", kMethodValues, "calibration method (default minmax)"},
-      {"--calibration-data", "", "PATH", ".txt, .jsonl, an image or audio folder, or a .txt list of audio files"},
+      {"--calibration-data", "", "PATH",
+       ".txt, .jsonl, .csv, .tsv, an image or audio folder, or a .txt list of audio files (used, or the build fails)"},
+      {"--text-column", "", "NAME", "the text column of .jsonl/.csv/.tsv data (default text)"},
+      {"--pair-column", "", "NAME", "the second text's column (default text_pair when present)"},
+      {"--column", "", "ROLE=NAME", "text=NAME or pair=NAME, as --text-column/--pair-column (repeatable)"},
       {"--sample-rate", "", "HZ", "sample rate of raw-audio models' input (default 16000)"},
       {"--per-channel", "", "", "per-channel weight scales"},
       {"--precision", "", kPrecisionValues, "weight and activation types together (default int8)"},
       {"--activation-type", "", kQuantTypeValues, "activations' type (default uint8, asymmetric)"},
       {"--weight-type", "", kQuantTypeValues, "weights' type (default int8, symmetric)"},
       {"--seed", "", "N", "seed of random inputs (default 0)"},
+      {"--input-shape", "", "NAME=1x128", "shape of a random calibration input (repeatable)"},
+      {"--op-types", "", "A,B,..", "quantize only these op types (default: chosen from the graph)"},
+      {"--exclude-nodes", "", "NAME|REGEX", "leave matching nodes in float (repeatable)"},
+      {"--image-input", "", "NAME", "the input images feed (default pixel_values, else the input shaped like an image)"},
+      {"--layout", "", kLayoutValues, "channel order of the image input (default: from its shape)"},
+      {"--image-mean", "", "R,G,B", "normalisation mean (default preprocessor_config.json, else 0,0,0)"},
+      {"--image-std", "", "R,G,B", "normalisation std (default preprocessor_config.json, else 1,1,1)"},
+      {"--rescale", "", "F", "factor applied to 0..255 pixels before normalising (default 1/255)"},
+      {"--bgr", "", "", "feed channels in B,G,R order"},
+      {"--resize-mode", "", kResizeModeValues, "without preprocessor_config.json: stretch to the input's size (default) "
+                                            "or resize the short edge and crop the centre"},
+      {"--min-cosine", "", "X", "fail the build when an output's cosine similarity to the float model is below X"},
   };
 }
+
+namespace {
+
+// "0.5,0.5,0.5" -> three numbers.
+Result<std::vector<double>> parse_triple(std::string_view option, const std::string& text) {
+  std::vector<double> out;
+  std::string_view rest = text;
+  while (true) {
+    auto comma = rest.find(',');
+    std::string item(rest.substr(0, comma));
+    char* end = nullptr;
+    double v = std::strtod(item.c_str(), &end);
+    if (item.empty() || end != item.c_str() + item.size() || !std::isfinite(v))
+      return usage_error("option '" + std::string(option) + "': expected three numbers R,G,B, got '" + text + "'");
+    out.push_back(v);
+    if (comma == std::string_view::npos) break;
+    rest.remove_prefix(comma + 1);
+  }
+  if (out.size() != 3)
+    return usage_error("option '" + std::string(option) + "': expected three numbers R,G,B, got '" + text + "'");
+  return out;
+}
+
+std::string util_format(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
+}
+
+Result<double> parse_double_option(std::string_view option, const std::string& text, double min, double max) {
+  char* end = nullptr;
+  double v = std::strtod(text.c_str(), &end);
+  if (text.empty() || end != text.c_str() + text.size() || !(v >= min && v <= max))
+    return usage_error("option '" + std::string(option) + "': expected a number from " + util_format(min) + " to " +
+                       util_format(max) + ", got '" + text + "'");
+  return v;
+}
+
+}  // namespace
 
 Result<void> apply_calibration_options(const ParsedArgs& args, BuildConfig& config) {
   auto& cal = config.calibration;
@@ -72,7 +133,60 @@ Result<void> apply_calibration_options(const ParsedArgs& args, BuildConfig& conf
     MODELKIT_TRY(q.weight_type, parse_option_setting<QuantType>("--weight-type", *v));
   }
   if (auto v = args.value("--calibration-data")) cal.data = *v;
+  for (const auto& v : args.values("--column")) {
+    auto eq = v.find('=');
+    std::string role = v.substr(0, eq == std::string::npos ? v.size() : eq);
+    if (eq == std::string::npos || eq + 1 == v.size() || (role != "text" && role != "pair"))
+      return usage_error("option '--column': expected text=NAME or pair=NAME, got '" + v + "'");
+    (role == "text" ? cal.text_column : cal.pair_column) = v.substr(eq + 1);
+  }
+  if (auto v = args.value("--text-column")) cal.text_column = *v;
+  if (auto v = args.value("--pair-column")) cal.pair_column = *v;
   if (args.has("--per-channel")) q.per_channel = true;
+  for (const auto& text : args.values("--input-shape")) {
+    // A shape given on the command line replaces a recorded one for the same input.
+    MODELKIT_TRY(auto shape, parse_input_shape(text));
+    std::erase_if(cal.input_shapes, [&](const std::string& recorded) {
+      auto parsed = parse_input_shape(recorded);
+      return parsed.ok() && parsed->name == shape.name;
+    });
+    cal.input_shapes.push_back(text);
+  }
+  if (auto v = args.value("--op-types")) {
+    q.op_types.clear();
+    std::string_view rest = *v;
+    while (!rest.empty()) {
+      auto comma = rest.find(',');
+      auto item = rest.substr(0, comma);
+      if (!item.empty()) q.op_types.emplace_back(item);
+      if (comma == std::string_view::npos) break;
+      rest.remove_prefix(comma + 1);
+    }
+  }
+  for (auto& pattern : args.values("--exclude-nodes")) q.exclude_nodes.push_back(pattern);
+  auto& img = cal.image;
+  if (auto v = args.value("--image-input")) img.input = *v;
+  if (auto v = args.value("--layout")) {
+    MODELKIT_TRY(img.layout, parse_option_setting<ImageLayout>("--layout", *v));
+  }
+  if (auto v = args.value("--resize-mode")) {
+    MODELKIT_TRY(img.resize_mode, parse_option_setting<ResizeMode>("--resize-mode", *v));
+  }
+  if (auto v = args.value("--image-mean")) {
+    MODELKIT_TRY(img.mean, parse_triple("--image-mean", *v));
+  }
+  if (auto v = args.value("--image-std")) {
+    MODELKIT_TRY(img.std, parse_triple("--image-std", *v));
+    for (double x : *img.std)
+      if (x <= 0) return usage_error("option '--image-std': values must be positive, got '" + *v + "'");
+  }
+  if (auto v = args.value("--rescale")) {
+    MODELKIT_TRY(img.rescale, parse_double_option("--rescale", *v, 1e-12, 1e12));
+  }
+  if (args.has("--bgr")) img.bgr = true;
+  if (auto v = args.value("--min-cosine")) {
+    MODELKIT_TRY(config.min_cosine, parse_double_option("--min-cosine", *v, -1, 1));
+  }
   return {};
 }
 

@@ -6,6 +6,9 @@
 #include "onnx/onnx_json.hpp"
 #include "util/json_writer.hpp"
 
+#include <array>
+#include <cmath>
+
 namespace modelkit::build {
 namespace fs = std::filesystem;
 namespace {
@@ -20,6 +23,33 @@ InputHints hints_from(const ResolvedModel& model) {
   return h;
 }
 
+// The image settings of a build config as the image source takes them (each error names its
+// setting: a library caller's BuildConfig may hold any values).
+Result<calib::ImageOptions> image_options(const ImageSettings& s) {
+  calib::ImageOptions o;
+  o.input = s.input;
+  o.layout = s.layout;
+  o.resize_mode = s.resize_mode;
+  auto triple = [](const std::optional<std::vector<double>>& v, std::string_view what,
+                   bool positive) -> Result<std::optional<std::array<float, 3>>> {
+    if (!v) return std::optional<std::array<float, 3>>{};
+    if (v->size() != 3) return usage_error(std::string(what) + ": expected 3 values (R,G,B), got " + std::to_string(v->size()));
+    std::array<float, 3> out{};
+    for (size_t i = 0; i < 3; ++i) {
+      if (!std::isfinite((*v)[i]) || (positive && (*v)[i] <= 0))
+        return usage_error(std::string(what) + ": values must be finite" + (positive ? " and positive" : ""));
+      out[i] = static_cast<float>((*v)[i]);
+    }
+    return std::optional<std::array<float, 3>>{out};
+  };
+  MODELKIT_TRY(o.mean, triple(s.mean, "image mean", false));
+  MODELKIT_TRY(o.std, triple(s.std, "image std", true));
+  if (s.rescale && !(std::isfinite(*s.rescale) && *s.rescale > 0)) return usage_error("rescale factor must be positive");
+  o.rescale = s.rescale;
+  o.bgr = s.bgr;
+  return o;
+}
+
 }  // namespace
 
 Result<StageOutcome> calibrate_stage(Context& c) {
@@ -29,10 +59,18 @@ Result<StageOutcome> calibrate_stage(Context& c) {
   sreq.kind = cs.kind;
   sreq.kind_reason = cs.kind_reason;
   if (cs.data) sreq.data = fs::path(*cs.data);
-  sreq.checkpoint_folder = req.model.checkpoint ? req.model.checkpoint->source.folder : c.float_model.parent_path();
+  sreq.columns.text = cs.text_column;
+  sreq.columns.pair = cs.pair_column;
+  // Beside the model the user named, not the opset-upgraded copy's temporary folder.
+  sreq.checkpoint_folder = req.model.checkpoint ? req.model.checkpoint->source.folder : c.source_onnx.parent_path();
   sreq.model_inputs = c.info.inputs;
   sreq.hints = hints_from(req.model);
-  sreq.input_shapes = req.input_shapes;
+  for (const auto& text : cs.input_shapes) {
+    MODELKIT_TRY(auto shape, parse_input_shape(text));
+    sreq.input_shapes.push_back(std::move(shape));
+  }
+  for (const auto& shape : req.input_shapes) sreq.input_shapes.push_back(shape);
+  MODELKIT_TRY(sreq.image, image_options(cs.image));
   sreq.samples = cs.samples + req.validation_samples;
   sreq.sequence_length = cs.sequence_length;
   sreq.sample_rate = cs.sample_rate;
@@ -44,6 +82,11 @@ Result<StageOutcome> calibrate_stage(Context& c) {
   c.calibration_samples = split.calibration;
   if (c.calibration_samples < 1)
     return failure("the calibration data holds no samples (" + c.selected->record.data_source + ")");
+  if (c.calibration_samples < cs.samples && !req.ranges_in)
+    c.warn("calibration uses " + std::to_string(c.calibration_samples) + " samples, fewer than the " +
+           std::to_string(cs.samples) + " asked for: " + c.selected->record.data_source + " holds " +
+           std::to_string(c.selected->record.samples) +
+           (c.held_back > 0 ? " and " + std::to_string(c.held_back) + " are held back for validation" : std::string()));
   if (req.ranges_in) {
     MODELKIT_TRY(c.ranges, calib::read_ranges_file(*req.ranges_in));
     c.calibration_samples = static_cast<int>(c.ranges.samples);
@@ -82,7 +125,9 @@ void calibrate_manifest(const Context& c, util::JsonWriter& w) {
   w.field("fallback", r.fallback_reason.has_value());
   w.field("fallback_reason", r.fallback_reason);
   w.field("data_source", ranges_in ? ranges_in->string() : r.data_source);
+  w.field("user_data", r.user_data);
   w.field("samples", c.calibration_samples);
+  w.field("requested_samples", s.samples);
   w.field("held_back_for_validation", c.held_back);
   w.field("seed", s.seed);
   w.field("method", method.name);

@@ -33,6 +33,12 @@ Result<StageOutcome> validate_stage(Context& c) {
   for (const auto& o : c.validation.outputs)
     if (o.compared) c.result.min_cosine = std::min(c.result.min_cosine, o.min_cosine);
   for (auto& w : quant::validation_warnings(c.validation, validation_thresholds(req))) c.warn(std::move(w));
+  // The quality gate: --min-cosine fails the build below it; without it, loud warnings.
+  QualityGate gate;
+  gate.required = req.config.min_cosine;
+  gate.warn_below = req.cosine_warning;
+  c.quality = judge_quality(c.result.min_cosine, gate);
+  if (c.quality.verdict == QualityVerdict::warn || c.quality.verdict == QualityVerdict::severe) c.warn(c.quality.message);
   auto& record = c.selected->record;
   for (auto& skipped : source.skipped_inputs()) {
     // The user's own data gets a warning; a broken file among the default photographs only a note.
@@ -47,6 +53,8 @@ void validate_manifest(const Context& c, util::JsonWriter& w) {
   w.field("cosine_warning_below", c.request.cosine_warning);
   w.field("sqnr_warning_below_db", validation_thresholds(c.request).min_sqnr_db);
   w.field("min_cosine_similarity", c.result.min_cosine);
+  w.field("min_cosine_required", c.request.config.min_cosine);
+  w.field("quality", quality_verdict_name(c.quality.verdict));
   w.key("report");
   quant::write_validation_json(w, c.validation);
   w.end_object();

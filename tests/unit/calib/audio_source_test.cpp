@@ -239,16 +239,16 @@ TEST(AudioSource, UserFolderResampledWithACorruptFileNamedAndSkipped) {
   EXPECT_EQ(listed->record.samples, 1);
 }
 
-TEST(AudioSource, NothingDecodableIsAFallbackNamingTheFiles) {
+TEST(AudioSource, NothingDecodableInTheUsersDataIsAnErrorNamingTheFiles) {
+  // --calibration-data is a contract: audio that cannot be used stops the build.
   TempDir tmp;
   write_file(tmp / "x.mp3", "not an mp3 at all, just text");
   auto req = request(CalibrationKind::audio, {input("pcm", ElementType::float32, {sym("samples")})}, 4);
   req.data = tmp.path();
   auto sel = calib::select_source(req);
-  ASSERT_TRUE(sel.ok()) << sel.error().message;
-  EXPECT_EQ(sel->record.kind, "random");
-  ASSERT_TRUE(sel->record.fallback_reason.has_value());
-  EXPECT_NE(sel->record.fallback_reason->find("x.mp3"), std::string::npos) << *sel->record.fallback_reason;
+  ASSERT_FALSE(sel.ok());
+  EXPECT_NE(sel.error().message.find("no decodable audio"), std::string::npos) << sel.error().message;
+  EXPECT_NE(sel.error().message.find("x.mp3"), std::string::npos) << sel.error().message;
 }
 
 TEST(RawAudioInput, RecognisedByNameAndShapeOnly) {

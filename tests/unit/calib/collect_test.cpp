@@ -121,6 +121,23 @@ TEST(CollectRanges, UnknownTensorAndEmptySource) {
   EXPECT_NE(r.error().message.find("yielded no sample"), std::string::npos) << r.error().message;
 }
 
+// Only graph inputs to calibrate: nothing is read from the graph. (An empty output list once made
+// the session return the model's own outputs, which the routing table did not know: an
+// uncaught std::out_of_range, rc 134, on a KV-cache decoder.)
+TEST(CollectRanges, OnlyGraphInputsRunsNoGraphOutputs) {
+  auto path = model("cnn-tiny/model.onnx");
+  InputHints hints;
+  hints.image_size = 16;
+  auto source = testing::RandomSource::open(path, 3, hints);
+  ASSERT_TRUE(source.ok());
+  std::vector<std::string> names = {"pixel_values"};
+  auto ranges = collect_ranges(path, names, *source, {});
+  ASSERT_TRUE(ranges.ok()) << ranges.error().message;
+  EXPECT_EQ(ranges->samples, 3u);
+  ASSERT_EQ(ranges->tensors.size(), 1u);
+  EXPECT_EQ(ranges->tensors.begin()->first, "pixel_values");
+}
+
 // Silero VAD v5 keeps everything inside If(sr == 16000): values of the branch that runs get
 // ranges through the If outputs; the other branch's stay absent.
 TEST(CollectRanges, ValuesInsideIfBranches) {

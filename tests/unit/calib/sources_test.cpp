@@ -285,14 +285,40 @@ TEST(CalibSources, JsonlTextWithPairsAndBadLines) {
   write_file(tmp / "bad.jsonl", "{\"text\": \"x\"}\n{\"txt\": \"y\"}\n");
   auto bad = calib::read_text_samples(tmp / "bad.jsonl");
   ASSERT_FALSE(bad.ok());
-  EXPECT_EQ(bad.error().message, "'" + (tmp / "bad.jsonl").string() + "' line 2: missing field 'text'");
+  EXPECT_EQ(bad.error().message, "'" + (tmp / "bad.jsonl").string() + "' line 2: no column 'text' (columns: txt); name the text column with --text-column");
+}
+
+TEST(CalibSources, DefaultImagesAreEmbeddedAndDecode) {
+  // The embedded bytes are the committed files (data/images), and every one decodes.
+  auto images = calib::default_images();
+  ASSERT_EQ(images.size(), 12u);
+  std::set<std::string_view> names;
+  for (const auto& e : images) {
+    names.insert(e.name);
+    auto file = fs::path(MODELKIT_SOURCE_DIR) / "data" / "images" / std::string(e.name);
+    std::ifstream in(file, std::ios::binary);
+    std::string on_disk((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    EXPECT_EQ(e.bytes, on_disk) << e.name;
+    auto decoded = image::decode_image_bytes(e.bytes, e.name);
+    ASSERT_TRUE(decoded.ok()) << decoded.error().message;
+    EXPECT_EQ(std::max(decoded->width, decoded->height), 320) << e.name;
+  }
+  EXPECT_EQ(names.size(), images.size());
 }
 
 TEST(CalibSources, DefaultTextIsVaried) {
   auto texts = calib::default_texts();
-  EXPECT_GE(texts.size(), 100u);
+  EXPECT_GE(texts.size(), 1000u);  // --samples 1000 works on text
   std::set<std::string> unique(texts.begin(), texts.end());
   EXPECT_EQ(unique.size(), texts.size());
+  // Scripts (by a character each), code with its line breaks, one-word and paragraph lengths.
+  auto any = [&](auto pred) { return std::any_of(texts.begin(), texts.end(), pred); };
+  for (const char* sample : {"д", "ع", "ה", "क", "会", "の", "회", "ก", "α"})
+    EXPECT_TRUE(any([&](const std::string& t) { return t.find(sample) != std::string::npos; })) << sample;
+  EXPECT_TRUE(any([](const std::string& t) { return t.find("\n    ") != std::string::npos && t.find("def ") == 0; }));
+  EXPECT_TRUE(any([](const std::string& t) { return t == "Yes."; }));
+  EXPECT_TRUE(any([](const std::string& t) { return t.size() > 300; }));
+  EXPECT_TRUE(any([](const std::string& t) { return t.find("\\begin{equation}") == 0; }));
 }
 
 }  // namespace

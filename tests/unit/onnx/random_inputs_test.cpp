@@ -116,17 +116,69 @@ TEST(RandomInputs, ImageModels) {
   EXPECT_EQ(rec->tensors[0].shape, (std::vector<std::int64_t>{1, 3, 48, 224}));
 }
 
+onnx::ValueInfo value_info(std::string name, ElementType type, std::vector<std::string> dims) {
+  onnx::ValueInfo v;
+  v.name = std::move(name);
+  v.kind = "tensor";
+  v.element_type = type;
+  v.has_shape = true;
+  for (auto& d : dims) {
+    onnx::Dim dim;
+    if (!d.empty() && std::isdigit(static_cast<unsigned char>(d[0]))) dim.value = std::stoll(d);
+    else dim.symbol = d;
+    v.shape.push_back(dim);
+  }
+  return v;
+}
+
+TEST(RandomInputs, KvCacheDimsAreTiedAndCachesAreZero) {
+  // ONNX Runtime GenAI's spellings, and optimum's "past_sequence_length + 1".
+  std::vector<onnx::ValueInfo> inputs = {
+      value_info("input_ids", ElementType::int64, {"batch_size", "sequence_length"}),
+      value_info("attention_mask", ElementType::int64, {"batch_size", "total_sequence_length"}),
+      value_info("past_key_values.0.key", ElementType::float32, {"batch_size", "2", "past_sequence_length", "16"}),
+      value_info("decoder_attention_mask", ElementType::int64, {"batch_size", "past_sequence_length + 1"}),
+      value_info("conv_cache", ElementType::float32, {"batch_size", "4"}),
+  };
+  InputHints hints;
+  hints.sequence_length = 10;
+  hints.past_sequence_length = 6;
+  auto r = make_random_inputs(inputs, hints, {}, 1);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->tensors[0].shape, (std::vector<std::int64_t>{1, 10}));
+  EXPECT_EQ(r->tensors[1].shape, (std::vector<std::int64_t>{1, 16}));  // total = past + sequence
+  EXPECT_EQ(r->tensors[2].shape, (std::vector<std::int64_t>{1, 2, 6, 16}));
+  EXPECT_EQ(r->tensors[3].shape, (std::vector<std::int64_t>{1, 7}));
+  EXPECT_THAT(r->records[1].dims, ElementsAre("batch_size=1 (batch)",
+                                              "total_sequence_length=16 (past length + sequence length)"));
+  for (int i : {2, 4}) {
+    auto v = r->tensors[i].values<float>();
+    EXPECT_TRUE(std::all_of(v.begin(), v.end(), [](float x) { return x == 0.0F; })) << r->tensors[i].name;
+  }
+  // Without a past length the cache holds a sequence's worth.
+  hints.past_sequence_length.reset();
+  r = make_random_inputs(inputs, hints, {}, 1);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->tensors[1].shape, (std::vector<std::int64_t>{1, 20}));
+}
+
 TEST(RandomInputs, AudioModelsAndUnresolvableDims) {
   auto legacy = make_random_inputs(inputs_of("silero-vad/silero_vad_legacy.onnx"), {}, {}, 5);
   ASSERT_TRUE(legacy.ok()) << legacy.error().message;
-  // A raw waveform beside a sample-rate input: its free length is 1 s, not a token count.
+  // A model with a sample-rate input takes a waveform: one second of it, audio-scaled noise.
   EXPECT_EQ(legacy->tensors[0].shape, (std::vector<std::int64_t>{1, 16000}));
-  EXPECT_EQ(legacy->records[0].dims, (std::vector<std::string>{"batch=1 (batch)", "sequence=16000 (1 s of audio at 16000 Hz)"}));
+  EXPECT_THAT(legacy->records[0].dims, ElementsAre("batch=1 (batch)", "sequence=16000 (1 s of audio at 16000 Hz)"));
   EXPECT_EQ(legacy->records[0].fill, "normal(0, 0.1) (audio noise)");
   EXPECT_EQ(legacy->tensors[1].shape, std::vector<std::int64_t>{});
   EXPECT_EQ(legacy->tensors[1].values<std::int64_t>()[0], 16000);
   EXPECT_EQ(legacy->records[1].fill, "sample rate 16000 (default)");
-  EXPECT_EQ(legacy->tensors[2].shape, (std::vector<std::int64_t>{2, 1, 64}));
+  // The LSTM state h, c starts from zeros, not noise.
+  for (int i : {2, 3}) {
+    EXPECT_EQ(legacy->tensors[i].shape, (std::vector<std::int64_t>{2, 1, 64}));
+    auto v = legacy->tensors[i].values<float>();
+    EXPECT_TRUE(std::all_of(v.begin(), v.end(), [](float x) { return x == 0.0F; })) << legacy->tensors[i].name;
+    EXPECT_EQ(legacy->records[i].fill, "zeros (recurrent state / KV cache: a sequence starts from zeros)");
+  }
 
   // Silero v5 leaves its dims without names: no guessing, the user must say.
   auto v5 = inputs_of("silero-vad/silero_vad_v5.onnx");

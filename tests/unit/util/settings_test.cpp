@@ -30,9 +30,11 @@ void expect_complete(int enumerators) {
 
 TEST(Settings, TablesAreComplete) {
   expect_complete<QuantType>(4);
-  expect_complete<CalibrationKind>(3);
+  expect_complete<CalibrationKind>(4);
   expect_complete<CalibrationMethod>(3);
   expect_complete<OutputFormat>(2);
+  expect_complete<ImageLayout>(2);
+  expect_complete<ResizeMode>(2);
   expect_complete<Precision>(3);
 }
 
