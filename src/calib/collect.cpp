@@ -196,6 +196,9 @@ Result<TensorRanges> collect_ranges(const fs::path& model_path, std::span<const 
     for (const auto& n : tensor_names)
       if (seen.insert(n).second) unique_names.push_back(n);
   }
+  // No tensor asked for would run the model for outputs nobody reads (and ONNX Runtime answers an
+  // empty output list with every graph output): the caller planned nothing to quantize.
+  if (unique_names.empty()) return failure("no tensor of " + what + " to calibrate");
   // minmax needs only each tensor's extremes: reduce in the graph. The histograms need values.
   const bool reduce = options.method == CalibrationMethod::minmax;
   auto routed = expose(*model, unique_names, graph_inputs, reduce, what);
@@ -233,7 +236,10 @@ Result<TensorRanges> collect_ranges(const fs::path& model_path, std::span<const 
     if (!outputs) return outputs.error().with_context("calibration sample " + std::to_string(done + 1));
     extremes.clear();
     for (auto& t : *outputs) {
-      const Routed& r = routed->at(t.name);
+      auto found = routed->find(t.name);
+      if (found == routed->end())
+        return failure("ONNX Runtime returned an output " + in_quotes(t.name) + " that calibration did not ask for");
+      const Routed& r = found->second;
       t.name = r.tensor;
       if (r.carries == Carries::values) MODELKIT_TRY_VOID(stats.observe(t));
       else extremes[r.tensor].push_back(std::move(t));

@@ -770,6 +770,7 @@ Result<Planned> plan(::onnx::ModelProto& model, const QuantizeOptions& options) 
     for (const auto& n : s->graph->node()) present.insert(op_key(n));
   const auto& supported = supported_op_types();
   for (const auto& op : options.op_types) {
+    if (!options.op_types_from_user) break;  // a default list is not the user's to hear about
     if (std::find(supported.begin(), supported.end(), op) == supported.end())
       out.warnings.push_back("op type " + in_quotes(op) + " is not quantizable");
     else if (!present.count(op))
