@@ -72,8 +72,9 @@ struct QuantizeOptions {
   // Whether op_types is what the user named (warnings about op types matching no node, and a
   // refusal when they leave nothing to quantize) or a default chosen from the graph.
   bool op_types_from_user = true;
-  // Node names to leave in float: an exact node name, or else an ECMAScript regular expression
-  // that must match the whole name. Every pattern that matches no node produces a warning.
+  // Node names to leave in float: an exact node name, or else an RE2 regular expression that
+  // must match the whole name (linear time: no pattern can hang a build). Every pattern that
+  // matches no node produces a warning.
   std::vector<std::string> exclude_nodes;
 };
 

@@ -138,5 +138,31 @@ TEST(NothingToQuantize, DefaultOpTypesDoNotWarnAboutMissingGemm) {
   EXPECT_NE(named.err.find("warning: op type 'Gemm' matches no node"), std::string::npos) << named.err;
 }
 
+// --- 2. user patterns cannot hang ----------------------------------------------------------------
+
+TEST(ExcludePatterns, CatastrophicPatternRunsInLinearTime) {
+  // '(.*)*x$' against a 200-character name without an x backtracks exponentially in std::regex
+  // (the sweep's build never finished); RE2 answers at once.
+  TempDir tmp;
+  write_model(tmp / "mm.onnx", matmul_model(std::string(200, 'a')));
+  auto r = run_cli({"quantize", "-m", (tmp / "mm.onnx").string(), "-o", (tmp / "q.onnx").string(), "--exclude-nodes",
+                    "(.*)*x$", "--samples", "2", "--quiet"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("warning: exclude pattern '(.*)*x$' matches no node"), std::string::npos) << r.err;
+  // The same shape of pattern that does match excludes the node (and so leaves nothing).
+  auto all = run_cli({"quantize", "-m", (tmp / "mm.onnx").string(), "-o", (tmp / "q2.onnx").string(),
+                      "--exclude-nodes", "(a*)*a", "--samples", "2", "--quiet"});
+  expect_error(all, 2, "1 excluded by --exclude-nodes");
+}
+
+TEST(ExcludePatterns, PatternRe2CannotCompileNamesItsReason) {
+  TempDir tmp;
+  write_model(tmp / "mm.onnx", matmul_model());
+  auto r = run_cli({"quantize", "-m", (tmp / "mm.onnx").string(), "-o", (tmp / "q.onnx").string(), "--exclude-nodes",
+                    "(?<=m)atmul", "--samples", "2", "--quiet"});
+  expect_error(r, 2, "exclude pattern '(?<=m)atmul' is neither a node name nor a valid regular expression (");
+  EXPECT_FALSE(fs::exists(tmp / "q.onnx"));
+}
+
 }  // namespace
 }  // namespace modelkit::test
