@@ -15,6 +15,13 @@
 
 namespace modelkit::tokenizer {
 
+// Bounds on what one encoding may take, whatever a tokenizer.json asks for: text longer than
+// kMaxTextBytes is refused (split it; one input byte costs tens of bytes in flight), and no
+// encoding grows past kMaxEncodingTokens, so a file padding to a billion tokens is an error at
+// load, not a multi-gigabyte allocation. Hugging Face models take at most a few thousand tokens.
+inline constexpr std::size_t kMaxTextBytes = std::size_t{1} << 20;
+inline constexpr std::size_t kMaxEncodingTokens = std::size_t{1} << 20;
+
 struct Encoding {
   std::vector<std::uint32_t> ids;
   std::vector<std::string> tokens;
@@ -52,7 +59,8 @@ class Tokenizer {
   [[nodiscard]] static Result<Tokenizer> from_json(std::string_view json, std::string_view source = "tokenizer.json");
 
   // Encodes one text or a pair. Truncation and padding apply as configured.
-  // Errors: text that is not valid UTF-8, truncation that cannot be satisfied.
+  // Errors: text that is not valid UTF-8 or longer than kMaxTextBytes, truncation that cannot be
+  // satisfied, a normalizer that grows the text without bound, more than kMaxEncodingTokens.
   [[nodiscard]] Result<Encoding> encode(std::string_view text, std::optional<std::string_view> pair = std::nullopt,
                                         bool add_special_tokens = true) const;
 

@@ -164,5 +164,53 @@ TEST(ExcludePatterns, PatternRe2CannotCompileNamesItsReason) {
   EXPECT_FALSE(fs::exists(tmp / "q.onnx"));
 }
 
+// --- 3. what a tokenizer.json can make the tokenizer allocate --------------------------------------
+
+// A WordPiece tokenizer.json with `normalizer` and `padding` as given (JSON text).
+std::string tokenizer_json(const std::string& normalizer, const std::string& padding = "null") {
+  return R"({"version": "1.0", "added_tokens": [{"id": 0, "content": "[UNK]", "special": true, "normalized": false}],
+  "normalizer": )" + normalizer + R"(, "pre_tokenizer": {"type": "Whitespace"}, "post_processor": null,
+  "truncation": null, "padding": )" + padding + R"(,
+  "model": {"type": "WordPiece", "unk_token": "[UNK]", "continuing_subword_prefix": "##",
+            "max_input_chars_per_word": 100, "vocab": {"[UNK]": 0, "a": 1, "##a": 2, "[PAD]": 3}}})";
+}
+
+std::string doubling_replaces(int n) {
+  std::string out = R"({"type": "Sequence", "normalizers": [)";
+  for (int i = 0; i < n; ++i)
+    out += std::string(i ? ", " : "") + R"({"type": "Replace", "pattern": {"String": "a"}, "content": "aa"})";
+  return out + "]}";
+}
+
+TEST(TokenizerBounds, NormalizerThatGrowsWithoutBoundIsAnError) {
+  TempDir tmp;
+  write_file(tmp / "tokenizer.json", tokenizer_json(doubling_replaces(30)));
+  auto r = run_cli({"tokenize", "-m", tmp.path().string(), "--text", "aaaa"});
+  expect_error(r, 1, "the normalizer grows 4 bytes of text past 4224 bytes");
+  EXPECT_TRUE(r.out.empty()) << r.out.substr(0, 200);
+  // A sequence that grows within the bound still encodes: 3 doublings make 32 a's of 4.
+  write_file(tmp / "tokenizer.json", tokenizer_json(doubling_replaces(3)));
+  auto fine = run_cli({"tokenize", "-m", tmp.path().string(), "--text", "aaaa"});
+  ASSERT_EQ(fine.exit_code, 0) << fine.err;
+  EXPECT_NE(fine.out.find(R"("ids": [1, 2, 2)"), std::string::npos) << fine.out;
+}
+
+TEST(TokenizerBounds, PaddingPastTheLimitIsRefusedAtLoad) {
+  TempDir tmp;
+  const std::string tail = R"(, "direction": "Right", "pad_id": 3, "pad_type_id": 0, "pad_token": "[PAD]"})";
+  write_file(tmp / "tokenizer.json", tokenizer_json("null", R"({"strategy": {"Fixed": 1000000000})" + tail));
+  expect_error(run_cli({"tokenize", "-m", tmp.path().string(), "--text", "a"}), 1,
+               "field 'padding.strategy.Fixed': 1000000000 is more than the 1048576 tokens an encoding may hold");
+  write_file(tmp / "tokenizer.json",
+             tokenizer_json("null", R"({"strategy": "BatchLongest", "pad_to_multiple_of": 1000000000000)" + tail));
+  expect_error(run_cli({"tokenize", "-m", tmp.path().string(), "--text", "a"}), 1,
+               "field 'padding.pad_to_multiple_of': 1000000000000 is more than the 1048576 tokens");
+  // Within the limit, padding applies.
+  write_file(tmp / "tokenizer.json", tokenizer_json("null", R"({"strategy": {"Fixed": 4})" + tail));
+  auto ok = run_cli({"tokenize", "-m", tmp.path().string(), "--text", "a"});
+  ASSERT_EQ(ok.exit_code, 0) << ok.err;
+  EXPECT_NE(ok.out.find(R"("ids": [1, 3, 3, 3])"), std::string::npos) << ok.out;
+}
+
 }  // namespace
 }  // namespace modelkit::test
