@@ -333,10 +333,19 @@ Result<Built> build_text(const SourceRequest& req) {
   Built b;
   std::vector<TextSample> samples;
   if (req.data) {
-    auto read = read_text_samples(*req.data);
+    TextReadLimits limits;
+    limits.max_samples = static_cast<std::size_t>(std::max(req.samples, 0));
+    limits.max_chars = static_cast<std::size_t>(seq) * kCalibrationCharsPerToken;
+    std::size_t cut = 0;
+    auto read = read_text_samples(*req.data, limits, &cut);
     if (!read) return read.take_error();
     samples = std::move(*read);
     b.data_source = req.data->string();
+    if (cut > 0)
+      b.notes.push_back(std::to_string(cut) + " calibration text(s) longer than " + std::to_string(limits.max_chars) +
+                        " characters cut to their first " + std::to_string(limits.max_chars) +
+                        " before tokenizing (" + std::to_string(kCalibrationCharsPerToken) +
+                        " per token of the sequence length " + std::to_string(seq) + ")");
   } else {
     for (auto& t : default_texts()) samples.push_back({std::move(t), std::nullopt});
     b.data_source = "embedded default text";
@@ -393,25 +402,38 @@ Result<Built> build_image(const SourceRequest& req) {
 
 }  // namespace
 
-Result<std::vector<TextSample>> read_text_samples(const fs::path& path) {
-  auto text = util::read_file(path, std::uint64_t{1} << 30);
-  if (!text) return text.take_error();
+Result<std::vector<TextSample>> read_text_samples(const fs::path& path, const TextReadLimits& limits,
+                                                  std::size_t* cut_count) {
+  // A JSONL line is parsed whole, so it is bounded in bytes; a plain line is read only as far as
+  // max_chars characters can reach (4 bytes each at most).
+  constexpr std::size_t kMaxJsonlLineBytes = std::size_t{16} << 20;
+  const bool jsonl = util::to_lower(path.extension().string()) == ".jsonl";
+  const std::size_t line_bytes =
+      jsonl ? kMaxJsonlLineBytes : (limits.max_chars > kMaxJsonlLineBytes ? kMaxJsonlLineBytes * 4 : limits.max_chars * 4);
+  MODELKIT_TRY(auto reader, util::LineReader::open(path));
   std::vector<TextSample> out;
-  bool jsonl = util::to_lower(path.extension().string()) == ".jsonl";
+  std::size_t cut = 0;
+  auto keep = [&](std::string text) {
+    if (util::cut_utf8_chars(text, limits.max_chars)) ++cut;
+    return text;
+  };
   simdjson::dom::parser parser;
-  size_t line_no = 0;
-  std::string_view rest = *text;
-  while (!rest.empty()) {
-    auto nl = rest.find('\n');
-    std::string_view line = rest.substr(0, nl);
-    rest.remove_prefix(nl == std::string_view::npos ? rest.size() : nl + 1);
-    ++line_no;
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  while (out.size() < limits.max_samples) {
+    MODELKIT_TRY(auto read, reader.next(line_bytes));
+    if (!read) break;
+    const auto line_no = read->number;
+    if (read->cut() && jsonl)
+      return failure(quoted(path) + " line " + std::to_string(line_no) + ": " + std::to_string(read->full_bytes) +
+                     " bytes, more than the " + std::to_string(kMaxJsonlLineBytes) + " a JSONL line may hold");
+    std::string_view line = read->text;
     if (util::trim(line).empty()) continue;
     if (!util::valid_utf8(line))
       return failure(quoted(path) + " line " + std::to_string(line_no) + ": not valid UTF-8");
     if (!jsonl) {
-      out.push_back({std::string(line), std::nullopt});
+      const bool bytes_cut = read->cut();
+      std::string text = std::move(read->text);
+      if (util::cut_utf8_chars(text, limits.max_chars) || bytes_cut) ++cut;
+      out.push_back({std::move(text), std::nullopt});
       continue;
     }
     auto doc = util::parse_json(parser, line);
@@ -424,8 +446,9 @@ Result<std::vector<TextSample>> read_text_samples(const fs::path& path) {
     if (!*t) return failure(where + ": missing field 'text'");
     auto p = util::optional_string(obj, "text_pair");
     if (!p) return p.take_error().with_context(where);
-    out.push_back({std::string(**t), *p ? std::optional<std::string>(std::string(**p)) : std::nullopt});
+    out.push_back({keep(std::string(**t)), *p ? std::optional<std::string>(keep(std::string(**p))) : std::nullopt});
   }
+  if (cut_count) *cut_count = cut;
   return out;
 }
 

@@ -212,5 +212,41 @@ TEST(TokenizerBounds, PaddingPastTheLimitIsRefusedAtLoad) {
   EXPECT_NE(ok.out.find(R"("ids": [1, 3, 3, 3])"), std::string::npos) << ok.out;
 }
 
+// --- 4. long lines -------------------------------------------------------------------------------
+
+TEST(LongLines, TokenizeFileStreamsAndRefusesAnOverlongLine) {
+  TempDir tmp;
+  write_file(tmp / "tokenizer.json", tokenizer_json("null"));
+  {
+    std::ofstream f(tmp / "text.txt", std::ios::binary);
+    f << "a a\r\n";
+    f << std::string(100u << 20, 'a') << "\n";  // one 100 MB line
+    f << "a\n";
+  }
+  auto r = run_cli({"tokenize", "-m", tmp.path().string(), "--file", (tmp / "text.txt").string()});
+  // The first line is printed before the second is refused, naming its line and length.
+  EXPECT_EQ(r.out, "{\"ids\": [1, 1], \"tokens\": [\"a\", \"a\"]}\n");
+  expect_error(r, 1, "text.txt: line 2: 104857600 bytes, more than the 1048576 one encoding takes; split the line");
+}
+
+TEST(LongLines, CalibrationCutsAnOverlongTextAndSaysSo) {
+  TempDir tmp;
+  {
+    std::ofstream f(tmp / "calib.txt", std::ios::binary);
+    f << std::string(100u << 20, 'x') << "\n";
+    f << "a short second sample\n";
+    f << "a third sample\n";
+  }
+  auto r = run_cli({"build", "-m", (models() / "bert-tiny-like").string(), "-o", (tmp / "o").string(),
+                    "--calibration-data", (tmp / "calib.txt").string(), "--samples", "2", "--quiet"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto manifest = read_text(tmp / "o" / "build_manifest.json");
+  // bert-tiny-like's input_ids have no static length: the default sequence length 128 applies.
+  EXPECT_NE(manifest.find("1 calibration text(s) longer than 8192 characters cut to their first 8192 before "
+                          "tokenizing (64 per token of the sequence length 128)"),
+            std::string::npos)
+      << manifest.substr(0, 2000);
+}
+
 }  // namespace
 }  // namespace modelkit::test

@@ -78,33 +78,30 @@ Result<void> run_tokenize(std::span<char* const> argv) {
   auto tok = tokenizer::Tokenizer::from_file(*model);
   if (!tok) return tok.take_error();
 
-  std::vector<std::string> inputs;
+  auto print = [&](const tokenizer::Encoding& e, std::size_t index) {
+    if (format_name == "json") print_json(e);
+    else print_table(e, index);
+  };
   if (text) {
-    inputs.push_back(*text);
-  } else {
-    auto content = util::read_file(*file);
-    if (!content) return content.take_error();
-    std::size_t start = 0;
-    const std::string& c = *content;
-    while (start < c.size()) {
-      std::size_t end = c.find('\n', start);
-      if (end == std::string::npos) end = c.size();
-      std::string line = c.substr(start, end - start);
-      if (!line.empty() && line.back() == '\r') line.pop_back();
-      inputs.push_back(std::move(line));
-      start = end + 1;
-    }
-  }
-  for (std::size_t i = 0; i < inputs.size(); ++i) {
     std::optional<std::string_view> second;
     if (pair) second = *pair;
-    auto enc = tok->encode(inputs[i], second, add_special);
-    if (!enc) {
-      std::string where = file ? *file + ": line " + std::to_string(i + 1) : std::string("--text");
-      return enc.take_error().with_context(where);
-    }
-    if (format_name == "json") print_json(*enc);
-    else print_table(*enc, i);
+    auto enc = tok->encode(*text, second, add_special);
+    if (!enc) return enc.take_error().with_context("--text");
+    print(*enc, 0);
+    return {};
+  }
+  // Line by line: memory stays bounded by one line, whatever the file's size.
+  MODELKIT_TRY(auto lines, util::LineReader::open(*file));
+  for (std::size_t index = 0;; ++index) {
+    MODELKIT_TRY(auto line, lines.next(tokenizer::kMaxTextBytes));
+    if (!line) break;
+    const std::string where = *file + ": line " + std::to_string(line->number);
+    if (line->cut())
+      return failure(where + ": " + std::to_string(line->full_bytes) + " bytes, more than the " +
+                     std::to_string(tokenizer::kMaxTextBytes) + " one encoding takes; split the line");
+    auto enc = tok->encode(line->text, std::nullopt, add_special);
+    if (!enc) return enc.take_error().with_context(where);
+    print(*enc, index);
   }
   return {};
 }
