@@ -359,7 +359,7 @@ std::string format_model_info_table(const ModelInfo& info) {
   auto row = [&out](std::string_view label, const std::string& text) {
     std::string l(label);
     l.resize(14, ' ');
-    out += l + text + "\n";
+    out += l + escape_control_characters(text) + "\n";  // names from the file: no raw control characters
   };
   row("model", info.path + " (" + human_bytes(info.file_bytes) + ")");
   std::string producer = info.producer_name.empty() ? "unknown producer" : info.producer_name;

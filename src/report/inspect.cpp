@@ -157,8 +157,10 @@ std::string render_table(const InspectReport& r) {
   const auto& cfg = m.facts.config;
   const auto& res = m.resolution;
   std::string out;
+  // Values come from files (config.json strings may hold NUL or terminal escapes): escaped as
+  // errors are, so no value can cut a line short or forge another.
   auto line = [&](std::string_view k, std::string_view v) {
-    out.append(k).append(k.size() < 18 ? 18 - k.size() : 1, ' ').append(v).append("\n");
+    out.append(k).append(k.size() < 18 ? 18 - k.size() : 1, ' ').append(escape_control_characters(v)).append("\n");
   };
   line("model", m.reference());
   if (m.checkpoint) line("path", m.checkpoint->source.folder.string());

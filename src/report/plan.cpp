@@ -327,8 +327,10 @@ std::string render_plan(const BuildConfig& c, const std::optional<std::string>& 
     return w.take();
   }
   std::string out;
+  // Values come from files (config.json strings may hold NUL or terminal escapes): escaped as
+  // errors are, so no value can cut a line short or forge another.
   auto line = [&](std::string_view k, std::string_view v) {
-    out.append(k).append(k.size() < 18 ? 18 - k.size() : 1, ' ').append(v).append("\n");
+    out.append(k).append(k.size() < 18 ? 18 - k.size() : 1, ' ').append(escape_control_characters(v)).append("\n");
   };
   line("task", c.resolution.task.value_or("unresolved"));
   line("optimum task", c.resolution.optimum_task.value_or("-"));

@@ -248,5 +248,29 @@ TEST(LongLines, CalibrationCutsAnOverlongTextAndSaysSo) {
       << manifest.substr(0, 2000);
 }
 
+// --- 6. control characters in config strings --------------------------------------------------------
+
+TEST(ControlCharacters, ConfigStringsAreEscapedInTables) {
+  TempDir tmp;
+  // JSON escapes for NUL, ESC (a terminal colour sequence) and a newline that would forge a row.
+  write_file(tmp / "config.json",
+             R"({"model_type": "be\u0000rt\u001b[31m\nmodel type        gpt2", "architectures": ["X\u0007"]})");
+  for (std::vector<std::string> args : {std::vector<std::string>{"inspect", "-m", tmp.path().string()},
+                                        std::vector<std::string>{"build", "-m", tmp.path().string(), "--dry-run",
+                                                                 "--task", "feature-extraction"}}) {
+    auto r = run_cli(args);
+    const std::string all = r.out + r.err;
+    EXPECT_EQ(all.find('\x1b'), std::string::npos) << all;
+    EXPECT_EQ(all.find('\x07'), std::string::npos) << all;
+    EXPECT_EQ(all.find(std::string(1, '\0')), std::string::npos) << all;
+    if (args[0] == "inspect") {
+      ASSERT_EQ(r.exit_code, 0) << r.err;
+      EXPECT_NE(r.out.find("model type        be\\x00rt\\x1b[31m\\nmodel type        gpt2\n"), std::string::npos)
+          << r.out;
+      EXPECT_NE(r.out.find("X\\x07"), std::string::npos) << r.out;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace modelkit::test

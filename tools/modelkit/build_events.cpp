@@ -30,7 +30,8 @@ BuildEvents terminal_events(bool quiet) {
   BuildEvents e;
   bool tty = ::isatty(STDERR_FILENO) != 0;
   e.warning = [](std::string_view m) {
-    std::fprintf(stderr, "warning: %.*s\n", static_cast<int>(m.size()), m.data());
+    const std::string line = escape_control_characters(m);  // names from files stay on one line
+    std::fprintf(stderr, "warning: %s\n", line.c_str());
   };
   if (quiet) return e;
   e.stage = [tty](std::string_view s) {
