@@ -6,6 +6,8 @@
 
 #include "report/json_fields.hpp"
 #include "util/file.hpp"
+#include "util/output_guard.hpp"
+#include "util/temp_folder.hpp"
 #include "util/json_writer.hpp"
 #include "util/strings.hpp"
 
@@ -22,34 +24,6 @@ namespace fs = std::filesystem;
 namespace {
 
 std::string quoted(const fs::path& p) { return "'" + p.string() + "'"; }
-
-// Removes a temporary folder unless released: a failed or cancelled build leaves nothing.
-class TempFolder {
- public:
-  TempFolder() = default;
-  ~TempFolder() {
-    if (!path_.empty()) {
-      std::error_code ec;
-      fs::remove_all(path_, ec);
-    }
-  }
-  TempFolder(const TempFolder&) = delete;
-  TempFolder& operator=(const TempFolder&) = delete;
-
-  Result<void> create_beside(const fs::path& target) {
-    fs::path parent = target.parent_path().empty() ? fs::path(".") : target.parent_path();
-    std::string tmpl = (parent / ("." + target.filename().string() + ".tmp-XXXXXX")).string();
-    if (::mkdtemp(tmpl.data()) == nullptr)
-      return failure("cannot create a temporary folder in " + quoted(parent) + ": " + std::strerror(errno));
-    path_ = tmpl;
-    return {};
-  }
-  [[nodiscard]] const fs::path& path() const { return path_; }
-  void release() { path_.clear(); }
-
- private:
-  fs::path path_;
-};
 
 class Stopwatch {
  public:
@@ -105,6 +79,21 @@ bool inside(const fs::path& child, const fs::path& parent) {
   auto p = fs::weakly_canonical(fs::absolute(parent, ec), ec);
   auto [pe, ce] = std::mismatch(p.begin(), p.end(), c.begin(), c.end());
   return pe == p.end();
+}
+
+// Everything a build reads: the outputs may replace none of it (util::check_output).
+std::vector<fs::path> inputs_read(const BuildRequest& req, const fs::path& float_model, const onnx::ModelInfo& info) {
+  std::vector<fs::path> in = {float_model};
+  const fs::path model_dir = float_model.has_parent_path() ? float_model.parent_path() : fs::path(".");
+  for (const auto& f : info.external_data_files) in.push_back(model_dir / f.location);
+  if (req.model.checkpoint) {
+    const auto& src = req.model.checkpoint->source;
+    in.push_back(src.folder);
+    if (src.config_path) in.push_back(*src.config_path);
+  }
+  if (req.ranges_in) in.push_back(*req.ranges_in);
+  if (req.config.calibration.data) in.push_back(fs::path(*req.config.calibration.data));
+  return in;
 }
 
 Result<void> check_cancel(const BuildRequest& req) {
@@ -267,13 +256,16 @@ Result<BuildResult> run_build(BuildRequest req) {
   stage("plan");
   auto float_model = find_float_model(req);
   if (!float_model) return float_model.take_error();
-  if (fs::exists(req.output) && !req.force)
-    return failure("output " + quoted(req.output) + " exists; pass --force to replace it");
   if (req.model.checkpoint && !req.output_is_file && inside(req.output, req.model.checkpoint->source.folder))
     return usage_error("output " + quoted(req.output) + " is inside the input folder " +
                        quoted(req.model.checkpoint->source.folder) + "; choose another folder");
   auto info = onnx::read_model_info(*float_model);
   if (!info) return info.take_error();
+  {
+    const auto inputs = inputs_read(req, *float_model, *info);
+    MODELKIT_TRY_VOID(util::check_output(req.output, req.force, inputs));
+    if (req.ranges_out) MODELKIT_TRY_VOID(util::check_output(*req.ranges_out, req.force, inputs));
+  }
   if (info->quantization.quantized)
     return failure(quoted(*float_model) + " is already quantized (" + util::join(info->quantization.evidence, ", ") +
                    "); modelkit quantizes float models only");
@@ -343,8 +335,11 @@ Result<BuildResult> run_build(BuildRequest req) {
 
   // quantize, into a temporary folder beside the output
   stage("quantize");
-  TempFolder tmp;
+  // Named with this process's id, so a build killed before it could clean up (SIGKILL) leaves a
+  // folder the next build to this output recognises as stale and removes.
+  util::TempFolder tmp;
   MODELKIT_TRY_VOID(tmp.create_beside(req.output));
+  util::remove_stale_temporaries(req.output);
   fs::path quantized = tmp.path() / (req.output_is_file ? req.output.filename() : fs::path("model.onnx"));
   auto qreport = quant::quantize(*float_model, ranges, qopts, quantized);
   if (!qreport) return qreport.take_error();

@@ -248,6 +248,75 @@ TEST(LongLines, CalibrationCutsAnOverlongTextAndSaysSo) {
       << manifest.substr(0, 2000);
 }
 
+// --- 5. never overwrite without --force, never an input even with it --------------------------------
+
+TEST(Overwrites, ConfigOutputNeedsForce) {
+  TempDir tmp;
+  write_file(tmp / "existing.json", "mine");
+  const std::string ckpt = (models() / "bert-tiny-like").string();
+  expect_error(run_cli({"config", "-m", ckpt, "-o", (tmp / "existing.json").string()}), 1,
+               "output '" + (tmp / "existing.json").string() + "' exists; pass --force to replace it");
+  EXPECT_EQ(read_text(tmp / "existing.json"), "mine");
+  auto forced = run_cli({"config", "-m", ckpt, "-o", (tmp / "existing.json").string(), "--force"});
+  ASSERT_EQ(forced.exit_code, 0) << forced.err;
+  EXPECT_NE(read_text(tmp / "existing.json").find("\"schema_version\""), std::string::npos);
+}
+
+TEST(Overwrites, ConfigNeverReplacesTheCheckpointsConfig) {
+  TempDir tmp;
+  fs::copy(models() / "bert-tiny-like", tmp / "ckpt");
+  const auto before = read_text(tmp / "ckpt" / "config.json");
+  for (bool force : {false, true}) {
+    std::vector<std::string> args = {"config", "-m", (tmp / "ckpt").string(), "-o", (tmp / "ckpt" / "config.json").string()};
+    if (force) args.push_back("--force");
+    expect_error(run_cli(args), 2, "is the input '" + (tmp / "ckpt" / "config.json").string() + "'");
+  }
+  EXPECT_EQ(read_text(tmp / "ckpt" / "config.json"), before);
+}
+
+TEST(Overwrites, SaveRangesNeedsForceAndNeverHitsTheFloatModel) {
+  TempDir tmp;
+  fs::copy(models() / "cnn-tiny", tmp / "ckpt");
+  write_file(tmp / "ranges.json", "mine");
+  const std::string ckpt = (tmp / "ckpt").string();
+  expect_error(run_cli({"build", "-m", ckpt, "-o", (tmp / "o").string(), "--save-ranges", (tmp / "ranges.json").string(),
+                        "--samples", "2", "--quiet"}),
+               1, "output '" + (tmp / "ranges.json").string() + "' exists; pass --force");
+  EXPECT_EQ(read_text(tmp / "ranges.json"), "mine");
+  const auto model = read_text(tmp / "ckpt" / "model.onnx");
+  expect_error(run_cli({"build", "-m", ckpt, "-o", (tmp / "o").string(), "--save-ranges",
+                        (tmp / "ckpt" / "model.onnx").string(), "--samples", "2", "--force", "--quiet"}),
+               2, "is the input '");
+  EXPECT_EQ(read_text(tmp / "ckpt" / "model.onnx"), model);
+  EXPECT_FALSE(fs::exists(tmp / "o"));
+}
+
+TEST(Overwrites, QuantizeNeverReplacesItsOwnInput) {
+  TempDir tmp;
+  fs::copy_file(models() / "cnn-tiny" / "model.onnx", tmp / "m.onnx");
+  const auto model = read_text(tmp / "m.onnx");
+  expect_error(run_cli({"quantize", "-m", (tmp / "m.onnx").string(), "-o", (tmp / "m.onnx").string(), "--force",
+                        "--samples", "2", "--quiet"}),
+               2, "output '" + (tmp / "m.onnx").string() + "' is the input");
+  // Through a symbolic link too.
+  fs::create_symlink(tmp / "m.onnx", tmp / "link.onnx");
+  expect_error(run_cli({"quantize", "-m", (tmp / "m.onnx").string(), "-o", (tmp / "link.onnx").string(), "--force",
+                        "--samples", "2", "--quiet"}),
+               2, "is the input");
+  EXPECT_EQ(read_text(tmp / "m.onnx"), model);
+  EXPECT_TRUE(temporaries(tmp.path()).empty());
+}
+
+TEST(Overwrites, BuildNeverDeletesTheFolderHoldingItsCheckpoint) {
+  TempDir tmp;
+  fs::create_directories(tmp / "parent");
+  fs::copy(models() / "cnn-tiny", tmp / "parent" / "ckpt");
+  expect_error(run_cli({"build", "-m", (tmp / "parent" / "ckpt").string(), "-o", (tmp / "parent").string(), "--force",
+                        "--samples", "2", "--quiet"}),
+               2, "output '" + (tmp / "parent").string() + "' holds the input");
+  EXPECT_TRUE(fs::is_regular_file(tmp / "parent" / "ckpt" / "model.onnx"));
+}
+
 // --- 6. control characters in config strings --------------------------------------------------------
 
 TEST(ControlCharacters, ConfigStringsAreEscapedInTables) {
@@ -270,6 +339,103 @@ TEST(ControlCharacters, ConfigStringsAreEscapedInTables) {
       EXPECT_NE(r.out.find("X\\x07"), std::string::npos) << r.out;
     }
   }
+}
+
+// --- 7. signals and leftovers -------------------------------------------------------------------------
+
+// Starts a build of minilm-like into dir/out, waits until its temporary folder exists (the
+// quantize stage), sends `signals` (a few milliseconds apart) and returns the exit status.
+int build_and_signal(const fs::path& dir, const std::vector<int>& signals) {
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    std::freopen("/dev/null", "w", stdout);
+    std::freopen((dir / "stderr").c_str(), "w", stderr);
+    ::execl(MODELKIT_CLI_PATH, "modelkit", "build", "-m", (models() / "minilm-like").c_str(), "-o",
+            (dir / "out").c_str(), "--samples", "4", "--quiet", static_cast<char*>(nullptr));
+    std::_Exit(127);
+  }
+  bool seen = false;
+  int status = 0;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(5);
+  while (!seen && std::chrono::steady_clock::now() < deadline) {
+    if (::waitpid(pid, &status, WNOHANG) == pid) {
+      ADD_FAILURE() << "the build ended before its temporary folder was seen: " << read_text(dir / "stderr");
+      return -1;
+    }
+    seen = !temporaries(dir).empty();
+    if (!seen) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  for (int sig : signals) {
+    ::kill(pid, sig);
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ::waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 1000 + WTERMSIG(status);
+}
+
+TEST(Signals, TermHupAndASecondIntLeaveNoTemporaryFolder) {
+  for (auto [signals, code] : {std::pair{std::vector<int>{SIGTERM}, 128 + SIGTERM},
+                               std::pair{std::vector<int>{SIGHUP}, 128 + SIGHUP},
+                               std::pair{std::vector<int>{SIGINT, SIGINT}, 128 + SIGINT}}) {
+    TempDir tmp;
+    int status = build_and_signal(tmp.path(), signals);
+    EXPECT_EQ(status, code) << "signals " << signals.front() << " x" << signals.size() << ": "
+                            << read_text(tmp / "stderr");
+    EXPECT_TRUE(temporaries(tmp.path()).empty()) << signals.front();
+    EXPECT_FALSE(fs::exists(tmp / "out"));
+  }
+}
+
+TEST(Signals, StaleTemporaryFoldersOfDeadProcessesAreRemoved) {
+  TempDir tmp;
+  pid_t dead = ::fork();
+  if (dead == 0) std::_Exit(0);
+  ::waitpid(dead, nullptr, 0);
+  const auto stale = tmp / (".out.tmp-" + std::to_string(dead) + "-AbCdEf");
+  const auto live = tmp / (".out.tmp-" + std::to_string(::getpid()) + "-AbCdEf");  // this test runs
+  const auto other = tmp / ".other.tmp-" / "x";
+  write_file(stale / "model.onnx", "left by a killed build");
+  write_file(live / "model.onnx", "another build, still running");
+  write_file(other, "not ours");
+  auto r = run_cli({"build", "-m", (models() / "cnn-tiny").string(), "-o", (tmp / "out").string(), "--samples", "2",
+                    "--quiet"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_FALSE(fs::exists(stale));
+  EXPECT_TRUE(fs::exists(live));
+  EXPECT_TRUE(fs::exists(other));
+}
+
+TEST(Signals, PublishedFolderFollowsTheUmask) {
+  for (mode_t mask : {mode_t{022}, mode_t{077}}) {
+    TempDir tmp;
+    mode_t old = ::umask(mask);
+    auto r = run_cli({"build", "-m", (models() / "cnn-tiny").string(), "-o", (tmp / "out").string(), "--samples", "2",
+                      "--quiet"});
+    ::umask(old);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    struct stat st {};
+    ASSERT_EQ(::stat((tmp / "out").c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0777 & ~mask) << std::oct << (st.st_mode & 0777);
+  }
+}
+
+// --- 8. the quick start ------------------------------------------------------------------------------
+
+TEST(QuickStart, OutputWithMissingParentsIsCreated) {
+  TempDir tmp;
+  auto r = run_cli({"build", "-m", (models() / "cnn-tiny").string(), "-o", (tmp / "build" / "demo" / "out").string(),
+                    "--samples", "2", "--quiet"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(fs::is_regular_file(tmp / "build" / "demo" / "out" / "model.onnx"));
+  auto q = run_cli({"quantize", "-m", (models() / "cnn-tiny" / "model.onnx").string(), "-o",
+                    (tmp / "new" / "dir" / "q.onnx").string(), "--samples", "2", "--quiet"});
+  ASSERT_EQ(q.exit_code, 0) << q.err;
+  EXPECT_TRUE(fs::is_regular_file(tmp / "new" / "dir" / "q.onnx"));
+  // A file where a parent folder should be is said as it is.
+  write_file(tmp / "afile", "x");
+  expect_error(run_cli({"build", "-m", (models() / "cnn-tiny").string(), "-o", (tmp / "afile" / "out").string(),
+                        "--samples", "2", "--quiet"}),
+               1, "cannot create the folder '" + (tmp / "afile").string() + "': a file of that name is in the way");
 }
 
 }  // namespace

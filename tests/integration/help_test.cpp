@@ -171,7 +171,9 @@ TEST(Help, TasksPageMatchesTheSpecs) {
     listed.push_back(row[0]);
     std::string kind = text.count(row[0]) ? "text" : image.count(row[0]) ? "image" : "random";
     EXPECT_EQ(row[2], kind) << row[0];
-    if (auto it = optimum.find(row[0]); it != optimum.end()) EXPECT_EQ(row[1], it->second) << row[0];
+    if (auto it = optimum.find(row[0]); it != optimum.end()) {
+      EXPECT_EQ(row[1], it->second) << row[0];
+    }
   }
   EXPECT_EQ(listed.size(), 40u);
   std::vector<std::string> vocabulary(registry::tasks().begin(), registry::tasks().end());

@@ -3,6 +3,8 @@
 
 #include <modelkit/quantize.hpp>
 
+#include "util/temp_folder.hpp"
+
 #include <csignal>
 #include <cstdio>
 #include <unistd.h>
@@ -11,20 +13,31 @@ namespace modelkit::cli {
 namespace {
 
 std::atomic<bool> g_interrupted{false};
+std::atomic<int> g_signal{0};
 
-extern "C" void on_sigint(int) {
-  if (g_interrupted.exchange(true)) {
-    std::signal(SIGINT, SIG_DFL);
-    std::raise(SIGINT);
+// SIGINT, SIGTERM and SIGHUP alike: the first asks the build to stop (it removes its temporary
+// folder and returns), a second removes the temporary folders at once and exits 128 + n.
+extern "C" void on_stop_signal(int sig) {
+  int expected = 0;
+  if (g_signal.compare_exchange_strong(expected, sig)) {
+    g_interrupted.store(true);
+    return;
   }
+  util::remove_temporaries_in_signal_handler();
+  ::_exit(128 + sig);
 }
 
 }  // namespace
 
 const std::atomic<bool>* install_interrupt_flag() {
-  std::signal(SIGINT, on_sigint);
+  struct sigaction action {};
+  action.sa_handler = on_stop_signal;
+  sigemptyset(&action.sa_mask);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) ::sigaction(sig, &action, nullptr);
   return &g_interrupted;
 }
+
+int stop_signal() { return g_signal.load(); }
 
 BuildEvents terminal_events(bool quiet) {
   BuildEvents e;

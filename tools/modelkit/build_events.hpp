@@ -9,7 +9,8 @@
 
 namespace modelkit::cli {
 
-// Installs a SIGINT handler that sets the returned flag (a second Ctrl-C kills at once).
+// Installs handlers for SIGINT, SIGTERM and SIGHUP that set the returned flag; a second signal
+// removes the build's temporary folders and exits at once with 128 + its number.
 const std::atomic<bool>* install_interrupt_flag();
 
 // Events that draw a progress bar with rate and ETA on a terminal, plain lines otherwise,

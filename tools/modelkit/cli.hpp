@@ -64,6 +64,9 @@ inline constexpr OptionSpec kModelOptions[] = {
 // Rejects stray positional arguments.
 [[nodiscard]] Result<void> no_positional(std::string_view command, const ParsedArgs& args);
 
+// The stop signal (SIGINT, SIGTERM, SIGHUP) a build received, 0 when none: main exits 128 + it.
+[[nodiscard]] int stop_signal();
+
 using CommandFn = Result<void> (*)(std::span<char* const> args);
 
 // A command's usage line and option table: what it parses, and what its --help, 'modelkit help',

@@ -1,6 +1,8 @@
 // modelkit config: the build config JSON that 'modelkit build -c' replays.
 #include "cli.hpp"
 
+#include "util/output_guard.hpp"
+
 #include <cstdio>
 #include <vector>
 
@@ -66,8 +68,10 @@ CommandSyntax config_syntax() {
   std::vector<OptionSpec> opts(std::begin(kModelOptions), std::end(kModelOptions));
   for (auto& o : calibration_options()) opts.push_back(o);
   opts.push_back({"--output", "-o", "FILE", "write the config here instead of stdout"});
+  opts.push_back({"--force", "", "", "replace an existing -o FILE"});
   opts.push_back({"--help", "-h", "", "show this help"});
-  return {"modelkit config (-m PATH|ID | --model-type T | --model-class C) [--task T] [-o FILE]", std::move(opts)};
+  return {"modelkit config (-m PATH|ID | --model-type T | --model-class C) [--task T] [-o FILE [--force]]",
+          std::move(opts)};
 }
 
 Result<void> run_config(std::span<char* const> argv) {
@@ -86,7 +90,15 @@ Result<void> run_config(std::span<char* const> argv) {
   auto config = make_build_config(*model);
   if (!config) return config.take_error();
   MODELKIT_TRY_VOID(apply_calibration_options(*args, *config));
-  if (auto out = args->value("--output")) return write_build_config(*config, *out);
+  if (auto out = args->value("--output")) {
+    std::vector<std::filesystem::path> inputs;
+    if (model->checkpoint) {
+      inputs.push_back(model->checkpoint->source.folder);
+      if (model->checkpoint->source.config_path) inputs.push_back(*model->checkpoint->source.config_path);
+    }
+    MODELKIT_TRY_VOID(util::check_output(*out, args->has("--force"), inputs));
+    return write_build_config(*config, *out);
+  }
   std::fputs(build_config_json(*config).c_str(), stdout);
   return {};
 }
