@@ -13,6 +13,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <set>
 
 namespace modelkit::quant {
 namespace fs = std::filesystem;
@@ -537,12 +538,18 @@ Result<Loaded> load_float_model(const fs::path& path) {
 Result<void> require_something_to_quantize(const Planned& planned, const QuantizeOptions& options,
                                            const fs::path& path) {
   std::int64_t quantized = 0, excluded = 0, not_asked = 0, unsupported = 0, other = 0;
+  std::set<std::string> unsupported_ops, other_reasons;
   for (const auto& n : planned.nodes) {
     if (n.status == "quantized") ++quantized;
     else if (n.reason.starts_with("excluded by pattern")) ++excluded;
     else if (n.reason == "not in op_types") ++not_asked;
-    else if (n.reason == "op type not quantizable") ++unsupported;
-    else ++other;
+    else if (n.reason == "op type not quantizable") {
+      ++unsupported;
+      unsupported_ops.insert(op_key(n.scope->graph->node(n.node)));
+    } else {
+      ++other;
+      other_reasons.insert(n.reason);
+    }
   }
   if (quantized > 0) return {};
   const std::string what = in_quotes(path.string());
@@ -554,8 +561,19 @@ Result<void> require_something_to_quantize(const Planned& planned, const Quantiz
     for (const auto& op : options.op_types) ops += (ops.empty() ? "" : ", ") + op;
     parts.push_back(std::to_string(not_asked) + " not of the op types to quantize (" + ops + ")");
   }
-  if (unsupported) parts.push_back(std::to_string(unsupported) + " of op types modelkit does not quantize");
-  if (other) parts.push_back(std::to_string(other) + " left in float for their inputs or placement");
+  if (unsupported) {
+    std::string ops;
+    for (const auto& op : unsupported_ops) ops += (ops.empty() ? "" : ", ") + op;
+    parts.push_back(std::to_string(unsupported) + " of op types modelkit does not quantize (" + ops + ")");
+  }
+  if (other) {
+    std::string reasons;
+    std::size_t shown = 0;
+    for (const auto& r : other_reasons)
+      if (shown++ < 3) reasons += (reasons.empty() ? "" : "; ") + r;
+    if (other_reasons.size() > 3) reasons += "; ...";
+    parts.push_back(std::to_string(other) + " left in float (" + reasons + ")");
+  }
   std::string why;
   for (const auto& p : parts) why += (why.empty() ? "" : ", ") + p;
   std::string message = "nothing to quantize in " + what + ": of its " + std::to_string(planned.nodes.size()) +
