@@ -52,6 +52,9 @@ struct BuildConfig {
 
 // A build config from a resolved model. Requires a resolved task.
 [[nodiscard]] Result<BuildConfig> make_build_config(const ResolvedModel& model);
+// A sequence length the user asked for that the model cannot take (above its config's
+// max_position_embeddings): a usage error before any work.
+[[nodiscard]] Result<void> check_sequence_length(const ResolvedModel& model, int sequence_length);
 [[nodiscard]] std::string build_config_json(const BuildConfig& config);
 // Parses a config written by build_config_json; errors name the field. The caller
 // prefixes the file name.

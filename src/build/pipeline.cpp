@@ -73,6 +73,18 @@ class WindowSource final : public calib::SampleSource {
   bool positioned_ = false;
 };
 
+// How many samples [offset, offset + count) of a source yields (fewer when inputs are skipped).
+Result<int> count_samples(calib::SampleSource& source, int offset, int count) {
+  WindowSource window(source, offset, count);
+  int n = 0;
+  for (;;) {
+    MODELKIT_TRY(auto sample, window.next());
+    if (!sample) break;
+    ++n;
+  }
+  return n;
+}
+
 bool inside(const fs::path& child, const fs::path& parent) {
   std::error_code ec;
   auto c = fs::weakly_canonical(fs::absolute(child, ec), ec);
@@ -350,13 +362,22 @@ Result<BuildResult> run_build(BuildRequest req) {
 
   // validate on held-back samples (the calibration ones when none could be held back)
   stage("validate");
+  // Unreadable inputs (a truncated image) are skipped by the source: when every held-back one
+  // was unreadable, validation falls back to calibration samples rather than failing.
+  bool held_back_unreadable = false;
+  if (held_back > 0) {
+    MODELKIT_TRY(int usable, count_samples(source, calib_n, held_back));
+    held_back_unreadable = usable == 0;
+    if (held_back_unreadable) held_back = 0;
+  }
   WindowSource held(source, held_back > 0 ? calib_n : 0, held_back > 0 ? held_back : std::min(calib_n, 3));
   quant::CompareOptions vopts;
   vopts.max_samples = static_cast<std::uint64_t>(held_back > 0 ? held_back : std::min(calib_n, 3));
   vopts.intra_op_threads = req.threads;
   auto validation = quant::compare_models(*float_model, quantized, held, vopts);
   if (!validation) return validation.take_error();
-  if (held_back == 0) warn("validation reuses calibration samples: the data held too few samples to hold some back");
+  if (held_back_unreadable) warn("validation reuses calibration samples: every held-back input was unreadable");
+  else if (held_back == 0) warn("validation reuses calibration samples: the data held too few samples to hold some back");
   for (const auto& o : validation->outputs) {
     if (!o.compared) continue;
     result.min_cosine = std::min(result.min_cosine, o.cosine_similarity);

@@ -33,6 +33,14 @@ Result<InspectReport> inspect_model(ResolvedModel model) {
       auto info = onnx::read_model_info(*onnx_path);
       if (!info) return info.take_error();
       report.onnx_model = std::move(*info);
+      // File names only suggest a variant; the graph says what it is. A built output's
+      // model.onnx is named like a float model but holds Q/DQ pairs.
+      if (report.onnx_model->quantization.quantized)
+        for (auto& f : report.onnx_files)
+          if (f.path == *onnx_path) {
+            f.variant = onnx::OnnxVariant::quantized;
+            f.is_float_model = false;
+          }
     }
   }
   report.model = std::move(model);

@@ -8,7 +8,9 @@
 #include "util/json_writer.hpp"
 #include "util/strings.hpp"
 
+#include <algorithm>
 #include <array>
+#include <set>
 
 namespace modelkit {
 namespace report {
@@ -65,6 +67,15 @@ Result<BuildConfig> make_build_config(const ResolvedModel& model) {
   c.calibration.kind = kind;
   c.calibration.kind_reason = reason;
   return c;
+}
+
+Result<void> check_sequence_length(const ResolvedModel& model, int sequence_length) {
+  auto max_positions = model.facts.config.integer("max_position_embeddings");
+  if (max_positions && *max_positions > 0 && sequence_length > *max_positions)
+    return usage_error("sequence length " + std::to_string(sequence_length) + " is above the " +
+                       std::to_string(*max_positions) + " positions the model takes (max_position_embeddings in " +
+                       model.reference() + "'s config.json)");
+  return {};
 }
 
 namespace {
@@ -133,6 +144,7 @@ class Fields {
   Fields(simdjson::dom::object obj, std::string path) : obj_(obj), path_(std::move(path)) {}
 
   Result<Fields> object(std::string_view k) const {
+    known_.insert(std::string(k));
     simdjson::dom::element e;
     if (obj_.at_key(k).get(e) != simdjson::SUCCESS) return failure("missing field '" + name(k) + "'");
     if (!e.is_object())
@@ -141,6 +153,7 @@ class Fields {
   }
   template <class T>
   Result<void> get(std::string_view k, std::optional<T>& out) const {
+    known_.insert(std::string(k));
     if constexpr (std::is_same_v<T, std::string>) {
       auto v = util::optional_string(obj_, k);
       if (!v) return v.take_error().with_context(path_);
@@ -149,12 +162,14 @@ class Fields {
     return {};
   }
   Result<void> get(std::string_view k, std::string& out) const {
+    known_.insert(std::string(k));
     auto v = util::optional_string(obj_, k);
     if (!v) return v.take_error().with_context(path_);
     if (*v) out = std::string(**v);
     return {};
   }
   Result<void> get(std::string_view k, int& out, int min, int max) const {
+    known_.insert(std::string(k));
     auto v = util::optional_int(obj_, k);
     if (!v) return v.take_error().with_context(path_);
     if (*v) {
@@ -166,18 +181,21 @@ class Fields {
     return {};
   }
   Result<void> get(std::string_view k, double& out) const {
+    known_.insert(std::string(k));
     auto v = util::optional_number(obj_, k);
     if (!v) return v.take_error().with_context(path_);
     if (*v) out = **v;
     return {};
   }
   Result<void> get(std::string_view k, bool& out) const {
+    known_.insert(std::string(k));
     auto v = util::optional_bool(obj_, k);
     if (!v) return v.take_error().with_context(path_);
     if (*v) out = **v;
     return {};
   }
   Result<void> get(std::string_view k, std::uint64_t& out) const {
+    known_.insert(std::string(k));
     auto v = util::optional_int(obj_, k);
     if (!v) return v.take_error().with_context(path_);
     if (*v) {
@@ -187,6 +205,7 @@ class Fields {
     return {};
   }
   Result<void> get(std::string_view k, std::vector<std::string>& out) const {
+    known_.insert(std::string(k));
     auto v = util::optional_string_list(obj_, k);
     if (!v) return v.take_error().with_context(path_);
     if (*v) out = std::move(**v);
@@ -201,10 +220,26 @@ class Fields {
     return failure("field '" + name(k) + "' must be one of " + list + ", got '" + out + "'");
   }
 
+  // A key this reader never asked for is a typo or a field of another version: an error naming
+  // it, not a setting silently ignored. `written_only` are keys written for readers, not read back.
+  Result<void> no_unknown_fields(std::initializer_list<std::string_view> written_only = {}) const {
+    for (auto [key, value] : obj_) {
+      (void)value;
+      if (known_.count(std::string(key))) continue;
+      if (std::find(written_only.begin(), written_only.end(), key) != written_only.end()) continue;
+      std::string known;
+      for (const auto& k : known_) known += (known.empty() ? "" : ", ") + k;
+      return failure("unknown field '" + name(key) + "' (" + (path_.empty() ? "the top level" : "'" + path_ + "'") +
+                     " holds " + known + ")");
+    }
+    return {};
+  }
+
  private:
-  std::string name(std::string_view k) const { return path_ + "." + std::string(k); }
+  std::string name(std::string_view k) const { return path_.empty() ? std::string(k) : path_ + "." + std::string(k); }
   simdjson::dom::object obj_;
   std::string path_;
+  mutable std::set<std::string> known_;
 };
 
 }  // namespace
@@ -264,6 +299,12 @@ Result<BuildConfig> parse_build_config(std::string_view json) {
   MODELKIT_TRY_VOID(quant->get("per_channel", q.per_channel));
   MODELKIT_TRY_VOID(quant->get("op_types", q.op_types));
   MODELKIT_TRY_VOID(quant->get("exclude_nodes", q.exclude_nodes));
+  MODELKIT_TRY_VOID(root.no_unknown_fields({"schema_version", "modelkit_version"}));
+  MODELKIT_TRY_VOID(request->no_unknown_fields());
+  MODELKIT_TRY_VOID(resolution->no_unknown_fields());
+  MODELKIT_TRY_VOID(loader->no_unknown_fields({"task", "model_class"}));
+  MODELKIT_TRY_VOID(cal->no_unknown_fields());
+  MODELKIT_TRY_VOID(quant->no_unknown_fields());
   if (!c.request.model && !c.request.model_type && !c.request.model_class)
     return failure("field 'request' names no model (model, model_type or model_class)");
   return c;

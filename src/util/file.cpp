@@ -55,7 +55,11 @@ Result<std::string> read_fd(int fd, const std::filesystem::path& path, std::uint
 Result<void> check_regular(int fd, const std::filesystem::path& path, struct stat& st) {
   if (::fstat(fd, &st) != 0) return errno_error("cannot read", path, errno);
   if (S_ISDIR(st.st_mode)) return failure("cannot read " + quoted(path) + ": is a folder, expected a file");
-  if (!S_ISREG(st.st_mode)) return failure("cannot read " + quoted(path) + ": not a regular file");
+  if (!S_ISREG(st.st_mode)) {
+    const char* kind = S_ISFIFO(st.st_mode) ? "a FIFO" : S_ISSOCK(st.st_mode) ? "a socket"
+                       : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "a device" : "not a regular file";
+    return failure("cannot read " + quoted(path) + ": is " + kind + ", expected a file");
+  }
   return {};
 }
 

@@ -438,5 +438,169 @@ TEST(QuickStart, OutputWithMissingParentsIsCreated) {
                1, "cannot create the folder '" + (tmp / "afile").string() + "': a file of that name is in the way");
 }
 
+// --- 9. weak answers made clear ----------------------------------------------------------------------
+
+TEST(WeakAnswers, EmptyOutputPathIsAUsageError) {
+  const std::string ckpt = (models() / "cnn-tiny").string();
+  expect_error(run_cli({"build", "-m", ckpt, "-o", ""}), 2, "option '--output' needs a non-empty DIR");
+  expect_error(run_cli({"quantize", "-m", ckpt + "/model.onnx", "--output="}), 2, "option '--output' needs a non-empty FILE.onnx");
+  expect_error(run_cli({"config", "-m", ckpt, "-o", ""}), 2, "option '--output' needs a non-empty FILE");
+  expect_error(run_cli({"inspect", "-m", ""}), 2, "option '--model' needs a non-empty PATH|MODEL_ID");
+}
+
+TEST(WeakAnswers, DidYouMeanForOptionsAndPipelineAliases) {
+  const std::string ckpt = (models() / "cnn-tiny").string();
+  expect_error(run_cli({"build", "-m", ckpt, "--dry-rnu"}), 2, "unknown option '--dry-rnu' for 'modelkit build' (did you mean '--dry-run'?");
+  expect_error(run_cli({"inspect", "-m", ckpt, "--zzzzzzzz"}), 2, "unknown option '--zzzzzzzz' for 'modelkit inspect' (see");
+  expect_error(run_cli({"build", "-m", ckpt, "--task", "sentiment-analysis", "--dry-run"}), 2,
+               "unknown task 'sentiment-analysis' (did you mean 'text-classification'? 'sentiment-analysis' is "
+               "transformers' pipeline alias for it)");
+  expect_error(run_cli({"config", "-m", ckpt, "--task", "ner"}), 2, "(did you mean 'token-classification'?");
+}
+
+TEST(WeakAnswers, ThreadsZeroMeansTheRuntimesChoiceEverywhere) {
+  TempDir tmp;
+  const std::string model = (models() / "cnn-tiny" / "model.onnx").string();
+  auto perf = run_cli({"perf", "-m", model, "--threads", "0", "--iterations", "2", "--warmup", "0"});
+  EXPECT_EQ(perf.exit_code, 0) << perf.err;
+  EXPECT_NE(perf.out.find("intra-op threads default"), std::string::npos) << perf.out;
+  auto q = run_cli({"quantize", "-m", model, "-o", (tmp / "q.onnx").string(), "--threads", "0", "--samples", "2", "--quiet"});
+  EXPECT_EQ(q.exit_code, 0) << q.err;
+  const std::string want = "option '--threads': expected an integer from 0 to 1024, got '-1'";
+  expect_error(run_cli({"perf", "-m", model, "--threads", "-1"}), 2, want);
+  expect_error(run_cli({"quantize", "-m", model, "-o", (tmp / "x.onnx").string(), "--threads", "-1"}), 2, want);
+}
+
+TEST(WeakAnswers, UnknownKeyInABuildConfigIsAnErrorNamingIt) {
+  TempDir tmp;
+  auto written = run_cli({"config", "-m", (models() / "cnn-tiny").string(), "-o", (tmp / "c.json").string()});
+  ASSERT_EQ(written.exit_code, 0) << written.err;
+  auto text = read_text(tmp / "c.json");
+  auto at = text.find('{', text.find("\"calibration\""));
+  ASSERT_NE(at, std::string::npos) << text;
+  text.insert(at + 1, "\"samplez\": 5, ");
+  write_file(tmp / "typo.json", text);
+  expect_error(run_cli({"build", "-c", (tmp / "typo.json").string(), "--dry-run"}), 1,
+               "'" + (tmp / "typo.json").string() + "': unknown field 'calibration.samplez' ('calibration' holds ");
+  // The file as written replays.
+  EXPECT_EQ(run_cli({"build", "-c", (tmp / "c.json").string(), "--dry-run"}).exit_code, 0);
+}
+
+TEST(WeakAnswers, SequenceLengthAboveThePositionsIsRefusedBeforeRunning) {
+  TempDir tmp;
+  const std::string ckpt = (models() / "bert-tiny-like").string();
+  for (std::vector<std::string> args :
+       {std::vector<std::string>{"build", "-m", ckpt, "--sequence-length", "100000", "--dry-run"},
+        std::vector<std::string>{"build", "-m", ckpt, "--sequence-length", "100000", "-o", (tmp / "o").string()},
+        std::vector<std::string>{"config", "-m", ckpt, "--sequence-length", "100000"}})
+    expect_error(run_cli(args), 2, "sequence length 100000 is above the 128 positions the model takes");
+  EXPECT_FALSE(fs::exists(tmp / "o"));
+}
+
+TEST(WeakAnswers, InspectOfABuiltOutputSaysQuantized) {
+  TempDir tmp;
+  auto b = run_cli({"build", "-m", (models() / "cnn-tiny").string(), "-o", (tmp / "o").string(), "--samples", "2",
+                    "--quiet"});
+  ASSERT_EQ(b.exit_code, 0) << b.err;
+  auto r = run_cli({"inspect", "-m", (tmp / "o").string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("model.onnx (quantized)"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("onnx (float)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("quantized     yes (QDQ): "), std::string::npos) << r.out;
+}
+
+TEST(WeakAnswers, InitializerWhoseDimsDisagreeWithItsData) {
+  TempDir tmp;
+  auto m = matmul_model();
+  auto* w = m.mutable_graph()->mutable_initializer(0);
+  w->clear_float_data();
+  w->clear_dims();
+  w->add_dims(1000000);
+  w->add_dims(1000000);
+  w->set_raw_data(std::string(16, '\0'));
+  write_model(tmp / "m.onnx", m);
+  expect_error(run_cli({"inspect", "-m", (tmp / "m.onnx").string()}), 1,
+               "tensor 'w': dims [1000000, 1000000] describe 4000000000000 bytes but its data holds 16");
+}
+
+TEST(WeakAnswers, ConfigJsonReadLikePython) {
+  // NaN/Infinity are numbers to Python's json, and a repeated key keeps its last value.
+  TempDir tmp;
+  write_file(tmp / "config.json", R"({"model_type": "gpt2", "layer_norm_eps": NaN, "x": [-Infinity, Infinity],
+    "note": "NaN and Infinity inside a string stay", "model_type": "bert", "architectures": ["BertModel"],
+    "hidden_size": 8, "hidden_size": 16})");
+  auto r = run_cli({"inspect", "-m", tmp.path().string(), "--format", "json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("\"model_type\": \"bert\""), std::string::npos) << r.out;
+  auto table = run_cli({"inspect", "-m", tmp.path().string()});
+  EXPECT_NE(table.out.find("model type        bert\n"), std::string::npos) << table.out;
+}
+
+TEST(WeakAnswers, Utf16JsonIsNamedAsSuch) {
+  TempDir tmp;
+  std::string utf16 = "\xFF\xFE";
+  for (char c : std::string(R"({"model_type": "bert"})")) utf16 += std::string{c, '\0'};
+  write_file(tmp / "config.json", utf16);
+  expect_error(run_cli({"inspect", "-m", tmp.path().string()}), 1,
+               "config.json': is encoded as UTF-16 little-endian; JSON files must be UTF-8");
+}
+
+TEST(WeakAnswers, FormatJsonEverywhereThatPrints) {
+  TempDir tmp;
+  const std::string ckpt = (models() / "cnn-tiny").string();
+  auto config = run_cli({"config", "-m", ckpt, "--format", "json"});
+  ASSERT_EQ(config.exit_code, 0) << config.err;
+  EXPECT_EQ(config.out, run_cli({"config", "-m", ckpt}).out);
+  auto table = run_cli({"config", "-m", ckpt, "--format", "table"});
+  ASSERT_EQ(table.exit_code, 0) << table.err;
+  EXPECT_TRUE(table.out.starts_with("task ")) << table.out;
+  auto build = run_cli({"build", "-m", ckpt, "-o", (tmp / "o").string(), "--samples", "2", "--format", "json", "--quiet"});
+  ASSERT_EQ(build.exit_code, 0) << build.err;
+  EXPECT_TRUE(build.out.starts_with("{")) << build.out;
+  EXPECT_NE(build.out.find("\"output\": \"" + (tmp / "o").string() + "\""), std::string::npos) << build.out;
+  EXPECT_NE(build.out.find("\"min_cosine_similarity\": "), std::string::npos) << build.out;
+  EXPECT_NE(build.out.find("\"timings\": {"), std::string::npos) << build.out;
+  auto q = run_cli({"quantize", "-m", ckpt + "/model.onnx", "-o", (tmp / "q.onnx").string(), "--samples", "2",
+                    "--format", "json", "--quiet"});
+  ASSERT_EQ(q.exit_code, 0) << q.err;
+  EXPECT_TRUE(q.out.starts_with("{")) << q.out;
+}
+
+TEST(WeakAnswers, TokenizeAndPerfAcceptModelIds) {
+  TempDir tmp;
+  auto snap = make_cache_snapshot(tmp / "hub", "org/tiny");
+  for (const char* f : {"config.json", "model.onnx", "tokenizer.json", "tokenizer_config.json"})
+    fs::copy_file(models() / "bert-tiny-like" / f, snap / f);
+  const std::vector<std::string> env = {"HF_HUB_CACHE=" + (tmp / "hub").string()};
+  auto tok = run_cli({"tokenize", "-m", "org/tiny", "--text", "hello"}, env);
+  ASSERT_EQ(tok.exit_code, 0) << tok.err;
+  EXPECT_EQ(tok.out, run_cli({"tokenize", "-m", (models() / "bert-tiny-like").string(), "--text", "hello"}).out);
+  auto perf = run_cli({"perf", "-m", "org/tiny", "--iterations", "2", "--warmup", "0"}, env);
+  EXPECT_EQ(perf.exit_code, 0) << perf.err;
+  expect_error(run_cli({"tokenize", "-m", "org/absent", "--text", "x"}, env), 1, "org/absent");
+}
+
+TEST(WeakAnswers, UnreadableImagesInTheHeldBackSetAreNamedAndSkipped) {
+  // Five files, two unreadable and sorted last: calibration takes the three good ones, the one
+  // held back for validation falls on the unreadable ones.
+  TempDir tmp;
+  const auto images = fs::path(MODELKIT_DEPS_DIR) / "images";
+  fs::create_directories(tmp / "imgs");
+  fs::copy_file(images / "matplotlib" / "grace_hopper.jpg", tmp / "imgs" / "a.jpg");
+  fs::copy_file(images / "skimage" / "astronaut.png", tmp / "imgs" / "b.png");
+  fs::copy_file(images / "matplotlib" / "logo2.png", tmp / "imgs" / "c.png");
+  write_file(tmp / "imgs" / "d_truncated.jpg", read_text(images / "matplotlib" / "grace_hopper.jpg").substr(0, 5000));
+  write_file(tmp / "imgs" / "e_not_an_image.png", "not an image");
+  auto r = run_cli({"build", "-m", (models() / "cnn-tiny").string(), "-o", (tmp / "o").string(), "--calibration-data",
+                    (tmp / "imgs").string(), "--samples", "3", "--quiet"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("warning: skipped an image: "), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("d_truncated.jpg"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("e_not_an_image.png"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("warning: validation reuses calibration samples: every held-back input was unreadable"),
+            std::string::npos)
+      << r.err;
+}
+
 }  // namespace
 }  // namespace modelkit::test

@@ -3,6 +3,7 @@
 
 #include <modelkit/quantize.hpp>
 
+#include "util/json_writer.hpp"
 #include "util/temp_folder.hpp"
 
 #include <csignal>
@@ -80,7 +81,7 @@ std::vector<OptionSpec> pipeline_options() {
       {"--save-ranges", "", "FILE", "write the calibration ranges to FILE"},
       {"--op-types", "", "A,B,..", "quantize only these op types (default: chosen from the graph)"},
       {"--exclude-nodes", "", "NAME|REGEX", "leave matching nodes in float (repeatable)"},
-      {"--threads", "", "N", "ONNX Runtime intra-op threads (default: ORT's)"},
+      {"--threads", "", "N", "ONNX Runtime intra-op threads (0 or absent: ONNX Runtime's choice)"},
       {"--input-shape", "", "NAME=1x128", "shape of a random calibration input (repeatable)"},
       {"--quiet", "-q", "", "no progress output"},
   };
@@ -91,11 +92,7 @@ Result<void> apply_pipeline_options(const ParsedArgs& args, BuildRequest& req) {
   req.force = args.has("--force");
   if (auto v = args.value("--ranges")) req.ranges_in = *v;
   if (auto v = args.value("--save-ranges")) req.ranges_out = *v;
-  if (auto v = args.value("--threads")) {
-    auto n = parse_int_option("--threads", *v, 0, 256);
-    if (!n) return n.take_error();
-    req.threads = static_cast<int>(*n);
-  }
+  MODELKIT_TRY(req.threads, threads_option(args));
   if (auto v = args.value("--op-types")) {
     req.config.quantization.op_types.clear();
     std::string_view rest = *v;
@@ -116,7 +113,24 @@ Result<void> apply_pipeline_options(const ParsedArgs& args, BuildRequest& req) {
   return {};
 }
 
-void print_build_summary(const BuildResult& r, bool quiet) {
+void print_build_summary(const BuildResult& r, bool quiet, OutputFormat format) {
+  if (format == OutputFormat::json) {
+    // One object, like every command's --format json; the manifest holds the full record.
+    util::JsonWriter w;
+    w.begin_object();
+    w.field("output", r.output.string());
+    w.field("manifest", r.manifest_path.string());
+    w.field("min_cosine_similarity", r.min_cosine);
+    w.key("timings").begin_object();
+    for (const auto& t : r.timings) w.field(t.stage, t.seconds);
+    w.end_object();
+    w.key("warnings").string_array(r.warnings);
+    w.end_object();
+    std::string out = w.take();
+    if (!out.ends_with('\n')) out += '\n';
+    std::fputs(out.c_str(), stdout);
+    return;
+  }
   if (quiet) {
     std::printf("%s\n", r.output.string().c_str());
     return;

@@ -21,6 +21,8 @@ BuildEvents terminal_events(bool quiet);
 std::vector<OptionSpec> pipeline_options();
 Result<void> apply_pipeline_options(const ParsedArgs& args, BuildRequest& request);
 
-void print_build_summary(const BuildResult& result, bool quiet);
+// What a finished build or quantize prints: a few lines, just the output path (quiet), or
+// one JSON object (--format json).
+void print_build_summary(const BuildResult& result, bool quiet, OutputFormat format = OutputFormat::table);
 
 }  // namespace modelkit::cli

@@ -40,11 +40,11 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr OptionSpec kOptions[] = {
-    {"--model", "-m", "PATH", ".onnx file, or a folder (its model.onnx / onnx/model.onnx)"},
+    {"--model", "-m", "PATH|MODEL_ID", ".onnx file, a folder (its model.onnx / onnx/model.onnx), or a model id in the HF cache"},
     {"--compare", "", "PATH", "a second model run alternately with the first; prints the latency ratio"},
     {"--warmup", "", "N", "untimed runs first (default 10)"},
     {"--iterations", "", "N", "timed runs (default 100)"},
-    {"--threads", "", "N", "ONNX Runtime intra-op threads (default: ONNX Runtime's choice)"},
+    {"--threads", "", "N", "ONNX Runtime intra-op threads (0 or absent: ONNX Runtime's choice)"},
     {"--input-shape", "", "NAME=DIMS", "shape of an input, e.g. input_ids=1x128 (repeatable)"},
     {"--sequence-length", "", "N", "sequence dims of the inputs (default 128)"},
     {"--seed", "", "S", "random input seed (default 0)"},
@@ -91,7 +91,8 @@ InputHints hints_near(const fs::path& model_path, std::int64_t sequence_length) 
 
 Result<ModelRun> prepare(const fs::path& given, const InputHints& base_hints, std::span<const InputShape> shapes,
                          std::uint64_t seed, int threads) {
-  auto path = onnx::resolve_model_path(given);
+  MODELKIT_TRY(auto located, path_or_model_id(given.string()));
+  auto path = onnx::resolve_model_path(located);
   if (!path) return path.take_error();
   auto info = onnx::read_model_info(*path);
   if (!info) return info.take_error();
@@ -242,7 +243,7 @@ Result<void> run_perf(std::span<char* const> argv) {
   if (!warmup) return warmup.take_error();
   auto iterations = int_option("--iterations", 100, 1, 10000000);
   if (!iterations) return iterations.take_error();
-  auto threads = int_option("--threads", 0, 1, 1024);
+  auto threads = threads_option(*args);
   if (!threads) return threads.take_error();
   auto sequence_length = int_option("--sequence-length", 128, 1, 1 << 20);
   if (!sequence_length) return sequence_length.take_error();

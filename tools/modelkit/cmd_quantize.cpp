@@ -21,6 +21,7 @@ CommandSyntax quantize_syntax() {
   for (auto& o : pipeline_options())
     if (o.name != "--onnx") opts.push_back(o);
   opts.push_back({"--output", "-o", "FILE.onnx", "the quantized model to write"});
+  opts.push_back({"--format", "", "table|json", "output format of the summary (default table)"});
   opts.push_back({"--help", "-h", "", "show this help"});
   return {"modelkit quantize -m model.onnx [--task T | --config config.json] -o out.onnx", std::move(opts)};
 }
@@ -34,6 +35,8 @@ Result<void> run_quantize(std::span<char* const> argv) {
     return {};
   }
   MODELKIT_TRY_VOID(no_positional("quantize", *args));
+  auto format = format_from(*args);
+  if (!format) return format.take_error();
   auto onnx = args->value("--model");
   if (!onnx) return usage_error("name the float model with -m FILE.onnx");
   auto output = args->value("--output");
@@ -60,6 +63,8 @@ Result<void> run_quantize(std::span<char* const> argv) {
     config.calibration.kind_reason = "no task is known for '" + *onnx + "' (pass --task or --config)";
   }
   MODELKIT_TRY_VOID(apply_calibration_options(*args, config));
+  if (args->has("--sequence-length"))
+    MODELKIT_TRY_VOID(check_sequence_length(*model, config.calibration.sequence_length));
   BuildRequest request;
   request.model = std::move(*model);
   request.config = std::move(config);
@@ -72,7 +77,7 @@ Result<void> run_quantize(std::span<char* const> argv) {
   request.cancel = install_interrupt_flag();
   auto result = run_build(std::move(request));
   if (!result) return result.take_error();
-  print_build_summary(*result, quiet);
+  print_build_summary(*result, quiet, *format);
   return {};
 }
 

@@ -15,7 +15,7 @@ namespace modelkit::cli {
 namespace {
 
 constexpr OptionSpec kTokenizeOptions[] = {
-    {"--model", "-m", "PATH", "folder holding tokenizer.json, or a tokenizer.json file"},
+    {"--model", "-m", "PATH|MODEL_ID", "folder holding tokenizer.json, a tokenizer.json file, or a model id in the HF cache"},
     {"--text", "", "TEXT", "the text to encode"},
     {"--pair", "", "TEXT", "a second sequence, encoded as a pair with --text"},
     {"--file", "", "PATH", "encode each line of a UTF-8 text file"},
@@ -75,7 +75,8 @@ Result<void> run_tokenize(std::span<char* const> argv) {
     return usage_error("option '--format': expected json or table, got '" + format_name + "'");
   const bool add_special = !args->has("--no-special-tokens");
 
-  auto tok = tokenizer::Tokenizer::from_file(*model);
+  MODELKIT_TRY(auto model_path, path_or_model_id(*model));
+  auto tok = tokenizer::Tokenizer::from_file(model_path);
   if (!tok) return tok.take_error();
 
   auto print = [&](const tokenizer::Encoding& e, std::size_t index) {
