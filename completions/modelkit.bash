@@ -144,7 +144,7 @@ model-types' -- "$cur"))
       esac ;;
     config)
       options='-m --model --model-type --model-class --task --samples --sequence-length --method --calibration-data
---per-channel --activation-type --weight-type --seed -o --output -h --help'
+--per-channel --activation-type --weight-type --seed -o --output --force --format -h --help'
       case "$prev" in
         -m|--model) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
         --model-type) COMPREPLY=($(compgen -W "$_modelkit_model_types" -- "$cur")); return 0 ;;
@@ -158,6 +158,7 @@ model-types' -- "$cur"))
         --weight-type) COMPREPLY=($(compgen -W 'uint8 int8 uint16 int16' -- "$cur")); return 0 ;;
         --seed) return 0 ;;
         -o|--output) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
+        --format) COMPREPLY=($(compgen -W 'json table' -- "$cur")); return 0 ;;
       esac ;;
     build)
       options='-m --model --model-type --model-class --task -c --config --samples --sequence-length --method
@@ -190,7 +191,7 @@ model-types' -- "$cur"))
     quantize)
       options='-m --model --task --config --samples --sequence-length --method --calibration-data --per-channel
 --activation-type --weight-type --seed --force --ranges --save-ranges --op-types --exclude-nodes
---threads --input-shape -q --quiet -o --output -h --help'
+--threads --input-shape -q --quiet -o --output --format -h --help'
       case "$prev" in
         -m|--model) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
         --task) COMPREPLY=($(compgen -W "$_modelkit_tasks" -- "$cur")); return 0 ;;
@@ -209,6 +210,7 @@ model-types' -- "$cur"))
         --threads) return 0 ;;
         --input-shape) return 0 ;;
         -o|--output) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
+        --format) COMPREPLY=($(compgen -W 'table json' -- "$cur")); return 0 ;;
       esac ;;
     perf)
       options='-m --model --compare --warmup --iterations --threads --input-shape --sequence-length --seed --format
