@@ -1,6 +1,6 @@
-// `modelkit build` and `modelkit quantize` as a library call: resolve -> plan ->
-// calibrate -> quantize -> validate -> write (build-pipeline.md). Every stage is timed
-// and recorded in build_manifest.json. The output folder appears whole or not at all:
+// `modelkit build` and `modelkit quantize` as a library call: the stages of kBuildStages
+// (plan.hpp; resolve -> export -> plan -> calibrate -> quantize -> validate -> write, see
+// docs/design.md). Every stage is timed and recorded in build_manifest.json. The output folder appears whole or not at all:
 // everything is written into a temporary folder beside it and renamed at the end.
 #pragma once
 
@@ -52,12 +52,20 @@ struct StageTiming {
   double seconds = 0;
 };
 
+// A stage as it went: ran (timed) or skipped with the reason.
+struct StageRecord {
+  std::string stage;
+  double seconds = 0;
+  std::optional<std::string> skipped;
+};
+
 struct BuildResult {
   std::filesystem::path output;         // the folder (or file) written
   std::filesystem::path manifest_path;
   std::string manifest_json;
   std::vector<std::string> warnings;
-  std::vector<StageTiming> timings;
+  std::vector<StageTiming> timings;  // the stages that ran, in order
+  std::vector<StageRecord> stages;   // every stage, in order
   double min_cosine = 1.0;
 };
 
@@ -66,5 +74,14 @@ struct BuildResult {
 [[nodiscard]] Result<std::filesystem::path> find_float_model(const BuildRequest& request);
 
 [[nodiscard]] Result<BuildResult> run_build(BuildRequest request);
+
+// One JSON object summing up a finished build or quantize (what --format json prints):
+// {"output", "manifest", "min_cosine_similarity", "timings": {stage: seconds}, "warnings": [...]}.
+[[nodiscard]] std::string build_summary_json(const BuildResult& result);
+
+// Async-signal-safe: removes the temporary folders of the builds running in this process, for a
+// signal handler about to _exit (a second Ctrl-C, SIGTERM or SIGHUP). The first such signal should
+// only set BuildRequest::cancel: the build then removes its folder itself.
+void remove_build_temporaries_in_signal_handler() noexcept;
 
 }  // namespace modelkit

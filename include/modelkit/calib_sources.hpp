@@ -1,14 +1,16 @@
-// Calibration sources (build-pipeline.md, "Calibration data"): text through the
-// checkpoint's own tokenizer, images through its preprocessor, random inputs from the
-// ONNX model's input specs — and the universal fallback that picks random when (1) the
-// task has no dataset kind, (2) the chosen source cannot be built, or (3) the names it
-// produces do not meet the model's inputs. Every fallback is recorded with its reason.
+// Calibration sources (docs/design.md, "Calibration data"): one per CalibrationKind
+// (settings.hpp) — text through the checkpoint's own tokenizer, images through its
+// preprocessor, random inputs from the ONNX model's input specs — and the universal fallback
+// that picks random when (1) the task has no dataset kind, (2) the chosen source cannot be
+// built, or (3) the names it produces do not meet the model's inputs. Every fallback is
+// recorded with its reason.
 #pragma once
 
 #include <modelkit/calibration.hpp>
 #include <modelkit/onnx.hpp>
 #include <modelkit/random_inputs.hpp>
 #include <modelkit/result.hpp>
+#include <modelkit/settings.hpp>
 
 #include <cstdint>
 #include <filesystem>
@@ -20,7 +22,7 @@
 namespace modelkit::calib {
 
 struct SourceRequest {
-  std::string kind = "random";                // text | image | random (the plan's choice)
+  CalibrationKind kind = CalibrationKind::random;  // the plan's choice
   std::string kind_reason;                    // why the plan chose it
   std::optional<std::filesystem::path> data;  // --calibration-data: .txt, .jsonl or an image folder
   std::filesystem::path checkpoint_folder;    // tokenizer.json / preprocessor_config.json live here
@@ -34,7 +36,7 @@ struct SourceRequest {
 
 // What calibration actually used; goes into the build manifest.
 struct CalibrationRecord {
-  std::string requested_kind;
+  std::string requested_kind;                  // setting_name of the plan's CalibrationKind
   std::string kind;                            // the kind used
   std::optional<std::string> fallback_reason;  // set when kind != requested_kind
   std::string data_source;                     // "embedded default text (120 lines)", a path, ...

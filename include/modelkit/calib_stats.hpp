@@ -19,6 +19,7 @@
 
 #include <modelkit/calibration.hpp>
 #include <modelkit/result.hpp>
+#include <modelkit/settings.hpp>
 #include <modelkit/tensor.hpp>
 
 #include <atomic>
@@ -34,11 +35,13 @@
 
 namespace modelkit::calib {
 
-enum class CalibrationMethod { minmax, percentile, entropy };
+using modelkit::CalibrationMethod;  // settings.hpp: the table of methods
 
-[[nodiscard]] std::string_view method_name(CalibrationMethod m);  // "minmax", "percentile", "entropy"
+[[nodiscard]] inline std::string_view method_name(CalibrationMethod m) { return setting_name(m); }
 // Usage error naming the text and the accepted names.
-[[nodiscard]] Result<CalibrationMethod> parse_method(std::string_view text);
+[[nodiscard]] inline Result<CalibrationMethod> parse_method(std::string_view text) {
+  return parse_setting<CalibrationMethod>(text);
+}
 
 // --- statistics over float values ---------------------------------------------------------------
 

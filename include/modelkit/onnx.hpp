@@ -41,10 +41,6 @@
 #include <utility>
 #include <vector>
 
-namespace modelkit::util {
-class JsonWriter;
-}
-
 namespace modelkit::onnx {
 
 // One dimension of a declared shape: a static size, a symbolic name, or neither (unknown).
@@ -118,9 +114,6 @@ struct ModelInfo {
 // over protobuf's 2 GiB limit, external data outside the model's folder or missing.
 [[nodiscard]] Result<ModelInfo> read_model_info(const std::filesystem::path& path);
 
-// Writes the object documented above.
-void write_model_info_json(util::JsonWriter& json, const ModelInfo& info);
-
 // Human-readable multi-line summary for `modelkit inspect`.
 [[nodiscard]] std::string format_model_info_table(const ModelInfo& info);
 
@@ -153,8 +146,5 @@ struct OnnxFile {
 // `path` itself if it is a file; for a folder its float model, else an error that lists what
 // the folder holds.
 [[nodiscard]] Result<std::filesystem::path> resolve_model_path(const std::filesystem::path& path);
-
-// JSON array of {"path", "variant", "is_float_model"} for scan_folder's result.
-void write_onnx_files_json(util::JsonWriter& json, const std::vector<OnnxFile>& files);
 
 }  // namespace modelkit::onnx

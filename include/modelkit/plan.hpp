@@ -6,6 +6,7 @@
 #include <modelkit/onnx.hpp>
 #include <modelkit/result.hpp>
 #include <modelkit/safetensors.hpp>
+#include <modelkit/settings.hpp>
 
 #include <cstdint>
 #include <optional>
@@ -16,13 +17,36 @@ namespace modelkit {
 
 inline constexpr int kBuildConfigSchemaVersion = 1;
 
+// The stages of a build, in the order they run (docs/design.md, "The build"). Each is one file
+// under src/build/stages/; progress output, the manifest's "stages" and "timings" and the dry
+// run's plan list them in this order. A stage that does not apply is skipped with a reason.
+enum class BuildStage { resolve, export_model, plan, calibrate, quantize, validate, write };
+struct BuildStageInfo {
+  BuildStage value;
+  std::string_view name;
+  std::string_view help;
+};
+inline constexpr BuildStageInfo kBuildStages[] = {
+    {BuildStage::resolve, "resolve", "find the float ONNX model and what it is; check the output"},
+    {BuildStage::export_model, "export", "write the float ONNX model from the checkpoint's weights"},
+    {BuildStage::plan, "plan", "choose the op types and the nodes and tensors to quantize"},
+    {BuildStage::calibrate, "calibrate", "run the float model on the task's samples and collect ranges"},
+    {BuildStage::quantize, "quantize", "insert QDQ with scales from the ranges; quantize weights"},
+    {BuildStage::validate, "validate", "compare the quantized model with the float one on held-back samples"},
+    {BuildStage::write, "write", "copy the checkpoint's files, write the manifest, publish atomically"},
+};
+template <>
+struct SettingTable<BuildStage> {
+  static constexpr std::span<const BuildStageInfo> rows{kBuildStages};
+};
+
 struct CalibrationSettings {
-  std::string kind = "random";  // text | image | random (build-pipeline.md "Calibration data")
+  CalibrationKind kind = CalibrationKind::random;  // what the task's samples are made from
   std::string kind_reason;      // why this kind
   std::optional<std::string> data;  // --calibration-data
   int samples = 100;
   int sequence_length = 128;
-  std::string method = "minmax";  // minmax | percentile | entropy
+  CalibrationMethod method = CalibrationMethod::minmax;
   double percentile = 99.999;
   int histogram_bins = 2048;
   std::uint64_t seed = 0;
@@ -30,8 +54,8 @@ struct CalibrationSettings {
 
 struct QuantizationSettings {
   std::string format = "qdq";
-  std::string activation_type = "uint8";  // asymmetric
-  std::string weight_type = "int8";       // symmetric
+  QuantType activation_type = QuantType::uint8;  // asymmetric
+  QuantType weight_type = QuantType::int8;       // symmetric
   bool per_channel = false;
   std::vector<std::string> op_types;       // empty: every supported op type
   std::vector<std::string> exclude_nodes;  // names or regexes
@@ -47,11 +71,25 @@ struct BuildConfig {
   QuantizationSettings quantization;
 };
 
-// The calibration data kind of a task (text, image or random) with its reason.
-[[nodiscard]] std::pair<std::string, std::string> calibration_kind_for(const TaskResolution& resolution);
+// The calibration data kind of a task (registry::calibration_kind_for_task, else random) with its reason.
+[[nodiscard]] std::pair<CalibrationKind, std::string> calibration_kind_for(const TaskResolution& resolution);
 
 // A build config from a resolved model. Requires a resolved task.
 [[nodiscard]] Result<BuildConfig> make_build_config(const ResolvedModel& model);
+// The config of `quantize -m FILE.onnx`: make_build_config when the task resolved, else random
+// calibration with the reason (quantize works on bare ONNX files with no known task).
+[[nodiscard]] BuildConfig make_quantize_config(const ResolvedModel& model, std::string_view onnx_reference);
+
+// `build -c FILE` with the command line's model options over it: the recorded request (a model
+// named on the command line replaces the recorded one; --task overrides), resolved again and
+// checked against the recorded resolution when the request is unchanged; the recorded
+// calibration and quantization settings are kept, the data kind follows today's resolution.
+struct ReplayedBuild {
+  ResolvedModel model;
+  BuildConfig config;
+};
+[[nodiscard]] Result<ReplayedBuild> replay_build_config(const std::string& path, const ModelSpec& command_line,
+                                                        const CacheLocation& cache);
 // A sequence length the user asked for that the model cannot take (above its config's
 // max_position_embeddings): a usage error before any work.
 [[nodiscard]] Result<void> check_sequence_length(const ResolvedModel& model, int sequence_length);
@@ -63,6 +101,10 @@ struct BuildConfig {
 // Writes the config atomically; reads one back (errors prefixed with the file name).
 [[nodiscard]] Result<void> write_build_config(const BuildConfig& config, const std::string& path);
 [[nodiscard]] Result<BuildConfig> read_build_config(const std::string& path);
+// `config -o`: writes under the one output rule (util::check_output): an existing file is replaced
+// only with `force`, and never when it is one of the model's own files (its config.json).
+[[nodiscard]] Result<void> write_build_config(const BuildConfig& config, const std::string& path,
+                                              const ResolvedModel& model, bool force);
 
 // The recorded and the fresh resolution must agree, or the replay stops.
 [[nodiscard]] Result<void> check_replayed_resolution(const TaskResolution& recorded, const TaskResolution& fresh);
@@ -70,8 +112,10 @@ struct BuildConfig {
 // JSON of a TaskResolution: {task, optimum_task, source, model_class, modality, notes}.
 [[nodiscard]] std::string resolution_json(const TaskResolution& resolution, bool pretty = true);
 
-enum class OutputFormat { table, json };
-[[nodiscard]] Result<OutputFormat> parse_output_format(std::string_view text);
+// OutputFormat is in settings.hpp; "option '--format': expected one of table, json, got 'x'".
+[[nodiscard]] inline Result<OutputFormat> parse_output_format(std::string_view text) {
+  return parse_option_setting<OutputFormat>("--format", text);
+}
 
 struct InspectReport {
   ResolvedModel model;

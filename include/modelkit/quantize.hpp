@@ -41,6 +41,7 @@
 #include <modelkit/calib_stats.hpp>
 #include <modelkit/calibration.hpp>
 #include <modelkit/result.hpp>
+#include <modelkit/settings.hpp>
 
 #include <cstdint>
 #include <filesystem>
@@ -49,16 +50,13 @@
 #include <string_view>
 #include <vector>
 
-namespace modelkit::util {
-class JsonWriter;
-}
-
 namespace modelkit::quant {
 
-enum class QuantType { uint8, int8, uint16, int16 };
+using modelkit::QuantType;  // settings.hpp: the table of types
 
-[[nodiscard]] std::string_view quant_type_name(QuantType t);  // "uint8", "int8", "uint16", "int16"
-[[nodiscard]] Result<QuantType> parse_quant_type(std::string_view text);  // usage error naming the text
+[[nodiscard]] inline std::string_view quant_type_name(QuantType t) { return setting_name(t); }
+// Usage error naming the text and the accepted names.
+[[nodiscard]] inline Result<QuantType> parse_quant_type(std::string_view text) { return parse_setting<QuantType>(text); }
 
 // The op types this quantizer handles, in a fixed order (for --op-types help and validation).
 [[nodiscard]] const std::vector<std::string>& supported_op_types();
@@ -143,10 +141,6 @@ struct QuantizeReport {
                                               const calib::TensorRanges& ranges, const QuantizeOptions& options,
                                               const std::filesystem::path& output_path);
 
-// {"model", "output", "activation_type", ..., "op_types": {"Conv": {"quantized", "folded",
-// "skipped", "skip_reasons": {...}}}, "warnings": [...]} — `nodes` only when include_nodes.
-void write_report_json(util::JsonWriter& json, const QuantizeReport& report, bool include_nodes = false);
-
 // --- validation ---------------------------------------------------------------------------------
 
 struct OutputComparison {
@@ -175,7 +169,5 @@ struct CompareOptions {
 [[nodiscard]] Result<ValidationReport> compare_models(const std::filesystem::path& float_model,
                                                       const std::filesystem::path& quantized_model,
                                                       calib::SampleSource& source, const CompareOptions& options = {});
-
-void write_validation_json(util::JsonWriter& json, const ValidationReport& report);
 
 }  // namespace modelkit::quant

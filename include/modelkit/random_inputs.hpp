@@ -31,10 +31,6 @@
 #include <utility>
 #include <vector>
 
-namespace modelkit::util {
-class JsonWriter;
-}
-
 namespace modelkit {
 
 // Filled by the caller from config.json / preprocessor_config.json where it has them.
@@ -75,12 +71,6 @@ struct RandomInputs {
 [[nodiscard]] Result<RandomInputs> make_random_inputs(std::span<const onnx::ValueInfo> inputs,
                                                       const InputHints& hints,
                                                       std::span<const InputShape> overrides, std::uint64_t seed);
-
-// {"seed": S, "inputs": [records]}; a record is
-// {"name", "element_type", "shape": [1, 128], "fill": "...", "dims": ["batch_size=1 (batch)", ...]}.
-void write_random_inputs_json(util::JsonWriter& json, const RandomInputs& inputs);
-// Just the array of records.
-void write_random_input_records_json(util::JsonWriter& json, const std::vector<RandomInputRecord>& records);
 
 // IEEE float -> half / bfloat16 bits, round to nearest even (for float16 inputs).
 [[nodiscard]] std::uint16_t float_to_half_bits(float f);

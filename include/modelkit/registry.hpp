@@ -4,6 +4,7 @@
 #pragma once
 
 #include <modelkit/result.hpp>
+#include <modelkit/settings.hpp>
 
 #include <cstdint>
 #include <optional>
@@ -72,6 +73,15 @@ struct ModalityRow { std::string_view main_input_name, modality; };
 [[nodiscard]] std::span<const ModelIdDefaultRow> model_id_defaults();
 [[nodiscard]] std::span<const SentinelRow> sentinels();
 [[nodiscard]] std::span<const ClassChoiceRow> class_choices();
+
+// --- calibration data by task ---
+// The tasks with a dataset kind, each with the kind its calibration samples come from (text
+// through the tokenizer, images through the preprocessor). Every other task calibrates on
+// informed random inputs, and says so.
+struct CalibrationKindRow { std::string_view task; CalibrationKind kind; };
+[[nodiscard]] std::span<const CalibrationKindRow> calibration_kinds();
+// The kind of a task; nullopt for a task without one (and for kNoTask).
+[[nodiscard]] std::optional<CalibrationKind> calibration_kind_for_task(TaskId task);
 
 // text | image | audio | video | multimodal (several names) | unknown.
 [[nodiscard]] std::string_view modality_of_main_input(std::string_view main_input_name);

@@ -2,6 +2,7 @@
 // ("config.json: ...") and only the CLI's main prints and picks the exit code.
 #pragma once
 
+#include <filesystem>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -38,6 +39,20 @@ namespace modelkit {
   }
   return out;
 }
+
+// How messages quote a name, a value or a path: 'x'. Escaping happens once, when the message
+// becomes an Error (failure(), usage_error(), with_context()).
+[[nodiscard]] inline std::string quoted(std::string_view text) {
+  std::string out;
+  out.reserve(text.size() + 2);
+  out.append(1, '\'').append(text).append(1, '\'');
+  return out;
+}
+[[nodiscard]] inline std::string quoted(const std::string& text) { return quoted(std::string_view(text)); }
+// A non-const string too: otherwise argument-dependent lookup prefers std::quoted (<iomanip>).
+[[nodiscard]] inline std::string quoted(std::string& text) { return quoted(std::string_view(text)); }
+[[nodiscard]] inline std::string quoted(const char* text) { return quoted(std::string_view(text)); }
+[[nodiscard]] inline std::string quoted(const std::filesystem::path& path) { return quoted(path.string()); }
 
 // Exit codes follow the CLI contract: 2 for usage errors, 1 for failures.
 enum class ErrorKind { failure = 1, usage = 2 };

@@ -4,6 +4,7 @@
 
 #include <modelkit/checkpoint.hpp>
 #include <modelkit/config.hpp>
+#include <modelkit/registry.hpp>
 #include <modelkit/result.hpp>
 
 #include <optional>
@@ -31,6 +32,7 @@ struct TaskRequest {
 
 struct TaskResolution {
   std::optional<std::string> task;          // nullopt: unresolved
+  registry::TaskId task_id = registry::kNoTask;  // the same task, typed (kNoTask: unresolved)
   std::optional<std::string> optimum_task;  // to_optimum_task(task)
   std::optional<std::string> model_class;
   std::string modality = "unknown";         // text | image | audio | video | multimodal | unknown

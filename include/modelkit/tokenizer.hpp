@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -29,6 +30,11 @@ struct Encoding {
   std::vector<std::uint32_t> attention_mask;
   std::vector<std::uint32_t> special_tokens_mask;
 };
+
+// `modelkit tokenize` output: {"ids": [...], "tokens": [...]} on one line (with its newline), and
+// the table form: a header line, then index, id, type id and the token as a JSON string.
+[[nodiscard]] std::string encoding_json_line(const Encoding& encoding);
+[[nodiscard]] std::string encoding_table(const Encoding& encoding, std::size_t input_index);
 
 enum class TruncationStrategy { longest_first, only_first, only_second };
 enum class Direction { left, right };
@@ -97,5 +103,13 @@ class Tokenizer {
   std::optional<PaddingParams> padding_;
   std::optional<std::size_t> fixed_length_;  // set_fixed_length's promise, checked by encode
 };
+
+// Encodes each line of a text file (without its '\n' and a trailing '\r') read a line at a time,
+// so memory follows one line, not the file; `emit` gets each encoding and the line's 0-based
+// index and may stop the loop with an error. A line longer than kMaxTextBytes is an error naming
+// its number and length (it is never held whole); so is a line that does not encode.
+[[nodiscard]] Result<void> encode_file_lines(const Tokenizer& tokenizer, const std::filesystem::path& file,
+                                             bool add_special_tokens,
+                                             const std::function<Result<void>(const Encoding&, std::size_t)>& emit);
 
 }  // namespace modelkit::tokenizer

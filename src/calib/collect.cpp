@@ -20,8 +20,6 @@ namespace modelkit::calib {
 namespace fs = std::filesystem;
 namespace {
 
-std::string in_quotes(std::string_view s) { return "'" + std::string(s) + "'"; }
-
 // Where a value is defined: a graph and, for subgraphs, the node (in the parent graph) and
 // attribute holding that graph.
 struct Scope {
@@ -99,7 +97,7 @@ Result<std::map<std::string, Routed>> expose(::onnx::ModelProto& model, std::spa
     const std::string origin = value;
     while (scope->parent) {
       if (scope->owner->op_type() != "If")
-        return failure("tensor " + in_quotes(origin) + " lives inside a " + scope->owner->op_type() +
+        return failure("tensor " + quoted(origin) + " lives inside a " + scope->owner->op_type() +
                        " body; only values in If branches can be calibrated");
       std::string routed_name = origin + "__modelkit_calib_" + std::to_string(counter++);
       // A value the branch already outputs is copied: a graph may not list an output twice.
@@ -115,7 +113,7 @@ Result<std::map<std::string, Routed>> expose(::onnx::ModelProto& model, std::spa
       }
       add_output(*scope->graph, value, true);
       auto* other = sibling_branch(*scope->owner, scope->attribute);
-      if (!other) return failure("If node " + in_quotes(scope->owner->name()) + " lacks its other branch");
+      if (!other) return failure("If node " + quoted(scope->owner->name()) + " lacks its other branch");
       // The other branch answers with an empty float tensor.
       std::string empty_name = routed_name + "_empty";
       auto* constant = other->add_node();
@@ -148,7 +146,7 @@ Result<std::map<std::string, Routed>> expose(::onnx::ModelProto& model, std::spa
           break;
         }
     }
-    if (!scope) return failure(std::string(what) + " has no tensor named " + in_quotes(name));
+    if (!scope) return failure(std::string(what) + " has no tensor named " + quoted(name));
     if (!reduce) {
       auto out = route(name, scope);
       if (!out) return out.take_error();
@@ -179,7 +177,7 @@ Result<std::map<std::string, Routed>> expose(::onnx::ModelProto& model, std::spa
 Result<TensorRanges> collect_ranges(const fs::path& model_path, std::span<const std::string> tensor_names,
                                     SampleSource& source, const CollectOptions& options) {
   MODELKIT_TRY_VOID(options.validate());
-  const std::string what = in_quotes(model_path.string());
+  const std::string what = quoted(model_path.string());
   auto model = onnx::read_model_proto(model_path);
   if (!model) return model.take_error();
 
@@ -238,7 +236,7 @@ Result<TensorRanges> collect_ranges(const fs::path& model_path, std::span<const 
     for (auto& t : *outputs) {
       auto found = routed->find(t.name);
       if (found == routed->end())
-        return failure("ONNX Runtime returned an output " + in_quotes(t.name) + " that calibration did not ask for");
+        return failure("ONNX Runtime returned an output " + quoted(t.name) + " that calibration did not ask for");
       const Routed& r = found->second;
       t.name = r.tensor;
       if (r.carries == Carries::values) MODELKIT_TRY_VOID(stats.observe(t));
@@ -264,7 +262,7 @@ Result<TensorRanges> collect_ranges(const fs::path& model_path, std::span<const 
       options.progress(p);
     }
   }
-  if (done == 0) return failure("calibration data " + in_quotes(source.describe()) + " yielded no sample");
+  if (done == 0) return failure("calibration data " + quoted(source.describe()) + " yielded no sample");
   TensorRanges ranges = stats.ranges();
   ranges.model = model_path.filename().string();
   ranges.source = source.describe();

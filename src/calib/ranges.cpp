@@ -16,8 +16,6 @@
 namespace modelkit::calib {
 namespace {
 
-std::string in_quotes(std::string_view s) { return "'" + std::string(s) + "'"; }
-
 // Smooths a distribution the way the TensorRT/MXNet KL calibration does: zero bins get eps and
 // the non-zero bins give that mass back evenly. Returns false when every bin is zero.
 bool smooth(std::vector<double>& p) {
@@ -90,21 +88,6 @@ std::pair<float, float> finite_extremes(std::span<const float> values) {
 }
 
 }  // namespace
-
-std::string_view method_name(CalibrationMethod m) {
-  switch (m) {
-    case CalibrationMethod::minmax: return "minmax";
-    case CalibrationMethod::percentile: return "percentile";
-    case CalibrationMethod::entropy: return "entropy";
-  }
-  return "minmax";
-}
-
-Result<CalibrationMethod> parse_method(std::string_view text) {
-  for (auto m : {CalibrationMethod::minmax, CalibrationMethod::percentile, CalibrationMethod::entropy})
-    if (method_name(m) == text) return m;
-  return usage_error("unknown calibration method " + in_quotes(text) + " (expected minmax, percentile or entropy)");
-}
 
 // --- MinMaxStatistic ----------------------------------------------------------------------------
 
@@ -347,7 +330,7 @@ float half_to_float(std::uint16_t h) {
 
 Result<void> StatisticsSet::observe(const Tensor& tensor) {
   auto it = index_.find(tensor.name);
-  if (it == index_.end()) return failure("no statistic for tensor " + in_quotes(tensor.name));
+  if (it == index_.end()) return failure("no statistic for tensor " + quoted(tensor.name));
   auto& stat = stats_[it->second];
   switch (tensor.type) {
     case ElementType::float32: stat.observe(tensor.values<float>()); return {};
@@ -365,7 +348,7 @@ Result<void> StatisticsSet::observe(const Tensor& tensor) {
       return {};
     }
     default:
-      return failure("tensor " + in_quotes(tensor.name) + " is " + element_type_name(tensor.type) +
+      return failure("tensor " + quoted(tensor.name) + " is " + element_type_name(tensor.type) +
                      ", calibration needs float values");
   }
 }
@@ -486,7 +469,7 @@ Result<TensorRanges> ranges_from_json(std::string_view text) {
     return failure("field 'tensors' must be an object, got " + std::string(util::json_type_name(tensors_el)));
   for (auto [key, value] : tensors) {
     std::string name(key);
-    std::string where = "tensors." + in_quotes(name);
+    std::string where = "tensors." + quoted(name);
     simdjson::dom::object entry;
     if (value.get(entry) != simdjson::SUCCESS)
       return failure(where + " must be an object with min and max, got " + std::string(util::json_type_name(value)));
@@ -507,7 +490,7 @@ Result<TensorRanges> ranges_from_json(std::string_view text) {
     }
     if (range.min > range.max)
       return failure(where + ": min " + float_text(range.min) + " is greater than max " + float_text(range.max));
-    if (!out.tensors.emplace(name, range).second) return failure("tensor " + in_quotes(name) + " is listed twice");
+    if (!out.tensors.emplace(name, range).second) return failure("tensor " + quoted(name) + " is listed twice");
   }
   return out;
 }

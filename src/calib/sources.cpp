@@ -15,8 +15,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string quoted(const fs::path& p) { return "'" + p.string() + "'"; }
-
 const onnx::ValueInfo* find_input(const std::vector<onnx::ValueInfo>& inputs, std::string_view name) {
   for (const auto& in : inputs)
     if (in.name == name) return &in;
@@ -452,10 +450,31 @@ Result<std::vector<TextSample>> read_text_samples(const fs::path& path, const Te
   return out;
 }
 
+namespace {
+
+// The source of each kind with a dataset (random is the fallback every kind shares).
+struct KindBuilder {
+  CalibrationKind kind;
+  Result<Built> (*build)(const SourceRequest&);
+};
+constexpr KindBuilder kKindBuilders[] = {
+    {CalibrationKind::text, build_text},
+    {CalibrationKind::image, build_image},
+};
+
+const KindBuilder* builder_of(CalibrationKind kind) {
+  for (const auto& b : kKindBuilders)
+    if (b.kind == kind) return &b;
+  return nullptr;
+}
+
+}  // namespace
+
 Result<SelectedSource> select_source(const SourceRequest& req) {
   SelectedSource sel;
   auto& rec = sel.record;
-  rec.requested_kind = req.kind;
+  const std::string kind_name(setting_name(req.kind));
+  rec.requested_kind = kind_name;
   rec.seed = req.seed;
 
   InputHints hints = req.hints;
@@ -466,10 +485,10 @@ Result<SelectedSource> select_source(const SourceRequest& req) {
 
   std::optional<std::string> fallback;
   std::optional<Built> built;
-  if (req.kind == "text" || req.kind == "image") {
-    auto b = req.kind == "text" ? build_text(req) : build_image(req);
+  if (const auto* builder = builder_of(req.kind)) {
+    auto b = builder->build(req);
     if (!b) {
-      fallback = "the " + req.kind + " source cannot be built: " + b.error().message;  // rule 2
+      fallback = "the " + kind_name + " source cannot be built: " + b.error().message;  // rule 2
     } else {
       std::set<std::string> model_names;
       for (const auto& in : req.model_inputs) model_names.insert(in.name);
@@ -477,7 +496,7 @@ Result<SelectedSource> select_source(const SourceRequest& req) {
       for (const auto& n : b->source->produced_names()) meets |= model_names.count(n) > 0;
       if (!meets) {  // rule 3
         std::vector<std::string> model_list(model_names.begin(), model_names.end());
-        fallback = "the " + req.kind + " source produces " + util::join(b->source->produced_names(), ", ") +
+        fallback = "the " + kind_name + " source produces " + util::join(b->source->produced_names(), ", ") +
                    ", none of which is an input of the model (" + util::join(model_list, ", ") + ")";
       } else {
         built = std::move(*b);
@@ -485,8 +504,7 @@ Result<SelectedSource> select_source(const SourceRequest& req) {
     }
   } else {
     rec.kind = "random";
-    if (req.kind != "random") fallback = "unknown data kind '" + req.kind + "'";
-    else if (!req.kind_reason.empty()) rec.notes.push_back(req.kind_reason);  // rule 1: no dataset kind
+    if (!req.kind_reason.empty()) rec.notes.push_back(req.kind_reason);  // rule 1: no dataset kind
   }
 
   rec.random_inputs = probe->records;
@@ -497,7 +515,7 @@ Result<SelectedSource> select_source(const SourceRequest& req) {
     if (fallback) {
       rec.fallback_reason = fallback;
       sel.warnings.push_back("calibration falls back to random inputs: " + *fallback);
-    } else if (req.kind == "random" && !req.kind_reason.empty()) {
+    } else if (req.kind == CalibrationKind::random && !req.kind_reason.empty()) {
       rec.fallback_reason = req.kind_reason;
       sel.warnings.push_back("calibration uses random inputs: " + req.kind_reason);
     }
@@ -505,7 +523,7 @@ Result<SelectedSource> select_source(const SourceRequest& req) {
     return sel;
   }
 
-  rec.kind = req.kind;
+  rec.kind = kind_name;
   rec.data_source = built->data_source;
   rec.samples = built->available;
   rec.notes = built->notes;
@@ -523,7 +541,8 @@ Result<SelectedSource> select_source(const SourceRequest& req) {
       rec.casts.push_back(in.name + " " + element_type_name(made) + " -> " + element_type_name(in.element_type));
   }
   for (const auto& n : rec.filled_inputs)
-    sel.warnings.push_back("calibration input '" + n + "' is not made by the " + req.kind + " source; it is filled with random values");
+    sel.warnings.push_back("calibration input '" + n + "' is not made by the " + kind_name +
+                           " source; it is filled with random values");
   sel.source = std::make_unique<ConformingSource>(std::move(built->source), std::move(random), req.model_inputs,
                                                   built->available);
   return sel;

@@ -1,5 +1,6 @@
 #include <modelkit/onnx.hpp>
 
+#include "onnx/onnx_json.hpp"
 #include "util/json_writer.hpp"
 
 #include <algorithm>

@@ -1,3 +1,4 @@
+#include "onnx/onnx_json.hpp"
 #include "onnx/model_proto.hpp"
 #include "util/json_writer.hpp"
 
@@ -12,8 +13,6 @@ namespace modelkit::onnx {
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string in_quotes(std::string_view s) { return "'" + std::string(s) + "'"; }
 
 // Operators that only appear in quantized graphs (ai.onnx and com.microsoft). Ops whose name
 // starts with "QLinear" are matched by prefix as well.
@@ -36,11 +35,6 @@ constexpr std::uint64_t kQuantizedWeightMinElements = 256;
 bool is_low_bit_integer(std::int32_t type) {
   auto t = static_cast<ElementType>(type);
   return t == ElementType::int8 || t == ElementType::uint8 || t == ElementType::int4 || t == ElementType::uint4;
-}
-
-std::string op_key(const ::onnx::NodeProto& n) {
-  if (n.domain().empty() || n.domain() == "ai.onnx") return n.op_type();
-  return n.domain() + "." + n.op_type();
 }
 
 ValueInfo value_info(const ::onnx::ValueInfoProto& v) {
@@ -156,7 +150,7 @@ Result<void> check_embedded_data(const ::onnx::TensorProto& t, std::uint64_t den
   if (held == want) return {};
   std::string dims;
   for (auto d : t.dims()) dims += (dims.empty() ? "" : ", ") + std::to_string(d);
-  return failure("tensor " + in_quotes(t.name()) + ": dims [" + dims + "] describe " + std::to_string(want) + " " + unit +
+  return failure("tensor " + quoted(t.name()) + ": dims [" + dims + "] describe " + std::to_string(want) + " " + unit +
                  " but its data holds " + std::to_string(held));
 }
 
@@ -263,8 +257,8 @@ Result<ModelInfo> model_info_from_proto(const ::onnx::ModelProto& model, const f
   info.initializer_count = g.initializer_size();
   for (const auto& t : g.initializer()) {
     auto bytes = tensor_dense_bytes(t);
-    if (!bytes) return bytes.error().with_context(in_quotes(info.path));
-    if (auto checked = check_embedded_data(t, *bytes); !checked) return checked.error().with_context(in_quotes(info.path));
+    if (!bytes) return bytes.error().with_context(quoted(info.path));
+    if (auto checked = check_embedded_data(t, *bytes); !checked) return checked.error().with_context(quoted(info.path));
     info.initializer_bytes += *bytes;
   }
 
@@ -273,34 +267,34 @@ Result<ModelInfo> model_info_from_proto(const ::onnx::ModelProto& model, const f
   std::map<std::string, std::size_t> file_index;
   for (const auto* t : walk.tensors) {
     auto ref = external_ref(*t);
-    if (!ref) return ref.error().with_context(in_quotes(info.path));
+    if (!ref) return ref.error().with_context(quoted(info.path));
     if (!ref->has_value()) continue;
     const auto& r = **ref;
     auto dense = tensor_dense_bytes(*t);
-    if (!dense) return dense.error().with_context(in_quotes(info.path));
+    if (!dense) return dense.error().with_context(quoted(info.path));
     // The same check load_external_data makes: a model described here must also load.
     if (r.length && *r.length != *dense)
-      return failure(in_quotes(info.path) + ": tensor " + in_quotes(t->name()) + ": external data length " +
+      return failure(quoted(info.path) + ": tensor " + quoted(t->name()) + ": external data length " +
                      std::to_string(*r.length) + " does not match its shape and type (" + std::to_string(*dense) +
                      " bytes)");
     std::uint64_t length = *dense;
     auto it = file_index.find(r.location);
     if (it == file_index.end()) {
       auto file = resolve_external_location(model_dir, r.location);
-      if (!file) return file.error().with_context(in_quotes(info.path));
+      if (!file) return file.error().with_context(quoted(info.path));
       std::error_code ec;
       if (!fs::is_regular_file(*file, ec))
-        return failure(in_quotes(info.path) + ": external data file " + in_quotes(r.location) + " not found (looked for " +
-                       in_quotes(file->string()) + ")");
+        return failure(quoted(info.path) + ": external data file " + quoted(r.location) + " not found (looked for " +
+                       quoted(file->string()) + ")");
       auto size = fs::file_size(*file, ec);
-      if (ec) return failure(in_quotes(info.path) + ": cannot read external data file " + in_quotes(file->string()));
+      if (ec) return failure(quoted(info.path) + ": cannot read external data file " + quoted(file->string()));
       it = file_index.emplace(r.location, info.external_data_files.size()).first;
       info.external_data_files.push_back({r.location, size, 0});
     }
     auto& file = info.external_data_files[it->second];
     if (r.offset > file.file_bytes || length > file.file_bytes - r.offset)
-      return failure(in_quotes(info.path) + ": tensor " + in_quotes(t->name()) + " reads bytes " + std::to_string(r.offset) +
-                     "+" + std::to_string(length) + " of " + in_quotes(r.location) + ", which has only " +
+      return failure(quoted(info.path) + ": tensor " + quoted(t->name()) + " reads bytes " + std::to_string(r.offset) +
+                     "+" + std::to_string(length) + " of " + quoted(r.location) + ", which has only " +
                      std::to_string(file.file_bytes));
     ++file.tensor_count;
     info.external_data_bytes += length;
@@ -309,7 +303,7 @@ Result<ModelInfo> model_info_from_proto(const ::onnx::ModelProto& model, const f
   for (const auto& [op, count] : walk.quant_ops) info.quantization.evidence.push_back(op + " x" + std::to_string(count));
   if (walk.low_bit_initializers > 0)
     info.quantization.evidence.push_back("8/4-bit integer weights x" + std::to_string(walk.low_bit_initializers) +
-                                         " (e.g. " + in_quotes(walk.low_bit_example) + ")");
+                                         " (e.g. " + quoted(walk.low_bit_example) + ")");
   info.quantization.quantized = !info.quantization.evidence.empty();
   return info;
 }

@@ -18,8 +18,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string in_quotes(std::string_view s) { return "'" + std::string(s) + "'"; }
-
 // Tensors this large and more in total make `automatic` move weights to a side file: room is
 // left under protobuf's 2 GiB for the graph itself.
 constexpr std::uint64_t kAutomaticExternalThreshold = std::uint64_t{3} << 29;  // 1.5 GiB
@@ -30,7 +28,7 @@ Result<std::uint64_t> parse_u64(std::string_view text, std::string_view key, std
   std::uint64_t v = 0;
   auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
   if (ec != std::errc() || ptr != text.data() + text.size())
-    return failure("tensor " + in_quotes(tensor) + ": external data " + std::string(key) + " " + in_quotes(text) +
+    return failure("tensor " + quoted(tensor) + ": external data " + std::string(key) + " " + quoted(text) +
                    " is not a non-negative integer");
   return v;
 }
@@ -40,13 +38,13 @@ Result<std::uint64_t> parse_u64(std::string_view text, std::string_view key, std
 Result<std::uint64_t> tensor_dense_bytes(const ::onnx::TensorProto& t) {
   auto info = element_type_info(t.data_type());
   if (!info || info->bits == 0)
-    return failure("tensor " + in_quotes(t.name()) + ": element type " + std::to_string(t.data_type()) +
+    return failure("tensor " + quoted(t.name()) + ": element type " + std::to_string(t.data_type()) +
                    " has no dense byte layout");
   std::uint64_t count = 1;
   for (auto d : t.dims()) {
-    if (d < 0) return failure("tensor " + in_quotes(t.name()) + ": negative dimension " + std::to_string(d));
+    if (d < 0) return failure("tensor " + quoted(t.name()) + ": negative dimension " + std::to_string(d));
     if (d != 0 && count > kMaxTensorBytes / static_cast<std::uint64_t>(d))
-      return failure("tensor " + in_quotes(t.name()) + ": dimensions describe more than 1 TiB");
+      return failure("tensor " + quoted(t.name()) + ": dimensions describe more than 1 TiB");
     count *= static_cast<std::uint64_t>(d);
   }
   return element_storage_bytes(info->type, count);
@@ -60,11 +58,11 @@ Result<std::uint64_t> file_size_of(const fs::path& path, std::string_view locati
   std::error_code ec;
   auto status = fs::status(path, ec);
   if (ec || !fs::exists(status))
-    return failure("external data file " + in_quotes(location) + " not found (looked for " + in_quotes(path.string()) + ")");
+    return failure("external data file " + quoted(location) + " not found (looked for " + quoted(path.string()) + ")");
   if (!fs::is_regular_file(status))
-    return failure("external data location " + in_quotes(location) + " is not a regular file");
+    return failure("external data location " + quoted(location) + " is not a regular file");
   auto size = fs::file_size(path, ec);
-  if (ec) return failure("cannot read external data file " + in_quotes(path.string()) + ": " + ec.message());
+  if (ec) return failure("cannot read external data file " + quoted(path.string()) + ": " + ec.message());
   return size;
 }
 
@@ -78,17 +76,17 @@ Result<std::string> read_external(const ::onnx::TensorProto& t, const ExternalRe
   if (!want) return want.take_error();
   std::uint64_t length = ref.length.value_or(*want);
   if (ref.offset > *size || length > *size - ref.offset)
-    return failure("tensor " + in_quotes(t.name()) + ": external data range " + std::to_string(ref.offset) + "+" +
-                   std::to_string(length) + " lies past the end of " + in_quotes(ref.location) + " (" +
+    return failure("tensor " + quoted(t.name()) + ": external data range " + std::to_string(ref.offset) + "+" +
+                   std::to_string(length) + " lies past the end of " + quoted(ref.location) + " (" +
                    std::to_string(*size) + " bytes)");
   if (length != *want)
-    return failure("tensor " + in_quotes(t.name()) + ": external data length " + std::to_string(length) +
+    return failure("tensor " + quoted(t.name()) + ": external data length " + std::to_string(length) +
                    " does not match its shape and type (" + std::to_string(*want) + " bytes)");
   auto bytes = util::read_file_range(*file, ref.offset, length);
   if (!bytes) return bytes.take_error();
   if (bytes->size() != length)
-    return failure("external data file " + in_quotes(ref.location) + " ended early while reading tensor " +
-                   in_quotes(t.name()));
+    return failure("external data file " + quoted(ref.location) + " ended early while reading tensor " +
+                   quoted(t.name()));
   return std::move(*bytes);
 }
 
@@ -98,7 +96,7 @@ Result<std::string> typed_field_bytes(const ::onnx::TensorProto& t, std::uint64_
   std::string out;
   auto put = [&out](const void* p, std::size_t n) { out.append(static_cast<const char*>(p), n); };
   auto mismatch = [&](std::size_t have) {
-    return failure("tensor " + in_quotes(t.name()) + ": holds " + std::to_string(have) +
+    return failure("tensor " + quoted(t.name()) + ": holds " + std::to_string(have) +
                    " bytes of typed data, its shape and type need " + std::to_string(want));
   };
   switch (type) {
@@ -150,7 +148,7 @@ Result<std::string> typed_field_bytes(const ::onnx::TensorProto& t, std::uint64_
       }
       break;
     default:
-      return failure("tensor " + in_quotes(t.name()) + ": element type " + element_type_name(type) +
+      return failure("tensor " + quoted(t.name()) + ": element type " + element_type_name(type) +
                      " has no dense byte layout");
   }
   if (out.size() != want) return mismatch(out.size());
@@ -179,7 +177,7 @@ class OutFile {
     fd_ = ::mkstemp(tmp_.data());
     if (fd_ < 0) {
       tmp_.clear();
-      return failure("cannot write " + in_quotes(final_path.string()) + ": " + std::strerror(errno));
+      return failure("cannot write " + quoted(final_path.string()) + ": " + std::strerror(errno));
     }
     return {};
   }
@@ -189,7 +187,7 @@ class OutFile {
       ssize_t n = ::pwrite(fd_, bytes.data() + done, bytes.size() - done, static_cast<off_t>(offset + done));
       if (n < 0) {
         if (errno == EINTR) continue;
-        return failure("cannot write " + in_quotes(final_.string()) + ": " + std::strerror(errno));
+        return failure("cannot write " + quoted(final_.string()) + ": " + std::strerror(errno));
       }
       done += static_cast<std::size_t>(n);
     }
@@ -198,12 +196,12 @@ class OutFile {
   Result<void> commit() {
     if (::fsync(fd_) != 0 || ::close(fd_) != 0) {
       fd_ = -1;
-      return failure("cannot write " + in_quotes(final_.string()) + ": " + std::strerror(errno));
+      return failure("cannot write " + quoted(final_.string()) + ": " + std::strerror(errno));
     }
     fd_ = -1;
     ::chmod(tmp_.c_str(), 0644);
     if (::rename(tmp_.c_str(), final_.c_str()) != 0)
-      return failure("cannot write " + in_quotes(final_.string()) + ": " + std::strerror(errno));
+      return failure("cannot write " + quoted(final_.string()) + ": " + std::strerror(errno));
     tmp_.clear();
     return {};
   }
@@ -245,16 +243,16 @@ Result<::onnx::ModelProto> parse_model_proto(std::string_view bytes, std::string
 Result<::onnx::ModelProto> read_model_proto(const fs::path& path) {
   std::error_code ec;
   auto status = fs::status(path, ec);
-  if (ec || !fs::exists(status)) return failure("cannot read " + in_quotes(path.string()) + ": no such file");
+  if (ec || !fs::exists(status)) return failure("cannot read " + quoted(path.string()) + ": no such file");
   if (fs::is_directory(status))
-    return failure("cannot read " + in_quotes(path.string()) + ": is a folder, expected an .onnx file");
+    return failure("cannot read " + quoted(path.string()) + ": is a folder, expected an .onnx file");
   auto size = fs::file_size(path, ec);
   if (!ec && size > kProtobufLimit)
-    return failure(in_quotes(path.string()) + " is " + std::to_string(size) +
+    return failure(quoted(path.string()) + " is " + std::to_string(size) +
                    " bytes; protobuf cannot read one message of 2 GiB or more (store the tensors as external data)");
   auto bytes = util::read_file(path, kProtobufLimit);
   if (!bytes) return bytes.take_error();
-  return parse_model_proto(*bytes, in_quotes(path.string()));
+  return parse_model_proto(*bytes, quoted(path.string()));
 }
 
 Result<std::optional<ExternalRef>> external_ref(const ::onnx::TensorProto& tensor) {
@@ -276,26 +274,26 @@ Result<std::optional<ExternalRef>> external_ref(const ::onnx::TensorProto& tenso
     }
   }
   if (!has_location || ref.location.empty())
-    return failure("tensor " + in_quotes(tensor.name()) + " is stored externally but names no location");
+    return failure("tensor " + quoted(tensor.name()) + " is stored externally but names no location");
   return std::optional<ExternalRef>(std::move(ref));
 }
 
 Result<fs::path> resolve_external_location(const fs::path& model_dir, std::string_view location) {
   if (location.empty()) return failure("external data location is empty");
   if (location.find('\0') != std::string_view::npos)
-    return failure("external data location " + in_quotes(location) + " contains a NUL byte");
+    return failure("external data location " + quoted(location) + " contains a NUL byte");
   fs::path rel(location);
   if (rel.is_absolute() || rel.has_root_name() || rel.has_root_directory())
-    return failure("external data location " + in_quotes(location) +
+    return failure("external data location " + quoted(location) +
                    " is an absolute path; it must be relative to the model's folder");
   std::error_code ec;
   fs::path base = fs::weakly_canonical(fs::absolute(model_dir.empty() ? fs::path(".") : model_dir, ec), ec);
-  if (ec) return failure("cannot resolve the model folder " + in_quotes(model_dir.string()) + ": " + ec.message());
+  if (ec) return failure("cannot resolve the model folder " + quoted(model_dir.string()) + ": " + ec.message());
   fs::path target = fs::weakly_canonical(base / rel, ec);
-  if (ec) return failure("cannot resolve external data location " + in_quotes(location) + ": " + ec.message());
+  if (ec) return failure("cannot resolve external data location " + quoted(location) + ": " + ec.message());
   if (!path_within(base, target))
-    return failure("external data location " + in_quotes(location) + " points outside the model's folder " +
-                   in_quotes(base.string()));
+    return failure("external data location " + quoted(location) + " points outside the model's folder " +
+                   quoted(base.string()));
   return target;
 }
 
@@ -327,7 +325,7 @@ Result<void> save_model_proto(::onnx::ModelProto& model, const fs::path& path, c
   {
     fs::path loc(location);
     if (loc.is_absolute() || loc.has_parent_path() || location == "." || location == "..")
-      return failure("external data file name " + in_quotes(location) + " must be a plain file name");
+      return failure("external data file name " + quoted(location) + " must be a plain file name");
   }
 
   std::vector<::onnx::TensorProto*> tensors;
@@ -339,7 +337,7 @@ Result<void> save_model_proto(::onnx::ModelProto& model, const fs::path& path, c
     any_external |= t.data_location() == ::onnx::TensorProto_DataLocation_EXTERNAL;
   });
   if (any_external && (options.external_source_dir.empty() || options.external_data == ExternalDataPolicy::never))
-    return failure("cannot save " + in_quotes(path.string()) +
+    return failure("cannot save " + quoted(path.string()) +
                    ": the model still refers to external data; load it first or give its source folder");
 
   bool externalize = options.external_data == ExternalDataPolicy::always ||
@@ -410,7 +408,7 @@ Result<void> save_model_proto(::onnx::ModelProto& model, const fs::path& path, c
       } else if (t->has_raw_data()) {
         if (t->raw_data().size() != *want) {
           restore();
-          return failure("tensor " + in_quotes(t->name()) + ": raw_data holds " + std::to_string(t->raw_data().size()) +
+          return failure("tensor " + quoted(t->name()) + ": raw_data holds " + std::to_string(t->raw_data().size()) +
                          " bytes, its shape and type need " + std::to_string(*want));
         }
         m.raw.swap(*t->mutable_raw_data());
@@ -461,12 +459,12 @@ Result<void> save_model_proto(::onnx::ModelProto& model, const fs::path& path, c
   std::uint64_t size = model.ByteSizeLong();
   if (size > kProtobufLimit) {
     restore();
-    return failure("cannot save " + in_quotes(path.string()) + ": the model is " + std::to_string(size) +
+    return failure("cannot save " + quoted(path.string()) + ": the model is " + std::to_string(size) +
                    " bytes, past protobuf's 2 GiB limit; store its tensors as external data");
   }
   bool serialized_ok = model.SerializeToString(&serialized);
   restore();
-  if (!serialized_ok) return failure("cannot save " + in_quotes(path.string()) + ": protobuf serialization failed");
+  if (!serialized_ok) return failure("cannot save " + quoted(path.string()) + ": protobuf serialization failed");
   if (data_file_open) {
     if (auto r = data_file.commit(); !r) return r;
   }
@@ -485,13 +483,13 @@ Result<Tensor> tensor_from_proto(const ::onnx::TensorProto& proto, const fs::pat
   std::string bytes;
   if (ref->has_value()) {
     if (model_dir.empty())
-      return failure("tensor " + in_quotes(proto.name()) + " is stored externally and no model folder was given");
+      return failure("tensor " + quoted(proto.name()) + " is stored externally and no model folder was given");
     auto read = read_external(proto, **ref, model_dir);
     if (!read) return read.take_error();
     bytes = std::move(*read);
   } else if (proto.has_raw_data()) {
     if (proto.raw_data().size() != *want)
-      return failure("tensor " + in_quotes(proto.name()) + ": raw_data holds " + std::to_string(proto.raw_data().size()) +
+      return failure("tensor " + quoted(proto.name()) + ": raw_data holds " + std::to_string(proto.raw_data().size()) +
                      " bytes, its shape and type need " + std::to_string(*want));
     bytes = proto.raw_data();
   } else {

@@ -23,6 +23,15 @@ namespace modelkit::onnx {
 // protobuf cannot parse or serialize a message of 2 GiB or more; tensors past that live in side files.
 inline constexpr std::uint64_t kProtobufLimit = (std::uint64_t{1} << 31) - 1;
 
+// A node's operator as reports and op-type options name it: "Conv" for the default domain,
+// "com.microsoft.Attention" otherwise.
+[[nodiscard]] inline bool is_default_domain(const ::onnx::NodeProto& node) {
+  return node.domain().empty() || node.domain() == "ai.onnx";
+}
+[[nodiscard]] inline std::string op_key(const ::onnx::NodeProto& node) {
+  return is_default_domain(node) ? node.op_type() : node.domain() + "." + node.op_type();
+}
+
 // Parses serialized ModelProto bytes; `what` names the source in errors ("'x.onnx'").
 [[nodiscard]] Result<::onnx::ModelProto> parse_model_proto(std::string_view bytes, std::string_view what);
 

@@ -1,5 +1,6 @@
 #include <modelkit/random_inputs.hpp>
 
+#include "onnx/onnx_json.hpp"
 #include "util/json_writer.hpp"
 #include "util/strings.hpp"
 
@@ -13,8 +14,6 @@
 
 namespace modelkit {
 namespace {
-
-std::string in_quotes(std::string_view s) { return "'" + std::string(s) + "'"; }
 
 // --- deterministic random numbers (splitmix64: same stream on every platform and stdlib) ---
 class Rng {
@@ -174,7 +173,7 @@ Result<std::int64_t> parse_dim(std::string_view text, std::string_view whole) {
   std::int64_t v = 0;
   auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
   if (text.empty() || ec != std::errc() || ptr != text.data() + text.size() || v < 0 || v > (std::int64_t{1} << 31))
-    return usage_error("input shape " + in_quotes(whole) + ": dimension " + in_quotes(text) +
+    return usage_error("input shape " + quoted(whole) + ": dimension " + quoted(text) +
                        " is not an integer from 0 to 2^31");
   return v;
 }
@@ -214,7 +213,7 @@ std::uint16_t float_to_bfloat16_bits(float f) {
 Result<InputShape> parse_input_shape(std::string_view text) {
   auto eq = text.find('=');
   if (eq == std::string_view::npos || eq == 0)
-    return usage_error("input shape " + in_quotes(text) + " must look like name=1x128");
+    return usage_error("input shape " + quoted(text) + " must look like name=1x128");
   InputShape out{std::string(text.substr(0, eq)), {}};
   std::string_view dims = text.substr(eq + 1);
   while (!dims.empty()) {
@@ -225,7 +224,7 @@ Result<InputShape> parse_input_shape(std::string_view text) {
     out.shape.push_back(*v);
     if (sep == std::string_view::npos) break;
     dims = dims.substr(sep + 1);
-    if (dims.empty()) return usage_error("input shape " + in_quotes(text) + " ends with a separator");
+    if (dims.empty()) return usage_error("input shape " + quoted(text) + " ends with a separator");
   }
   return out;
 }
@@ -238,23 +237,23 @@ Result<RandomInputs> make_random_inputs(std::span<const onnx::ValueInfo> inputs,
     if (!known) {
       std::vector<std::string> names;
       for (const auto& v : inputs) names.push_back(v.name);
-      return usage_error("input shape for " + in_quotes(overrides[i].name) + ": the model has no such input (inputs: " +
+      return usage_error("input shape for " + quoted(overrides[i].name) + ": the model has no such input (inputs: " +
                          util::join(names, ", ") + ")");
     }
     for (std::size_t j = 0; j < i; ++j)
       if (overrides[j].name == overrides[i].name)
-        return usage_error("input shape for " + in_quotes(overrides[i].name) + " is given twice");
+        return usage_error("input shape for " + quoted(overrides[i].name) + " is given twice");
   }
 
   RandomInputs out;
   out.seed = seed;
   for (const auto& input : inputs) {
     if (input.kind != "tensor")
-      return failure("input " + in_quotes(input.name) + " is a " + input.kind +
+      return failure("input " + quoted(input.name) + " is a " + input.kind +
                      ", random inputs can only fill tensors");
     ElementType type = input.element_type;
     if (!is_float(type) && !is_integer(type) && type != ElementType::boolean)
-      return failure("input " + in_quotes(input.name) + " has element type " + in_quotes(element_type_name(type)) +
+      return failure("input " + quoted(input.name) + " has element type " + quoted(element_type_name(type)) +
                      ", random inputs cannot fill it");
 
     RandomInputRecord record;
@@ -267,19 +266,19 @@ Result<RandomInputs> make_random_inputs(std::span<const onnx::ValueInfo> inputs,
     Fill fill = fill_for(input.name);
     if (override_shape) {
       if (input.has_shape && override_shape->shape.size() != input.shape.size())
-        return usage_error("input shape for " + in_quotes(input.name) + " has " +
+        return usage_error("input shape for " + quoted(input.name) + " has " +
                            std::to_string(override_shape->shape.size()) + " dimensions, the model declares " +
                            std::to_string(input.shape.size()) + " " + onnx::format_dims(input));
       for (std::size_t d = 0; input.has_shape && d < input.shape.size(); ++d)
         if (input.shape[d].value && *input.shape[d].value != override_shape->shape[d])
-          return usage_error("input shape for " + in_quotes(input.name) + ": dimension " + std::to_string(d) +
+          return usage_error("input shape for " + quoted(input.name) + ": dimension " + std::to_string(d) +
                              " is fixed at " + std::to_string(*input.shape[d].value) + " in the model, not " +
                              std::to_string(override_shape->shape[d]));
       record.shape = override_shape->shape;
       record.dims.push_back("shape given: " + format_shape(record.shape));
     } else {
       if (!input.has_shape)
-        return failure("input " + in_quotes(input.name) + " declares no shape, so its rank is unknown; give its shape (" +
+        return failure("input " + quoted(input.name) + " declares no shape, so its rank is unknown; give its shape (" +
                        input.name + "=1x...)");
       bool image_like = is_float(type) && input.shape.size() == 4 &&
                         (fill == Fill::image || fill == Fill::generic) &&
@@ -288,13 +287,13 @@ Result<RandomInputs> make_random_inputs(std::span<const onnx::ValueInfo> inputs,
         const auto& dim = input.shape[d];
         if (dim.value) {
           if (*dim.value < 0)
-            return failure("input " + in_quotes(input.name) + ": dimension " + std::to_string(d) + " is negative (" +
+            return failure("input " + quoted(input.name) + ": dimension " + std::to_string(d) + " is negative (" +
                            std::to_string(*dim.value) + ")");
           record.shape.push_back(*dim.value);
           continue;
         }
         if (dim.symbol.empty())
-          return failure("input " + in_quotes(input.name) + ": dimension " + std::to_string(d) + " of " +
+          return failure("input " + quoted(input.name) + ": dimension " + std::to_string(d) + " of " +
                          onnx::format_dims(input) + " has neither a size nor a name; give the input's shape (" +
                          input.name + "=...)");
         std::int64_t value = 1;
@@ -331,11 +330,11 @@ Result<RandomInputs> make_random_inputs(std::span<const onnx::ValueInfo> inputs,
     std::uint64_t count = 1;
     for (auto d : record.shape) {
       if (d != 0 && count > kMaxInputBytes / static_cast<std::uint64_t>(d))
-        return failure("input " + in_quotes(input.name) + " of shape " + format_shape(record.shape) + " is too large");
+        return failure("input " + quoted(input.name) + " of shape " + format_shape(record.shape) + " is too large");
       count *= static_cast<std::uint64_t>(d);
     }
     if (element_storage_bytes(type, count) > kMaxInputBytes)
-      return failure("input " + in_quotes(input.name) + " of shape " + format_shape(record.shape) +
+      return failure("input " + quoted(input.name) + " of shape " + format_shape(record.shape) +
                      " would take more than 2 GiB");
 
     auto tensor = Tensor::zeros(input.name, type, record.shape);

@@ -3,14 +3,13 @@
 #include <modelkit/quantize.hpp>
 #include <modelkit/runtime.hpp>
 
+#include "quant/report_json.hpp"
 #include "util/json_writer.hpp"
 
 #include <cmath>
 
 namespace modelkit::quant {
 namespace {
-
-std::string in_quotes(std::string_view s) { return "'" + std::string(s) + "'"; }
 
 struct Accumulator {
   double dot = 0, norm_a = 0, norm_b = 0, max_abs = 0, sum_abs = 0;
@@ -48,7 +47,7 @@ Result<ValidationReport> compare_models(const std::filesystem::path& float_model
     names.push_back(o.name);
     bool found = false;
     for (const auto& q : candidate->outputs()) found = found || q.name == o.name;
-    if (!found) return failure(in_quotes(quantized_model.string()) + " lacks output " + in_quotes(o.name));
+    if (!found) return failure(quoted(quantized_model.string()) + " lacks output " + quoted(o.name));
   }
   std::vector<Accumulator> acc(names.size());
   report.outputs.resize(names.size());
@@ -69,7 +68,7 @@ Result<ValidationReport> compare_models(const std::filesystem::path& float_model
       const Tensor& ta = (*ra)[i];
       const Tensor& tb = (*rb)[i];
       if (ta.shape != tb.shape)
-        return failure("output " + in_quotes(names[i]) + " is [" + format_shape(ta.shape) + "] in the float model but [" +
+        return failure("output " + quoted(names[i]) + " is [" + format_shape(ta.shape) + "] in the float model but [" +
                        format_shape(tb.shape) + "] in the quantized one");
       if (!read_floats(ta, a) || !read_floats(tb, b)) {
         out.compared = false;
@@ -89,7 +88,7 @@ Result<ValidationReport> compare_models(const std::filesystem::path& float_model
     }
     ++report.samples;
   }
-  if (report.samples == 0) return failure("validation data " + in_quotes(source.describe()) + " yielded no sample");
+  if (report.samples == 0) return failure("validation data " + quoted(source.describe()) + " yielded no sample");
   for (std::size_t i = 0; i < names.size(); ++i) {
     auto& out = report.outputs[i];
     const auto& s = acc[i];

@@ -14,14 +14,6 @@
 namespace modelkit::quant {
 namespace {
 
-std::string in_quotes(std::string_view s) { return "'" + std::string(s) + "'"; }
-
-bool default_domain(const ::onnx::NodeProto& n) { return n.domain().empty() || n.domain() == "ai.onnx"; }
-
-std::string op_key(const ::onnx::NodeProto& n) {
-  return default_domain(n) ? n.op_type() : n.domain() + "." + n.op_type();
-}
-
 const ::onnx::AttributeProto* attribute(const ::onnx::NodeProto& n, std::string_view name) {
   for (const auto& a : n.attribute())
     if (a.name() == name) return &a;
@@ -37,6 +29,9 @@ float float_attribute(const ::onnx::NodeProto& n, std::string_view name, float f
   auto* a = attribute(n, name);
   return a && a->type() == ::onnx::AttributeProto::FLOAT ? a->f() : fallback;
 }
+
+// Per-channel Q/DQ (the axis attribute) exists in the default domain from opset 13.
+constexpr int kPerChannelQdqOpset = 13;
 
 struct RoleRule {
   std::string_view op;
@@ -112,7 +107,7 @@ std::int64_t constants_to_initializers(::onnx::ModelProto& model) {
         if (a.has_g()) convert(*a.mutable_g());
         for (auto& sub : *a.mutable_graphs()) convert(sub);
       }
-      if (n.op_type() == "Constant" && default_domain(n) && n.output_size() == 1 && n.attribute_size() == 1) {
+      if (n.op_type() == "Constant" && onnx::is_default_domain(n) && n.output_size() == 1 && n.attribute_size() == 1) {
         const auto& a = n.attribute(0);
         ::onnx::TensorProto t;
         bool ok = true;
@@ -195,13 +190,13 @@ Result<std::int64_t> fold_batch_norms_in(::onnx::GraphProto& g, const std::files
   std::set<int> removed;
   for (int i = 0; i < g.node_size(); ++i) {
     auto& bn = *g.mutable_node(i);
-    if (bn.op_type() != "BatchNormalization" || !default_domain(bn) || bn.input_size() != 5 || bn.output_size() != 1)
+    if (bn.op_type() != "BatchNormalization" || !onnx::is_default_domain(bn) || bn.input_size() != 5 || bn.output_size() != 1)
       continue;
     if (int_attribute(bn, "training_mode", 0) != 0) continue;
     auto p = producer.find(bn.input(0));
     if (p == producer.end() || uses[bn.input(0)] != 1) continue;
     auto& conv = *g.mutable_node(p->second);
-    if (conv.op_type() != "Conv" || !default_domain(conv) || conv.input_size() < 2) continue;
+    if (conv.op_type() != "Conv" || !onnx::is_default_domain(conv) || conv.input_size() < 2) continue;
     auto w = read(conv.input(1));
     auto gamma = read(bn.input(1)), beta = read(bn.input(2)), mean = read(bn.input(3)), var = read(bn.input(4));
     if (!w || !gamma || !beta || !mean || !var || w->shape.empty()) continue;
@@ -267,7 +262,7 @@ void infer_node(GraphScope& s, const ::onnx::NodeProto& n, const std::vector<Gra
     if (i < n.output_size() && !n.output(i).empty() && t && !s.types.count(n.output(i))) s.types[n.output(i)] = *t;
   };
   const std::string& op = n.op_type();
-  if (!default_domain(n)) {
+  if (!onnx::is_default_domain(n)) {
     for (int i = 0; i < n.output_size(); ++i) set(i, in(0));
     return;
   }
@@ -406,7 +401,7 @@ std::vector<std::unique_ptr<GraphScope>> build_scopes(::onnx::ModelProto& model)
 }
 
 std::optional<Role> role_of(const ::onnx::NodeProto& node) {
-  if (!default_domain(node)) return std::nullopt;
+  if (!onnx::is_default_domain(node)) return std::nullopt;
   for (const auto& r : kRoles)
     if (r.op == node.op_type()) return r.role;
   return std::nullopt;
@@ -422,10 +417,11 @@ const std::vector<std::string>& supported_op_types() {
 }
 
 std::string qdq_domain(std::int64_t opset, const QuantizeOptions& o) {
-  auto sixteen = [](QuantType t) { return t == QuantType::int16 || t == QuantType::uint16; };
-  if (sixteen(o.activation_type) || sixteen(o.weight_type)) return opset >= 21 ? "" : "com.microsoft";
-  if (o.per_channel && opset < 13) return "com.microsoft";
-  return "";
+  // The default domain when its Q/DQ accept both types (the type table's min_opset) and,
+  // per-channel, the axis attribute (opset 13).
+  const int needed = std::max({setting_info(o.activation_type).min_opset, setting_info(o.weight_type).min_opset,
+                               o.per_channel ? kPerChannelQdqOpset : 0});
+  return opset >= needed ? "" : "com.microsoft";
 }
 
 // --- planning ------------------------------------------------------------------------------------
@@ -526,7 +522,7 @@ class Planner {
           }
           if (auto* p = matcher_.match(n.name())) {
             st.status = "skipped";
-            st.reason = "excluded by pattern " + in_quotes(p->text);
+            st.reason = "excluded by pattern " + quoted(p->text);
             continue;
           }
         }
@@ -752,24 +748,24 @@ Result<Planned> plan(::onnx::ModelProto& model, const QuantizeOptions& options) 
     for (const auto& n : s->graph->node()) node_names.insert(n.name());
   for (const auto& p : matcher.patterns)
     if (!p.pattern.is_regex() && !node_names.count(p.text))
-      return usage_error("exclude pattern " + in_quotes(p.text) + " is neither a node name nor a valid regular expression (" +
+      return usage_error("exclude pattern " + quoted(p.text) + " is neither a node name nor a valid regular expression (" +
                          p.pattern.regex_error() + ")");
 
   Planner planner(out, options, matcher);
   planner.plan_graph(*out.scopes.front());
 
   for (const auto& p : matcher.patterns)
-    if (!p.used) out.warnings.push_back("exclude pattern " + in_quotes(p.text) + " matches no node");
+    if (!p.used) out.warnings.push_back("exclude pattern " + quoted(p.text) + " matches no node");
   std::set<std::string> present;
   for (const auto& s : out.scopes)
-    for (const auto& n : s->graph->node()) present.insert(op_key(n));
+    for (const auto& n : s->graph->node()) present.insert(onnx::op_key(n));
   const auto& supported = supported_op_types();
   for (const auto& op : options.op_types) {
     if (!options.op_types_from_user) break;  // a default list is not the user's to hear about
     if (std::find(supported.begin(), supported.end(), op) == supported.end())
-      out.warnings.push_back("op type " + in_quotes(op) + " is not quantizable");
+      out.warnings.push_back("op type " + quoted(op) + " is not quantizable");
     else if (!present.count(op))
-      out.warnings.push_back("op type " + in_quotes(op) + " matches no node");
+      out.warnings.push_back("op type " + quoted(op) + " matches no node");
   }
   return out;
 }

@@ -15,11 +15,13 @@ void store(Tensor& out, std::size_t i, std::int64_t q) {
 }
 
 void store_quantized(Tensor& out, QuantType t, std::size_t i, std::int64_t q) {
-  switch (t) {
-    case QuantType::uint8: store<std::uint8_t>(out, i, q); break;
-    case QuantType::int8: store<std::int8_t>(out, i, q); break;
-    case QuantType::uint16: store<std::uint16_t>(out, i, q); break;
-    case QuantType::int16: store<std::int16_t>(out, i, q); break;
+  const auto& info = setting_info(t);
+  if (info.bits == 8) {
+    if (info.is_signed) store<std::int8_t>(out, i, q);
+    else store<std::uint8_t>(out, i, q);
+  } else {
+    if (info.is_signed) store<std::int16_t>(out, i, q);
+    else store<std::uint16_t>(out, i, q);
   }
 }
 
@@ -35,24 +37,14 @@ Result<void> check_float(const Tensor& w) {
 }  // namespace
 
 QuantLimits quant_limits(QuantType t, bool symmetric) {
-  switch (t) {
-    case QuantType::uint8: return {0, 255};
-    case QuantType::int8: return symmetric ? QuantLimits{-127, 127} : QuantLimits{-128, 127};
-    case QuantType::uint16: return {0, 65535};
-    case QuantType::int16: return symmetric ? QuantLimits{-32767, 32767} : QuantLimits{-32768, 32767};
-  }
-  return {0, 255};
+  const auto& info = setting_info(t);
+  if (!info.is_signed) return {0, (std::int64_t{1} << info.bits) - 1};
+  const std::int64_t half = std::int64_t{1} << (info.bits - 1);
+  // Symmetric signed ranges are narrow ([-127, 127]) so that -x quantizes to -q.
+  return {symmetric ? -(half - 1) : -half, half - 1};
 }
 
-ElementType element_type(QuantType t) {
-  switch (t) {
-    case QuantType::uint8: return ElementType::uint8;
-    case QuantType::int8: return ElementType::int8;
-    case QuantType::uint16: return ElementType::uint16;
-    case QuantType::int16: return ElementType::int16;
-  }
-  return ElementType::uint8;
-}
+ElementType element_type(QuantType t) { return setting_info(t).element_type; }
 
 QuantParams asymmetric_params(float rmin, float rmax, QuantType t) {
   const auto lim = quant_limits(t, false);
@@ -73,8 +65,7 @@ QuantParams asymmetric_params(float rmin, float rmax, QuantType t) {
 QuantParams symmetric_params(float absmax, QuantType t) {
   const auto lim = quant_limits(t, true);
   QuantParams p;
-  p.zero_point = (lim.qmin + lim.qmax + 1) / 2;  // 0 for signed, 128 / 32768 for unsigned
-  if (t == QuantType::int8 || t == QuantType::int16) p.zero_point = 0;
+  p.zero_point = setting_info(t).is_signed ? 0 : (lim.qmin + lim.qmax + 1) / 2;  // unsigned: 128 / 32768
   double scale = 2.0 * std::fabs(static_cast<double>(absmax)) / static_cast<double>(lim.qmax - lim.qmin);
   if (!(scale > 0) || static_cast<float>(scale) < std::numeric_limits<float>::min()) {
     p.scale = 1;

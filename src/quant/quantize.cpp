@@ -4,6 +4,7 @@
 #include <modelkit/quantize.hpp>
 #include <modelkit/runtime.hpp>
 
+#include "quant/report_json.hpp"
 #include "onnx/model_proto.hpp"
 #include "quant/graph.hpp"
 #include "quant/params.hpp"
@@ -18,12 +19,6 @@
 namespace modelkit::quant {
 namespace fs = std::filesystem;
 namespace {
-
-std::string in_quotes(std::string_view s) { return "'" + std::string(s) + "'"; }
-
-std::string op_key(const ::onnx::NodeProto& n) {
-  return n.domain().empty() || n.domain() == "ai.onnx" ? n.op_type() : n.domain() + "." + n.op_type();
-}
 
 using Key = std::pair<GraphScope*, std::string>;
 
@@ -114,7 +109,7 @@ class Emitter {
     for (const auto& f : p_.folds) check(f.scope, f.output);
     if (!missing_main.empty())
       return failure("the ranges lack " + std::to_string(missing_main.size()) + " tensor(s) this model needs, e.g. " +
-                     in_quotes(missing_main.front()) + " (were they collected on this model with these options?)");
+                     quoted(missing_main.front()) + " (were they collected on this model with these options?)");
     // Descendants of an unreached body are unreached too.
     for (const auto& s : p_.scopes)
       for (GraphScope* a = s->parent; a; a = a->parent)
@@ -132,7 +127,7 @@ class Emitter {
     // One warning per outermost unreached body (its nested bodies go with it), in graph order.
     for (const auto& s : p_.scopes)
       if (unreached.count(s.get()) && !unreached.count(s->parent))
-        report_.warnings.push_back("graph " + in_quotes(s->path) +
+        report_.warnings.push_back("graph " + quoted(s->path) +
                                    " was not reached by the calibration data; left in float");
     return {};
   }
@@ -148,7 +143,7 @@ class Emitter {
       auto* proto = a.scope->find_initializer(a.name);
       auto t = onnx::tensor_from_proto(*proto, model_dir_);
       if (!t) return t.take_error();
-      if (t->type != ElementType::float32) return failure("constant " + in_quotes(a.name) + " is not float32");
+      if (t->type != ElementType::float32) return failure("constant " + quoted(a.name) + " is not float32");
       calib::Range r{0, 0};
       bool first = true;
       for (float v : t->values<float>()) {
@@ -165,7 +160,7 @@ class Emitter {
     auto r = calibrated(name);
     if (r) return std::optional<calib::Range>(*r);
     if (a.derived) return std::optional<calib::Range>();
-    return failure("no calibration range for tensor " + in_quotes(name));
+    return failure("no calibration range for tensor " + quoted(name));
   }
 
   Result<void> compute_group_params() {
@@ -413,7 +408,7 @@ class Emitter {
         input_scale = params_of(&s, original_input0(s, w.node)).scale;
         if (q->params.size() != 1 && q->params.size() != bias->element_count()) {
           bias.reset();  // a bias that does not match the channels stays float
-          report_.warnings.push_back("bias of node " + in_quotes(node.name()) + " kept in float: " +
+          report_.warnings.push_back("bias of node " + quoted(node.name()) + " kept in float: " +
                                      std::to_string(bias->element_count()) + " values for " +
                                      std::to_string(q->params.size()) + " weight channels");
         }
@@ -438,7 +433,7 @@ class Emitter {
       if (!bias) continue;
       auto qb = quantize_bias(*bias, input_scale, params);
       if (!qb) {
-        report_.warnings.push_back("bias of node " + in_quotes(node.name()) + " kept in float: " + qb.error().message);
+        report_.warnings.push_back("bias of node " + quoted(node.name()) + " kept in float: " + qb.error().message);
         continue;
       }
       node.set_input(bias_use->slot, add_quantized_initializer(s, *qb, bias->name, front));
@@ -508,7 +503,7 @@ class Emitter {
 Error already_quantized(const fs::path& path, const onnx::QuantizationInfo& q) {
   std::string evidence;
   for (std::size_t i = 0; i < q.evidence.size() && i < 4; ++i) evidence += (i ? ", " : "") + q.evidence[i];
-  return failure(in_quotes(path.string()) + " is already quantized (" + evidence +
+  return failure(quoted(path.string()) + " is already quantized (" + evidence +
                  "); quantize its float model instead");
 }
 
@@ -526,7 +521,7 @@ Result<Loaded> load_float_model(const fs::path& path) {
   // ORT fuses Q/DQ into QLinearConv, QLinearMatMul, ... of the model's own default domain,
   // which exist from opset 10: on older models it would emit operators their opset lacks.
   if (info->default_opset() < 10)
-    return failure(in_quotes(path.string()) + " uses opset " + std::to_string(info->default_opset()) +
+    return failure(quoted(path.string()) + " uses opset " + std::to_string(info->default_opset()) +
                    "; static QDQ quantization needs opset 10 or newer (ONNX Runtime fuses Q/DQ into opset-10 "
                    "operators such as QLinearConv); re-export the model with opset 13 or newer");
   return Loaded{std::move(*model), std::move(*info)};
@@ -545,14 +540,14 @@ Result<void> require_something_to_quantize(const Planned& planned, const Quantiz
     else if (n.reason == "not in op_types") ++not_asked;
     else if (n.reason == "op type not quantizable") {
       ++unsupported;
-      unsupported_ops.insert(op_key(n.scope->graph->node(n.node)));
+      unsupported_ops.insert(onnx::op_key(n.scope->graph->node(n.node)));
     } else {
       ++other;
       other_reasons.insert(n.reason);
     }
   }
   if (quantized > 0) return {};
-  const std::string what = in_quotes(path.string());
+  const std::string what = quoted(path);
   if (planned.nodes.empty()) return failure(what + " has no nodes: nothing to quantize");
   std::vector<std::string> parts;
   if (excluded) parts.push_back(std::to_string(excluded) + " excluded by --exclude-nodes");
@@ -593,22 +588,6 @@ Result<void> require_something_to_quantize(const Planned& planned, const Quantiz
 }
 
 }  // namespace
-
-std::string_view quant_type_name(QuantType t) {
-  switch (t) {
-    case QuantType::uint8: return "uint8";
-    case QuantType::int8: return "int8";
-    case QuantType::uint16: return "uint16";
-    case QuantType::int16: return "int16";
-  }
-  return "uint8";
-}
-
-Result<QuantType> parse_quant_type(std::string_view text) {
-  for (auto t : {QuantType::uint8, QuantType::int8, QuantType::uint16, QuantType::int16})
-    if (quant_type_name(t) == text) return t;
-  return usage_error("unknown quantization type " + in_quotes(text) + " (expected uint8, int8, uint16 or int16)");
-}
 
 Result<QuantizationPlan> plan_quantization(const fs::path& model_path, const QuantizeOptions& options) {
   auto loaded = load_float_model(model_path);
@@ -657,7 +636,7 @@ Result<QuantizeReport> quantize(const fs::path& model_path, const calib::TensorR
   std::vector<std::pair<std::string, std::string>> names;  // node name, op key
   for (const auto& ns : planned->nodes) {
     const auto& n = ns.scope->graph->node(ns.node);
-    names.emplace_back(n.name(), op_key(n));
+    names.emplace_back(n.name(), onnx::op_key(n));
   }
   Emitter emitter(model, *planned, ranges, options, domain, model_dir, report);
   MODELKIT_TRY_VOID(emitter.run());

@@ -161,6 +161,30 @@ std::span<const ModelIdDefaultRow> model_id_defaults() { return data::kModelIdDe
 std::span<const SentinelRow> sentinels() { return data::kSentinels; }
 std::span<const ClassChoiceRow> class_choices() { return data::kClassChoices; }
 
+namespace {
+// Sorted by task name. The data a task's inputs are made from: its pipeline's own
+// pre-processing (a tokenizer for text, an image processor for images).
+constexpr CalibrationKindRow kCalibrationKindRows[] = {
+    {"depth-estimation", CalibrationKind::image},       {"feature-extraction", CalibrationKind::text},
+    {"fill-mask", CalibrationKind::text},               {"image-classification", CalibrationKind::image},
+    {"image-feature-extraction", CalibrationKind::image}, {"image-segmentation", CalibrationKind::image},
+    {"keypoint-detection", CalibrationKind::image},     {"multiple-choice", CalibrationKind::text},
+    {"next-sentence-prediction", CalibrationKind::text}, {"object-detection", CalibrationKind::image},
+    {"question-answering", CalibrationKind::text},      {"semantic-segmentation", CalibrationKind::image},
+    {"sentence-similarity", CalibrationKind::text},     {"text-classification", CalibrationKind::text},
+    {"token-classification", CalibrationKind::text},
+};
+}  // namespace
+
+std::span<const CalibrationKindRow> calibration_kinds() { return kCalibrationKindRows; }
+
+std::optional<CalibrationKind> calibration_kind_for_task(TaskId task) {
+  if (task == kNoTask) return std::nullopt;
+  const auto* row = lookup(kCalibrationKindRows, task_name(task), [](const CalibrationKindRow& r) { return r.task; });
+  if (!row) return std::nullopt;
+  return row->kind;
+}
+
 std::string_view modality_of_main_input(std::string_view main_input_name) {
   if (main_input_name.empty()) return "unknown";
   if (main_input_name.find('|') != std::string_view::npos) return "multimodal";

@@ -1,6 +1,7 @@
 #include <modelkit/plan.hpp>
 #include <modelkit/registry.hpp>
 
+#include "onnx/onnx_json.hpp"
 #include "report/json_fields.hpp"
 #include "util/json_writer.hpp"
 #include "util/strings.hpp"

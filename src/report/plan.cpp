@@ -6,6 +6,7 @@
 #include "util/file.hpp"
 #include "util/json_read.hpp"
 #include "util/json_writer.hpp"
+#include "util/output_guard.hpp"
 #include "util/strings.hpp"
 
 #include <algorithm>
@@ -28,32 +29,11 @@ void write_resolution(util::JsonWriter& w, const TaskResolution& r) {
 
 }  // namespace report
 
-namespace {
-
-// build-pipeline.md, "Calibration data": the tasks with a dataset kind.
-struct KindRow {
-  std::string_view task;
-  std::string_view kind;
-};
-constexpr std::array kCalibrationKinds = {
-    KindRow{"depth-estimation", "image"},        KindRow{"feature-extraction", "text"},
-    KindRow{"fill-mask", "text"},                KindRow{"image-classification", "image"},
-    KindRow{"image-feature-extraction", "image"}, KindRow{"image-segmentation", "image"},
-    KindRow{"keypoint-detection", "image"},      KindRow{"multiple-choice", "text"},
-    KindRow{"next-sentence-prediction", "text"}, KindRow{"object-detection", "image"},
-    KindRow{"question-answering", "text"},       KindRow{"semantic-segmentation", "image"},
-    KindRow{"sentence-similarity", "text"},      KindRow{"text-classification", "text"},
-    KindRow{"token-classification", "text"},
-};
-
-}  // namespace
-
-std::pair<std::string, std::string> calibration_kind_for(const TaskResolution& resolution) {
-  if (!resolution.task) return {"random", "no task"};
-  for (const auto& row : kCalibrationKinds)
-    if (row.task == *resolution.task)
-      return {std::string(row.kind), "task '" + *resolution.task + "' calibrates on " + std::string(row.kind)};
-  return {"random", "task '" + *resolution.task + "' has no dataset kind"};
+std::pair<CalibrationKind, std::string> calibration_kind_for(const TaskResolution& resolution) {
+  if (!resolution.task) return {CalibrationKind::random, "no task"};
+  auto kind = registry::calibration_kind_for_task(registry::find_task(*resolution.task));
+  if (!kind) return {CalibrationKind::random, "task '" + *resolution.task + "' has no dataset kind"};
+  return {*kind, "task '" + *resolution.task + "' calibrates on " + std::string(setting_name(*kind))};
 }
 
 Result<BuildConfig> make_build_config(const ResolvedModel& model) {
@@ -78,6 +58,47 @@ Result<void> check_sequence_length(const ResolvedModel& model, int sequence_leng
   return {};
 }
 
+BuildConfig make_quantize_config(const ResolvedModel& model, std::string_view onnx_reference) {
+  if (model.resolution.resolved()) {
+    auto made = make_build_config(model);
+    if (made) return std::move(*made);
+  }
+  BuildConfig config;
+  config.request = model.spec;
+  config.resolution = model.resolution;
+  config.calibration.kind = CalibrationKind::random;
+  config.calibration.kind_reason = "no task is known for " + quoted(onnx_reference) + " (pass --task or --config)";
+  return config;
+}
+
+Result<ReplayedBuild> replay_build_config(const std::string& path, const ModelSpec& command_line,
+                                          const CacheLocation& cache) {
+  MODELKIT_TRY(BuildConfig recorded, read_build_config(path));
+  ModelSpec spec = recorded.request;
+  if (command_line.model || command_line.model_type || command_line.model_class) {
+    spec.model = command_line.model;
+    spec.model_type = command_line.model_type;
+    spec.model_class = command_line.model_class;
+  }
+  if (command_line.task) spec.task = command_line.task;
+  MODELKIT_TRY(ResolvedModel model, resolve_model(spec, cache));
+  MODELKIT_TRY(BuildConfig config, make_build_config(model));
+  const auto& r = recorded.request;
+  bool same_request = r.model == spec.model && r.model_type == spec.model_type && r.model_class == spec.model_class &&
+                      r.task == spec.task;
+  if (same_request) {
+    auto check = check_replayed_resolution(recorded.resolution, config.resolution);
+    if (!check) return check.take_error().with_context(quoted(path));
+  }
+  // Settings come from the file; the data kind follows today's resolution.
+  auto fresh = config.calibration;
+  config.calibration = recorded.calibration;
+  config.calibration.kind = fresh.kind;
+  config.calibration.kind_reason = fresh.kind_reason;
+  config.quantization = recorded.quantization;
+  return ReplayedBuild{std::move(model), std::move(config)};
+}
+
 namespace {
 
 void write_request(util::JsonWriter& w, const ModelSpec& s) {
@@ -99,12 +120,12 @@ void write_settings(util::JsonWriter& w, const BuildConfig& c) {
   w.end_object();
   const auto& cal = c.calibration;
   w.key("calibration").begin_object();
-  w.field("kind", cal.kind);
+  w.field("kind", setting_name(cal.kind));
   w.field("kind_reason", cal.kind_reason);
   w.field("data", cal.data);
   w.field("samples", cal.samples);
   w.field("sequence_length", cal.sequence_length);
-  w.field("method", cal.method);
+  w.field("method", setting_name(cal.method));
   w.field("percentile", cal.percentile);
   w.field("histogram_bins", cal.histogram_bins);
   w.field("seed", cal.seed);
@@ -112,8 +133,8 @@ void write_settings(util::JsonWriter& w, const BuildConfig& c) {
   const auto& q = c.quantization;
   w.key("quantization").begin_object();
   w.field("format", q.format);
-  w.field("activation_type", q.activation_type);
-  w.field("weight_type", q.weight_type);
+  w.field("activation_type", setting_name(q.activation_type));
+  w.field("weight_type", setting_name(q.weight_type));
   w.field("per_channel", q.per_channel);
   w.key("op_types").string_array(q.op_types);
   w.key("exclude_nodes").string_array(q.exclude_nodes);
@@ -219,6 +240,17 @@ class Fields {
     for (auto a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
     return failure("field '" + name(k) + "' must be one of " + list + ", got '" + out + "'");
   }
+  // A setting from its table (settings.hpp); absent keeps `out`.
+  template <class E>
+  Result<void> setting(std::string_view k, E& out) const {
+    std::string text(setting_name(out));
+    MODELKIT_TRY_VOID(get(k, text));
+    auto parsed = parse_setting<E>(text);
+    if (!parsed)
+      return failure("field '" + name(k) + "' must be one of " + setting_list<E>() + ", got " + quoted(text));
+    out = *parsed;
+    return {};
+  }
 
   // A key this reader never asked for is a typo or a field of another version: an error naming
   // it, not a setting silently ignored. `written_only` are keys written for readers, not read back.
@@ -281,12 +313,12 @@ Result<BuildConfig> parse_build_config(std::string_view json) {
   auto cal = root.object("calibration");
   if (!cal) return cal.take_error();
   auto& cs = c.calibration;
-  MODELKIT_TRY_VOID(cal->one_of("kind", cs.kind, {"text", "image", "random"}));
+  MODELKIT_TRY_VOID(cal->setting("kind", cs.kind));
   MODELKIT_TRY_VOID(cal->get("kind_reason", cs.kind_reason));
   MODELKIT_TRY_VOID(cal->get("data", cs.data));
   MODELKIT_TRY_VOID(cal->get("samples", cs.samples, 1, 1'000'000));
   MODELKIT_TRY_VOID(cal->get("sequence_length", cs.sequence_length, 1, 1'000'000));
-  MODELKIT_TRY_VOID(cal->one_of("method", cs.method, {"minmax", "percentile", "entropy"}));
+  MODELKIT_TRY_VOID(cal->setting("method", cs.method));
   MODELKIT_TRY_VOID(cal->get("percentile", cs.percentile));
   MODELKIT_TRY_VOID(cal->get("histogram_bins", cs.histogram_bins, 16, 1 << 20));
   MODELKIT_TRY_VOID(cal->get("seed", cs.seed));
@@ -294,8 +326,8 @@ Result<BuildConfig> parse_build_config(std::string_view json) {
   if (!quant) return quant.take_error();
   auto& q = c.quantization;
   MODELKIT_TRY_VOID(quant->one_of("format", q.format, {"qdq"}));
-  MODELKIT_TRY_VOID(quant->one_of("activation_type", q.activation_type, {"uint8", "int8", "uint16", "int16"}));
-  MODELKIT_TRY_VOID(quant->one_of("weight_type", q.weight_type, {"int8", "uint8", "int16", "uint16"}));
+  MODELKIT_TRY_VOID(quant->setting("activation_type", q.activation_type));
+  MODELKIT_TRY_VOID(quant->setting("weight_type", q.weight_type));
   MODELKIT_TRY_VOID(quant->get("per_channel", q.per_channel));
   MODELKIT_TRY_VOID(quant->get("op_types", q.op_types));
   MODELKIT_TRY_VOID(quant->get("exclude_nodes", q.exclude_nodes));
@@ -312,6 +344,17 @@ Result<BuildConfig> parse_build_config(std::string_view json) {
 
 Result<void> write_build_config(const BuildConfig& config, const std::string& path) {
   return util::write_file_atomic(path, build_config_json(config));
+}
+
+Result<void> write_build_config(const BuildConfig& config, const std::string& path, const ResolvedModel& model,
+                                bool force) {
+  std::vector<std::filesystem::path> inputs;
+  if (model.checkpoint) {
+    inputs.push_back(model.checkpoint->source.folder);
+    if (model.checkpoint->source.config_path) inputs.push_back(*model.checkpoint->source.config_path);
+  }
+  MODELKIT_TRY_VOID(util::check_output(path, force, inputs));
+  return write_build_config(config, path);
 }
 
 Result<BuildConfig> read_build_config(const std::string& path) {
@@ -339,14 +382,7 @@ std::string resolution_json(const TaskResolution& resolution, bool pretty) {
   return w.take();
 }
 
-Result<OutputFormat> parse_output_format(std::string_view text) {
-  if (text == "table") return OutputFormat::table;
-  if (text == "json") return OutputFormat::json;
-  return usage_error("option '--format': expected 'table' or 'json', got '" + std::string(text) + "'");
-}
-
 std::string render_plan(const BuildConfig& c, const std::optional<std::string>& output, OutputFormat format) {
-  static constexpr std::array kStages = {"resolve", "plan", "calibrate", "quantize", "validate", "write"};
   if (format == OutputFormat::json) {
     util::JsonWriter w;
     w.begin_object();
@@ -360,7 +396,7 @@ std::string render_plan(const BuildConfig& c, const std::optional<std::string>& 
     w.key("plan").begin_object();
     write_settings(w, c);
     w.key("stages").begin_array();
-    for (auto s : kStages) w.value(s);
+    for (const auto& s : kBuildStages) w.value(s.name);
     w.end_array();
     w.field("output", output);
     w.end_object();
@@ -379,13 +415,15 @@ std::string render_plan(const BuildConfig& c, const std::optional<std::string>& 
   line("model class", c.resolution.model_class.value_or("-"));
   line("modality", c.resolution.modality);
   for (const auto& n : c.resolution.notes) line("note", n);
-  line("calibration", c.calibration.kind + " (" + c.calibration.kind_reason + "), " +
+  line("calibration", std::string(setting_name(c.calibration.kind)) + " (" + c.calibration.kind_reason + "), " +
                           std::to_string(c.calibration.samples) + " samples, sequence length " +
-                          std::to_string(c.calibration.sequence_length) + ", " + c.calibration.method);
-  line("quantization", "QDQ, activations " + c.quantization.activation_type + " asymmetric, weights " +
-                           c.quantization.weight_type + " symmetric, " +
+                          std::to_string(c.calibration.sequence_length) + ", " +
+                          std::string(setting_name(c.calibration.method)));
+  line("quantization", "QDQ, activations " + std::string(setting_name(c.quantization.activation_type)) +
+                           " asymmetric, weights " + std::string(setting_name(c.quantization.weight_type)) +
+                           " symmetric, " +
                            (c.quantization.per_channel ? "per-channel" : "per-tensor"));
-  line("stages", "resolve -> plan -> calibrate -> quantize -> validate -> write");
+  line("stages", setting_list<BuildStage>(" -> "));
   line("output", output.value_or("(none: dry run)"));
   return out;
 }

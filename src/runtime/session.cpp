@@ -16,8 +16,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string in_quotes(std::string_view s) { return "'" + std::string(s) + "'"; }
-
 void discard_log(void*, OrtLoggingLevel, const char*, const char*, const char*, const char*) {}
 
 // One ORT environment per process, made on first use (ORT wants exactly one).
@@ -100,15 +98,15 @@ const std::vector<TensorSpec>& Session::outputs() const { return impl_->outputs;
 
 Result<Session> Session::open(const fs::path& model, const SessionOptions& options) {
   std::error_code ec;
-  if (!fs::is_regular_file(model, ec)) return failure("cannot open " + in_quotes(model.string()) + ": no such file");
+  if (!fs::is_regular_file(model, ec)) return failure("cannot open " + quoted(model.string()) + ": no such file");
   try {
     auto impl = std::make_unique<Impl>();
-    impl->what = in_quotes(model.string());
+    impl->what = quoted(model.string());
     impl->session = Ort::Session(env(), model.c_str(), make_options(options));
     impl->read_specs();
     return Session(std::move(impl));
   } catch (const std::exception& e) {
-    return ort_error("cannot load " + in_quotes(model.string()), e);
+    return ort_error("cannot load " + quoted(model.string()), e);
   }
 }
 
@@ -133,17 +131,17 @@ Result<std::vector<Tensor>> Session::run(std::span<const Tensor> inputs, std::sp
   in_values.reserve(impl.inputs.size());
   for (const auto& t : inputs) {
     bool known = std::any_of(impl.inputs.begin(), impl.inputs.end(), [&](const auto& s) { return s.name == t.name; });
-    if (!known) return failure(impl.what + " has no input named " + in_quotes(t.name));
+    if (!known) return failure(impl.what + " has no input named " + quoted(t.name));
   }
   try {
     for (const auto& spec : impl.inputs) {
       auto it = std::find_if(inputs.begin(), inputs.end(), [&](const Tensor& t) { return t.name == spec.name; });
-      if (it == inputs.end()) return failure(impl.what + ": input " + in_quotes(spec.name) + " was not given");
+      if (it == inputs.end()) return failure(impl.what + ": input " + quoted(spec.name) + " was not given");
       if (spec.is_tensor && it->type != spec.type)
-        return failure(impl.what + ": input " + in_quotes(spec.name) + " is " + element_type_name(it->type) +
+        return failure(impl.what + ": input " + quoted(spec.name) + " is " + element_type_name(it->type) +
                        ", the model wants " + element_type_name(spec.type));
       if (it->bytes.size() != element_storage_bytes(it->type, it->element_count()))
-        return failure("input " + in_quotes(spec.name) + ": holds " + std::to_string(it->bytes.size()) +
+        return failure("input " + quoted(spec.name) + ": holds " + std::to_string(it->bytes.size()) +
                        " bytes, its shape [" + format_shape(it->shape) + "] needs " +
                        std::to_string(element_storage_bytes(it->type, it->element_count())));
       // ORT reads inputs only; its API takes a non-const pointer.
@@ -158,7 +156,7 @@ Result<std::vector<Tensor>> Session::run(std::span<const Tensor> inputs, std::sp
     } else {
       for (const auto& n : output_names) {
         bool known = std::any_of(impl.outputs.begin(), impl.outputs.end(), [&](const auto& s) { return s.name == n; });
-        if (!known) return failure(impl.what + " has no output named " + in_quotes(n));
+        if (!known) return failure(impl.what + " has no output named " + quoted(n));
         out_names.push_back(n.c_str());
       }
     }
@@ -168,11 +166,11 @@ Result<std::vector<Tensor>> Session::run(std::span<const Tensor> inputs, std::sp
     out.reserve(values.size());
     for (std::size_t i = 0; i < values.size(); ++i) {
       auto& v = values[i];
-      if (!v.IsTensor()) return failure(impl.what + ": output " + in_quotes(out_names[i]) + " is not a tensor");
+      if (!v.IsTensor()) return failure(impl.what + ": output " + quoted(out_names[i]) + " is not a tensor");
       auto info = v.GetTensorTypeAndShapeInfo();
       auto type = static_cast<ElementType>(info.GetElementType());
       if (element_bits(type) == 0)
-        return failure(impl.what + ": output " + in_quotes(out_names[i]) + " has element type " +
+        return failure(impl.what + ": output " + quoted(out_names[i]) + " has element type " +
                        element_type_name(type) + ", which a Tensor cannot hold");
       Tensor t;
       t.name = out_names[i];
@@ -214,8 +212,8 @@ Result<Session> open_with_extra_outputs(const fs::path& model_path, std::span<co
       for (const auto& v : values) close.emplace_back(util::edit_distance(v, name), v);
       std::sort(close.begin(), close.end());
       std::vector<std::string> suggestions;
-      for (std::size_t i = 0; i < close.size() && i < 3; ++i) suggestions.push_back(in_quotes(close[i].second));
-      return failure(in_quotes(model_path.string()) + " has no tensor named " + in_quotes(name) +
+      for (std::size_t i = 0; i < close.size() && i < 3; ++i) suggestions.push_back(quoted(close[i].second));
+      return failure(quoted(model_path.string()) + " has no tensor named " + quoted(name) +
                      (suggestions.empty() ? "" : " (closest: " + util::join(suggestions, ", ") + ")"));
     }
     if (!outputs.insert(name).second) continue;  // already an output
@@ -232,11 +230,11 @@ Result<Session> open_with_extra_outputs(const fs::path& model_path, std::span<co
 
   std::string bytes;
   if (!model->SerializeToString(&bytes))
-    return failure("cannot serialize " + in_quotes(model_path.string()) + " with extra outputs");
+    return failure("cannot serialize " + quoted(model_path.string()) + " with extra outputs");
   SessionOptions with_dir = options;
   if (with_dir.external_data_dir.empty())
     with_dir.external_data_dir = model_path.has_parent_path() ? model_path.parent_path() : fs::path(".");
-  return Session::from_bytes(bytes, with_dir, in_quotes(model_path.string()) + " (with extra outputs)");
+  return Session::from_bytes(bytes, with_dir, quoted(model_path.string()) + " (with extra outputs)");
 }
 
 }  // namespace modelkit::runtime

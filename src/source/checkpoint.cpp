@@ -21,8 +21,6 @@ CacheLocation CacheLocation::from_environment() {
 
 namespace {
 
-std::string quoted(const fs::path& p) { return "'" + p.string() + "'"; }
-
 bool is_file(const fs::path& p) {
   std::error_code ec;
   return fs::is_regular_file(p, ec);

@@ -59,6 +59,7 @@ std::string_view modality_of_class(std::string_view class_name) {
 
 void set_task(TaskResolution& r, TaskId task) {
   r.task = std::string(reg::task_name(task));
+  r.task_id = task;
   r.optimum_task = std::string(reg::to_optimum_task(task));
 }
 

@@ -4,10 +4,42 @@
 
 #include <util/file.hpp>
 #include <util/json_read.hpp>
+#include <util/json_writer.hpp>
+
+#include <cinttypes>
+#include <cstdio>
 
 #include <algorithm>
 
 namespace modelkit::tokenizer {
+
+std::string encoding_json_line(const Encoding& e) {
+  std::string out = "{\"ids\": [";
+  for (std::size_t i = 0; i < e.ids.size(); ++i) out += (i ? ", " : "") + std::to_string(e.ids[i]);
+  out += "], \"tokens\": [";
+  for (std::size_t i = 0; i < e.tokens.size(); ++i) {
+    if (i) out += ", ";
+    util::append_json_string(out, e.tokens[i]);
+  }
+  out += "]}\n";
+  return out;
+}
+
+std::string encoding_table(const Encoding& e, std::size_t input_index) {
+  char line[128];
+  std::snprintf(line, sizeof line, "input %zu: %zu tokens\n", input_index, e.ids.size());
+  std::string out = line;
+  std::snprintf(line, sizeof line, "%6s  %8s  %4s  %s\n", "index", "id", "type", "token");
+  out += line;
+  for (std::size_t i = 0; i < e.ids.size(); ++i) {
+    std::string shown;
+    util::append_json_string(shown, e.tokens[i]);
+    std::snprintf(line, sizeof line, "%6zu  %8" PRIu32 "  %4" PRIu32 "  ", i, e.ids[i],
+                  i < e.type_ids.size() ? e.type_ids[i] : 0u);
+    out += line + shown + "\n";
+  }
+  return out;
+}
 
 // ---------------- added vocabulary ----------------
 
@@ -606,6 +638,22 @@ Result<Encoding> Tokenizer::encode(std::string_view text, std::optional<std::str
   out.attention_mask = std::move(merged.attention);
   out.special_tokens_mask = std::move(merged.special_mask);
   return out;
+}
+
+Result<void> encode_file_lines(const Tokenizer& tokenizer, const std::filesystem::path& file, bool add_special_tokens,
+                               const std::function<Result<void>(const Encoding&, std::size_t)>& emit) {
+  MODELKIT_TRY(auto lines, util::LineReader::open(file));
+  for (std::size_t index = 0;; ++index) {
+    MODELKIT_TRY(auto line, lines.next(kMaxTextBytes));
+    if (!line) return {};
+    const std::string where = file.string() + ": line " + std::to_string(line->number);
+    if (line->cut())
+      return failure(where + ": " + std::to_string(line->full_bytes) + " bytes, more than the " +
+                     std::to_string(kMaxTextBytes) + " one encoding takes; split the line");
+    auto enc = tokenizer.encode(line->text, std::nullopt, add_special_tokens);
+    if (!enc) return enc.take_error().with_context(where);
+    MODELKIT_TRY_VOID(emit(*enc, index));
+  }
 }
 
 }  // namespace modelkit::tokenizer

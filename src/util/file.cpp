@@ -12,8 +12,6 @@
 namespace modelkit::util {
 namespace {
 
-std::string quoted(const std::filesystem::path& p) { return "'" + p.string() + "'"; }
-
 Error errno_error(std::string_view what, const std::filesystem::path& p, int err) {
   return failure(std::string(what) + " " + quoted(p) + ": " + std::strerror(err));
 }

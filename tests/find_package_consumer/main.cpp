@@ -39,7 +39,7 @@ int main(int argc, char** argv) {
   const auto& r = model->resolution;
   std::printf("task %s\noptimum_task %s\nsource %s\nclass %s\ncalibration %s\n", r.task.value_or("-").c_str(),
               r.optimum_task.value_or("-").c_str(), r.source.c_str(), r.model_class.value_or("-").c_str(),
-              modelkit::calibration_kind_for(r).first.c_str());
+              std::string(modelkit::setting_name(modelkit::calibration_kind_for(r).first)).c_str());
 
   auto tok = modelkit::tokenizer::Tokenizer::from_json(kTokenizerJson);
   if (!tok) return fail(tok.error().message);

@@ -83,7 +83,7 @@ TEST(CliErrors, UnknownModelTypeAndContradiction) {
 
 TEST(CliErrors, BadFormatAndStrayArgument) {
   expect_one_line_error(run_cli({"inspect", "--model-type", "bert", "--format", "yaml"}), 2,
-                        "option '--format': expected 'table' or 'json', got 'yaml'");
+                        "option '--format': expected one of table, json, got 'yaml'");
   expect_one_line_error(run_cli({"inspect", "some/model"}), 2, "unexpected argument 'some/model'");
 }
 

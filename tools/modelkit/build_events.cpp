@@ -3,9 +3,6 @@
 
 #include <modelkit/quantize.hpp>
 
-#include "util/json_writer.hpp"
-#include "util/temp_folder.hpp"
-
 #include <csignal>
 #include <cstdio>
 #include <unistd.h>
@@ -24,7 +21,7 @@ extern "C" void on_stop_signal(int sig) {
     g_interrupted.store(true);
     return;
   }
-  util::remove_temporaries_in_signal_handler();
+  remove_build_temporaries_in_signal_handler();
   ::_exit(128 + sig);
 }
 
@@ -116,19 +113,7 @@ Result<void> apply_pipeline_options(const ParsedArgs& args, BuildRequest& req) {
 void print_build_summary(const BuildResult& r, bool quiet, OutputFormat format) {
   if (format == OutputFormat::json) {
     // One object, like every command's --format json; the manifest holds the full record.
-    util::JsonWriter w;
-    w.begin_object();
-    w.field("output", r.output.string());
-    w.field("manifest", r.manifest_path.string());
-    w.field("min_cosine_similarity", r.min_cosine);
-    w.key("timings").begin_object();
-    for (const auto& t : r.timings) w.field(t.stage, t.seconds);
-    w.end_object();
-    w.key("warnings").string_array(r.warnings);
-    w.end_object();
-    std::string out = w.take();
-    if (!out.ends_with('\n')) out += '\n';
-    std::fputs(out.c_str(), stdout);
+    std::fputs(build_summary_json(r).c_str(), stdout);
     return;
   }
   if (quiet) {

@@ -2,8 +2,7 @@
 
 #include <modelkit/checkpoint.hpp>
 #include <modelkit/registry.hpp>
-
-#include "util/strings.hpp"
+#include <modelkit/settings.hpp>
 
 #include <algorithm>
 #include <charconv>
@@ -54,13 +53,10 @@ Result<ParsedArgs> parse_args(std::string_view command, std::span<char* const> a
       if (o.name == name || (!o.short_name.empty() && o.short_name == name)) spec = &o;
     if (spec == nullptr) {
       // The closest option name, when it is close enough to be a typo.
-      std::string_view best;
-      std::size_t best_distance = SIZE_MAX;
-      for (const auto& o : options)
-        if (auto d = util::edit_distance(name, o.name); d < best_distance) best_distance = d, best = o.name;
-      std::string hint;
-      if (!best.empty() && best_distance <= std::max<std::size_t>(2, name.size() / 4))
-        hint = "did you mean '" + std::string(best) + "'? ";
+      std::vector<std::string_view> names;
+      for (const auto& o : options) names.push_back(o.name);
+      const auto best = closest_name(names, name);
+      std::string hint = best.empty() ? "" : "did you mean " + quoted(best) + "? ";
       return usage_error("unknown option '" + std::string(name) + "' for 'modelkit " + std::string(command) + "' (" +
                          hint + "see 'modelkit " + std::string(command) + " --help')");
     }

@@ -33,54 +33,30 @@ Result<void> run_build(std::span<char* const> argv) {
   MODELKIT_TRY_VOID(no_positional("build", *args));
   auto format = format_from(*args);
   if (!format) return format.take_error();
-  auto spec = model_spec_from(*args);
-  if (!spec) return spec.take_error();
-
-  std::optional<BuildConfig> recorded;
+  MODELKIT_TRY(ModelSpec spec, model_spec_from(*args));
+  const auto cache = CacheLocation::from_environment();
+  ResolvedModel model;
+  BuildConfig config;
   if (auto file = args->value("--config")) {
-    auto parsed = read_build_config(*file);
-    if (!parsed) return parsed.take_error();
-    recorded = std::move(*parsed);
-    // Flags override the recorded request; naming a model on the command line replaces it.
-    ModelSpec merged = recorded->request;
-    if (spec->model || spec->model_type || spec->model_class) {
-      merged.model = spec->model;
-      merged.model_type = spec->model_type;
-      merged.model_class = spec->model_class;
-    }
-    if (spec->task) merged.task = spec->task;
-    spec = std::move(merged);
+    MODELKIT_TRY(auto replayed, replay_build_config(*file, spec, cache));
+    model = std::move(replayed.model);
+    config = std::move(replayed.config);
+  } else {
+    MODELKIT_TRY(model, resolve_model(spec, cache));
+    MODELKIT_TRY(config, make_build_config(model));
   }
-  auto model = resolve_model(*spec, CacheLocation::from_environment());
-  if (!model) return model.take_error();
-  auto config = make_build_config(*model);
-  if (!config) return config.take_error();
-  if (recorded) {
-    bool same_request = recorded->request.model == spec->model && recorded->request.model_type == spec->model_type &&
-                        recorded->request.model_class == spec->model_class && recorded->request.task == spec->task;
-    if (same_request) {
-      auto check = check_replayed_resolution(recorded->resolution, config->resolution);
-      if (!check) return check.take_error().with_context("'" + *args->value("--config") + "'");
-    }
-    // Settings come from the file; the data kind follows today's resolution.
-    auto fresh = config->calibration;
-    config->calibration = recorded->calibration;
-    config->calibration.kind = fresh.kind;
-    config->calibration.kind_reason = fresh.kind_reason;
-    config->quantization = recorded->quantization;
-  }
-  MODELKIT_TRY_VOID(apply_calibration_options(*args, *config));
+  MODELKIT_TRY_VOID(apply_calibration_options(*args, config));
   if (args->has("--sequence-length"))
-    MODELKIT_TRY_VOID(check_sequence_length(*model, config->calibration.sequence_length));
+    MODELKIT_TRY_VOID(check_sequence_length(model, config.calibration.sequence_length));
   if (args->has("--dry-run")) {
-    std::fputs(render_plan(*config, args->value("--output"), *format).c_str(), stdout);
+    std::fputs(render_plan(config, args->value("--output"), *format).c_str(), stdout);
     return {};
   }
   auto output = args->value("--output");
   if (!output) return usage_error("name the output folder with -o DIR (or use --dry-run)");
   BuildRequest request;
-  request.model = std::move(*model);
-  request.config = std::move(*config);
+  request.model = std::move(model);
+  request.config = std::move(config);
   request.output = *output;
   MODELKIT_TRY_VOID(apply_pipeline_options(*args, request));
   bool quiet = args->has("--quiet");

@@ -1,22 +1,26 @@
 // modelkit config: the build config JSON that 'modelkit build -c' replays.
 #include "cli.hpp"
 
-#include "util/output_guard.hpp"
-
 #include <cstdio>
 #include <vector>
 
 namespace modelkit::cli {
 
+namespace {
+// Value lists of the options, from the settings tables ("minmax|percentile|entropy").
+const std::string kMethodValues = setting_list<CalibrationMethod>("|");
+const std::string kQuantTypeValues = setting_list<QuantType>("|");
+}  // namespace
+
 std::vector<OptionSpec> calibration_options() {
   return {
       {"--samples", "", "N", "calibration samples (default 100)"},
       {"--sequence-length", "", "N", "sequence length for text inputs without a static one (default 128)"},
-      {"--method", "", "minmax|percentile|entropy", "calibration method (default minmax)"},
+      {"--method", "", kMethodValues, "calibration method (default minmax)"},
       {"--calibration-data", "", "PATH", ".txt, .jsonl or an image folder"},
       {"--per-channel", "", "", "per-channel weight scales"},
-      {"--activation-type", "", "TYPE", "uint8 (default), int8, uint16, int16"},
-      {"--weight-type", "", "TYPE", "int8 (default), uint8, int16, uint16"},
+      {"--activation-type", "", kQuantTypeValues, "activations' type (default uint8, asymmetric)"},
+      {"--weight-type", "", kQuantTypeValues, "weights' type (default int8, symmetric)"},
       {"--seed", "", "N", "seed of random inputs (default 0)"},
   };
 }
@@ -39,25 +43,14 @@ Result<void> apply_calibration_options(const ParsedArgs& args, BuildConfig& conf
     if (!n) return n.take_error();
     cal.seed = static_cast<std::uint64_t>(*n);
   }
-  auto one_of = [](std::string_view option, const std::string& v, std::initializer_list<std::string_view> allowed)
-      -> Result<void> {
-    for (auto a : allowed)
-      if (v == a) return {};
-    std::string list;
-    for (auto a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
-    return usage_error("option '" + std::string(option) + "': expected one of " + list + ", got '" + v + "'");
-  };
   if (auto v = args.value("--method")) {
-    MODELKIT_TRY_VOID(one_of("--method", *v, {"minmax", "percentile", "entropy"}));
-    cal.method = *v;
+    MODELKIT_TRY(cal.method, parse_option_setting<CalibrationMethod>("--method", *v));
   }
   if (auto v = args.value("--activation-type")) {
-    MODELKIT_TRY_VOID(one_of("--activation-type", *v, {"uint8", "int8", "uint16", "int16"}));
-    q.activation_type = *v;
+    MODELKIT_TRY(q.activation_type, parse_option_setting<QuantType>("--activation-type", *v));
   }
   if (auto v = args.value("--weight-type")) {
-    MODELKIT_TRY_VOID(one_of("--weight-type", *v, {"int8", "uint8", "int16", "uint16"}));
-    q.weight_type = *v;
+    MODELKIT_TRY(q.weight_type, parse_option_setting<QuantType>("--weight-type", *v));
   }
   if (auto v = args.value("--calibration-data")) cal.data = *v;
   if (args.has("--per-channel")) q.per_channel = true;
@@ -95,15 +88,7 @@ Result<void> run_config(std::span<char* const> argv) {
   MODELKIT_TRY_VOID(apply_calibration_options(*args, *config));
   if (args->has("--sequence-length"))
     MODELKIT_TRY_VOID(check_sequence_length(*model, config->calibration.sequence_length));
-  if (auto out = args->value("--output")) {
-    std::vector<std::filesystem::path> inputs;
-    if (model->checkpoint) {
-      inputs.push_back(model->checkpoint->source.folder);
-      if (model->checkpoint->source.config_path) inputs.push_back(*model->checkpoint->source.config_path);
-    }
-    MODELKIT_TRY_VOID(util::check_output(*out, args->has("--force"), inputs));
-    return write_build_config(*config, *out);
-  }
+  if (auto out = args->value("--output")) return write_build_config(*config, *out, *model, args->has("--force"));
   if (*format == OutputFormat::table) {
     std::fputs(render_plan(*config, std::nullopt, OutputFormat::table).c_str(), stdout);
     return {};

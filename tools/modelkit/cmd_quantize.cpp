@@ -49,24 +49,13 @@ Result<void> run_quantize(std::span<char* const> argv) {
   }
   // The task comes from --task, --config, or a config.json beside the model.
   spec.model = args->value("--config").value_or(*onnx);
-  auto model = resolve_model(spec, CacheLocation::from_environment());
-  if (!model) return model.take_error();
-  BuildConfig config;
-  if (model->resolution.resolved()) {
-    auto made = make_build_config(*model);
-    if (!made) return made.take_error();
-    config = std::move(*made);
-  } else {
-    config.request = spec;
-    config.resolution = model->resolution;
-    config.calibration.kind = "random";
-    config.calibration.kind_reason = "no task is known for '" + *onnx + "' (pass --task or --config)";
-  }
+  MODELKIT_TRY(ResolvedModel model, resolve_model(spec, CacheLocation::from_environment()));
+  BuildConfig config = make_quantize_config(model, *onnx);
   MODELKIT_TRY_VOID(apply_calibration_options(*args, config));
   if (args->has("--sequence-length"))
-    MODELKIT_TRY_VOID(check_sequence_length(*model, config.calibration.sequence_length));
+    MODELKIT_TRY_VOID(check_sequence_length(model, config.calibration.sequence_length));
   BuildRequest request;
-  request.model = std::move(*model);
+  request.model = std::move(model);
   request.config = std::move(config);
   request.onnx = *onnx;
   request.output = *output;

@@ -3,8 +3,6 @@
 
 #include <modelkit/tokenizer.hpp>
 
-#include <util/file.hpp>
-#include <util/json_writer.hpp>
 
 #include <cstdio>
 #include <filesystem>
@@ -23,28 +21,6 @@ constexpr OptionSpec kTokenizeOptions[] = {
     {"--format", "", "json|table", "output format (default json: one object per input)"},
     {"--help", "-h", "", "show this help"},
 };
-
-void print_json(const tokenizer::Encoding& e) {
-  std::string out = "{\"ids\": [";
-  for (std::size_t i = 0; i < e.ids.size(); ++i) out += (i ? ", " : "") + std::to_string(e.ids[i]);
-  out += "], \"tokens\": [";
-  for (std::size_t i = 0; i < e.tokens.size(); ++i) {
-    if (i) out += ", ";
-    util::append_json_string(out, e.tokens[i]);
-  }
-  out += "]}\n";
-  std::fputs(out.c_str(), stdout);
-}
-
-void print_table(const tokenizer::Encoding& e, std::size_t input) {
-  std::printf("input %zu: %zu tokens\n", input, e.ids.size());
-  std::printf("%6s  %8s  %4s  %s\n", "index", "id", "type", "token");
-  for (std::size_t i = 0; i < e.ids.size(); ++i) {
-    std::string shown;
-    util::append_json_string(shown, e.tokens[i]);
-    std::printf("%6zu  %8u  %4u  %s\n", i, e.ids[i], e.type_ids[i], shown.c_str());
-  }
-}
 
 }  // namespace
 
@@ -79,31 +55,20 @@ Result<void> run_tokenize(std::span<char* const> argv) {
   auto tok = tokenizer::Tokenizer::from_file(model_path);
   if (!tok) return tok.take_error();
 
-  auto print = [&](const tokenizer::Encoding& e, std::size_t index) {
-    if (format_name == "json") print_json(e);
-    else print_table(e, index);
+  auto print = [&](const tokenizer::Encoding& e, std::size_t index) -> Result<void> {
+    auto out = format_name == "json" ? tokenizer::encoding_json_line(e) : tokenizer::encoding_table(e, index);
+    std::fputs(out.c_str(), stdout);
+    return {};
   };
   if (text) {
     std::optional<std::string_view> second;
     if (pair) second = *pair;
     auto enc = tok->encode(*text, second, add_special);
     if (!enc) return enc.take_error().with_context("--text");
-    print(*enc, 0);
-    return {};
+    return print(*enc, 0);
   }
-  // Line by line: memory stays bounded by one line, whatever the file's size.
-  MODELKIT_TRY(auto lines, util::LineReader::open(*file));
-  for (std::size_t index = 0;; ++index) {
-    MODELKIT_TRY(auto line, lines.next(tokenizer::kMaxTextBytes));
-    if (!line) break;
-    const std::string where = *file + ": line " + std::to_string(line->number);
-    if (line->cut())
-      return failure(where + ": " + std::to_string(line->full_bytes) + " bytes, more than the " +
-                     std::to_string(tokenizer::kMaxTextBytes) + " one encoding takes; split the line");
-    auto enc = tok->encode(line->text, std::nullopt, add_special);
-    if (!enc) return enc.take_error().with_context(where);
-    print(*enc, index);
-  }
+  // A line at a time: memory follows one line, whatever the file's size.
+  MODELKIT_TRY_VOID(tokenizer::encode_file_lines(*tok, *file, add_special, print));
   return {};
 }
 

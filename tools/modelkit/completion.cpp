@@ -42,12 +42,6 @@ ValueCompletion value_completion(const OptionSpec& o) {
   if (o.value_name.empty()) return {ValueKind::flag, {}};
   if (o.name == "--task") return {ValueKind::tasks, {}};
   if (o.name == "--model-type") return {ValueKind::model_types, {}};
-  if (o.name == "--activation-type" || o.name == "--weight-type") {
-    std::vector<std::string> types;
-    for (auto t : {quant::QuantType::uint8, quant::QuantType::int8, quant::QuantType::uint16, quant::QuantType::int16})
-      types.emplace_back(quant::quant_type_name(t));
-    return {ValueKind::words, types};
-  }
   auto parts = split(o.value_name, '|');
   if (parts.size() > 1 && std::all_of(parts.begin(), parts.end(), [](const auto& p) { return is_lower_word(p); }))
     return {ValueKind::words, parts};

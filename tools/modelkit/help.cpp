@@ -250,9 +250,8 @@ Page commands_page() {
 }
 
 std::string calibration_kind_of(std::string_view task) {
-  TaskResolution r;
-  r.task = std::string(task);
-  return calibration_kind_for(r).first;
+  auto kind = registry::calibration_kind_for_task(registry::find_task(task));
+  return std::string(setting_name(kind.value_or(CalibrationKind::random)));
 }
 
 Page tasks_page() {
@@ -413,13 +412,13 @@ Page calibration_page() {
   std::map<std::string, std::vector<std::string>> by_kind;
   for (auto task : registry::tasks()) by_kind[calibration_kind_of(task)].emplace_back(task);
   Table kinds{{"kind", "tasks", "samples"}, {true, false, false}, {}};
-  kinds.rows.push_back({"text", join(by_kind["text"], ", "),
-                        "the checkpoint's tokenizer.json applied to text: input_ids, attention_mask, token_type_ids"});
-  kinds.rows.push_back({"image", join(by_kind["image"], ", "),
-                        "images decoded and preprocessed as preprocessor_config.json says: pixel_values"});
-  kinds.rows.push_back({"random", "the " + std::to_string(by_kind["random"].size()) +
-                                      " other tasks, and every fallback",
-                        "one seeded tensor per ONNX input, from the model's own input names, types and shapes"});
+  for (const auto& k : kCalibrationKinds) {
+    const std::string name(k.name);
+    std::string tasks = k.value == CalibrationKind::random
+                            ? "the " + std::to_string(by_kind[name].size()) + " other tasks, and every fallback"
+                            : join(by_kind[name], ", ");
+    kinds.rows.push_back({name, tasks, std::string(k.help)});
+  }
   p.table(std::move(kinds));
   p.heading("Fallback to random inputs");
   p.paragraph("Never silent: each is printed as a warning and recorded in the manifest with its reason. The random "
@@ -438,15 +437,16 @@ Page calibration_page() {
   Table d{{"setting", "default"}, {true, true}, {}};
   d.rows.push_back({"samples", std::to_string(defaults.samples)});
   d.rows.push_back({"sequence_length", std::to_string(defaults.sequence_length)});
-  d.rows.push_back({"method", defaults.method});
+  d.rows.push_back({"method", std::string(setting_name(defaults.method))});
   char percentile[32];
   std::snprintf(percentile, sizeof percentile, "%g", defaults.percentile);
   d.rows.push_back({"percentile", percentile});
   d.rows.push_back({"histogram_bins", std::to_string(defaults.histogram_bins)});
   d.rows.push_back({"seed", std::to_string(defaults.seed)});
   p.table(std::move(d));
-  p.paragraph("Methods: minmax (the observed range), percentile (clips the tails at the percentile of a histogram), "
-              "entropy (the histogram range that minimises KL divergence).");
+  Table methods{{"method (--method)", "range"}, {true, false}, {}};
+  for (const auto& m : kCalibrationMethods) methods.rows.push_back({std::string(m.name), std::string(m.help)});
+  p.heading("Methods").table(std::move(methods));
   p.heading("Options (config, build, quantize)");
   p.table(options_table(calibration_options()));
   return p;
@@ -460,17 +460,17 @@ Page quantization_page() {
   const QuantizationSettings defaults;
   Table d{{"setting", "default"}, {true, true}, {}};
   d.rows.push_back({"format", defaults.format});
-  d.rows.push_back({"activation_type", defaults.activation_type + " (asymmetric)"});
-  d.rows.push_back({"weight_type", defaults.weight_type + " (symmetric)"});
+  d.rows.push_back({"activation_type", std::string(setting_name(defaults.activation_type)) + " (asymmetric)"});
+  d.rows.push_back({"weight_type", std::string(setting_name(defaults.weight_type)) + " (symmetric)"});
   d.rows.push_back({"per_channel", defaults.per_channel ? "true" : "false"});
   p.heading("Defaults").table(std::move(d));
-  std::vector<std::string> types;
-  for (auto t : {quant::QuantType::uint8, quant::QuantType::int8, quant::QuantType::uint16, quant::QuantType::int16})
-    types.emplace_back(quant::quant_type_name(t));
-  p.paragraph("Types (--activation-type, --weight-type): " + join(types, ", ") +
-              ". 16-bit types need opset 21 for ai.onnx QuantizeLinear; below it (and below opset 10, or 13 with "
-              "--per-channel) the com.microsoft operators with the same meaning are used. The model's opset is never "
-              "changed.");
+  Table types{{"type", "bits", "signed", "ai.onnx Q/DQ from opset", "meaning"}, {true, false, true, false, true}, {}};
+  for (const auto& t : kQuantTypes)
+    types.rows.push_back({std::string(t.name), std::to_string(t.bits), t.is_signed ? "yes" : "no",
+                          std::to_string(t.min_opset), std::string(t.help)});
+  p.heading("Types (--activation-type, --weight-type)").table(std::move(types));
+  p.paragraph("Below a type's opset (and below 13 with --per-channel) the com.microsoft QuantizeLinear and "
+              "DequantizeLinear, with the same meaning, are used. The model's opset is never changed.");
   p.heading("Operator types");
   p.paragraph("Supported op types: " + join(quant::supported_op_types(), ", ") + ".");
   p.paragraph("Without --op-types the graph decides: where MatMul/Gemm outnumber Conv (transformer encoders and "

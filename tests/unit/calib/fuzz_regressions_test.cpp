@@ -32,7 +32,7 @@ TEST(FuzzRegressions, MethodWithNewlineStaysOnOneLine) {
   auto ranges = ranges_from_json(test::fuzz_input("calib_ranges", "newline_in_quoted_value.bin"));
   ASSERT_FALSE(ranges.ok());
   EXPECT_EQ(ranges.error().message,
-            "field 'method': unknown calibration method 'mi\\nax' (expected minmax, percentile or entropy)");
+            "field 'method': expected one of minmax, percentile, entropy, got 'mi\\nax' (did you mean 'minmax'?)");
 }
 
 TEST(FuzzRegressions, NegativeZeroReadsBackBitIdentical) {

@@ -60,7 +60,7 @@ std::vector<calib::Sample> drain(calib::SampleSource& s) {
 TEST(CalibSources, TextModelGetsTokenizedText) {
   TempDir tmp;
   write_file(tmp / "tokenizer.json", kBertTokenizer);
-  SourceRequest req{"text", "", {}, tmp.path(), bert_inputs(), {}, 5, 16, 7, {}};
+  SourceRequest req{CalibrationKind::text, "", {}, tmp.path(), bert_inputs(), {}, 5, 16, 7, {}};
   auto sel = calib::select_source(req);
   ASSERT_TRUE(sel.ok()) << sel.error().message;
   EXPECT_EQ(sel->record.kind, "text");
@@ -87,7 +87,7 @@ TEST(CalibSources, TextModelGetsTokenizedText) {
 TEST(CalibSources, Int32ModelInputsAreCastAndRecorded) {
   TempDir tmp;
   write_file(tmp / "tokenizer.json", kBertTokenizer);
-  SourceRequest req{"text", "", {}, tmp.path(), bert_inputs(ElementType::int32), {}, 2, 8, 0, {}};
+  SourceRequest req{CalibrationKind::text, "", {}, tmp.path(), bert_inputs(ElementType::int32), {}, 2, 8, 0, {}};
   auto sel = calib::select_source(req);
   ASSERT_TRUE(sel.ok()) << sel.error().message;
   EXPECT_EQ(sel->record.casts, (std::vector<std::string>{"input_ids int64 -> int32", "attention_mask int64 -> int32",
@@ -102,7 +102,7 @@ TEST(CalibSources, StaticSequenceDimWins) {
   TempDir tmp;
   write_file(tmp / "tokenizer.json", kBertTokenizer);
   std::vector<onnx::ValueInfo> inputs = {input("input_ids", ElementType::int64, {fixed(1), fixed(32)})};
-  SourceRequest req{"text", "", {}, tmp.path(), inputs, {}, 1, 128, 0, {}};
+  SourceRequest req{CalibrationKind::text, "", {}, tmp.path(), inputs, {}, 1, 128, 0, {}};
   auto sel = calib::select_source(req);
   ASSERT_TRUE(sel.ok());
   auto samples = drain(*sel->source);
@@ -117,7 +117,7 @@ TEST(CalibSources, AudioModelFallsBackToRandomNotText) {
   write_file(tmp / "tokenizer.json", kBertTokenizer);  // even with a tokenizer present
   for (const char* name : {"input_values", "input_features"}) {
     std::vector<onnx::ValueInfo> inputs = {input(name, ElementType::float32, {sym("batch_size"), sym("sequence_length")})};
-    SourceRequest req{"text", "", {}, tmp.path(), inputs, {}, 3, 64, 11, {}};
+    SourceRequest req{CalibrationKind::text, "", {}, tmp.path(), inputs, {}, 3, 64, 11, {}};
     auto sel = calib::select_source(req);
     ASSERT_TRUE(sel.ok()) << sel.error().message;
     EXPECT_EQ(sel->record.requested_kind, "text");
@@ -137,7 +137,7 @@ TEST(CalibSources, AudioModelFallsBackToRandomNotText) {
 
 TEST(CalibSources, MissingTokenizerFallsBackWithTheReason) {
   TempDir tmp;
-  SourceRequest req{"text", "", {}, tmp.path(), bert_inputs(), {}, 2, 8, 0, {}};
+  SourceRequest req{CalibrationKind::text, "", {}, tmp.path(), bert_inputs(), {}, 2, 8, 0, {}};
   auto sel = calib::select_source(req);
   ASSERT_TRUE(sel.ok());
   EXPECT_EQ(sel->record.kind, "random");
@@ -147,7 +147,7 @@ TEST(CalibSources, MissingTokenizerFallsBackWithTheReason) {
 
 TEST(CalibSources, TaskWithoutDatasetKindIsRandomWithItsReason) {
   TempDir tmp;
-  SourceRequest req{"random", "task 'text-generation' has no dataset kind", {}, tmp.path(), bert_inputs(), {}, 2, 8, 0, {}};
+  SourceRequest req{CalibrationKind::random, "task 'text-generation' has no dataset kind", {}, tmp.path(), bert_inputs(), {}, 2, 8, 0, {}};
   auto sel = calib::select_source(req);
   ASSERT_TRUE(sel.ok());
   EXPECT_EQ(sel->record.kind, "random");
@@ -164,7 +164,7 @@ TEST(CalibSources, ImageModelGetsPreprocessedPixels) {
   TempDir tmp;
   write_file(tmp / "preprocessor_config.json", kVitProcessor);
   std::vector<onnx::ValueInfo> inputs = {input("pixel_values", ElementType::float32, {sym("batch"), fixed(3), fixed(48), fixed(48)})};
-  SourceRequest req{"image", "", {}, tmp.path(), inputs, {}, 4, 128, 0, {}};
+  SourceRequest req{CalibrationKind::image, "", {}, tmp.path(), inputs, {}, 4, 128, 0, {}};
   auto sel = calib::select_source(req);
   ASSERT_TRUE(sel.ok()) << sel.error().message;
   EXPECT_EQ(sel->record.kind, "image");
@@ -187,7 +187,7 @@ TEST(CalibSources, MixedInputsGetTheUnion) {
       input("pixel_values", ElementType::float32, {sym("batch"), fixed(3), fixed(64), fixed(64)})};
   InputHints hints;
   hints.vocab_size = 100;
-  SourceRequest req{"image", "", {}, tmp.path(), inputs, hints, 2, 12, 3, {}};
+  SourceRequest req{CalibrationKind::image, "", {}, tmp.path(), inputs, hints, 2, 12, 3, {}};
   auto sel = calib::select_source(req);
   ASSERT_TRUE(sel.ok()) << sel.error().message;
   EXPECT_EQ(sel->record.kind, "image");

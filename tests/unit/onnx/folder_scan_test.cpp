@@ -1,5 +1,6 @@
 #include <modelkit/onnx.hpp>
 
+#include "onnx/onnx_json.hpp"
 #include "test_models.hpp"
 #include "util/file.hpp"
 #include "util/json_read.hpp"

@@ -2,6 +2,7 @@
 // setup (.deps/models/reference/*.json, scripts/test_models/reference_facts.py).
 #include <modelkit/onnx.hpp>
 
+#include "onnx/onnx_json.hpp"
 #include "test_models.hpp"
 #include "onnx/model_proto.hpp"
 #include "util/file.hpp"

@@ -3,6 +3,7 @@
 // model, never a crash).
 #include <modelkit/onnx.hpp>
 
+#include "onnx/onnx_json.hpp"
 #include "test_models.hpp"
 #include "onnx/model_proto.hpp"
 #include "onnx/tensor_walk.hpp"

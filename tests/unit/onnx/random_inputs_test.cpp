@@ -1,5 +1,6 @@
 #include <modelkit/random_inputs.hpp>
 
+#include "onnx/onnx_json.hpp"
 #include "test_models.hpp"
 #include "util/json_read.hpp"
 #include "util/json_writer.hpp"

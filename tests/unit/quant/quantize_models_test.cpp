@@ -5,6 +5,7 @@
 #include <modelkit/quantize.hpp>
 #include <modelkit/runtime.hpp>
 
+#include "quant/report_json.hpp"
 #include "onnx/model_proto.hpp"
 #include "util/json_read.hpp"
 #include "util/json_writer.hpp"

@@ -1,0 +1,158 @@
+// Settings that take one of a fixed set of values: each is an enum with one table. Parsing
+// (with its "did you mean"), the value lists in --help, 'modelkit help', the bash completion,
+// docs/cli.md and every error message are generated from these tables, so adding a value is
+// adding a row (plus, where a row names one, its implementation file). Strings are parsed once,
+// at the edge (CLI flags, build_config.json); the library carries the enums.
+#pragma once
+
+#include <modelkit/result.hpp>
+#include <modelkit/tensor.hpp>
+
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace modelkit {
+
+// ---- the tables ---------------------------------------------------------------------------------
+
+// Integer types of QDQ quantization. `min_opset` is the default-domain opset whose
+// QuantizeLinear/DequantizeLinear accept the type (below it the quantizer uses com.microsoft's
+// Q/DQ, which ONNX Runtime's QDQ fusions also match).
+enum class QuantType { uint8, int8, uint16, int16 };
+struct QuantTypeInfo {
+  QuantType value;
+  std::string_view name;
+  std::string_view help;
+  ElementType element_type;
+  int bits;
+  bool is_signed;
+  int min_opset;
+};
+inline constexpr QuantTypeInfo kQuantTypes[] = {
+    {QuantType::uint8, "uint8", "8-bit unsigned", ElementType::uint8, 8, false, 10},
+    {QuantType::int8, "int8", "8-bit signed", ElementType::int8, 8, true, 10},
+    {QuantType::uint16, "uint16", "16-bit unsigned", ElementType::uint16, 16, false, 21},
+    {QuantType::int16, "int16", "16-bit signed", ElementType::int16, 16, true, 21},
+};
+
+// Where calibration samples come from. The task -> kind table is in registry.hpp
+// (calibration_kind_for_task); each kind's source is built in src/calib/ (sources.cpp).
+enum class CalibrationKind { text, image, random };
+struct CalibrationKindInfo {
+  CalibrationKind value;
+  std::string_view name;
+  std::string_view help;
+};
+inline constexpr CalibrationKindInfo kCalibrationKinds[] = {
+    {CalibrationKind::text, "text",
+     "the checkpoint's tokenizer.json applied to text: input_ids, attention_mask, token_type_ids"},
+    {CalibrationKind::image, "image",
+     "images decoded and preprocessed as preprocessor_config.json says: pixel_values"},
+    {CalibrationKind::random, "random",
+     "one seeded tensor per ONNX input, from the model's own input names, types and shapes"},
+};
+
+// How activation ranges are derived from the calibration samples.
+enum class CalibrationMethod { minmax, percentile, entropy };
+struct CalibrationMethodInfo {
+  CalibrationMethod value;
+  std::string_view name;
+  std::string_view help;
+  bool histogram;  // needs a histogram pass (histogram_bins applies)
+};
+inline constexpr CalibrationMethodInfo kCalibrationMethods[] = {
+    {CalibrationMethod::minmax, "minmax", "the smallest and largest value seen", false},
+    {CalibrationMethod::percentile, "percentile", "the symmetric percentile of |x| (default 99.999)", true},
+    {CalibrationMethod::entropy, "entropy", "the threshold minimizing KL divergence (TensorRT-style)", true},
+};
+
+// What a command prints.
+enum class OutputFormat { table, json };
+struct OutputFormatInfo {
+  OutputFormat value;
+  std::string_view name;
+  std::string_view help;
+};
+inline constexpr OutputFormatInfo kOutputFormats[] = {
+    {OutputFormat::table, "table", "aligned text for people"},
+    {OutputFormat::json, "json", "one JSON object"},
+};
+
+// ---- generic access -------------------------------------------------------------------------------
+
+template <class E>
+struct SettingTable;
+template <>
+struct SettingTable<QuantType> {
+  static constexpr std::span<const QuantTypeInfo> rows{kQuantTypes};
+};
+template <>
+struct SettingTable<CalibrationKind> {
+  static constexpr std::span<const CalibrationKindInfo> rows{kCalibrationKinds};
+};
+template <>
+struct SettingTable<CalibrationMethod> {
+  static constexpr std::span<const CalibrationMethodInfo> rows{kCalibrationMethods};
+};
+template <>
+struct SettingTable<OutputFormat> {
+  static constexpr std::span<const OutputFormatInfo> rows{kOutputFormats};
+};
+
+// The row of a value (every enumerator has one; tests check the tables are complete).
+template <class E>
+[[nodiscard]] constexpr const auto& setting_info(E value) {
+  for (const auto& row : SettingTable<E>::rows)
+    if (row.value == value) return row;
+  return SettingTable<E>::rows.front();
+}
+
+template <class E>
+[[nodiscard]] constexpr std::string_view setting_name(E value) {
+  return setting_info(value).name;
+}
+
+template <class E>
+[[nodiscard]] std::vector<std::string> setting_names() {
+  std::vector<std::string> out;
+  for (const auto& row : SettingTable<E>::rows) out.emplace_back(row.name);
+  return out;
+}
+
+// "a, b, c" (or with another separator).
+template <class E>
+[[nodiscard]] std::string setting_list(std::string_view separator = ", ") {
+  std::string out;
+  for (const auto& row : SettingTable<E>::rows) {
+    if (!out.empty()) out.append(separator);
+    out.append(row.name);
+  }
+  return out;
+}
+
+// "expected one of a, b, c, got 'x' (did you mean 'b'?)" — a usage error the caller prefixes
+// with where the value came from ("option '--method'", "field 'calibration.method'").
+[[nodiscard]] Error unknown_setting_value(std::span<const std::string_view> names, std::string_view got);
+// The name closest to `got` when it is close enough to be a typo ("did you mean"), else empty.
+[[nodiscard]] std::string_view closest_name(std::span<const std::string_view> names, std::string_view got);
+
+template <class E>
+[[nodiscard]] Result<E> parse_setting(std::string_view text) {
+  for (const auto& row : SettingTable<E>::rows)
+    if (row.name == text) return row.value;
+  std::vector<std::string_view> names;
+  for (const auto& row : SettingTable<E>::rows) names.push_back(row.name);
+  return unknown_setting_value(names, text);
+}
+
+// The same, prefixed with the option name: "option '--method': expected one of ...".
+template <class E>
+[[nodiscard]] Result<E> parse_option_setting(std::string_view option, std::string_view text) {
+  auto parsed = parse_setting<E>(text);
+  if (!parsed) return parsed.error().with_context("option '" + std::string(option) + "'");
+  return parsed;
+}
+
+}  // namespace modelkit

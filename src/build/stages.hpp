@@ -1,0 +1,103 @@
+// The build as named stages (internal to the build area; docs/design.md, "The build").
+// run_build() (pipeline.cpp) runs kStageTable in order over one Context: each stage reads what
+// the stages before it left there and adds its own results. A stage may be skipped with a
+// reason (recorded in the manifest); each stage can contribute one section to the manifest.
+#pragma once
+
+#include <modelkit/build.hpp>
+#include <modelkit/calib_sources.hpp>
+#include <modelkit/calib_stats.hpp>
+#include <modelkit/onnx.hpp>
+#include <modelkit/quantize.hpp>
+
+#include "build/output.hpp"
+#include "util/temp_folder.hpp"
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace modelkit::util {
+class JsonWriter;
+}
+
+namespace modelkit::build {
+
+// The op types to quantize and why (chosen from the graph when the user names none).
+struct OpTypePolicy {
+  std::vector<std::string> op_types;  // empty: every supported op type
+  std::string reason;
+};
+
+struct Context {
+  // A constructor, not aggregate initialization: the stage fields start default-constructed
+  // (and -Wmissing-field-initializers stays quiet for -Werror builds).
+  Context(BuildRequest& request_, BuildResult& result_) : request(request_), result(result_) {}
+
+  BuildRequest& request;
+  BuildResult& result;
+
+  void warn(std::string message);
+  // Adds a warning unless the same text was already given.
+  void warn_once(std::string message);
+  [[nodiscard]] Result<void> check_cancel() const;
+
+  // resolve
+  std::filesystem::path float_model;
+  onnx::ModelInfo info;
+  // plan
+  quant::QuantizeOptions options;
+  OpTypePolicy op_policy;
+  quant::QuantizationPlan plan;
+  // calibrate
+  std::optional<calib::SelectedSource> selected;
+  int calibration_samples = 0;  // used for calibration (or recorded in the ranges file)
+  int held_back = 0;            // kept apart for validation
+  calib::TensorRanges ranges;
+  // quantize
+  util::TempFolder temp;
+  std::filesystem::path quantized;  // inside temp
+  quant::QuantizeReport report;
+  // validate
+  quant::ValidationReport validation;
+  // write
+  std::vector<std::string> copied;
+};
+
+// A stage's outcome: it ran, or it was skipped for a reason.
+struct StageOutcome {
+  std::optional<std::string> skipped;
+};
+[[nodiscard]] inline StageOutcome ran() { return {}; }
+[[nodiscard]] inline StageOutcome skipped(std::string reason) { return {std::move(reason)}; }
+
+struct StageImpl {
+  BuildStage stage;
+  // Why the stage does not apply to this build, decided before it starts (nullptr: it always
+  // applies); a stage may also find out while running and return skipped().
+  std::optional<std::string> (*skip)(const Context&);
+  Result<StageOutcome> (*run)(Context&);
+  // This stage's section of build_manifest.json (nullptr: none).
+  void (*manifest)(const Context&, util::JsonWriter&);
+};
+
+// One function pair per stage, one file each (stages/<name>.cpp).
+Result<StageOutcome> resolve_stage(Context&);
+void resolve_manifest(const Context&, util::JsonWriter&);
+std::optional<std::string> export_skip(const Context&);
+Result<StageOutcome> export_stage(Context&);
+Result<StageOutcome> plan_stage(Context&);
+Result<StageOutcome> calibrate_stage(Context&);
+void calibrate_manifest(const Context&, util::JsonWriter&);
+Result<StageOutcome> quantize_stage(Context&);
+void quantize_manifest(const Context&, util::JsonWriter&);
+Result<StageOutcome> validate_stage(Context&);
+void validate_manifest(const Context&, util::JsonWriter&);
+Result<StageOutcome> write_stage(Context&);
+
+// Writes build_manifest.json (or NAME.manifest.json beside a quantize output) into the
+// temporary folder and publishes the output; after the write stage.
+[[nodiscard]] Result<void> finish(Context& context);
+
+}  // namespace modelkit::build

@@ -1,0 +1,60 @@
+// validate: the quantized model against the float one on the held-back samples (the
+// calibration ones, with a warning, when the data held too few to keep some apart).
+#include "build/samples.hpp"
+#include "build/stages.hpp"
+#include "quant/report_json.hpp"
+#include "util/json_writer.hpp"
+
+#include <algorithm>
+#include <cstdio>
+
+namespace modelkit::build {
+
+Result<StageOutcome> validate_stage(Context& c) {
+  const auto& req = c.request;
+  auto& source = *c.selected->source;
+  // Unreadable inputs (a truncated image) are skipped by the source: when every held-back one
+  // was unreadable, validation falls back to calibration samples rather than failing.
+  bool held_back_unreadable = false;
+  if (c.held_back > 0) {
+    MODELKIT_TRY(int usable, count_samples(source, c.calibration_samples, c.held_back));
+    held_back_unreadable = usable == 0;
+    if (held_back_unreadable) c.held_back = 0;
+  }
+  const int count = c.held_back > 0 ? c.held_back : std::min(c.calibration_samples, 3);
+  WindowSource held(source, c.held_back > 0 ? c.calibration_samples : 0, count);
+  quant::CompareOptions vopts;
+  vopts.max_samples = static_cast<std::uint64_t>(count);
+  vopts.intra_op_threads = req.threads;
+  MODELKIT_TRY(c.validation, quant::compare_models(c.float_model, c.quantized, held, vopts));
+  if (held_back_unreadable) c.warn("validation reuses calibration samples: every held-back input was unreadable");
+  else if (c.held_back == 0) c.warn("validation reuses calibration samples: the data held too few samples to hold some back");
+  for (const auto& o : c.validation.outputs) {
+    if (!o.compared) continue;
+    c.result.min_cosine = std::min(c.result.min_cosine, o.cosine_similarity);
+    if (o.cosine_similarity < req.cosine_warning) {
+      char buf[160];
+      std::snprintf(buf, sizeof buf, "output '%s': cosine similarity %.4f to the float model is below %.2f",
+                    o.name.c_str(), o.cosine_similarity, req.cosine_warning);
+      c.warn(buf);
+    }
+  }
+  auto& record = c.selected->record;
+  for (auto& skipped : source.skipped_inputs()) {
+    // The user's own data gets a warning; a broken file among the default photographs only a note.
+    if (req.config.calibration.data) c.warn(skipped);
+    record.notes.push_back(std::move(skipped));
+  }
+  return ran();
+}
+
+void validate_manifest(const Context& c, util::JsonWriter& w) {
+  w.key("validation").begin_object();
+  w.field("cosine_warning_below", c.request.cosine_warning);
+  w.field("min_cosine_similarity", c.result.min_cosine);
+  w.key("report");
+  quant::write_validation_json(w, c.validation);
+  w.end_object();
+}
+
+}  // namespace modelkit::build
