@@ -1,7 +1,7 @@
 // Calibration statistics: running per-tensor statistics over a model's activations, the
 // ranges they give (minmax, percentile, entropy), collecting them by running the float model in
-// ONNX Runtime over a calibration SampleSource, and the ranges file (build-pipeline.md,
-// "Quantization"; `--save-ranges` / `--ranges`).
+// ONNX Runtime over a calibration SampleSource, and the ranges file (docs/design.md,
+// "The build"; `--save-ranges` / `--ranges`).
 //
 // Memory: every statistic is fixed-size (a min/max pair or a histogram of a fixed bin count),
 // so collecting over 10 or 10,000 samples holds the same state; the only per-sample memory is

@@ -1,6 +1,6 @@
 // Calibration data as a pull stream: a source yields one sample (named tensors shaped
 // [1, ...], dtypes matching the model's inputs) at a time, so memory stays bounded by
-// one sample whatever the sample count (build-pipeline.md, "Calibration data").
+// one sample whatever the sample count (docs/design.md, "Calibration data").
 #pragma once
 
 #include <modelkit/result.hpp>

@@ -1,4 +1,4 @@
-// Static QDQ quantization (build-pipeline.md, "Quantization"): QuantizeLinear/DequantizeLinear
+// Static QDQ quantization (docs/design.md, "QDQ conventions"): QuantizeLinear/DequantizeLinear
 // pairs that ONNX Runtime fuses into integer kernels, following the conventions of
 // onnxruntime's QDQ quantizer:
 //

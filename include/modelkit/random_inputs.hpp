@@ -1,6 +1,6 @@
 // Random model inputs from an ONNX model's own input specs (names, element types, shapes), for
-// `modelkit perf` and as calibration's universal fallback source (build-pipeline.md, "Calibration
-// data"). Informed by hints where they help:
+// `modelkit perf` and as calibration's universal fallback source (docs/design.md,
+// "Calibration data"). Informed by hints where they help:
 //   token ids      (*_ids, input_ids)            uniform in [0, bound): the model's own embedding
 //                                                 table rows (ValueInfo::index_bound), else vocab_size
 //   attention masks (*mask*)                     ones

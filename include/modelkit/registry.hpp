@@ -43,12 +43,12 @@ struct ModalityRow { std::string_view main_input_name, modality; };
 [[nodiscard]] std::span<const std::string_view> tasks();
 [[nodiscard]] std::string_view task_name(TaskId task);
 [[nodiscard]] TaskId find_task(std::string_view name);  // exact vocabulary name, else kNoTask
-// Normalises a user-given task (synonyms, with the spec's two exceptions) and validates it.
+// Normalises a user-given task (synonyms, with two exceptions kept as data) and validates it.
 // Error (usage): "unknown task 'x' (did you mean 'y'?); valid tasks: a, b, ..."
 [[nodiscard]] Result<TaskId> parse_task(std::string_view user_task);
 // The synonym-normalised name of a task string that may not be in the vocabulary.
 [[nodiscard]] std::string_view normalise_task_name(std::string_view name);
-// Exporter-facing name: image-feature-extraction -> feature-extraction, ... (spec section 1).
+// Exporter-facing name: image-feature-extraction -> feature-extraction, ... (docs/design.md).
 [[nodiscard]] std::string_view to_optimum_task(TaskId task);
 
 // --- model types and classes ---

@@ -1,4 +1,4 @@
-// The one task resolver (spec: task-resolution.md). Every command that needs a
+// The one task resolver (docs/design.md, "Resolving the task"). Every command that needs a
 // task calls resolve_task(); none has a shortcut of its own.
 #pragma once
 

@@ -33,40 +33,6 @@ float float_attribute(const ::onnx::NodeProto& n, std::string_view name, float f
 // Per-channel Q/DQ (the axis attribute) exists in the default domain from opset 13.
 constexpr int kPerChannelQdqOpset = 13;
 
-struct RoleRule {
-  std::string_view op;
-  Role role;
-};
-
-// Op types and how they are quantized (see quantize.hpp). Order = supported_op_types() order.
-constexpr std::array<RoleRule, 26> kRoles = {{
-    {"Conv", Role::weighted},
-    {"ConvTranspose", Role::weighted},
-    {"MatMul", Role::weighted},
-    {"Gemm", Role::weighted},
-    {"Add", Role::binary},
-    {"Mul", Role::binary},
-    {"Concat", Role::concat},
-    {"AveragePool", Role::own_scale},
-    {"GlobalAveragePool", Role::own_scale},
-    {"Softmax", Role::softmax},
-    {"MaxPool", Role::data_movement},
-    {"Resize", Role::data_movement},
-    {"Reshape", Role::data_movement},
-    {"Transpose", Role::data_movement},
-    {"Squeeze", Role::data_movement},
-    {"Unsqueeze", Role::data_movement},
-    {"Flatten", Role::data_movement},
-    {"Gather", Role::data_movement},
-    {"Split", Role::data_movement},
-    {"Slice", Role::data_movement},
-    {"Expand", Role::data_movement},
-    {"Tile", Role::data_movement},
-    {"DepthToSpace", Role::data_movement},
-    {"SpaceToDepth", Role::data_movement},
-    {"Relu", Role::activation},
-    {"Clip", Role::activation},
-}};
 
 // Element type of a tensor-valued attribute/TensorProto.
 std::optional<ElementType> proto_type(const ::onnx::TensorProto& t) {
@@ -390,6 +356,29 @@ Result<std::int64_t> fold_batch_norms(::onnx::ModelProto& model, const std::file
   return fold_batch_norms_in(*model.mutable_graph(), model_dir);
 }
 
+namespace {
+struct PrePass {
+  std::string_view name;
+  Result<std::int64_t> (*run)(::onnx::ModelProto&, const std::filesystem::path&);
+};
+constexpr PrePass kPrePasses[] = {
+    {"constants-to-initializers",
+     [](::onnx::ModelProto& m, const std::filesystem::path&) -> Result<std::int64_t> {
+       return constants_to_initializers(m);
+     }},
+    {"fold-batch-norm", fold_batch_norms},
+};
+}  // namespace
+
+Result<std::vector<PassRun>> run_pre_passes(::onnx::ModelProto& model, const std::filesystem::path& model_dir) {
+  std::vector<PassRun> runs;
+  for (const auto& pass : kPrePasses) {
+    MODELKIT_TRY_CTX(std::int64_t changed, pass.run(model, model_dir), "pass " + std::string(pass.name));
+    runs.push_back({pass.name, changed});
+  }
+  return runs;
+}
+
 std::vector<std::unique_ptr<GraphScope>> build_scopes(::onnx::ModelProto& model) {
   std::vector<std::unique_ptr<GraphScope>> all;
   auto root = std::make_unique<GraphScope>();
@@ -400,17 +389,22 @@ std::vector<std::unique_ptr<GraphScope>> build_scopes(::onnx::ModelProto& model)
   return all;
 }
 
-std::optional<Role> role_of(const ::onnx::NodeProto& node) {
-  if (!onnx::is_default_domain(node)) return std::nullopt;
-  for (const auto& r : kRoles)
-    if (r.op == node.op_type()) return r.role;
-  return std::nullopt;
+std::optional<Role> role_of(const ::onnx::NodeProto& node, std::int64_t opset) {
+  const auto* rule = find_op_rule(node, opset);
+  if (!rule) return std::nullopt;
+  return rule->role;
+}
+
+std::int64_t default_opset(const ::onnx::ModelProto& model) {
+  for (const auto& o : model.opset_import())
+    if (o.domain().empty() || o.domain() == "ai.onnx") return o.version();
+  return 0;
 }
 
 const std::vector<std::string>& supported_op_types() {
   static const std::vector<std::string> names = [] {
     std::vector<std::string> v;
-    for (const auto& r : kRoles) v.emplace_back(r.op);
+    for (const auto& r : op_rules()) v.emplace_back(r.op);
     return v;
   }();
   return names;
@@ -506,7 +500,7 @@ class Planner {
     for (int phase = 1; phase <= 3; ++phase)
       for (int i = 0; i < s.graph->node_size(); ++i) {
         const auto& n = s.graph->node(i);
-        auto role = role_of(n);
+        auto role = role_of(n, out_.opset);
         NodeState& st = state(i);
         if (phase == 1) {
           if (!role) {
@@ -599,17 +593,11 @@ class Planner {
         if (auto r = float_check(s, n, slot)) return skip(st, *r);
       activation_slots.push_back(0);
       auto* w = s.find_initializer(n.input(1));
-      bool needs_constant_weight = op == "Conv" || op == "ConvTranspose";
-      if (!w && needs_constant_weight) return skip(st, "weight is not a constant");
+      const OpRule* rule = find_op_rule(n, out_.opset);
+      if (!w && rule->constant_weight_required) return skip(st, "weight is not a constant");
       if (w) {
-        int axis = -1;
         int rank = w->dims_size();
-        if (options_.per_channel) {
-          if (op == "Conv") axis = 0;
-          else if (op == "ConvTranspose") axis = int_attribute(n, "group", 1) == 1 ? 1 : -1;
-          else if (op == "MatMul") axis = rank >= 2 ? rank - 1 : -1;
-          else if (op == "Gemm") axis = int_attribute(n, "transB", 0) ? 0 : 1;
-        }
+        int axis = options_.per_channel && rule->weight_axis ? rule->weight_axis(n, rank) : -1;
         weights.push_back(WeightUse{&s, i, 1, false, axis});
         bool has_bias = (op != "MatMul") && n.input_size() > 2 && !n.input(2).empty();
         if (has_bias) {
@@ -693,7 +681,7 @@ class Planner {
     auto prod = s.producer.find(x);
     if (prod == s.producer.end()) return skip(st, "activation kept in float: input not produced by a quantized op");
     const auto& p = s.graph->node(prod->second);
-    auto prole = role_of(p);
+    auto prole = role_of(p, out_.opset);
     const bool producer_quantized =
         out_.nodes[(*states_)[static_cast<std::size_t>(prod->second)]].status == "quantized";
     if (!producer_quantized || !prole || *prole == Role::data_movement || *prole == Role::softmax ||
@@ -741,6 +729,7 @@ Result<Planned> plan(::onnx::ModelProto& model, const QuantizeOptions& options) 
   // refused below if it names no node.
   for (const auto& text : options.exclude_nodes) matcher.patterns.push_back({util::NamePattern(text), text, false});
   Planned out;
+  out.opset = default_opset(model);
   out.scopes = build_scopes(model);
   // Patterns that are neither a valid regex nor an exact node name are errors.
   std::set<std::string> node_names;

@@ -6,6 +6,8 @@
 #include <modelkit/quantize.hpp>
 #include <modelkit/tensor.hpp>
 
+#include "quant/rules.hpp"
+
 #include <onnx/onnx_pb.h>
 
 #include <filesystem>
@@ -50,13 +52,22 @@ std::int64_t constants_to_initializers(::onnx::ModelProto& model);
 // here, the Conv keeps a bias we can quantize. Returns how many were folded.
 [[nodiscard]] Result<std::int64_t> fold_batch_norms(::onnx::ModelProto& model, const std::filesystem::path& model_dir);
 
+// The named transform passes that run before planning, in order (ONNX Runtime's quantizer
+// pre-processing does the same): "constants-to-initializers", then "fold-batch-norm".
+struct PassRun {
+  std::string_view name;
+  std::int64_t changed = 0;  // what the pass converted or folded
+};
+[[nodiscard]] Result<std::vector<PassRun>> run_pre_passes(::onnx::ModelProto& model,
+                                                          const std::filesystem::path& model_dir);
+
 // Builds scopes for every graph of the model (index 0 = main graph) and infers element types.
 std::vector<std::unique_ptr<GraphScope>> build_scopes(::onnx::ModelProto& model);
 
-enum class Role { weighted, binary, own_scale, softmax, concat, data_movement, activation };
-
-// The role of a default-domain op type this quantizer handles.
-[[nodiscard]] std::optional<Role> role_of(const ::onnx::NodeProto& node);
+// The role of a node at the model's opset (rules.cpp); nullopt when it is not quantized.
+[[nodiscard]] std::optional<Role> role_of(const ::onnx::NodeProto& node, std::int64_t opset);
+// The model's default-domain opset.
+[[nodiscard]] std::int64_t default_opset(const ::onnx::ModelProto& model);
 
 // A tensor quantized as an activation in one graph (Q/DQ placed in that graph).
 struct ActivationTensor {
@@ -103,6 +114,7 @@ struct Planned {
   std::vector<FoldCandidate> folds;
   std::vector<std::string> warnings;
   std::int64_t constants_converted = 0;
+  std::int64_t opset = 0;  // the model's default-domain opset (selects the op rules)
 
   int find(int g);
   void unite(int a, int b);

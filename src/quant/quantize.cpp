@@ -592,9 +592,7 @@ Result<void> require_something_to_quantize(const Planned& planned, const Quantiz
 Result<QuantizationPlan> plan_quantization(const fs::path& model_path, const QuantizeOptions& options) {
   auto loaded = load_float_model(model_path);
   if (!loaded) return loaded.take_error();
-  constants_to_initializers(loaded->model);
-  auto folded = fold_batch_norms(loaded->model, model_path.has_parent_path() ? model_path.parent_path() : fs::path("."));
-  if (!folded) return folded.take_error();
+  MODELKIT_TRY_VOID(run_pre_passes(loaded->model, model_path.has_parent_path() ? model_path.parent_path() : fs::path(".")));
   auto planned = plan(loaded->model, options);
   if (!planned) return planned.take_error();
   MODELKIT_TRY_VOID(require_something_to_quantize(*planned, options, model_path));
@@ -623,10 +621,11 @@ Result<QuantizeReport> quantize(const fs::path& model_path, const calib::TensorR
   report.qdq_domain = domain.empty() ? "ai.onnx" : domain;
 
   const fs::path model_dir = model_path.has_parent_path() ? model_path.parent_path() : fs::path(".");
-  report.constants_to_initializers = constants_to_initializers(model);
-  auto folded = fold_batch_norms(model, model_dir);
-  if (!folded) return folded.take_error();
-  report.batch_norms_folded = *folded;
+  MODELKIT_TRY(auto passes, run_pre_passes(model, model_dir));
+  for (const auto& pass : passes) {
+    if (pass.name == "constants-to-initializers") report.constants_to_initializers = pass.changed;
+    if (pass.name == "fold-batch-norm") report.batch_norms_folded = pass.changed;
+  }
   auto planned = plan(model, options);
   if (!planned) return planned.take_error();
   MODELKIT_TRY_VOID(require_something_to_quantize(*planned, options, model_path));

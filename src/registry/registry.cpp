@@ -41,7 +41,7 @@ std::string_view task_name(TaskId task) {
 }
 
 TaskId find_task(std::string_view name) {
-  // kTasks is sorted by name (the generator keeps the spec's alphabetical list).
+  // kTasks is sorted by name (the generator sorts it).
   auto it = std::lower_bound(std::begin(data::kTasks), std::end(data::kTasks), name);
   if (it == std::end(data::kTasks) || *it != name) return kNoTask;
   return static_cast<TaskId>(it - std::begin(data::kTasks));

@@ -1,4 +1,4 @@
-// The stages of task-resolution.md section 3, in order; the first that answers wins.
+// The resolution stages (docs/design.md, "Resolving the task"), in order; the first that answers wins.
 #include <modelkit/registry.hpp>
 #include <modelkit/task.hpp>
 

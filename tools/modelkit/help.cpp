@@ -309,7 +309,7 @@ Page tasks_page() {
   return p;
 }
 
-// Resolution stages (task-resolution.md section 3); the source names are TaskResolution::source.
+// Resolution stages (docs/design.md, "Resolving the task"); the source names are TaskResolution::source.
 struct StageRow {
   std::string_view stage, source, answers;
 };
