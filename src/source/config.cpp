@@ -95,11 +95,14 @@ Result<ModelConfig> parse_model_config(std::string_view json) {
       last_value(root, "pretrained_cfg").get(pretrained_cfg) == simdjson::SUCCESS && pretrained_cfg.is_object();
 
   for (auto [k, v] : root) {
-    // A repeated key: the last one wins, as in Python's json.
-    std::erase_if(config.integers, [&](const auto& entry) {
-      return entry.first == k || (entry.first.size() > k.size() && entry.first.starts_with(k) && entry.first[k.size()] == '.');
+    // A repeated key: the last one wins, as in Python's json. (A copy of the key: clang 14
+    // cannot capture a structured binding in a lambda.)
+    const std::string_view key = k;
+    std::erase_if(config.integers, [key](const auto& entry) {
+      return entry.first == key ||
+             (entry.first.size() > key.size() && entry.first.starts_with(key) && entry.first[key.size()] == '.');
     });
-    std::erase_if(config.sub_configs, [&](const SubConfig& sub) { return sub.field == k; });
+    std::erase_if(config.sub_configs, [key](const SubConfig& sub) { return sub.field == key; });
     if (v.is_int64()) {
       config.integers.emplace_back(std::string(k), v.get_int64().value_unsafe());
     } else if (v.is_object() && k.ends_with("_config") && k != "pretrained_cfg") {
