@@ -124,14 +124,14 @@ _modelkit() {
   fi
   COMPREPLY=()
   if (( COMP_CWORD == 1 )); then
-    COMPREPLY=($(compgen -W 'inspect config build quantize perf tokenize help --help --version' -- "$cur"))
+    COMPREPLY=($(compgen -W 'inspect config export build quantize perf tokenize help --help --version' -- "$cur"))
     return 0
   fi
   local options
   case "${COMP_WORDS[1]}" in
     help)
-      (( COMP_CWORD == 2 )) && COMPREPLY=($(compgen -W 'inspect config build quantize perf tokenize commands tasks resolution calibration quantization
-model-types' -- "$cur"))
+      (( COMP_CWORD == 2 )) && COMPREPLY=($(compgen -W 'inspect config export build quantize perf tokenize commands tasks resolution calibration
+quantization model-types' -- "$cur"))
       return 0 ;;
     inspect)
       options='-m --model --model-type --model-class --task --list-tasks --format -h --help'
@@ -144,7 +144,8 @@ model-types' -- "$cur"))
       esac ;;
     config)
       options='-m --model --model-type --model-class --task --samples --sequence-length --method --calibration-data
---per-channel --activation-type --weight-type --seed -o --output --force --format -h --help'
+--sample-rate --per-channel --precision --activation-type --weight-type --seed -o --output --force
+--format -h --help'
       case "$prev" in
         -m|--model) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
         --model-type) COMPREPLY=($(compgen -W "$_modelkit_model_types" -- "$cur")); return 0 ;;
@@ -154,17 +155,29 @@ model-types' -- "$cur"))
         --sequence-length) return 0 ;;
         --method) COMPREPLY=($(compgen -W 'minmax percentile entropy' -- "$cur")); return 0 ;;
         --calibration-data) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
+        --sample-rate) return 0 ;;
+        --precision) COMPREPLY=($(compgen -W 'int8 int16 w8a16' -- "$cur")); return 0 ;;
         --activation-type) COMPREPLY=($(compgen -W 'uint8 int8 uint16 int16' -- "$cur")); return 0 ;;
         --weight-type) COMPREPLY=($(compgen -W 'uint8 int8 uint16 int16' -- "$cur")); return 0 ;;
         --seed) return 0 ;;
         -o|--output) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
         --format) COMPREPLY=($(compgen -W 'json table' -- "$cur")); return 0 ;;
       esac ;;
+    export)
+      options='-m --model --task -o --output --opset --random-weights --seed --force --format -h --help'
+      case "$prev" in
+        -m|--model) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
+        --task) COMPREPLY=($(compgen -W "$_modelkit_tasks" -- "$cur")); return 0 ;;
+        -o|--output) return 0 ;;
+        --opset) return 0 ;;
+        --seed) return 0 ;;
+        --format) COMPREPLY=($(compgen -W 'table json' -- "$cur")); return 0 ;;
+      esac ;;
     build)
       options='-m --model --model-type --model-class --task -c --config --samples --sequence-length --method
---calibration-data --per-channel --activation-type --weight-type --seed --onnx --force --ranges
---save-ranges --op-types --exclude-nodes --threads --input-shape -q --quiet -o --output --dry-run
---format -h --help'
+--calibration-data --sample-rate --per-channel --precision --activation-type --weight-type --seed
+--onnx --force --ranges --save-ranges --op-types --exclude-nodes --threads --input-shape -q --quiet
+-o --output --dry-run --format -h --help'
       case "$prev" in
         -m|--model) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
         --model-type) COMPREPLY=($(compgen -W "$_modelkit_model_types" -- "$cur")); return 0 ;;
@@ -175,6 +188,8 @@ model-types' -- "$cur"))
         --sequence-length) return 0 ;;
         --method) COMPREPLY=($(compgen -W 'minmax percentile entropy' -- "$cur")); return 0 ;;
         --calibration-data) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
+        --sample-rate) return 0 ;;
+        --precision) COMPREPLY=($(compgen -W 'int8 int16 w8a16' -- "$cur")); return 0 ;;
         --activation-type) COMPREPLY=($(compgen -W 'uint8 int8 uint16 int16' -- "$cur")); return 0 ;;
         --weight-type) COMPREPLY=($(compgen -W 'uint8 int8 uint16 int16' -- "$cur")); return 0 ;;
         --seed) return 0 ;;
@@ -189,9 +204,9 @@ model-types' -- "$cur"))
         --format) COMPREPLY=($(compgen -W 'table json' -- "$cur")); return 0 ;;
       esac ;;
     quantize)
-      options='-m --model --task --config --samples --sequence-length --method --calibration-data --per-channel
---activation-type --weight-type --seed --force --ranges --save-ranges --op-types --exclude-nodes
---threads --input-shape -q --quiet -o --output --format -h --help'
+      options='-m --model --task --config --samples --sequence-length --method --calibration-data --sample-rate
+--per-channel --precision --activation-type --weight-type --seed --force --ranges --save-ranges
+--op-types --exclude-nodes --threads --input-shape -q --quiet -o --output --format -h --help'
       case "$prev" in
         -m|--model) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
         --task) COMPREPLY=($(compgen -W "$_modelkit_tasks" -- "$cur")); return 0 ;;
@@ -200,6 +215,8 @@ model-types' -- "$cur"))
         --sequence-length) return 0 ;;
         --method) COMPREPLY=($(compgen -W 'minmax percentile entropy' -- "$cur")); return 0 ;;
         --calibration-data) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
+        --sample-rate) return 0 ;;
+        --precision) COMPREPLY=($(compgen -W 'int8 int16 w8a16' -- "$cur")); return 0 ;;
         --activation-type) COMPREPLY=($(compgen -W 'uint8 int8 uint16 int16' -- "$cur")); return 0 ;;
         --weight-type) COMPREPLY=($(compgen -W 'uint8 int8 uint16 int16' -- "$cur")); return 0 ;;
         --seed) return 0 ;;

@@ -1,6 +1,7 @@
 // Calibration sources (docs/design.md, "Calibration data"): one per CalibrationKind
 // (settings.hpp) — text through the checkpoint's own tokenizer, images through its
-// preprocessor, random inputs from the ONNX model's input specs — and the universal fallback
+// preprocessor, audio through its feature extractor or as a raw waveform (audio_source.cpp),
+// random inputs from the ONNX model's input specs — and the universal fallback
 // that picks random when (1) the task has no dataset kind, (2) the chosen source cannot be
 // built, or (3) the names it produces do not meet the model's inputs. Every fallback is
 // recorded with its reason.
@@ -16,6 +17,7 @@
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <string_view>
 #include <string>
 #include <vector>
 
@@ -24,7 +26,7 @@ namespace modelkit::calib {
 struct SourceRequest {
   CalibrationKind kind = CalibrationKind::random;  // the plan's choice
   std::string kind_reason;                    // why the plan chose it
-  std::optional<std::filesystem::path> data;  // --calibration-data: .txt, .jsonl or an image folder
+  std::optional<std::filesystem::path> data;  // --calibration-data: .txt, .jsonl, an image or audio folder
   std::filesystem::path checkpoint_folder;    // tokenizer.json / preprocessor_config.json live here
   std::vector<onnx::ValueInfo> model_inputs;  // the ONNX model's inputs
   InputHints hints;                           // vocab_size, image_size, ... from config.json
@@ -32,6 +34,7 @@ struct SourceRequest {
   int sequence_length = 128;                  // used when the model's sequence dim is symbolic
   std::uint64_t seed = 0;
   std::vector<InputShape> input_shapes;       // --input-shape overrides for random inputs
+  std::optional<int> sample_rate;             // --sample-rate: raw-audio models' rate (default 16000)
 };
 
 // What calibration actually used; goes into the build manifest.
@@ -62,6 +65,13 @@ struct SelectedSource {
 
 // The embedded default calibration text: varied sentences (domains, languages, scripts).
 [[nodiscard]] std::vector<std::string> default_texts();
+
+// The embedded default calibration audio (data/audio/*.wav compiled in): name and file bytes.
+struct DefaultAudioClip {
+  std::string_view name;
+  std::string_view bytes;
+};
+[[nodiscard]] std::vector<DefaultAudioClip> default_audio_clips();
 
 // Reads --calibration-data text: .txt one sample per line (empty lines skipped), .jsonl
 // objects with "text" and optional "text_pair". Errors name the file and line.

@@ -46,6 +46,7 @@ struct CalibrationSettings {
   std::optional<std::string> data;  // --calibration-data
   int samples = 100;
   int sequence_length = 128;
+  std::optional<int> sample_rate;  // --sample-rate: raw-audio models (default 16000)
   CalibrationMethod method = CalibrationMethod::minmax;
   double percentile = 99.999;
   int histogram_bins = 2048;

@@ -7,7 +7,8 @@
 //   token types    (token_type_ids, segment_ids)  zeros
 //   position_ids                                 0, 1, 2, ... along the last axis
 //   images         (pixel_values, images, ...)   N(0, 1)
-//   audio          (input_values, input_features, audio, waveform, ...)  N(0, 0.1^2) noise
+//   audio          (input_values, input_features, audio, waveform, ...)  N(0, 0.1^2) noise; a raw-audio
+//                  input (find_raw_audio_input) gets 1 s of samples for its free samples dim
 //   sample rates   (sr, sample_rate, sampling_rate)  sampling_rate hint, else 16000
 //   anything else  floats N(0, 1); integers uniform in [0, index_bound) if known, else zeros;
 //                  bools false
@@ -71,6 +72,19 @@ struct RandomInputs {
 [[nodiscard]] Result<RandomInputs> make_random_inputs(std::span<const onnx::ValueInfo> inputs,
                                                       const InputHints& hints,
                                                       std::span<const InputShape> overrides, std::uint64_t seed);
+
+// A model input that takes a raw waveform: a float tensor [samples] or [batch, samples] named like
+// audio (audio, waveform, pcm, speech, samples, wav, signal, input_values), or named generically
+// (input, x) beside an integer sample-rate input (sr, sample_rate, ...) as Silero VAD is. Exactly
+// one input must qualify; otherwise nullopt.
+struct RawAudioInput {
+  std::string name;
+  std::size_t rank = 2;
+  std::optional<std::int64_t> static_samples;    // the samples dim when the model fixes it
+  std::optional<std::string> sample_rate_input;  // an integer sample-rate input beside it
+  std::string reason;  // "input 'input' is float [batch, sequence] beside the sample-rate input 'sr'"
+};
+[[nodiscard]] std::optional<RawAudioInput> find_raw_audio_input(std::span<const onnx::ValueInfo> inputs);
 
 // IEEE float -> half / bfloat16 bits, round to nearest even (for float16 inputs).
 [[nodiscard]] std::uint16_t float_to_half_bits(float f);

@@ -76,8 +76,9 @@ struct ModalityRow { std::string_view main_input_name, modality; };
 
 // --- calibration data by task ---
 // The tasks with a dataset kind, each with the kind its calibration samples come from (text
-// through the tokenizer, images through the preprocessor). Every other task calibrates on
-// informed random inputs, and says so.
+// through the tokenizer, images through the preprocessor, audio through the feature extractor).
+// Every other task calibrates on informed random inputs, and says so. (Audio models' feature
+// extraction calibrates on audio: the plan decides that by modality, report/plan.cpp.)
 struct CalibrationKindRow { std::string_view task; CalibrationKind kind; };
 [[nodiscard]] std::span<const CalibrationKindRow> calibration_kinds();
 // The kind of a task; nullopt for a task without one (and for kNoTask).

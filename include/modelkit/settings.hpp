@@ -39,7 +39,7 @@ inline constexpr QuantTypeInfo kQuantTypes[] = {
 
 // Where calibration samples come from. The task -> kind table is in registry.hpp
 // (calibration_kind_for_task); each kind's source is built in src/calib/ (sources.cpp).
-enum class CalibrationKind { text, image, random };
+enum class CalibrationKind { text, image, audio, random };
 struct CalibrationKindInfo {
   CalibrationKind value;
   std::string_view name;
@@ -50,6 +50,9 @@ inline constexpr CalibrationKindInfo kCalibrationKinds[] = {
      "the checkpoint's tokenizer.json applied to text: input_ids, attention_mask, token_type_ids"},
     {CalibrationKind::image, "image",
      "images decoded and preprocessed as preprocessor_config.json says: pixel_values"},
+    {CalibrationKind::audio, "audio",
+     "audio decoded, resampled and turned into features as preprocessor_config.json says (input_values, "
+     "input_features), or the raw waveform for models that take one (docs/audio.md)"},
     {CalibrationKind::random, "random",
      "one seeded tensor per ONNX input, from the model's own input names, types and shapes"},
 };
@@ -66,6 +69,23 @@ inline constexpr CalibrationMethodInfo kCalibrationMethods[] = {
     {CalibrationMethod::minmax, "minmax", "the smallest and largest value seen", false},
     {CalibrationMethod::percentile, "percentile", "the symmetric percentile of |x| (default 99.999)", true},
     {CalibrationMethod::entropy, "entropy", "the threshold minimizing KL divergence (TensorRT-style)", true},
+};
+
+// Precisions: named presets over the weight and activation types of static QDQ quantization
+// (--precision sets both; --weight-type/--activation-type given as well must agree).
+enum class Precision { int8, int16, w8a16 };
+struct PrecisionInfo {
+  Precision value;
+  std::string_view name;
+  std::string_view help;
+  QuantType weight_type;
+  QuantType activation_type;
+};
+inline constexpr PrecisionInfo kPrecisions[] = {
+    {Precision::int8, "int8", "static QDQ: int8 weights, uint8 activations (the default)", QuantType::int8,
+     QuantType::uint8},
+    {Precision::int16, "int16", "static QDQ: int16 weights, uint16 activations", QuantType::int16, QuantType::uint16},
+    {Precision::w8a16, "w8a16", "static QDQ: int8 weights, uint16 activations", QuantType::int8, QuantType::uint16},
 };
 
 // What a command prints.
@@ -95,6 +115,10 @@ struct SettingTable<CalibrationKind> {
 template <>
 struct SettingTable<CalibrationMethod> {
   static constexpr std::span<const CalibrationMethodInfo> rows{kCalibrationMethods};
+};
+template <>
+struct SettingTable<Precision> {
+  static constexpr std::span<const PrecisionInfo> rows{kPrecisions};
 };
 template <>
 struct SettingTable<OutputFormat> {

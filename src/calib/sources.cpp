@@ -2,6 +2,8 @@
 #include <modelkit/image.hpp>
 #include <modelkit/tokenizer.hpp>
 
+#include "calib/audio_source.hpp"
+
 #include "util/file.hpp"
 #include "util/json_read.hpp"
 #include "util/strings.hpp"
@@ -398,6 +400,17 @@ Result<Built> build_image(const SourceRequest& req) {
   return b;
 }
 
+Result<Built> build_audio(const SourceRequest& req) {
+  auto a = build_audio_source(req);
+  if (!a) return a.take_error();
+  Built b;
+  b.source = std::move(a->source);
+  b.data_source = std::move(a->data_source);
+  b.available = a->available;
+  b.notes = std::move(a->notes);
+  return b;
+}
+
 }  // namespace
 
 Result<std::vector<TextSample>> read_text_samples(const fs::path& path, const TextReadLimits& limits,
@@ -460,6 +473,7 @@ struct KindBuilder {
 constexpr KindBuilder kKindBuilders[] = {
     {CalibrationKind::text, build_text},
     {CalibrationKind::image, build_image},
+    {CalibrationKind::audio, build_audio},
 };
 
 const KindBuilder* builder_of(CalibrationKind kind) {
@@ -470,15 +484,25 @@ const KindBuilder* builder_of(CalibrationKind kind) {
 
 }  // namespace
 
-Result<SelectedSource> select_source(const SourceRequest& req) {
+Result<SelectedSource> select_source(const SourceRequest& request) {
   SelectedSource sel;
   auto& rec = sel.record;
+  // A model the plan has no data kind for but that takes a raw waveform calibrates on audio.
+  SourceRequest req = request;
+  if (req.kind == CalibrationKind::random) {
+    if (auto why = raw_audio_kind_reason(req.model_inputs)) {
+      req.kind = CalibrationKind::audio;
+      req.kind_reason = *why;
+      rec.notes.push_back(*why);
+    }
+  }
   const std::string kind_name(setting_name(req.kind));
   rec.requested_kind = kind_name;
   rec.seed = req.seed;
 
   InputHints hints = req.hints;
   hints.sequence_length = req.sequence_length;
+  if (req.sample_rate) hints.sampling_rate = *req.sample_rate;
   auto random = std::make_unique<RandomSource>(req.model_inputs, hints, req.input_shapes, req.seed, req.samples);
   auto probe = random->probe();
   if (!probe) return probe.take_error().with_context("random calibration inputs");
@@ -526,7 +550,7 @@ Result<SelectedSource> select_source(const SourceRequest& req) {
   rec.kind = kind_name;
   rec.data_source = built->data_source;
   rec.samples = built->available;
-  rec.notes = built->notes;
+  rec.notes.insert(rec.notes.end(), built->notes.begin(), built->notes.end());
   auto produced = built->source->produced_names();
   for (const auto& n : produced)
     if (!find_input(req.model_inputs, n)) rec.dropped_inputs.push_back(n);
@@ -537,6 +561,7 @@ Result<SelectedSource> select_source(const SourceRequest& req) {
     }
     // Text and image sources make int64 ids and float32 pixels.
     ElementType made = in.name == "pixel_values" ? ElementType::float32 : ElementType::int64;
+    if (req.kind == CalibrationKind::audio) made = audio_produced_type(in.name);
     if (in.element_type != made && in.element_type != ElementType::undefined)
       rec.casts.push_back(in.name + " " + element_type_name(made) + " -> " + element_type_name(in.element_type));
   }

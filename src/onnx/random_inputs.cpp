@@ -229,6 +229,44 @@ Result<InputShape> parse_input_shape(std::string_view text) {
   return out;
 }
 
+std::optional<RawAudioInput> find_raw_audio_input(std::span<const onnx::ValueInfo> inputs) {
+  // Names that say "waveform" on their own, and generic names that need a sample-rate input beside them.
+  static constexpr std::string_view kAudioNames[] = {"input_values", "samples", "wav", "signal", "audio_signal"};
+  static constexpr std::string_view kAudioParts[] = {"audio", "waveform", "pcm", "speech"};
+  static constexpr std::string_view kGenericNames[] = {"input", "inputs", "x"};
+  std::optional<std::string> rate_input;
+  for (const auto& in : inputs)
+    if (fill_for(in.name) == Fill::sample_rate && is_integer(in.element_type) && in.has_shape && in.shape.size() <= 1)
+      rate_input = in.name;
+  std::optional<RawAudioInput> found;
+  int candidates = 0;
+  for (const auto& in : inputs) {
+    if (in.kind != "tensor" || !is_float(in.element_type) || !in.has_shape) continue;
+    if (in.shape.empty() || in.shape.size() > 2) continue;
+    const auto lower = util::to_lower(in.name);
+    bool audio_named = std::find(std::begin(kAudioNames), std::end(kAudioNames), lower) != std::end(kAudioNames);
+    for (auto part : kAudioParts) audio_named |= lower.find(part) != std::string::npos;
+    const bool generic = std::find(std::begin(kGenericNames), std::end(kGenericNames), lower) != std::end(kGenericNames);
+    if (!audio_named && !(generic && rate_input)) continue;
+    const auto& samples = in.shape.back();
+    // A fixed length shorter than 10 ms at 16 kHz is a feature vector, not a waveform.
+    if (samples.value && *samples.value < 160) continue;
+    if (in.shape.size() == 2 && in.shape[0].value && *in.shape[0].value > 64) continue;
+    ++candidates;
+    RawAudioInput r;
+    r.name = in.name;
+    r.rank = in.shape.size();
+    r.static_samples = samples.value;
+    r.sample_rate_input = rate_input;
+    r.reason = "input '" + in.name + "' is " + std::string(element_type_name(in.element_type)) + " " +
+               onnx::format_dims(in) + (audio_named ? ", named as audio" : "") +
+               (rate_input ? " beside the sample-rate input '" + *rate_input + "'" : "");
+    found = std::move(r);
+  }
+  if (candidates != 1) return std::nullopt;
+  return found;
+}
+
 Result<RandomInputs> make_random_inputs(std::span<const onnx::ValueInfo> inputs, const InputHints& hints,
                                         std::span<const InputShape> overrides, std::uint64_t seed) {
   // Overrides must name real inputs, once each.
@@ -247,7 +285,9 @@ Result<RandomInputs> make_random_inputs(std::span<const onnx::ValueInfo> inputs,
 
   RandomInputs out;
   out.seed = seed;
+  const auto raw_audio = find_raw_audio_input(inputs);
   for (const auto& input : inputs) {
+    const bool is_raw_audio = raw_audio && raw_audio->name == input.name;
     if (input.kind != "tensor")
       return failure("input " + quoted(input.name) + " is a " + input.kind +
                      ", random inputs can only fill tensors");
@@ -304,6 +344,10 @@ Result<RandomInputs> make_random_inputs(std::span<const onnx::ValueInfo> inputs,
         if (named != hints.dims.end()) {
           value = named->second;
           why = "hint";
+        } else if (is_raw_audio && d + 1 == input.shape.size()) {
+          // Raw audio: one second, not 128 samples (a few milliseconds no model is meant for).
+          value = hints.sampling_rate.value_or(kDefaultSampleRate);
+          why = "1 s of audio at " + std::to_string(value) + " Hz";
         } else if (kind == DimKind::batch) {
           value = hints.batch_size;
           why = "batch";
@@ -346,6 +390,7 @@ Result<RandomInputs> make_random_inputs(std::span<const onnx::ValueInfo> inputs,
     if ((fill == Fill::token_ids || fill == Fill::positions || fill == Fill::sample_rate) && !is_integer(type))
       fill = Fill::generic;
     if ((fill == Fill::image || fill == Fill::audio) && !is_float(type)) fill = Fill::generic;
+    if (is_raw_audio) fill = Fill::audio;
 
     switch (fill) {
       case Fill::token_ids: {

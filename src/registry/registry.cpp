@@ -165,6 +165,8 @@ namespace {
 // Sorted by task name. The data a task's inputs are made from: its pipeline's own
 // pre-processing (a tokenizer for text, an image processor for images).
 constexpr CalibrationKindRow kCalibrationKindRows[] = {
+    {"audio-classification", CalibrationKind::audio},   {"audio-frame-classification", CalibrationKind::audio},
+    {"audio-xvector", CalibrationKind::audio},          {"automatic-speech-recognition", CalibrationKind::audio},
     {"depth-estimation", CalibrationKind::image},       {"feature-extraction", CalibrationKind::text},
     {"fill-mask", CalibrationKind::text},               {"image-classification", CalibrationKind::image},
     {"image-feature-extraction", CalibrationKind::image}, {"image-segmentation", CalibrationKind::image},

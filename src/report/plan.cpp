@@ -31,6 +31,10 @@ void write_resolution(util::JsonWriter& w, const TaskResolution& r) {
 
 std::pair<CalibrationKind, std::string> calibration_kind_for(const TaskResolution& resolution) {
   if (!resolution.task) return {CalibrationKind::random, "no task"};
+  // Feature extraction serves text, image and audio models alike: the modality decides.
+  if (resolution.modality == "audio" &&
+      (*resolution.task == "feature-extraction" || *resolution.task == "image-feature-extraction"))
+    return {CalibrationKind::audio, "task '" + *resolution.task + "' of an audio model calibrates on audio"};
   auto kind = registry::calibration_kind_for_task(registry::find_task(*resolution.task));
   if (!kind) return {CalibrationKind::random, "task '" + *resolution.task + "' has no dataset kind"};
   return {*kind, "task '" + *resolution.task + "' calibrates on " + std::string(setting_name(*kind))};
@@ -125,6 +129,7 @@ void write_settings(util::JsonWriter& w, const BuildConfig& c) {
   w.field("data", cal.data);
   w.field("samples", cal.samples);
   w.field("sequence_length", cal.sequence_length);
+  if (cal.sample_rate) w.field("sample_rate", *cal.sample_rate);
   w.field("method", setting_name(cal.method));
   w.field("percentile", cal.percentile);
   w.field("histogram_bins", cal.histogram_bins);
@@ -318,6 +323,9 @@ Result<BuildConfig> parse_build_config(std::string_view json) {
   MODELKIT_TRY_VOID(cal->get("data", cs.data));
   MODELKIT_TRY_VOID(cal->get("samples", cs.samples, 1, 1'000'000));
   MODELKIT_TRY_VOID(cal->get("sequence_length", cs.sequence_length, 1, 1'000'000));
+  int sample_rate = 0;
+  MODELKIT_TRY_VOID(cal->get("sample_rate", sample_rate, 1000, 768000));
+  if (sample_rate != 0) cs.sample_rate = sample_rate;
   MODELKIT_TRY_VOID(cal->setting("method", cs.method));
   MODELKIT_TRY_VOID(cal->get("percentile", cs.percentile));
   MODELKIT_TRY_VOID(cal->get("histogram_bins", cs.histogram_bins, 16, 1 << 20));

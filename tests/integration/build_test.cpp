@@ -1,5 +1,5 @@
 // End to end through the real CLI on real models that setup fetches or exports into
-// .deps/models: text, image and audio (fallback) builds, quantize on Silero VAD and
+// .deps/models: text, image and audio builds, quantize on Silero VAD and
 // PP-OCR, and the bad-input cases (nothing half-written, one clear line).
 #include <simdjson.h>
 
@@ -89,38 +89,75 @@ TEST(Build, ImageModelCalibratesOnImages) {
   EXPECT_GT(m["op_type_policy"]["op_types"].get_array().size(), 10u);  // every supported op type
 }
 
-TEST(Build, AudioBackboneFallsBackToRandomAndSaysWhy) {
+TEST(Build, AudioBackboneCalibratesOnTheDefaultAudio) {
+  // A wav2vec2-style backbone without preprocessor_config.json: its raw-waveform input gets the
+  // embedded clips (compiled into the binary) at 16 kHz.
   TempDir tmp;
   auto out = tmp / "audio";
-  auto r = run_cli({"build", "-m", (models() / "audio-tiny").string(), "-o", out.string(), "--samples", "8",
-                    "--sequence-length", "1600"});
+  auto r = run_cli({"build", "-m", (models() / "audio-tiny").string(), "-o", out.string(), "--samples", "8"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NE(r.err.find("warning: calibration falls back to random inputs: the text source cannot be built"),
-            std::string::npos)
-      << r.err;
+  EXPECT_EQ(r.err.find("falls back"), std::string::npos) << r.err;
   simdjson::dom::parser parser;
   auto m = parse(parser, read_text(out / "build_manifest.json"));
   EXPECT_EQ(str(m["resolution"]["task"]), "feature-extraction");
   EXPECT_EQ(str(m["resolution"]["modality"]), "audio");
-  EXPECT_EQ(str(m["calibration"]["requested_kind"]), "text");
-  EXPECT_EQ(str(m["calibration"]["kind"]), "random");
-  EXPECT_TRUE(m["calibration"]["fallback"].get_bool().value());
-  EXPECT_NE(str(m["calibration"]["fallback_reason"]).find("no tokenizer.json"), std::string::npos);
+  EXPECT_EQ(str(m["calibration"]["requested_kind"]), "audio");
+  EXPECT_EQ(str(m["calibration"]["kind"]), "audio");
+  EXPECT_FALSE(m["calibration"]["fallback"].get_bool().value());
+  EXPECT_EQ(str(m["calibration"]["data_source"]).rfind("embedded default audio (22 clips", 0), 0u)
+      << str(m["calibration"]["data_source"]);
+  EXPECT_EQ(m["calibration"]["samples"].get_int64().value(), 8);
+  EXPECT_GE(output_cosine(m, "last_hidden_state"), 0.99);
+  auto config = parse(parser, read_text(out / "build_config.json"));
+  EXPECT_EQ(str(config["calibration"]["kind"]), "audio");
 }
 
-TEST(Build, AudioBackboneWithATokenizerStillFallsBack) {
-  // Rule 3: the text source builds, but its names do not meet the model's input_values.
+TEST(Build, AMovedBinaryStillHasTheDefaultAudio) {
+  // The clips are compiled in: a copy of the binary elsewhere, with data/audio out of reach of
+  // any path it was built with, calibrates on them all the same.
   TempDir tmp;
-  fs::copy(models() / "audio-tiny", tmp / "ckpt");
-  fs::copy_file(models() / "bert-tiny-like" / "tokenizer.json", tmp / "ckpt" / "tokenizer.json");
-  auto r = run_cli({"build", "-m", (tmp / "ckpt").string(), "-o", (tmp / "out").string(), "--samples", "4",
-                    "--sequence-length", "1600", "--quiet"});
-  ASSERT_EQ(r.exit_code, 0) << r.err;
+  fs::create_directories(tmp / "bin");
+  fs::copy_file(MODELKIT_CLI_PATH, tmp / "bin" / "modelkit");
+  fs::permissions(tmp / "bin" / "modelkit", fs::perms::owner_exec, fs::perm_options::add);
+  const std::string cmd = "cd '" + tmp.path().string() + "' && ./bin/modelkit build -m '" +
+                          (models() / "audio-tiny").string() + "' -o out --samples 2 --quiet >log 2>&1";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << read_text(tmp / "log");
   simdjson::dom::parser parser;
   auto m = parse(parser, read_text(tmp / "out" / "build_manifest.json"));
-  EXPECT_EQ(str(m["calibration"]["kind"]), "random");
-  EXPECT_NE(str(m["calibration"]["fallback_reason"]).find("none of which is an input of the model (input_values)"),
-            std::string::npos);
+  EXPECT_EQ(str(m["calibration"]["kind"]), "audio");
+  EXPECT_EQ(str(m["calibration"]["data_source"]).rfind("embedded default audio (22 clips", 0), 0u);
+}
+
+TEST(Build, AudioBackboneOnAFolderNamesAndSkipsACorruptFile) {
+  TempDir tmp;
+  fs::create_directories(tmp / "clips");
+  const fs::path clips = fs::path(MODELKIT_SOURCE_DIR) / "data" / "audio";
+  for (const char* f : {"speech_de_male.wav", "speech_fr_female.wav", "sound_rain.wav"})
+    fs::copy_file(clips / f, tmp / "clips" / f);
+  write_file(tmp / "clips" / "zz_broken.flac", "fLaC but then nothing that a decoder could use");
+  auto r = run_cli({"build", "-m", (models() / "audio-tiny").string(), "-o", (tmp / "out").string(), "--samples", "6",
+                    "--calibration-data", (tmp / "clips").string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string broken = (tmp / "clips" / "zz_broken.flac").string();
+  EXPECT_NE(r.err.find("warning: skipped an audio file: '" + broken + "'"), std::string::npos) << r.err;
+  simdjson::dom::parser parser;
+  auto m = parse(parser, read_text(tmp / "out" / "build_manifest.json"));
+  EXPECT_EQ(str(m["calibration"]["kind"]), "audio");
+  EXPECT_EQ(str(m["calibration"]["data_source"]).rfind((tmp / "clips").string() + " (3 segments", 0), 0u)
+      << str(m["calibration"]["data_source"]);
+  bool noted = false;
+  for (auto n : m["calibration"]["notes"].get_array()) noted |= str(n).find(broken) != std::string::npos;
+  EXPECT_TRUE(noted);
+
+  // Nothing decodable at all: the build still runs, on random inputs, and says why.
+  fs::create_directories(tmp / "bad");
+  write_file(tmp / "bad" / "a.wav", "RIFF....WAVE");
+  auto bad = run_cli({"build", "-m", (models() / "audio-tiny").string(), "-o", (tmp / "out2").string(), "--samples",
+                      "4", "--calibration-data", (tmp / "bad").string(), "--quiet"});
+  ASSERT_EQ(bad.exit_code, 0) << bad.err;
+  EXPECT_NE(bad.err.find("the audio source cannot be built: no decodable audio in '" + (tmp / "bad").string()),
+            std::string::npos)
+      << bad.err;
 }
 
 TEST(Quantize, SileroVadAndPpOcrDetection) {
@@ -128,8 +165,18 @@ TEST(Quantize, SileroVadAndPpOcrDetection) {
   auto vad = run_cli({"quantize", "-m", (models() / "silero-vad" / "silero_vad_legacy.onnx").string(), "-o",
                       (tmp / "vad.onnx").string(), "--input-shape", "input=1x512", "--samples", "10", "--quiet"});
   ASSERT_EQ(vad.exit_code, 0) << vad.err;
-  EXPECT_NE(vad.err.find("calibration uses random inputs: no task is known"), std::string::npos) << vad.err;
+  EXPECT_EQ(vad.err.find("random inputs"), std::string::npos) << vad.err;
   EXPECT_TRUE(fs::is_regular_file(tmp / "vad.manifest.json"));
+  {
+    // No task, but a raw waveform beside a sample-rate input: calibrated on the default audio,
+    // in 512-sample chunks (--input-shape), with 'sr' made by the source.
+    simdjson::dom::parser parser;
+    auto m = parse(parser, read_text(tmp / "vad.manifest.json"));
+    EXPECT_EQ(str(m["calibration"]["kind"]), "audio");
+    EXPECT_NE(str(m["calibration"]["data_source"]).find("segments of 512 samples"), std::string::npos)
+        << str(m["calibration"]["data_source"]);
+    EXPECT_EQ(m["calibration"]["filled_inputs"].get_array().size(), 2u);  // h, c
+  }
   auto ocr = run_cli({"quantize", "-m", (models() / "pp-ocr" / "ch_PP-OCRv4_det_infer.onnx").string(), "-o",
                       (tmp / "det.onnx").string(), "--samples", "6", "--input-shape", "x=1x3x128x128", "--quiet"});
   ASSERT_EQ(ocr.exit_code, 0) << ocr.err;

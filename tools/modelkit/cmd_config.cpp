@@ -10,6 +10,7 @@ namespace {
 // Value lists of the options, from the settings tables ("minmax|percentile|entropy").
 const std::string kMethodValues = setting_list<CalibrationMethod>("|");
 const std::string kQuantTypeValues = setting_list<QuantType>("|");
+const std::string kPrecisionValues = setting_list<Precision>("|");
 }  // namespace
 
 std::vector<OptionSpec> calibration_options() {
@@ -17,8 +18,10 @@ std::vector<OptionSpec> calibration_options() {
       {"--samples", "", "N", "calibration samples (default 100)"},
       {"--sequence-length", "", "N", "sequence length for text inputs without a static one (default 128)"},
       {"--method", "", kMethodValues, "calibration method (default minmax)"},
-      {"--calibration-data", "", "PATH", ".txt, .jsonl or an image folder"},
+      {"--calibration-data", "", "PATH", ".txt, .jsonl, an image or audio folder, or a .txt list of audio files"},
+      {"--sample-rate", "", "HZ", "sample rate of raw-audio models' input (default 16000)"},
       {"--per-channel", "", "", "per-channel weight scales"},
+      {"--precision", "", kPrecisionValues, "weight and activation types together (default int8)"},
       {"--activation-type", "", kQuantTypeValues, "activations' type (default uint8, asymmetric)"},
       {"--weight-type", "", kQuantTypeValues, "weights' type (default int8, symmetric)"},
       {"--seed", "", "N", "seed of random inputs (default 0)"},
@@ -38,6 +41,11 @@ Result<void> apply_calibration_options(const ParsedArgs& args, BuildConfig& conf
     if (!n) return n.take_error();
     cal.sequence_length = static_cast<int>(*n);
   }
+  if (auto v = args.value("--sample-rate")) {
+    auto n = parse_int_option("--sample-rate", *v, 1000, 768000);
+    if (!n) return n.take_error();
+    cal.sample_rate = static_cast<int>(*n);
+  }
   if (auto v = args.value("--seed")) {
     auto n = parse_int_option("--seed", *v, 0, INT64_MAX);
     if (!n) return n.take_error();
@@ -45,6 +53,17 @@ Result<void> apply_calibration_options(const ParsedArgs& args, BuildConfig& conf
   }
   if (auto v = args.value("--method")) {
     MODELKIT_TRY(cal.method, parse_option_setting<CalibrationMethod>("--method", *v));
+  }
+  if (auto v = args.value("--precision")) {
+    MODELKIT_TRY(auto precision, parse_option_setting<Precision>("--precision", *v));
+    const auto& row = setting_info(precision);
+    q.weight_type = row.weight_type;
+    q.activation_type = row.activation_type;
+    // A type given beside the precision must be the one the precision sets.
+    for (auto [option, set] : {std::pair{"--weight-type", row.weight_type}, {"--activation-type", row.activation_type}})
+      if (auto t = args.value(option); t && *t != setting_name(set))
+        return usage_error("option '" + std::string(option) + "' " + quoted(*t) + " contradicts '--precision " +
+                           std::string(row.name) + "' (" + std::string(setting_name(set)) + ")");
   }
   if (auto v = args.value("--activation-type")) {
     MODELKIT_TRY(q.activation_type, parse_option_setting<QuantType>("--activation-type", *v));

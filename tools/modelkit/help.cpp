@@ -219,6 +219,7 @@ constexpr RelatedRow kRelated[] = {
     {"config", "'modelkit help resolution', 'modelkit help calibration', 'modelkit help quantization'"},
     {"build", "'modelkit help resolution', 'modelkit help calibration', 'modelkit help quantization'"},
     {"quantize", "'modelkit help calibration', 'modelkit help quantization'"},
+    {"export", "'modelkit help resolution', 'modelkit help tasks'"},
 };
 
 Page command_page(const Command& c) {
@@ -427,11 +428,18 @@ Page calibration_page() {
           "the names it produces do not intersect the model's input names (a text source for an audio model). Inputs "
           "the model lacks are dropped; inputs the source lacks are filled with random ones."});
   p.heading("Data");
-  p.list({"--calibration-data PATH: a .txt file (one sample per line), a .jsonl file with text / text_pair fields, or "
-          "a folder of images. Without it, an embedded default set of the right kind.",
+  p.list({"--calibration-data PATH: a .txt file (one sample per line), a .jsonl file with text / text_pair fields, "
+          "a folder of images, or for audio a folder of .wav/.flac/.ogg/.mp3 files or a .txt list of their paths. "
+          "Without it, an embedded default set of the right kind (audio: 22 short clips of synthesized speech in "
+          "several languages and environmental sounds).",
+          "Audio: decoded, mixed down to mono, resampled to the feature extractor's sampling_rate (from "
+          "preprocessor_config.json: Wav2Vec2, Whisper, AST); models with a raw waveform input (input, audio, "
+          "waveform, pcm, ...) get the samples at --sample-rate (default 16000), in pieces of the model's static "
+          "length or of up to 5 s. Undecodable files are named and skipped.",
           "Sequence length: the ONNX input's static dimension, else --sequence-length.",
           "Random inputs: token ids below vocab_size, attention masks of ones, token types of zeros, pixel_values "
-          "from N(0,1), audio as small noise; batch dims 1; seeded by --seed and recorded."});
+          "from N(0,1), audio as small noise (1 s for a raw waveform's free length); batch dims 1; seeded by --seed and "
+          "recorded."});
   const CalibrationSettings defaults;
   p.heading("Defaults");
   Table d{{"setting", "default"}, {true, true}, {}};

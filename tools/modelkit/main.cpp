@@ -13,6 +13,8 @@ constexpr std::array kCommands = {
     Command{"inspect", "show what a checkpoint or ONNX model is and what modelkit resolves for it", run_inspect,
             inspect_syntax},
     Command{"config", "write the build config that 'build -c' replays", run_config, config_syntax},
+    Command{"export", "write an ONNX model natively from a checkpoint's safetensors (or random weights)", run_export,
+            export_syntax},
     Command{"build", "resolve, calibrate, quantize, validate and write a deployable model", run_build, build_syntax},
     Command{"quantize", "statically quantize a bare ONNX model (QDQ) with calibration and validation", run_quantize,
             quantize_syntax},

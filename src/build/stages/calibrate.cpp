@@ -35,6 +35,7 @@ Result<StageOutcome> calibrate_stage(Context& c) {
   sreq.input_shapes = req.input_shapes;
   sreq.samples = cs.samples + req.validation_samples;
   sreq.sequence_length = cs.sequence_length;
+  sreq.sample_rate = cs.sample_rate;
   sreq.seed = cs.seed;
   MODELKIT_TRY(c.selected, calib::select_source(sreq));
   for (const auto& w : c.selected->warnings) c.warn(w);

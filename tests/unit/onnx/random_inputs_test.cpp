@@ -119,7 +119,10 @@ TEST(RandomInputs, ImageModels) {
 TEST(RandomInputs, AudioModelsAndUnresolvableDims) {
   auto legacy = make_random_inputs(inputs_of("silero-vad/silero_vad_legacy.onnx"), {}, {}, 5);
   ASSERT_TRUE(legacy.ok()) << legacy.error().message;
-  EXPECT_EQ(legacy->tensors[0].shape, (std::vector<std::int64_t>{1, 128}));
+  // A raw waveform beside a sample-rate input: its free length is 1 s, not a token count.
+  EXPECT_EQ(legacy->tensors[0].shape, (std::vector<std::int64_t>{1, 16000}));
+  EXPECT_EQ(legacy->records[0].dims, (std::vector<std::string>{"batch=1 (batch)", "sequence=16000 (1 s of audio at 16000 Hz)"}));
+  EXPECT_EQ(legacy->records[0].fill, "normal(0, 0.1) (audio noise)");
   EXPECT_EQ(legacy->tensors[1].shape, std::vector<std::int64_t>{});
   EXPECT_EQ(legacy->tensors[1].values<std::int64_t>()[0], 16000);
   EXPECT_EQ(legacy->records[1].fill, "sample rate 16000 (default)");

@@ -33,6 +33,7 @@ TEST(Settings, TablesAreComplete) {
   expect_complete<CalibrationKind>(3);
   expect_complete<CalibrationMethod>(3);
   expect_complete<OutputFormat>(2);
+  expect_complete<Precision>(3);
 }
 
 TEST(Settings, QuantTypeRowsDescribeTheTypes) {
