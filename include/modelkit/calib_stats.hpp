@@ -110,7 +110,11 @@ struct Range {
 // non-zero bins; both smoothed (eps 1e-4); the window with the smallest KL(p || q) gives t, and
 // the range is [-t, t] clamped to the observed [min, max]. Differences from onnxruntime: the
 // windows are exactly symmetric (onnxruntime's are one bin wider on the right with an even bin
-// count) and q is spread in floating point (onnxruntime truncates to integers).
+// count), q is spread in floating point (onnxruntime truncates to integers) and only over p's
+// non-zero bins with the last group taking the remainder, as MXNet does (onnxruntime fills every
+// bin of a group and leaves the remainder bins at 0). On sparse histograms these move t by many
+// bins (tests/unit/calib/calibrator_reference_test.cpp checks the rest against a numpy reference
+// with these departures switched on).
 [[nodiscard]] Range entropy_range(const Histogram& signed_values, std::size_t quantized_bins);
 
 // One tensor's statistic for a method.

@@ -1,19 +1,34 @@
-// compare_models: the float and the quantized model on the same samples; per output cosine
-// similarity and absolute errors accumulated over all samples (in double).
+// compare_models: the float and the quantized model on the same samples; per output the
+// metrics of docs/validation.md, accumulated in double; validation_warnings decides which of
+// them warrant a warning.
 #include <modelkit/quantize.hpp>
 #include <modelkit/runtime.hpp>
 
 #include "quant/report_json.hpp"
 #include "util/json_writer.hpp"
 
+#include <cfloat>
 #include <cmath>
+#include <cstdio>
+#include <limits>
 
 namespace modelkit::quant {
 namespace {
 
+// Cosine of two vectors from their dot product and squared norms; 1 when both are zero, 0 when
+// only one is.
+double cosine(double dot, double norm_a, double norm_b) {
+  if (norm_a == 0 && norm_b == 0) return 1;
+  if (norm_a == 0 || norm_b == 0) return 0;
+  return dot / (std::sqrt(norm_a) * std::sqrt(norm_b));
+}
+
 struct Accumulator {
-  double dot = 0, norm_a = 0, norm_b = 0, max_abs = 0, sum_abs = 0;
-  std::uint64_t elements = 0;
+  double dot = 0, norm_f = 0, norm_q = 0, norm_diff = 0, max_abs = 0, sum_abs = 0;
+  double min_cosine = std::numeric_limits<double>::infinity(), sum_cosine = 0;
+  std::uint64_t elements = 0, samples = 0;
+  std::vector<double> first_float;  // the first sample's float output, to see whether it ever changes
+  bool float_varies = false;
 };
 
 bool read_floats(const Tensor& t, std::vector<double>& out) {
@@ -27,6 +42,57 @@ bool read_floats(const Tensor& t, std::vector<double>& out) {
     return true;
   }
   return false;
+}
+
+void add_sample(Accumulator& s, const std::vector<double>& f, const std::vector<double>& q) {
+  double dot = 0, nf = 0, nq = 0;
+  for (std::size_t k = 0; k < f.size(); ++k) {
+    dot += f[k] * q[k];
+    nf += f[k] * f[k];
+    nq += q[k] * q[k];
+    double d = q[k] - f[k];
+    s.norm_diff += d * d;
+    double e = std::fabs(d);
+    s.max_abs = std::max(s.max_abs, std::isnan(e) ? std::numeric_limits<double>::infinity() : e);
+    s.sum_abs += e;
+  }
+  s.dot += dot;
+  s.norm_f += nf;
+  s.norm_q += nq;
+  double c = cosine(dot, nf, nq);
+  s.min_cosine = std::min(s.min_cosine, std::isnan(c) ? -1.0 : c);
+  s.sum_cosine += c;
+  if (s.samples == 0) s.first_float = f;
+  else if (!s.float_varies) s.float_varies = s.first_float != f;
+  s.elements += f.size();
+  ++s.samples;
+}
+
+void finish(OutputComparison& out, const Accumulator& s) {
+  out.elements = s.elements;
+  out.cosine_similarity = cosine(s.dot, s.norm_f, s.norm_q);
+  out.min_cosine = s.samples ? s.min_cosine : 0;
+  out.mean_cosine = s.samples ? s.sum_cosine / static_cast<double>(s.samples) : 0;
+  const double norm_f = std::sqrt(s.norm_f), norm_diff = std::sqrt(s.norm_diff);
+  if (norm_f > 0) out.relative_l2_error = norm_diff / norm_f;
+  else out.relative_l2_error = norm_diff == 0 ? 0 : std::numeric_limits<double>::infinity();
+  out.sqnr_db = 20 * std::log10(std::max(norm_f, DBL_EPSILON) / std::max(norm_diff, DBL_EPSILON));
+  out.max_abs_error = s.max_abs;
+  out.mean_abs_error = s.elements ? s.sum_abs / static_cast<double>(s.elements) : 0;
+  if (s.norm_f == 0) {
+    out.informative = false;
+    out.note = "the float output is zero for every sample";
+  } else if (s.samples >= 2 && !s.float_varies) {
+    out.informative = false;
+    out.note = "the float output is the same for all " + std::to_string(s.samples) +
+               " samples: the validation data does not exercise the model";
+  }
+}
+
+std::string format(const char* fmt, double a, double b = 0, double c = 0) {
+  char buf[160];
+  std::snprintf(buf, sizeof buf, fmt, a, b, c);
+  return buf;
 }
 
 }  // namespace
@@ -54,53 +120,61 @@ Result<ValidationReport> compare_models(const std::filesystem::path& float_model
   for (std::size_t i = 0; i < names.size(); ++i) report.outputs[i].name = names[i];
 
   MODELKIT_TRY_VOID(source.rewind());
-  std::vector<double> a, b;
+  std::vector<double> f, q;
   while (options.max_samples == 0 || report.samples < options.max_samples) {
     auto sample = source.next();
     if (!sample) return sample.error().with_context("validation data");
     if (!*sample) break;
-    auto ra = reference->run(**sample, names);
-    if (!ra) return ra.take_error();
-    auto rb = candidate->run(**sample, names);
-    if (!rb) return rb.take_error();
+    auto rf = reference->run(**sample, names);
+    if (!rf) return rf.take_error();
+    auto rq = candidate->run(**sample, names);
+    if (!rq) return rq.take_error();
     for (std::size_t i = 0; i < names.size(); ++i) {
       auto& out = report.outputs[i];
-      const Tensor& ta = (*ra)[i];
-      const Tensor& tb = (*rb)[i];
-      if (ta.shape != tb.shape)
-        return failure("output " + quoted(names[i]) + " is [" + format_shape(ta.shape) + "] in the float model but [" +
-                       format_shape(tb.shape) + "] in the quantized one");
-      if (!read_floats(ta, a) || !read_floats(tb, b)) {
+      const Tensor& tf = (*rf)[i];
+      const Tensor& tq = (*rq)[i];
+      if (tf.shape != tq.shape)
+        return failure("output " + quoted(names[i]) + " is [" + format_shape(tf.shape) + "] in the float model but [" +
+                       format_shape(tq.shape) + "] in the quantized one");
+      if (!read_floats(tf, f) || !read_floats(tq, q)) {
         out.compared = false;
-        out.note = "not a float output (" + element_type_name(ta.type) + ")";
+        out.informative = false;
+        out.note = "not a float output (" + element_type_name(tf.type) + ")";
         continue;
       }
-      auto& s = acc[i];
-      for (std::size_t k = 0; k < a.size(); ++k) {
-        s.dot += a[k] * b[k];
-        s.norm_a += a[k] * a[k];
-        s.norm_b += b[k] * b[k];
-        double e = std::fabs(a[k] - b[k]);
-        s.max_abs = std::max(s.max_abs, std::isnan(e) ? std::numeric_limits<double>::infinity() : e);
-        s.sum_abs += e;
-      }
-      s.elements += a.size();
+      add_sample(acc[i], f, q);
     }
     ++report.samples;
   }
   if (report.samples == 0) return failure("validation data " + quoted(source.describe()) + " yielded no sample");
-  for (std::size_t i = 0; i < names.size(); ++i) {
-    auto& out = report.outputs[i];
-    const auto& s = acc[i];
-    if (!out.compared) continue;
-    out.elements = s.elements;
-    if (s.norm_a == 0 && s.norm_b == 0) out.cosine_similarity = 1;
-    else if (s.norm_a == 0 || s.norm_b == 0) out.cosine_similarity = 0;
-    else out.cosine_similarity = s.dot / (std::sqrt(s.norm_a) * std::sqrt(s.norm_b));
-    out.max_abs_error = s.max_abs;
-    out.mean_abs_error = s.elements ? s.sum_abs / static_cast<double>(s.elements) : 0;
-  }
+  for (std::size_t i = 0; i < names.size(); ++i)
+    if (report.outputs[i].compared) finish(report.outputs[i], acc[i]);
   return report;
+}
+
+ValidationThresholds default_validation_thresholds() {
+  ValidationThresholds t;
+  t.min_sqnr_db = kDefaultMinSqnrDb;
+  return t;
+}
+
+std::vector<std::string> validation_warnings(const ValidationReport& report, const ValidationThresholds& t) {
+  std::vector<std::string> warnings;
+  for (const auto& o : report.outputs) {
+    if (!o.compared) continue;
+    const std::string head = "output " + quoted(o.name) + ": ";
+    if (!o.informative) {
+      warnings.push_back(head + "validation cannot judge the quantization: " + o.note);
+      continue;
+    }
+    if (o.min_cosine < t.min_cosine)
+      warnings.push_back(head + format("cosine similarity to the float model %.4f (lowest sample) is below %.4g",
+                                       o.min_cosine, t.min_cosine));
+    if (o.sqnr_db < t.min_sqnr_db)
+      warnings.push_back(head + format("SQNR %.1f dB is below %.4g dB (relative L2 error %.3g)", o.sqnr_db,
+                                       t.min_sqnr_db, o.relative_l2_error));
+  }
+  return warnings;
 }
 
 void write_validation_json(util::JsonWriter& json, const ValidationReport& r) {
@@ -112,13 +186,17 @@ void write_validation_json(util::JsonWriter& json, const ValidationReport& r) {
     json.field("name", o.name);
     json.field("compared", o.compared);
     if (o.compared) {
+      json.field("informative", o.informative);
       json.field("elements", o.elements);
       json.field("cosine_similarity", o.cosine_similarity);
+      json.field("min_cosine", o.min_cosine);
+      json.field("mean_cosine", o.mean_cosine);
+      json.field("relative_l2_error", o.relative_l2_error);  // null when the float output is all zero
+      json.field("sqnr_db", o.sqnr_db);
       json.field("max_abs_error", o.max_abs_error);
       json.field("mean_abs_error", o.mean_abs_error);
-    } else {
-      json.field("note", o.note);
     }
+    if (!o.note.empty()) json.field("note", o.note);
     json.end_object();
   }
   json.end_array();

@@ -20,6 +20,32 @@ namespace modelkit::quant {
 namespace fs = std::filesystem;
 namespace {
 
+// Planted bugs for the mutation check (scripts/mutation_check.sh builds the quant area with one
+// MODELKIT_TEST_MUTATION_* defined; normal builds define none): the quant tests must fail under
+// each. act_scale_x2: activation scales doubled; weight_scale_x2: weights quantized at twice
+// their scale; skip_qdq: the first main-graph activation loses its Q/DQ pair; identity_model:
+// the float model is written back unquantized.
+#if defined(MODELKIT_TEST_MUTATION_ACT_SCALE_X2)
+constexpr float kPlantedActivationScale = 2;
+#else
+constexpr float kPlantedActivationScale = 1;
+#endif
+#if defined(MODELKIT_TEST_MUTATION_WEIGHT_SCALE_X2)
+constexpr float kPlantedWeightScale = 2;
+#else
+constexpr float kPlantedWeightScale = 1;
+#endif
+#if defined(MODELKIT_TEST_MUTATION_SKIP_QDQ)
+constexpr bool kPlantedSkipQdq = true;
+#else
+constexpr bool kPlantedSkipQdq = false;
+#endif
+#if defined(MODELKIT_TEST_MUTATION_IDENTITY_MODEL)
+constexpr bool kPlantedIdentityModel = true;
+#else
+constexpr bool kPlantedIdentityModel = false;
+#endif
+
 using Key = std::pair<GraphScope*, std::string>;
 
 std::uint64_t file_size_or_zero(const fs::path& p) {
@@ -180,7 +206,10 @@ class Emitter {
       }
     }
     group_params_.clear();
-    for (const auto& [g, r] : unions) group_params_[g] = asymmetric_params(r.min, r.max, options_.activation_type);
+    for (const auto& [g, r] : unions) {
+      group_params_[g] = asymmetric_params(r.min, r.max, options_.activation_type);
+      group_params_[g].scale *= kPlantedActivationScale;
+    }
     return {};
   }
 
@@ -357,6 +386,10 @@ class Emitter {
           if (is_quantized_slot(&s, node, slot)) g.mutable_node(node)->set_input(slot, dq);
         continue;
       }
+      if (kPlantedSkipQdq && s.parent == nullptr && !planted_skip_done_) {
+        planted_skip_done_ = true;
+        continue;
+      }
       auto prod = s.producer.find(a.name);
       if (auto it = fold_source_.find(key); it != fold_source_.end()) prod = s.producer.find(it->second);
       const bool producer_quantized =
@@ -399,6 +432,12 @@ class Emitter {
       if (!t) return t.take_error();
       auto q = quantize_weight(*t, options_.weight_type, w.axis);
       if (!q) return q.take_error();
+      if (kPlantedWeightScale != 1) {
+        auto planted = q->params;
+        for (auto& p : planted) p.scale *= kPlantedWeightScale;
+        q = quantize_with_channel_params(*t, options_.weight_type, w.axis, planted);
+        if (!q) return q.take_error();
+      }
       std::optional<Tensor> bias;
       float input_scale = 0;
       if (bias_use) {
@@ -407,10 +446,11 @@ class Emitter {
         bias = std::move(*b);
         input_scale = params_of(&s, original_input0(s, w.node)).scale;
         if (q->params.size() != 1 && q->params.size() != bias->element_count()) {
-          bias.reset();  // a bias that does not match the channels stays float
+          // A bias that does not match the channels stays float (warn before dropping it).
           report_.warnings.push_back("bias of node " + quoted(node.name()) + " kept in float: " +
                                      std::to_string(bias->element_count()) + " values for " +
                                      std::to_string(q->params.size()) + " weight channels");
+          bias.reset();
         }
       }
       std::vector<QuantParams> params = q->params;
@@ -498,6 +538,7 @@ class Emitter {
   std::map<Key, std::string> fold_source_;  // fold output -> input, for kept folds
   std::map<Key, calib::Range> constant_ranges_;
   std::map<int, QuantParams> group_params_;
+  bool planted_skip_done_ = false;
 };
 
 Error already_quantized(const fs::path& path, const onnx::QuantizationInfo& q) {
@@ -638,7 +679,7 @@ Result<QuantizeReport> quantize(const fs::path& model_path, const calib::TensorR
     names.emplace_back(n.name(), onnx::op_key(n));
   }
   Emitter emitter(model, *planned, ranges, options, domain, model_dir, report);
-  MODELKIT_TRY_VOID(emitter.run());
+  if (!kPlantedIdentityModel) MODELKIT_TRY_VOID(emitter.run());
 
   std::map<std::string, OpTypeSummary> by_op;
   for (std::size_t i = 0; i < planned->nodes.size(); ++i) {

@@ -3,7 +3,11 @@
 // PP-OCR, and the bad-input cases (nothing half-written, one clear line).
 #include <simdjson.h>
 
+#include <modelkit/calib_stats.hpp>
+#include <modelkit/quantize.hpp>
+
 #include "test_support.hpp"
+#include "unit/quant/qdq_check.hpp"
 
 #include <csignal>
 #include <sys/mount.h>
@@ -160,10 +164,13 @@ TEST(Build, AudioBackboneOnAFolderNamesAndSkipsACorruptFile) {
       << bad.err;
 }
 
+// The written models are checked as files: QDQ around every Conv, every QuantizeLinear's
+// scale/zero point recomputed from the saved ranges, weights and biases against the float model.
 TEST(Quantize, SileroVadAndPpOcrDetection) {
   TempDir tmp;
-  auto vad = run_cli({"quantize", "-m", (models() / "silero-vad" / "silero_vad_legacy.onnx").string(), "-o",
-                      (tmp / "vad.onnx").string(), "--input-shape", "input=1x512", "--samples", "10", "--quiet"});
+  const auto vad_model = models() / "silero-vad" / "silero_vad_legacy.onnx";
+  auto vad = run_cli({"quantize", "-m", vad_model.string(), "-o", (tmp / "vad.onnx").string(), "--input-shape",
+                      "input=1x512", "--samples", "10", "--save-ranges", (tmp / "vad-ranges.json").string(), "--quiet"});
   ASSERT_EQ(vad.exit_code, 0) << vad.err;
   EXPECT_EQ(vad.err.find("random inputs"), std::string::npos) << vad.err;
   EXPECT_TRUE(fs::is_regular_file(tmp / "vad.manifest.json"));
@@ -177,9 +184,31 @@ TEST(Quantize, SileroVadAndPpOcrDetection) {
         << str(m["calibration"]["data_source"]);
     EXPECT_EQ(m["calibration"]["filled_inputs"].get_array().size(), 2u);  // h, c
   }
-  auto ocr = run_cli({"quantize", "-m", (models() / "pp-ocr" / "ch_PP-OCRv4_det_infer.onnx").string(), "-o",
-                      (tmp / "det.onnx").string(), "--samples", "6", "--input-shape", "x=1x3x128x128", "--quiet"});
+  const auto det_model = models() / "pp-ocr" / "ch_PP-OCRv4_det_infer.onnx";
+  auto ocr = run_cli({"quantize", "-m", det_model.string(), "-o", (tmp / "det.onnx").string(), "--samples", "6",
+                      "--input-shape", "x=1x3x128x128", "--save-ranges", (tmp / "det-ranges.json").string(), "--quiet"});
   ASSERT_EQ(ocr.exit_code, 0) << ocr.err;
+  struct Expected {
+    const char* file;
+    fs::path float_model;
+    const char* ranges;
+    int convs, conv_transposes;
+  };
+  for (const auto& e : {Expected{"vad.onnx", vad_model, "vad-ranges.json", 18, 0},
+                        Expected{"det.onnx", det_model, "det-ranges.json", 62, 2}}) {
+    auto ranges = calib::read_ranges_file(tmp / e.ranges);
+    ASSERT_TRUE(ranges.ok()) << ranges.error().message;
+    auto check = testing::check_qdq(tmp / e.file, e.float_model, *ranges, {});
+    testing::expect_clean(check);
+    EXPECT_EQ(check.qdq_ops["Conv"], e.convs) << e.file;
+    EXPECT_EQ(check.qdq_ops["ConvTranspose"], e.conv_transposes) << e.file;
+    EXPECT_EQ(check.weights_ok, e.convs + e.conv_transposes) << e.file;
+    simdjson::dom::parser parser;
+    auto m = parse(parser, read_text(tmp / (fs::path(e.file).stem().string() + ".manifest.json")));
+    for (auto o : m["validation"]["report"]["outputs"].get_array())
+      EXPECT_TRUE(o["sqnr_db"].is_double() && o["relative_l2_error"].is_double() && o["min_cosine"].is_double())
+          << e.file << " " << str(o["name"]);
+  }
   for (const char* f : {"vad.onnx", "det.onnx"}) {
     auto perf = run_cli({"perf", "-m", (tmp / f).string(), "--iterations", "2", "--warmup", "1", "--input-shape",
                          std::string(f) == "vad.onnx" ? "input=1x512" : "x=1x3x128x128"});
@@ -352,6 +381,32 @@ TEST(BuildData, SavedRangesReproduceTheModel) {
   simdjson::dom::parser parser;
   auto m = parse(parser, read_text(tmp / "b" / "build_manifest.json"));
   EXPECT_EQ(str(m["calibration"]["kind"]), "ranges-file");
+}
+
+// Rebuilt from its own ranges widened 8x (every scale 8x too coarse), bert-tiny-like keeps a
+// cosine of 0.997 but loses ~18 dB of SQNR: the default warnings must say so, and must not for
+// the correct build (measured 44.2 / 40.8 dB correct, 24.7 / 22.6 dB coarsened; docs/validation.md).
+TEST(BuildData, CoarsenedRangesAreFlagged) {
+  TempDir tmp;
+  auto good = run_cli({"build", "-m", (models() / "bert-tiny-like").string(), "-o", (tmp / "good").string(),
+                       "--samples", "40", "--save-ranges", (tmp / "ranges.json").string()});
+  ASSERT_EQ(good.exit_code, 0) << good.err;
+  EXPECT_EQ(good.err.find("warning: output"), std::string::npos) << good.err;
+  auto ranges = calib::read_ranges_file(tmp / "ranges.json");
+  ASSERT_TRUE(ranges.ok()) << ranges.error().message;
+  for (auto& [name, r] : ranges->tensors) {
+    r.min *= 8;
+    r.max *= 8;
+  }
+  ASSERT_TRUE(calib::write_ranges_file(*ranges, tmp / "coarse.json").ok());
+  auto coarse = run_cli({"build", "-m", (models() / "bert-tiny-like").string(), "-o", (tmp / "coarse").string(),
+                         "--ranges", (tmp / "coarse.json").string()});
+  ASSERT_EQ(coarse.exit_code, 0) << coarse.err;
+  EXPECT_NE(coarse.err.find("warning: output 'pooler_output': SQNR"), std::string::npos) << coarse.err;
+  simdjson::dom::parser parser;
+  auto m = parse(parser, read_text(tmp / "coarse" / "build_manifest.json"));
+  EXPECT_GT(output_cosine(m, "pooler_output"), 0.99) << "the cosine alone would pass it";
+  EXPECT_EQ(m["validation"]["sqnr_warning_below_db"].get_double().value(), quant::kDefaultMinSqnrDb);
 }
 
 TEST(BuildData, ExcludePatternThatMatchesNothingWarns) {

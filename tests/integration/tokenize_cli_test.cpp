@@ -21,13 +21,21 @@ namespace {
 const fs::path kDeps = MODELKIT_DEPS_DIR;
 const fs::path kBert = kDeps / "tokenizers" / "bert-uncased" / "tokenizer.json";
 
+// One folder per test process, removed when the process exits.
+struct ProcessTempDir {
+  ProcessTempDir() : path(fs::temp_directory_path() / ("modelkit-tokenize-cli-" + std::to_string(::getpid()))) {
+    fs::create_directories(path);
+  }
+  ~ProcessTempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+  fs::path path;
+};
+
 fs::path temp_dir() {
-  static const fs::path dir = [] {
-    fs::path d = fs::temp_directory_path() / ("modelkit-tokenize-cli-" + std::to_string(::getpid()));
-    fs::create_directories(d);
-    return d;
-  }();
-  return dir;
+  static const ProcessTempDir dir;
+  return dir.path;
 }
 
 struct CliRun {

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <random>
 #include <string>
+#include <grp.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <vector>
@@ -61,8 +62,15 @@ struct CliResult {
 };
 
 #ifdef MODELKIT_CLI_PATH
-// Runs the modelkit binary with args and optional extra environment ("NAME=value").
-inline CliResult run_cli(const std::vector<std::string>& args, const std::vector<std::string>& env = {}) {
+// The unprivileged user tests switch to when they run as root (CI does): permissions bind it.
+inline constexpr uid_t kNobodyUid = 65534;
+inline constexpr gid_t kNobodyGid = 65534;
+
+// Runs the modelkit binary with args and optional extra environment ("NAME=value"). With
+// `unprivileged` and root, the forked child drops to nobody (groups, gid, then uid) before exec;
+// a failed drop exits 126.
+inline CliResult run_cli(const std::vector<std::string>& args, const std::vector<std::string>& env = {},
+                         bool unprivileged = false) {
   TempDir tmp;
   auto out_path = tmp / "stdout";
   auto err_path = tmp / "stderr";
@@ -72,6 +80,9 @@ inline CliResult run_cli(const std::vector<std::string>& args, const std::vector
     FILE* e = std::freopen(err_path.c_str(), "w", stderr);
     (void)o;
     (void)e;
+    if (unprivileged && ::geteuid() == 0 &&
+        (::setgroups(0, nullptr) != 0 || ::setgid(kNobodyGid) != 0 || ::setuid(kNobodyUid) != 0 || ::setuid(0) == 0))
+      std::_Exit(126);
     for (const auto& kv : env) ::putenv(const_cast<char*>(kv.c_str()));
     std::vector<char*> argv;
     std::string bin = MODELKIT_CLI_PATH;

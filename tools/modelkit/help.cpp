@@ -492,7 +492,8 @@ Page quantization_page() {
           "expression matching the whole name (linear time, so no pattern can hang a build); every name or op type "
           "the user names that matches nothing is a warning, and options that leave nothing to quantize are refused.",
           "Validation runs the float and the quantized model on held-back samples and reports per output the cosine "
-          "similarity and the largest absolute error.",
+          "similarity (pooled and per sample), relative L2 error, SQNR and absolute errors; an output warns below "
+          "a per-sample cosine of 0.99 or 27 dB SQNR, or when the samples cannot tell (docs/validation.md).",
           "Models over 2 GiB: weights read from and written to external data.",
           "Output: written to a temporary folder, then renamed; an existing output is kept unless --force."});
   p.heading("Options (build, quantize)");

@@ -6,9 +6,17 @@
 #include "util/json_writer.hpp"
 
 #include <algorithm>
-#include <cstdio>
 
 namespace modelkit::build {
+namespace {
+
+quant::ValidationThresholds validation_thresholds(const BuildRequest& req) {
+  auto t = quant::default_validation_thresholds();
+  t.min_cosine = req.cosine_warning;
+  return t;
+}
+
+}  // namespace
 
 Result<StageOutcome> validate_stage(Context& c) {
   const auto& req = c.request;
@@ -29,16 +37,11 @@ Result<StageOutcome> validate_stage(Context& c) {
   MODELKIT_TRY(c.validation, quant::compare_models(c.float_model, c.quantized, held, vopts));
   if (held_back_unreadable) c.warn("validation reuses calibration samples: every held-back input was unreadable");
   else if (c.held_back == 0) c.warn("validation reuses calibration samples: the data held too few samples to hold some back");
-  for (const auto& o : c.validation.outputs) {
-    if (!o.compared) continue;
-    c.result.min_cosine = std::min(c.result.min_cosine, o.cosine_similarity);
-    if (o.cosine_similarity < req.cosine_warning) {
-      char buf[160];
-      std::snprintf(buf, sizeof buf, "output '%s': cosine similarity %.4f to the float model is below %.2f",
-                    o.name.c_str(), o.cosine_similarity, req.cosine_warning);
-      c.warn(buf);
-    }
-  }
+  // The lowest per-sample cosine of any output; which outputs warrant a warning is the quant
+  // library's decision (docs/validation.md).
+  for (const auto& o : c.validation.outputs)
+    if (o.compared) c.result.min_cosine = std::min(c.result.min_cosine, o.min_cosine);
+  for (auto& w : quant::validation_warnings(c.validation, validation_thresholds(req))) c.warn(std::move(w));
   auto& record = c.selected->record;
   for (auto& skipped : source.skipped_inputs()) {
     // The user's own data gets a warning; a broken file among the default photographs only a note.
@@ -51,6 +54,7 @@ Result<StageOutcome> validate_stage(Context& c) {
 void validate_manifest(const Context& c, util::JsonWriter& w) {
   w.key("validation").begin_object();
   w.field("cosine_warning_below", c.request.cosine_warning);
+  w.field("sqnr_warning_below_db", validation_thresholds(c.request).min_sqnr_db);
   w.field("min_cosine_similarity", c.result.min_cosine);
   w.key("report");
   quant::write_validation_json(w, c.validation);

@@ -1,6 +1,8 @@
 // Calibration sources and the universal fallback (build-pipeline.md): which kind is
 // used, what the samples hold, and what the record says.
 #include <modelkit/calib_sources.hpp>
+#include <modelkit/image.hpp>
+#include <modelkit/tokenizer.hpp>
 
 #include "test_support.hpp"
 
@@ -82,6 +84,48 @@ TEST(CalibSources, TextModelGetsTokenizedText) {
   auto again = sel->source->next();
   ASSERT_TRUE(again.ok() && *again);
   EXPECT_EQ((**again)[0].bytes, samples[0][0].bytes);
+}
+
+// Value for value: sample i is the tokenizer's encode() of text i, padded/truncated to the
+// sequence length, for the embedded texts and for a JSONL file with pairs.
+TEST(CalibSources, TextSamplesAreTheTokenizersEncodings) {
+  TempDir tmp;
+  write_file(tmp / "tokenizer.json", kBertTokenizer);
+  write_file(tmp / "d.jsonl",
+             "{\"text\": \"the cat is a dog\", \"text_pair\": \"hello world.\"}\n{\"text\": \"cats\"}\n"
+             "{\"text\": \"the the the the the the the the the the the the the the the the the the\"}\n");
+  auto tok = tokenizer::Tokenizer::from_file(tmp / "tokenizer.json");
+  ASSERT_TRUE(tok.ok()) << tok.error().message;
+  tok->set_fixed_length(16);
+  auto file_texts = calib::read_text_samples(tmp / "d.jsonl");
+  ASSERT_TRUE(file_texts.ok());
+  for (bool from_file : {false, true}) {
+    SourceRequest req{CalibrationKind::text, "", {}, tmp.path(), bert_inputs(), {}, 6, 16, 7};
+    if (from_file) req.data = tmp / "d.jsonl";
+    auto sel = calib::select_source(req);
+    ASSERT_TRUE(sel.ok()) << sel.error().message;
+    auto samples = drain(*sel->source);
+    const auto texts = from_file ? *file_texts : [] {
+      std::vector<calib::TextSample> t;
+      for (auto& s : calib::default_texts()) t.push_back({s, std::nullopt});
+      return t;
+    }();
+    ASSERT_EQ(samples.size(), from_file ? 3u : 6u);
+    for (std::size_t i = 0; i < samples.size(); ++i) {
+      const auto& t = texts[i];
+      auto enc = t.pair ? tok->encode(t.text, std::string_view(*t.pair), true) : tok->encode(t.text, std::nullopt, true);
+      ASSERT_TRUE(enc.ok()) << enc.error().message;
+      auto as_int64 = [](const std::vector<std::uint32_t>& v) { return std::vector<std::int64_t>(v.begin(), v.end()); };
+      auto values = [](const Tensor& x) {
+        auto v = x.values<std::int64_t>();
+        return std::vector<std::int64_t>(v.begin(), v.end());
+      };
+      EXPECT_EQ(values(samples[i][0]), as_int64(enc->ids)) << t.text;
+      EXPECT_EQ(values(samples[i][1]), as_int64(enc->attention_mask)) << t.text;
+      EXPECT_EQ(values(samples[i][2]), as_int64(enc->type_ids)) << t.text;
+      EXPECT_EQ(samples[i][0].shape, (std::vector<std::int64_t>{1, 16}));
+    }
+  }
 }
 
 TEST(CalibSources, Int32ModelInputsAreCastAndRecorded) {
@@ -176,6 +220,35 @@ TEST(CalibSources, ImageModelGetsPreprocessedPixels) {
   EXPECT_GE(*lo, -1.0F);
   EXPECT_LE(*hi, 1.0F);
   EXPECT_LT(*lo, *hi);
+}
+
+// Value for value: sample i is preprocess() of image i of the folder (sorted), with the
+// processor's size replaced by the model's static 48x48.
+TEST(CalibSources, ImageSamplesAreThePreprocessedFiles) {
+  TempDir tmp;
+  write_file(tmp / "preprocessor_config.json", kVitProcessor);
+  const fs::path photos = fs::path(MODELKIT_DEPS_DIR) / "images" / "skimage";
+  auto files = image::list_image_files(photos);
+  ASSERT_TRUE(files.ok() && files->size() >= 3) << photos << " is missing: run scripts/setup.sh";
+  std::vector<onnx::ValueInfo> inputs = {input("pixel_values", ElementType::float32, {sym("batch"), fixed(3), fixed(48), fixed(48)})};
+  SourceRequest req{CalibrationKind::image, "", photos, tmp.path(), inputs, {}, 3, 128, 0};
+  auto sel = calib::select_source(req);
+  ASSERT_TRUE(sel.ok()) << sel.error().message;
+  auto samples = drain(*sel->source);
+  ASSERT_EQ(samples.size(), 3u);
+  auto config = image::ImageProcessorConfig::from_file(tmp / "preprocessor_config.json");
+  ASSERT_TRUE(config.ok());
+  const auto fixed48 = config->with_fixed_output(48, 48);
+  for (std::size_t i = 0; i < 3; ++i) {
+    auto img = image::decode_image((*files)[i]);
+    ASSERT_TRUE(img.ok()) << img.error().message;
+    auto px = image::preprocess(*img, fixed48);
+    ASSERT_TRUE(px.ok()) << px.error().message;
+    ASSERT_EQ(samples[i][0].shape, (std::vector<std::int64_t>{1, 3, 48, 48}));
+    auto got = samples[i][0].values<float>();
+    ASSERT_EQ(got.size(), px->data.size());
+    EXPECT_TRUE(std::equal(got.begin(), got.end(), px->data.begin())) << (*files)[i];
+  }
 }
 
 TEST(CalibSources, MixedInputsGetTheUnion) {

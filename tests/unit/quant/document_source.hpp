@@ -13,12 +13,14 @@ namespace modelkit::testing {
 
 class DocumentSource : public calib::SampleSource {
  public:
-  DocumentSource(std::string input_name, std::int64_t height, std::int64_t width, std::uint64_t count)
-      : name_(std::move(input_name)), h_(height), w_(width), count_(count) {}
+  // Sample i is drawn with seed first_seed + i (held-back validation data uses another first_seed).
+  DocumentSource(std::string input_name, std::int64_t height, std::int64_t width, std::uint64_t count,
+                 std::uint32_t first_seed = 1000)
+      : name_(std::move(input_name)), h_(height), w_(width), count_(count), first_seed_(first_seed) {}
 
   Result<std::optional<calib::Sample>> next() override {
     if (index_ >= count_) return std::optional<calib::Sample>();
-    std::mt19937 rng(static_cast<std::uint32_t>(1000 + index_++));
+    std::mt19937 rng(static_cast<std::uint32_t>(first_seed_ + index_++));
     std::uniform_real_distribution<float> u(0, 1);
     std::vector<float> gray(static_cast<std::size_t>(h_ * w_));
     for (auto& v : gray) v = 225 + 25 * u(rng);  // paper with grain
@@ -52,6 +54,7 @@ class DocumentSource : public calib::SampleSource {
   std::string name_;
   std::int64_t h_, w_;
   std::uint64_t count_, index_ = 0;
+  std::uint32_t first_seed_;
 };
 
 }  // namespace modelkit::testing

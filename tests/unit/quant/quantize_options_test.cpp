@@ -5,6 +5,7 @@
 #include <modelkit/runtime.hpp>
 
 #include "onnx/model_proto.hpp"
+#include "qdq_check.hpp"
 #include "quant/params.hpp"
 #include "random_source.hpp"
 
@@ -13,6 +14,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 
 namespace modelkit::quant {
 namespace {
@@ -201,6 +203,96 @@ TEST(Quantize, ExcludePatternsAndOpTypeFilterWarn) {
   for (const auto& t : report->op_types)
     if (t.op_type == "Conv") convs = t.quantized;
   EXPECT_EQ(convs, 0) << "features.0 by name, features.3 and .6 (if present) by the regex";
+  auto check = testing::check_qdq(out, src, ranges, options);
+  testing::expect_clean(check);
+  EXPECT_EQ(check.qdq_ops["Conv"], 0) << "the written graph: no Conv between Q/DQ";
+  EXPECT_EQ(check.qdq_ops["Gemm"], 1);
+  EXPECT_EQ(check.weights_ok, 1) << "only the Gemm's weight is int8";
+  fs::remove(out);
+}
+
+// A saved ranges file is honoured value for value: widening one tensor's range in the file
+// changes that tensor's QuantizeLinear scale to what the new range gives, and no other.
+TEST(Quantize, EditedSavedRangeChangesItsScale) {
+  auto src = model("cnn-tiny/model.onnx");
+  const auto file = temp_path("ranges.json"), edited_file = temp_path("edited.json");
+  ASSERT_TRUE(calib::write_ranges_file(ranges_for(src, {}), file).ok());
+  auto saved = calib::read_ranges_file(file);
+  ASSERT_TRUE(saved.ok()) << saved.error().message;
+  const auto a = temp_path("a.onnx"), b = temp_path("b.onnx");
+  ASSERT_TRUE(quantize(src, *saved, {}, a).ok());
+  auto before = testing::quantize_params(a);
+  ASSERT_FALSE(before.empty());
+  std::string edited_tensor;
+  for (const auto& [tensor, p] : before)
+    if (saved->tensors.count(tensor)) edited_tensor = tensor;
+  ASSERT_FALSE(edited_tensor.empty());
+  auto edited = *saved;
+  auto& r = edited.tensors[edited_tensor];
+  r.min = r.min * 3 - 1;
+  r.max = r.max * 3 + 1;
+  ASSERT_TRUE(calib::write_ranges_file(edited, edited_file).ok());
+  auto reread = calib::read_ranges_file(edited_file);
+  ASSERT_TRUE(reread.ok());
+  ASSERT_TRUE(quantize(src, *reread, {}, b).ok());
+  auto after = testing::quantize_params(b);
+  ASSERT_EQ(after.size(), before.size());
+  auto expected = testing::qdq_detail::expected_params(r.min, r.max, QuantType::uint8);
+  EXPECT_FLOAT_EQ(after[edited_tensor].first, expected.first) << edited_tensor;
+  EXPECT_EQ(after[edited_tensor].second, expected.second) << edited_tensor;
+  EXPECT_GT(after[edited_tensor].first, before[edited_tensor].first * 2) << "the wider range gives a coarser scale";
+  for (const auto& [tensor, p] : before)
+    if (tensor != edited_tensor) EXPECT_EQ(after[tensor], p) << tensor << " did not change in the file";
+  testing::expect_clean(testing::check_qdq(b, src, *reread, {}));
+  for (const auto& f : {file, edited_file, a, b}) fs::remove(f);
+}
+
+// A Conv whose bias does not match its output channels (3 values, 2 channels): per-channel
+// weights cannot give it one scale per value, so the bias stays float with a warning naming both
+// counts (this path once read the bias after dropping it).
+TEST(Quantize, MismatchedBiasStaysFloatWithAWarning) {
+  ::onnx::ModelProto m;
+  m.set_ir_version(8);
+  m.add_opset_import()->set_version(13);
+  auto& g = *m.mutable_graph();
+  g.set_name("conv");
+  auto add_value = [](::onnx::ValueInfoProto* v, const std::string& name, std::vector<std::int64_t> dims) {
+    v->set_name(name);
+    v->mutable_type()->mutable_tensor_type()->set_elem_type(::onnx::TensorProto::FLOAT);
+    for (auto d : dims) v->mutable_type()->mutable_tensor_type()->mutable_shape()->add_dim()->set_dim_value(d);
+  };
+  add_value(g.add_input(), "x", {1, 1, 4, 4});
+  add_value(g.add_output(), "y", {1, 2, 4, 4});
+  std::vector<float> w = {0.5f, -0.25f}, b = {0.1f, 0.2f, 0.3f};
+  *g.add_initializer() = onnx::tensor_to_proto(Tensor::from_values<float>("w", {2, 1, 1, 1}, w));
+  *g.add_initializer() = onnx::tensor_to_proto(Tensor::from_values<float>("b", {3}, b));
+  auto* n = g.add_node();
+  n->set_op_type("Conv");
+  n->set_name("conv");
+  for (const char* i : {"x", "w", "b"}) n->add_input(i);
+  n->add_output("y");
+  const auto src = temp_path("mismatched-bias.onnx"), out = temp_path("mismatched-bias-q.onnx");
+  {
+    std::ofstream f(src, std::ios::binary);
+    ASSERT_TRUE(m.SerializeToOstream(&f));
+  }
+  QuantizeOptions options;
+  options.per_channel = true;
+  auto plan = plan_quantization(src, options);
+  ASSERT_TRUE(plan.ok()) << plan.error().message;
+  calib::TensorRanges ranges;
+  for (const auto& t : plan->tensors_to_calibrate) ranges.tensors[t] = {-1, 1};
+  auto report = quantize(src, ranges, options, out);
+  ASSERT_TRUE(report.ok()) << report.error().message;
+  EXPECT_EQ(report->biases_quantized, 0);
+  EXPECT_EQ(report->weights_quantized, 1);
+  ASSERT_EQ(report->warnings.size(), 1u);
+  EXPECT_EQ(report->warnings[0], "bias of node 'conv' kept in float: 3 values for 2 weight channels");
+  auto written = onnx::read_model_proto(out);
+  ASSERT_TRUE(written.ok());
+  for (const auto& node : written->graph().node())
+    if (node.op_type() == "Conv") EXPECT_EQ(node.input(2), "b") << "the float bias, read directly";
+  fs::remove(src);
   fs::remove(out);
 }
 
@@ -239,6 +331,8 @@ TEST(Quantize, MissingRangesAreAnErrorNamingATensor) {
 namespace modelkit::quant {
 namespace {
 
+constexpr double kExternalDataMinSqnrDb = 40;  // measured 41.6 dB (cnn-tiny at 16x16, 4 held-back samples)
+
 // Weights held in external data (as models over 2 GiB must be) are read for calibration and
 // quantization; the output is written and loads.
 TEST(Quantize, ExternalDataModel) {
@@ -258,14 +352,22 @@ TEST(Quantize, ExternalDataModel) {
   auto ranges = ranges_for(dir / "model.onnx", {});
   auto report = quantize(dir / "model.onnx", ranges, {}, dir / "q.onnx");
   ASSERT_TRUE(report.ok()) << report.error().message;
-  EXPECT_EQ(report->weights_quantized, 4);
-  EXPECT_GT(report->input_bytes, report->output_bytes) << "int8 weights are smaller";
+  // The written graph, with the weights read back from the side file and compared value for value.
+  auto check = testing::check_qdq(dir / "q.onnx", dir / "model.onnx", ranges, {});
+  testing::expect_clean(check);
+  EXPECT_EQ(check.qdq_ops["Conv"], 3);
+  EXPECT_EQ(check.qdq_ops["Gemm"], 1);
+  EXPECT_EQ(check.weight_values_checked, 4);
+  // The float weights are 4 bytes a value, the quantized ones 1: the output is at most a third
+  // of the input (the float model written back would be the same size).
+  EXPECT_LT(report->output_bytes * 3, report->input_bytes) << report->output_bytes << " of " << report->input_bytes;
   InputHints hints;
   hints.image_size = 16;
-  auto source = testing::RandomSource::open(dir / "model.onnx", 4, hints);
+  auto source = testing::RandomSource::open(dir / "model.onnx", 4, hints, {}, 1000);
   auto v = compare_models(dir / "model.onnx", dir / "q.onnx", *source, {});
   ASSERT_TRUE(v.ok()) << v.error().message;
-  EXPECT_GE(v->outputs[0].cosine_similarity, 0.99);
+  EXPECT_GE(v->outputs[0].sqnr_db, kExternalDataMinSqnrDb);
+  EXPECT_LT(v->outputs[0].sqnr_db, 200) << "not the float model";
   fs::remove_all(dir);
 }
 

@@ -158,14 +158,22 @@ std::vector<Config> configs() {
   return out;
 }
 
+// One folder per test process under the build tree, removed when the process exits.
+struct ProcessWorkDir {
+  ProcessWorkDir() : path(fs::path(MODELKIT_BINARY_DIR) / "tokenizer-parity" / std::to_string(::getpid())) {
+    fs::create_directories(path);
+  }
+  ~ProcessWorkDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+    fs::remove(path.parent_path(), ec);  // only when no other test process still uses it
+  }
+  fs::path path;
+};
+
 fs::path work_dir() {
-  static const fs::path dir = [] {
-    // Under the build tree, so a clean build removes it.
-    fs::path d = fs::path(MODELKIT_BINARY_DIR) / "tokenizer-parity" / std::to_string(::getpid());
-    fs::create_directories(d);
-    return d;
-  }();
-  return dir;
+  static const ProcessWorkDir dir;
+  return dir.path;
 }
 
 fs::path cases_file() {
