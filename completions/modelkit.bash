@@ -146,7 +146,7 @@ quantization model-types' -- "$cur"))
       options='-m --model --model-type --model-class --task --samples --sequence-length --method --calibration-data
 --text-column --pair-column --column --sample-rate --per-channel --precision --activation-type
 --weight-type --seed --input-shape --op-types --exclude-nodes --image-input --layout --image-mean
---image-std --rescale --bgr --resize-mode --min-cosine -o --output -h --help'
+--image-std --rescale --bgr --resize-mode --min-cosine -o --output --force --format -h --help'
       case "$prev" in
         -m|--model) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
         --model-type) COMPREPLY=($(compgen -W "$_modelkit_model_types" -- "$cur")); return 0 ;;
@@ -175,6 +175,7 @@ quantization model-types' -- "$cur"))
         --resize-mode) COMPREPLY=($(compgen -W 'stretch crop' -- "$cur")); return 0 ;;
         --min-cosine) return 0 ;;
         -o|--output) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
+        --format) COMPREPLY=($(compgen -W 'json table' -- "$cur")); return 0 ;;
       esac ;;
     export)
       options='-m --model --task -o --output --opset --random-weights --seed --force --format -h --help'
@@ -232,7 +233,7 @@ quantization model-types' -- "$cur"))
 --text-column --pair-column --column --sample-rate --per-channel --precision --activation-type
 --weight-type --seed --input-shape --op-types --exclude-nodes --image-input --layout --image-mean
 --image-std --rescale --bgr --resize-mode --min-cosine --force --ranges --save-ranges --threads -q
---quiet -o --output -h --help'
+--quiet -o --output --format -h --help'
       case "$prev" in
         -m|--model) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
         --task) COMPREPLY=($(compgen -W "$_modelkit_tasks" -- "$cur")); return 0 ;;
@@ -264,6 +265,7 @@ quantization model-types' -- "$cur"))
         --save-ranges) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
         --threads) return 0 ;;
         -o|--output) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
+        --format) COMPREPLY=($(compgen -W 'table json' -- "$cur")); return 0 ;;
       esac ;;
     perf)
       options='-m --model --compare --warmup --iterations --threads --input-shape --sequence-length --seed --format

@@ -4,12 +4,14 @@
 #   - the libFuzzer targets, each for MODELKIT_FUZZ_SECONDS (default 30; 0 skips them), see scripts/fuzz.sh;
 #   - the whole suite built with ASan + UBSan in build-asan/ (MODELKIT_SANITIZE=0 skips it),
 #     see scripts/sanitize.sh.
-# Then the mutation check (MODELKIT_MUTATION=0 skips it), see scripts/mutation_check.sh.
-# The last step is the plain Release suite, so the run closes on its ctest summary.
+# Then the mutation check (MODELKIT_MUTATION=0 skips it), see scripts/mutation_check.sh; then the
+# plain Release suite (built with -Werror: a warning in our own code fails CI), and last the quick
+# start (scripts/demo.sh: inspect, build, perf on the embedded default), so the README's first
+# command is tested on every clean clone.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$root/scripts/setup.sh"
-bash "$root/scripts/build.sh" -DMODELKIT_BUILD_TESTS=ON
+bash "$root/scripts/build.sh" -DMODELKIT_BUILD_TESTS=ON -DMODELKIT_WERROR=ON
 if command -v clang++ >/dev/null; then
   fuzz_seconds="${MODELKIT_FUZZ_SECONDS:-30}"
   if [ "$fuzz_seconds" != 0 ]; then
@@ -27,3 +29,4 @@ if [ "${MODELKIT_MUTATION:-1}" != 0 ]; then
 fi
 cd "$root/build"
 ctest --output-on-failure --parallel "$(nproc)" --timeout 900
+bash "$root/scripts/demo.sh"

@@ -93,4 +93,13 @@ struct BuildResult {
 
 [[nodiscard]] Result<BuildResult> run_build(BuildRequest request);
 
+// One JSON object summing up a finished build or quantize (what --format json prints):
+// {"output", "manifest", "min_cosine_similarity", "timings": {stage: seconds}, "warnings": [...]}.
+[[nodiscard]] std::string build_summary_json(const BuildResult& result);
+
+// Async-signal-safe: removes the temporary folders of the builds running in this process, for a
+// signal handler about to _exit (a second Ctrl-C, SIGTERM or SIGHUP). The first such signal should
+// only set BuildRequest::cancel: the build then removes its folder itself.
+void remove_build_temporaries_in_signal_handler() noexcept;
+
 }  // namespace modelkit

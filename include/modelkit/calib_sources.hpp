@@ -125,7 +125,20 @@ struct TextSample {
   std::string text;
   std::optional<std::string> pair;
 };
+// Calibration needs `max_samples` samples of a fixed token length: reading stops after that many
+// and each text (and text_pair) is cut to `max_chars` characters before tokenizing, so one
+// 100 MB line costs no more than a short one. The file is read a line at a time.
+struct TextReadLimits {
+  std::size_t max_samples = static_cast<std::size_t>(-1);
+  std::size_t max_chars = static_cast<std::size_t>(-1);
+};
+// Characters of text kept per calibration sample for a sequence length: a token rarely spans
+// more than a word, so this many characters make far more tokens than the sequence holds.
+inline constexpr std::size_t kCalibrationCharsPerToken = 64;
+// Samples cut to `max_chars` are counted in `*cut_count` when given.
 [[nodiscard]] Result<std::vector<TextSample>> read_text_samples(const std::filesystem::path& path,
-                                                                const TextColumns& columns = {});
+                                                                const TextColumns& columns = {},
+                                                                const TextReadLimits& limits = {},
+                                                                std::size_t* cut_count = nullptr);
 
 }  // namespace modelkit::calib

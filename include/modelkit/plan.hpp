@@ -108,6 +108,9 @@ struct ReplayedBuild {
 };
 [[nodiscard]] Result<ReplayedBuild> replay_build_config(const std::string& path, const ModelSpec& command_line,
                                                         const CacheLocation& cache);
+// A sequence length the user asked for that the model cannot take (above its config's
+// max_position_embeddings): a usage error before any work.
+[[nodiscard]] Result<void> check_sequence_length(const ResolvedModel& model, int sequence_length);
 [[nodiscard]] std::string build_config_json(const BuildConfig& config);
 // Parses a config written by build_config_json; errors name the field. The caller
 // prefixes the file name.
@@ -116,6 +119,10 @@ struct ReplayedBuild {
 // Writes the config atomically; reads one back (errors prefixed with the file name).
 [[nodiscard]] Result<void> write_build_config(const BuildConfig& config, const std::string& path);
 [[nodiscard]] Result<BuildConfig> read_build_config(const std::string& path);
+// `config -o`: writes under the one output rule (util::check_output): an existing file is replaced
+// only with `force`, and never when it is one of the model's own files (its config.json).
+[[nodiscard]] Result<void> write_build_config(const BuildConfig& config, const std::string& path,
+                                              const ResolvedModel& model, bool force);
 
 // Replays a recorded config's build settings onto a fresh one: calibration (but the data kind
 // follows the fresh resolution), quantization and the quality gate. Flags given afterwards

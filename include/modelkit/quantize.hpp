@@ -67,8 +67,12 @@ struct QuantizeOptions {
   bool per_channel = false;
   // Only these op types (empty: every supported op type). Unknown names produce a warning.
   std::vector<std::string> op_types;
-  // Node names to leave in float: an exact node name, or else an ECMAScript regular expression
-  // that must match the whole name. Every pattern that matches no node produces a warning.
+  // Whether op_types is what the user named (warnings about op types matching no node, and a
+  // refusal when they leave nothing to quantize) or a default chosen from the graph.
+  bool op_types_from_user = true;
+  // Node names to leave in float: an exact node name, or else an RE2 regular expression that
+  // must match the whole name (linear time: no pattern can hang a build). Every pattern that
+  // matches no node produces a warning.
   std::vector<std::string> exclude_nodes;
 };
 
@@ -83,7 +87,8 @@ struct QuantizationPlan {
 };
 
 // Reads the model and plans. Errors: unreadable model, already quantized, opset below 10,
-// invalid exclude pattern (usage error naming it).
+// invalid exclude pattern (usage error naming it), nothing left to quantize (a usage error when
+// the user's op types or exclude patterns left nothing, naming how many nodes each left out).
 [[nodiscard]] Result<QuantizationPlan> plan_quantization(const std::filesystem::path& model_path,
                                                          const QuantizeOptions& options);
 

@@ -192,6 +192,8 @@ template <class E>
 // "expected one of a, b, c, got 'x' (did you mean 'b'?)" — a usage error the caller prefixes
 // with where the value came from ("option '--method'", "field 'calibration.method'").
 [[nodiscard]] Error unknown_setting_value(std::span<const std::string_view> names, std::string_view got);
+// The name closest to `got` when it is close enough to be a typo ("did you mean"), else empty.
+[[nodiscard]] std::string_view closest_name(std::span<const std::string_view> names, std::string_view got);
 
 template <class E>
 [[nodiscard]] Result<E> parse_setting(std::string_view text) {

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -14,6 +15,13 @@
 #include <vector>
 
 namespace modelkit::tokenizer {
+
+// Bounds on what one encoding may take, whatever a tokenizer.json asks for: text longer than
+// kMaxTextBytes is refused (split it; one input byte costs tens of bytes in flight), and no
+// encoding grows past kMaxEncodingTokens, so a file padding to a billion tokens is an error at
+// load, not a multi-gigabyte allocation. Hugging Face models take at most a few thousand tokens.
+inline constexpr std::size_t kMaxTextBytes = std::size_t{1} << 20;
+inline constexpr std::size_t kMaxEncodingTokens = std::size_t{1} << 20;
 
 struct Encoding {
   std::vector<std::uint32_t> ids;
@@ -57,7 +65,8 @@ class Tokenizer {
   [[nodiscard]] static Result<Tokenizer> from_json(std::string_view json, std::string_view source = "tokenizer.json");
 
   // Encodes one text or a pair. Truncation and padding apply as configured.
-  // Errors: text that is not valid UTF-8, truncation that cannot be satisfied.
+  // Errors: text that is not valid UTF-8 or longer than kMaxTextBytes, truncation that cannot be
+  // satisfied, a normalizer that grows the text without bound, more than kMaxEncodingTokens.
   [[nodiscard]] Result<Encoding> encode(std::string_view text, std::optional<std::string_view> pair = std::nullopt,
                                         bool add_special_tokens = true) const;
 
@@ -94,5 +103,13 @@ class Tokenizer {
   std::optional<PaddingParams> padding_;
   std::optional<std::size_t> fixed_length_;  // set_fixed_length's promise, checked by encode
 };
+
+// Encodes each line of a text file (without its '\n' and a trailing '\r') read a line at a time,
+// so memory follows one line, not the file; `emit` gets each encoding and the line's 0-based
+// index and may stop the loop with an error. A line longer than kMaxTextBytes is an error naming
+// its number and length (it is never held whole); so is a line that does not encode.
+[[nodiscard]] Result<void> encode_file_lines(const Tokenizer& tokenizer, const std::filesystem::path& file,
+                                             bool add_special_tokens,
+                                             const std::function<Result<void>(const Encoding&, std::size_t)>& emit);
 
 }  // namespace modelkit::tokenizer

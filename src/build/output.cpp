@@ -1,5 +1,10 @@
 #include "build/output.hpp"
 
+#include <modelkit/build.hpp>
+
+#include "util/json_writer.hpp"
+#include "util/temp_folder.hpp"
+
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
@@ -9,22 +14,6 @@
 
 namespace modelkit::build {
 namespace fs = std::filesystem;
-
-TempFolder::~TempFolder() {
-  if (!path_.empty()) {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-}
-
-Result<void> TempFolder::create_beside(const fs::path& target) {
-  fs::path parent = target.parent_path().empty() ? fs::path(".") : target.parent_path();
-  std::string tmpl = (parent / ("." + target.filename().string() + ".tmp-XXXXXX")).string();
-  if (::mkdtemp(tmpl.data()) == nullptr)
-    return failure("cannot create a temporary folder in " + quoted(parent) + ": " + std::strerror(errno));
-  path_ = tmpl;
-  return {};
-}
 
 bool inside(const fs::path& child, const fs::path& parent) {
   std::error_code ec;
@@ -61,3 +50,25 @@ Result<void> publish(const fs::path& from, const fs::path& to, bool force) {
 }
 
 }  // namespace modelkit::build
+
+namespace modelkit {
+
+std::string build_summary_json(const BuildResult& r) {
+  util::JsonWriter w;
+  w.begin_object();
+  w.field("output", r.output.string());
+  w.field("manifest", r.manifest_path.string());
+  w.field("min_cosine_similarity", r.min_cosine);
+  w.key("timings").begin_object();
+  for (const auto& t : r.timings) w.field(t.stage, t.seconds);
+  w.end_object();
+  w.key("warnings").string_array(r.warnings);
+  w.end_object();
+  std::string out = w.take();
+  if (!out.ends_with('\n')) out += '\n';
+  return out;
+}
+
+void remove_build_temporaries_in_signal_handler() noexcept { util::remove_temporaries_in_signal_handler(); }
+
+}  // namespace modelkit

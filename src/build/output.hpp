@@ -9,21 +9,7 @@
 
 namespace modelkit::build {
 
-// Removes a temporary folder unless released: a failed or cancelled build leaves nothing.
-class TempFolder {
- public:
-  TempFolder() = default;
-  ~TempFolder();
-  TempFolder(const TempFolder&) = delete;
-  TempFolder& operator=(const TempFolder&) = delete;
-
-  [[nodiscard]] Result<void> create_beside(const std::filesystem::path& target);
-  [[nodiscard]] const std::filesystem::path& path() const { return path_; }
-  void release() { path_.clear(); }
-
- private:
-  std::filesystem::path path_;
-};
+// The temporary folder itself is util::TempFolder (owner pid in its name, umask, signals).
 
 // Whether `child` is `parent` or lies inside it (after resolving both).
 [[nodiscard]] bool inside(const std::filesystem::path& child, const std::filesystem::path& parent);

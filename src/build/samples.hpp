@@ -58,4 +58,16 @@ class WindowSource final : public calib::SampleSource {
   bool positioned_ = false;
 };
 
+// How many samples [offset, offset + count) of a source yields (fewer when inputs are skipped).
+[[nodiscard]] inline Result<int> count_samples(calib::SampleSource& source, int offset, int count) {
+  WindowSource window(source, offset, count);
+  int n = 0;
+  for (;;) {
+    MODELKIT_TRY(auto sample, window.next());
+    if (!sample) break;
+    ++n;
+  }
+  return n;
+}
+
 }  // namespace modelkit::build

@@ -12,6 +12,7 @@
 #include <modelkit/quantize.hpp>
 
 #include "build/output.hpp"
+#include "util/temp_folder.hpp"
 
 #include <filesystem>
 #include <optional>
@@ -31,6 +32,10 @@ struct OpTypePolicy {
 };
 
 struct Context {
+  // A constructor, not aggregate initialization: the stage fields start default-constructed
+  // (and -Wmissing-field-initializers stays quiet for -Werror builds).
+  Context(BuildRequest& request_, BuildResult& result_) : request(request_), result(result_) {}
+
   BuildRequest& request;
   BuildResult& result;
 
@@ -44,11 +49,11 @@ struct Context {
   std::filesystem::path float_model;  // what the later stages read: source_onnx, or its opset-upgraded copy
   onnx::ModelInfo info;
   std::optional<onnx::OpsetUpgrade> upgrade;
-  TempFolder upgrade_dir;             // holds the upgraded copy; never published
+  util::TempFolder upgrade_dir;             // holds the upgraded copy; never published
   // export: the checkpoint has no ONNX model and exports natively (resolve decides)
   bool needs_export = false;
   std::optional<ExportResult> exported;
-  TempFolder export_dir;  // holds the exported float model; never published
+  util::TempFolder export_dir;  // holds the exported float model; never published
   // plan
   quant::QuantizeOptions options;
   OpTypePolicy op_policy;
@@ -59,7 +64,7 @@ struct Context {
   int held_back = 0;            // kept apart for validation
   calib::TensorRanges ranges;
   // quantize
-  TempFolder temp;
+  util::TempFolder temp;
   std::filesystem::path quantized;  // inside temp
   quant::QuantizeReport report;
   // validate

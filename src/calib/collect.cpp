@@ -194,6 +194,9 @@ Result<TensorRanges> collect_ranges(const fs::path& model_path, std::span<const 
     for (const auto& n : tensor_names)
       if (seen.insert(n).second) unique_names.push_back(n);
   }
+  // No tensor asked for would run the model for outputs nobody reads (and ONNX Runtime answers an
+  // empty output list with every graph output): the caller planned nothing to quantize.
+  if (unique_names.empty()) return failure("no tensor of " + what + " to calibrate");
   // minmax needs only each tensor's extremes: reduce in the graph. The histograms need values.
   const bool reduce = options.method == CalibrationMethod::minmax;
   auto routed = expose(*model, unique_names, graph_inputs, reduce, what);

@@ -309,10 +309,19 @@ Result<Built> build_text(const SourceRequest& req) {
   Built b;
   std::vector<TextSample> samples;
   if (req.data) {
-    auto read = read_text_samples(*req.data, req.columns);
+    TextReadLimits limits;
+    limits.max_samples = static_cast<std::size_t>(std::max(req.samples, 0));
+    limits.max_chars = static_cast<std::size_t>(seq) * kCalibrationCharsPerToken;
+    std::size_t cut = 0;
+    auto read = read_text_samples(*req.data, req.columns, limits, &cut);
     if (!read) return read.take_error();
     samples = std::move(*read);
     b.data_source = req.data->string();
+    if (cut > 0)
+      b.notes.push_back(std::to_string(cut) + " calibration text(s) longer than " + std::to_string(limits.max_chars) +
+                        " characters cut to their first " + std::to_string(limits.max_chars) +
+                        " before tokenizing (" + std::to_string(kCalibrationCharsPerToken) +
+                        " per token of the sequence length " + std::to_string(seq) + ")");
   } else {
     for (auto& t : default_texts()) samples.push_back({std::move(t), std::nullopt});
     b.data_source = "embedded default text";
@@ -599,30 +608,54 @@ Result<std::vector<TextSample>> read_table(const fs::path& path, std::string_vie
 
 }  // namespace
 
-Result<std::vector<TextSample>> read_text_samples(const fs::path& path, const TextColumns& columns) {
-  auto text = util::read_file(path, std::uint64_t{1} << 30);
-  if (!text) return text.take_error();
-  auto ext = util::to_lower(path.extension().string());
-  if (ext == ".csv" || ext == ".tsv") return read_table(path, *text, ext == ".tsv", columns);
-  std::vector<TextSample> out;
-  bool jsonl = ext == ".jsonl";
+Result<std::vector<TextSample>> read_text_samples(const fs::path& path, const TextColumns& columns,
+                                                  const TextReadLimits& limits, std::size_t* cut_count) {
+  const auto ext = util::to_lower(path.extension().string());
+  std::size_t cut = 0;
+  auto keep = [&](std::string text) {
+    if (util::cut_utf8_chars(text, limits.max_chars)) ++cut;
+    return text;
+  };
+  if (ext == ".csv" || ext == ".tsv") {
+    // Tables are read whole (bounded): a quoted CSV field may span lines.
+    MODELKIT_TRY(auto text, util::read_file(path, std::uint64_t{1} << 30));
+    MODELKIT_TRY(auto rows, read_table(path, text, ext == ".tsv", columns));
+    if (rows.size() > limits.max_samples) rows.resize(limits.max_samples);
+    for (auto& r : rows) {
+      r.text = keep(std::move(r.text));
+      if (r.pair) r.pair = keep(std::move(*r.pair));
+    }
+    if (cut_count) *cut_count = cut;
+    return rows;
+  }
+  const bool jsonl = ext == ".jsonl";
   if (!jsonl && (columns.text || columns.pair))
     return usage_error("--text-column and --pair-column apply to .jsonl, .csv and .tsv files, not " + quoted(path));
-  std::string text_name = columns.text.value_or("text");
+  const std::string text_name = columns.text.value_or("text");
+  // A JSONL line is parsed whole, so it is bounded in bytes; a plain line is read only as far as
+  // max_chars characters can reach (4 bytes each at most).
+  constexpr std::size_t kMaxJsonlLineBytes = std::size_t{16} << 20;
+  const std::size_t line_bytes =
+      jsonl ? kMaxJsonlLineBytes : (limits.max_chars > kMaxJsonlLineBytes ? kMaxJsonlLineBytes * 4 : limits.max_chars * 4);
+  MODELKIT_TRY(auto reader, util::LineReader::open(path));
+  std::vector<TextSample> out;
   simdjson::dom::parser parser;
-  size_t line_no = 0;
-  std::string_view rest = *text;
-  while (!rest.empty()) {
-    auto nl = rest.find('\n');
-    std::string_view line = rest.substr(0, nl);
-    rest.remove_prefix(nl == std::string_view::npos ? rest.size() : nl + 1);
-    ++line_no;
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  while (out.size() < limits.max_samples) {
+    MODELKIT_TRY(auto read, reader.next(line_bytes));
+    if (!read) break;
+    const auto line_no = read->number;
+    if (read->cut() && jsonl)
+      return failure(quoted(path) + " line " + std::to_string(line_no) + ": " + std::to_string(read->full_bytes) +
+                     " bytes, more than the " + std::to_string(kMaxJsonlLineBytes) + " a JSONL line may hold");
+    std::string_view line = read->text;
     if (util::trim(line).empty()) continue;
     if (!util::valid_utf8(line))
       return failure(quoted(path) + " line " + std::to_string(line_no) + ": not valid UTF-8");
     if (!jsonl) {
-      out.push_back({std::string(line), std::nullopt});
+      const bool bytes_cut = read->cut();
+      std::string text = std::move(read->text);
+      if (util::cut_utf8_chars(text, limits.max_chars) || bytes_cut) ++cut;
+      out.push_back({std::move(text), std::nullopt});
       continue;
     }
     auto doc = util::parse_json(parser, line);
@@ -641,10 +674,11 @@ Result<std::vector<TextSample>> read_text_samples(const fs::path& path, const Te
     std::optional<std::string> pair;
     auto p = util::optional_string(obj, columns.pair.value_or("text_pair"));
     if (!p) return p.take_error().with_context(where);
-    if (*p) pair = std::string(**p);
+    if (*p) pair = keep(std::string(**p));
     else if (columns.pair) return failure(where + ": " + missing_column(*columns.pair, keys(), true));
-    out.push_back({std::string(**t), std::move(pair)});
+    out.push_back({keep(std::string(**t)), std::move(pair)});
   }
+  if (cut_count) *cut_count = cut;
   return out;
 }
 

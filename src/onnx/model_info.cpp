@@ -122,6 +122,38 @@ void walk_graph(const ::onnx::GraphProto& g, Walk& w, bool is_subgraph) {
   walk_nodes(g.node(), w);
 }
 
+// An embedded tensor's data must be what its dims describe: sizes are reported from the dims,
+// so a tensor claiming [1000000, 1000000] over 16 bytes would otherwise show as 3.6 TiB (and
+// ONNX Runtime refuses the file anyway). External data is checked against its file elsewhere.
+Result<void> check_embedded_data(const ::onnx::TensorProto& t, std::uint64_t dense_bytes) {
+  if (t.data_location() == ::onnx::TensorProto::EXTERNAL) return {};
+  auto info = element_type_info(t.data_type());
+  if (!info || info->bits == 0) return {};
+  std::uint64_t held = 0;
+  std::string unit = "bytes";
+  std::uint64_t want = dense_bytes;
+  if (t.has_raw_data()) {
+    held = t.raw_data().size();
+  } else {
+    // Typed fields hold one element per entry (two for complex types).
+    held = static_cast<std::uint64_t>(t.float_data_size()) + static_cast<std::uint64_t>(t.int32_data_size()) +
+           static_cast<std::uint64_t>(t.int64_data_size()) + static_cast<std::uint64_t>(t.double_data_size()) +
+           static_cast<std::uint64_t>(t.uint64_data_size());
+    std::uint64_t count = 1;
+    for (auto d : t.dims()) count *= static_cast<std::uint64_t>(d);
+    want = count;
+    unit = "elements";
+    if (t.data_type() == ::onnx::TensorProto::COMPLEX64 || t.data_type() == ::onnx::TensorProto::COMPLEX128) want *= 2;
+    // Packed 4-bit types store two elements per int32 entry.
+    if (info->bits == 4) want = (count + 1) / 2;
+  }
+  if (held == want) return {};
+  std::string dims;
+  for (auto d : t.dims()) dims += (dims.empty() ? "" : ", ") + std::to_string(d);
+  return failure("tensor " + quoted(t.name()) + ": dims [" + dims + "] describe " + std::to_string(want) + " " + unit +
+                 " but its data holds " + std::to_string(held));
+}
+
 std::string human_bytes(std::uint64_t n) {
   const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
   double v = static_cast<double>(n);
@@ -226,6 +258,7 @@ Result<ModelInfo> model_info_from_proto(const ::onnx::ModelProto& model, const f
   for (const auto& t : g.initializer()) {
     auto bytes = tensor_dense_bytes(t);
     if (!bytes) return bytes.error().with_context(quoted(info.path));
+    if (auto checked = check_embedded_data(t, *bytes); !checked) return checked.error().with_context(quoted(info.path));
     info.initializer_bytes += *bytes;
   }
 
@@ -353,7 +386,7 @@ std::string format_model_info_table(const ModelInfo& info) {
   auto row = [&out](std::string_view label, const std::string& text) {
     std::string l(label);
     l.resize(14, ' ');
-    out += l + text + "\n";
+    out += l + escape_control_characters(text) + "\n";  // names from the file: no raw control characters
   };
   row("model", info.path + " (" + human_bytes(info.file_bytes) + ")");
   std::string producer = info.producer_name.empty() ? "unknown producer" : info.producer_name;
@@ -398,7 +431,9 @@ std::string format_model_info_table(const ModelInfo& info) {
                                              std::to_string(f.tensor_count) + " tensors)");
     }
   }
-  std::string quant = info.quantization.quantized ? "yes: " : "no";
+  bool qdq = false;
+  for (const auto& e : info.quantization.evidence) qdq = qdq || e.starts_with("QuantizeLinear") || e.starts_with("DequantizeLinear");
+  std::string quant = info.quantization.quantized ? (qdq ? "yes (QDQ): " : "yes: ") : "no";
   for (std::size_t i = 0; i < info.quantization.evidence.size(); ++i)
     quant += (i ? ", " : "") + info.quantization.evidence[i];
   row("quantized", quant);

@@ -1,5 +1,6 @@
 // Graph indexes, element type inference, and the planner (which nodes and tensors get QDQ).
 #include "quant/graph.hpp"
+#include "util/name_pattern.hpp"
 
 #include "onnx/model_proto.hpp"
 
@@ -459,8 +460,8 @@ namespace {
 
 struct Matcher {
   struct Pattern {
+    util::NamePattern pattern;
     std::string text;
-    std::optional<std::regex> regex;
     bool used = false;
   };
   std::vector<Pattern> patterns;
@@ -469,7 +470,7 @@ struct Matcher {
   const Pattern* match(const std::string& name) {
     if (name.empty()) return nullptr;
     for (auto& p : patterns) {
-      if (p.text == name || (p.regex && std::regex_match(name, *p.regex))) {
+      if (p.pattern.matches(name)) {
         p.used = true;
         return &p;
       }
@@ -724,16 +725,9 @@ class Planner {
 
 Result<Planned> plan(::onnx::ModelProto& model, const QuantizeOptions& options) {
   Matcher matcher;
-  for (const auto& text : options.exclude_nodes) {
-    Matcher::Pattern p;
-    p.text = text;
-    try {
-      p.regex.emplace(text, std::regex::ECMAScript);
-    } catch (const std::regex_error& e) {
-      p.regex.reset();  // still usable as an exact name; refused below if it names no node
-    }
-    matcher.patterns.push_back(std::move(p));
-  }
+  // A text that is not a valid regular expression is still usable as an exact name; it is
+  // refused below if it names no node.
+  for (const auto& text : options.exclude_nodes) matcher.patterns.push_back({util::NamePattern(text), text, false});
   Planned out;
   out.opset = default_opset(model);
   out.scopes = build_scopes(model);
@@ -742,8 +736,9 @@ Result<Planned> plan(::onnx::ModelProto& model, const QuantizeOptions& options) 
   for (const auto& s : out.scopes)
     for (const auto& n : s->graph->node()) node_names.insert(n.name());
   for (const auto& p : matcher.patterns)
-    if (!p.regex && !node_names.count(p.text))
-      return usage_error("exclude pattern " + quoted(p.text) + " is neither a node name nor a valid regular expression");
+    if (!p.pattern.is_regex() && !node_names.count(p.text))
+      return usage_error("exclude pattern " + quoted(p.text) + " is neither a node name nor a valid regular expression (" +
+                         p.pattern.regex_error() + ")");
 
   Planner planner(out, options, matcher);
   planner.plan_graph(*out.scopes.front());
@@ -755,6 +750,7 @@ Result<Planned> plan(::onnx::ModelProto& model, const QuantizeOptions& options) 
     for (const auto& n : s->graph->node()) present.insert(onnx::op_key(n));
   const auto& supported = supported_op_types();
   for (const auto& op : options.op_types) {
+    if (!options.op_types_from_user) break;  // a default list is not the user's to hear about
     if (std::find(supported.begin(), supported.end(), op) == supported.end())
       out.warnings.push_back("op type " + quoted(op) + " is not quantizable");
     else if (!present.count(op))

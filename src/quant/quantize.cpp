@@ -14,6 +14,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <set>
 
 namespace modelkit::quant {
 namespace fs = std::filesystem;
@@ -567,6 +568,66 @@ Result<Loaded> load_float_model(const fs::path& path) {
   return Loaded{std::move(*model), std::move(*info)};
 }
 
+// A plan that quantizes no node would calibrate nothing and write the float model back under
+// a quantized name: an error that says why every node was left out. When the user's own
+// --op-types or --exclude-nodes left nothing, it is a refusal of the request (usage error).
+Result<void> require_something_to_quantize(const Planned& planned, const QuantizeOptions& options,
+                                           const fs::path& path) {
+  std::int64_t quantized = 0, excluded = 0, not_asked = 0, unsupported = 0, other = 0;
+  std::set<std::string> unsupported_ops, other_reasons;
+  for (const auto& n : planned.nodes) {
+    if (n.status == "quantized") ++quantized;
+    else if (n.reason.starts_with("excluded by pattern")) ++excluded;
+    else if (n.reason == "not in op_types") ++not_asked;
+    else if (n.reason == "op type not quantizable") {
+      ++unsupported;
+      unsupported_ops.insert(onnx::op_key(n.scope->graph->node(n.node)));
+    } else {
+      ++other;
+      other_reasons.insert(n.reason);
+    }
+  }
+  if (quantized > 0) return {};
+  const std::string what = quoted(path);
+  if (planned.nodes.empty()) return failure(what + " has no nodes: nothing to quantize");
+  std::vector<std::string> parts;
+  if (excluded) parts.push_back(std::to_string(excluded) + " excluded by --exclude-nodes");
+  if (not_asked) {
+    std::string ops;
+    for (const auto& op : options.op_types) ops += (ops.empty() ? "" : ", ") + op;
+    parts.push_back(std::to_string(not_asked) + " not of the op types to quantize (" + ops + ")");
+  }
+  if (unsupported) {
+    std::string ops;
+    for (const auto& op : unsupported_ops) ops += (ops.empty() ? "" : ", ") + op;
+    parts.push_back(std::to_string(unsupported) + " of op types modelkit does not quantize (" + ops + ")");
+  }
+  if (other) {
+    std::string reasons;
+    std::size_t shown = 0;
+    for (const auto& r : other_reasons)
+      if (shown++ < 3) reasons += (reasons.empty() ? "" : "; ") + r;
+    if (other_reasons.size() > 3) reasons += "; ...";
+    parts.push_back(std::to_string(other) + " left in float (" + reasons + ")");
+  }
+  std::string why;
+  for (const auto& p : parts) why += (why.empty() ? "" : ", ") + p;
+  std::string message = "nothing to quantize in " + what + ": of its " + std::to_string(planned.nodes.size()) +
+                        " nodes, " + why;
+  const auto& supported = supported_op_types();
+  for (const auto& op : options.op_types) {
+    if (std::find(supported.begin(), supported.end(), op) == supported.end())
+      message += "; '" + op + "' is not an op type modelkit quantizes";
+    else if (op == "Relu" || op == "Clip")
+      message += "; '" + op + "' is only quantized folded into the quantized op before it";
+  }
+  const bool users_choice = excluded > 0 || (not_asked > 0 && options.op_types_from_user);
+  if (!users_choice) return failure(message);
+  std::string hint = excluded > 0 ? "exclude fewer nodes" : "";
+  if (not_asked > 0 && options.op_types_from_user) hint += std::string(hint.empty() ? "" : " or ") + "name other op types";
+  return usage_error(message + "; " + hint);
+}
+
 }  // namespace
 
 Result<QuantizationPlan> plan_quantization(const fs::path& model_path, const QuantizeOptions& options) {
@@ -575,6 +636,7 @@ Result<QuantizationPlan> plan_quantization(const fs::path& model_path, const Qua
   MODELKIT_TRY_VOID(run_pre_passes(loaded->model, model_path.has_parent_path() ? model_path.parent_path() : fs::path(".")));
   auto planned = plan(loaded->model, options);
   if (!planned) return planned.take_error();
+  MODELKIT_TRY_VOID(require_something_to_quantize(*planned, options, model_path));
   QuantizationPlan out;
   out.tensors_to_calibrate = planned->tensors_to_calibrate();
   out.warnings = planned->warnings;
@@ -607,6 +669,7 @@ Result<QuantizeReport> quantize(const fs::path& model_path, const calib::TensorR
   }
   auto planned = plan(model, options);
   if (!planned) return planned.take_error();
+  MODELKIT_TRY_VOID(require_something_to_quantize(*planned, options, model_path));
   report.warnings = planned->warnings;
 
   // Decisions are recorded before emission rewrites the graphs.

@@ -56,6 +56,17 @@ Result<TaskId> parse_task(std::string_view user_task) {
   std::string lowered = util::to_lower(util::trim(user_task));
   TaskId id = find_task(normalise_task_name(lowered));
   if (id != kNoTask) return id;
+  // transformers' pipeline() accepts these aliases (TASK_ALIASES); optimum's exporter does not.
+  // The user is pointed to the task rather than having it silently replaced.
+  static constexpr std::pair<std::string_view, std::string_view> kPipelineAliases[] = {
+      {"sentiment-analysis", "text-classification"},
+      {"ner", "token-classification"},
+      {"vqa", "visual-question-answering"},
+  };
+  for (auto [alias, task] : kPipelineAliases)
+    if (lowered == alias)
+      return usage_error("unknown task '" + std::string(user_task) + "' (did you mean '" + std::string(task) + "'? '" +
+                         std::string(alias) + "' is transformers' pipeline alias for it)");
   std::string_view best;
   size_t best_distance = SIZE_MAX;
   auto consider = [&](std::string_view candidate) {

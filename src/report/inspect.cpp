@@ -34,6 +34,14 @@ Result<InspectReport> inspect_model(ResolvedModel model) {
       auto info = onnx::read_model_info(*onnx_path);
       if (!info) return info.take_error();
       report.onnx_model = std::move(*info);
+      // File names only suggest a variant; the graph says what it is. A built output's
+      // model.onnx is named like a float model but holds Q/DQ pairs.
+      if (report.onnx_model->quantization.quantized)
+        for (auto& f : report.onnx_files)
+          if (f.path == *onnx_path) {
+            f.variant = onnx::OnnxVariant::quantized;
+            f.is_float_model = false;
+          }
     }
   }
   report.model = std::move(model);
@@ -158,8 +166,10 @@ std::string render_table(const InspectReport& r) {
   const auto& cfg = m.facts.config;
   const auto& res = m.resolution;
   std::string out;
+  // Values come from files (config.json strings may hold NUL or terminal escapes): escaped as
+  // errors are, so no value can cut a line short or forge another.
   auto line = [&](std::string_view k, std::string_view v) {
-    out.append(k).append(k.size() < 18 ? 18 - k.size() : 1, ' ').append(v).append("\n");
+    out.append(k).append(k.size() < 18 ? 18 - k.size() : 1, ' ').append(escape_control_characters(v)).append("\n");
   };
   line("model", m.reference());
   if (m.checkpoint) line("path", m.checkpoint->source.folder.string());

@@ -6,9 +6,12 @@
 #include "util/file.hpp"
 #include "util/json_read.hpp"
 #include "util/json_writer.hpp"
+#include "util/output_guard.hpp"
 #include "util/strings.hpp"
 
+#include <algorithm>
 #include <array>
+#include <set>
 
 namespace modelkit {
 namespace report {
@@ -48,6 +51,15 @@ Result<BuildConfig> make_build_config(const ResolvedModel& model) {
   c.calibration.kind = kind;
   c.calibration.kind_reason = reason;
   return c;
+}
+
+Result<void> check_sequence_length(const ResolvedModel& model, int sequence_length) {
+  auto max_positions = model.facts.config.integer("max_position_embeddings");
+  if (max_positions && *max_positions > 0 && sequence_length > *max_positions)
+    return usage_error("sequence length " + std::to_string(sequence_length) + " is above the " +
+                       std::to_string(*max_positions) + " positions the model takes (max_position_embeddings in " +
+                       model.reference() + "'s config.json)");
+  return {};
 }
 
 BuildConfig make_quantize_config(const ResolvedModel& model, std::string_view onnx_reference) {
@@ -180,6 +192,7 @@ class Fields {
   Fields(simdjson::dom::object obj, std::string path) : obj_(obj), path_(std::move(path)) {}
 
   Result<Fields> object(std::string_view k) const {
+    known_.insert(std::string(k));
     simdjson::dom::element e;
     if (obj_.at_key(k).get(e) != simdjson::SUCCESS) return failure("missing field '" + name(k) + "'");
     if (!e.is_object())
@@ -188,6 +201,7 @@ class Fields {
   }
   template <class T>
   Result<void> get(std::string_view k, std::optional<T>& out) const {
+    known_.insert(std::string(k));
     if constexpr (std::is_same_v<T, std::string>) {
       auto v = util::optional_string(obj_, k);
       if (!v) return v.take_error().with_context(path_);
@@ -196,12 +210,14 @@ class Fields {
     return {};
   }
   Result<void> get(std::string_view k, std::string& out) const {
+    known_.insert(std::string(k));
     auto v = util::optional_string(obj_, k);
     if (!v) return v.take_error().with_context(path_);
     if (*v) out = std::string(**v);
     return {};
   }
   Result<void> get(std::string_view k, int& out, int min, int max) const {
+    known_.insert(std::string(k));
     auto v = util::optional_int(obj_, k);
     if (!v) return v.take_error().with_context(path_);
     if (*v) {
@@ -213,18 +229,21 @@ class Fields {
     return {};
   }
   Result<void> get(std::string_view k, double& out) const {
+    known_.insert(std::string(k));
     auto v = util::optional_number(obj_, k);
     if (!v) return v.take_error().with_context(path_);
     if (*v) out = **v;
     return {};
   }
   Result<void> get(std::string_view k, bool& out) const {
+    known_.insert(std::string(k));
     auto v = util::optional_bool(obj_, k);
     if (!v) return v.take_error().with_context(path_);
     if (*v) out = **v;
     return {};
   }
   Result<void> get(std::string_view k, std::uint64_t& out) const {
+    known_.insert(std::string(k));
     auto v = util::optional_int(obj_, k);
     if (!v) return v.take_error().with_context(path_);
     if (*v) {
@@ -234,6 +253,7 @@ class Fields {
     return {};
   }
   Result<void> get(std::string_view k, std::optional<double>& out) const {
+    known_.insert(std::string(k));
     auto v = util::optional_number(obj_, k);
     if (!v) return v.take_error().with_context(path_);
     out = *v;
@@ -241,6 +261,7 @@ class Fields {
   }
   // A list of numbers, or null/absent.
   Result<void> get(std::string_view k, std::optional<std::vector<double>>& out, size_t size) const {
+    known_.insert(std::string(k));
     simdjson::dom::element e;
     if (obj_.at_key(k).get(e) != simdjson::SUCCESS || e.is_null()) return {};
     simdjson::dom::array a;
@@ -257,17 +278,20 @@ class Fields {
     return {};
   }
   std::optional<Fields> optional_object(std::string_view k) const {
+    known_.insert(std::string(k));
     simdjson::dom::element e;
     if (obj_.at_key(k).get(e) != simdjson::SUCCESS || !e.is_object()) return std::nullopt;
     return Fields(e.get_object().value_unsafe(), name(k));
   }
   Result<void> get(std::string_view k, std::vector<std::string>& out) const {
+    known_.insert(std::string(k));
     auto v = util::optional_string_list(obj_, k);
     if (!v) return v.take_error().with_context(path_);
     if (*v) out = std::move(**v);
     return {};
   }
   Result<void> one_of(std::string_view k, std::string& out, std::initializer_list<std::string_view> allowed) const {
+    known_.insert(std::string(k));
     MODELKIT_TRY_VOID(get(k, out));
     for (auto a : allowed)
       if (out == a) return {};
@@ -290,6 +314,7 @@ class Fields {
   // A setting from its table (settings.hpp); absent keeps `out`.
   template <class E>
   Result<void> setting(std::string_view k, E& out) const {
+    known_.insert(std::string(k));
     std::string text(setting_name(out));
     MODELKIT_TRY_VOID(get(k, text));
     auto parsed = parse_setting<E>(text);
@@ -299,10 +324,26 @@ class Fields {
     return {};
   }
 
+  // A key this reader never asked for is a typo or a field of another version: an error naming
+  // it, not a setting silently ignored. `written_only` are keys written for readers, not read back.
+  Result<void> no_unknown_fields(std::initializer_list<std::string_view> written_only = {}) const {
+    for (auto [key, value] : obj_) {
+      (void)value;
+      if (known_.count(std::string(key))) continue;
+      if (std::find(written_only.begin(), written_only.end(), key) != written_only.end()) continue;
+      std::string known;
+      for (const auto& k : known_) known += (known.empty() ? "" : ", ") + k;
+      return failure("unknown field '" + name(key) + "' (" + (path_.empty() ? "the top level" : "'" + path_ + "'") +
+                     " holds " + known + ")");
+    }
+    return {};
+  }
+
  private:
-  std::string name(std::string_view k) const { return path_ + "." + std::string(k); }
+  std::string name(std::string_view k) const { return path_.empty() ? std::string(k) : path_ + "." + std::string(k); }
   simdjson::dom::object obj_;
   std::string path_;
+  mutable std::set<std::string> known_;
 };
 
 }  // namespace
@@ -383,6 +424,12 @@ Result<BuildConfig> parse_build_config(std::string_view json) {
     if (c.min_cosine && !(*c.min_cosine >= -1.0 && *c.min_cosine <= 1.0))
       return failure("field '.validation.min_cosine' must be from -1 to 1");
   }
+  MODELKIT_TRY_VOID(root.no_unknown_fields({"schema_version", "modelkit_version"}));
+  MODELKIT_TRY_VOID(request->no_unknown_fields());
+  MODELKIT_TRY_VOID(resolution->no_unknown_fields());
+  MODELKIT_TRY_VOID(loader->no_unknown_fields({"task", "model_class"}));
+  MODELKIT_TRY_VOID(cal->no_unknown_fields());
+  MODELKIT_TRY_VOID(quant->no_unknown_fields());
   if (!c.request.model && !c.request.model_type && !c.request.model_class)
     return failure("field 'request' names no model (model, model_type or model_class)");
   return c;
@@ -390,6 +437,17 @@ Result<BuildConfig> parse_build_config(std::string_view json) {
 
 Result<void> write_build_config(const BuildConfig& config, const std::string& path) {
   return util::write_file_atomic(path, build_config_json(config));
+}
+
+Result<void> write_build_config(const BuildConfig& config, const std::string& path, const ResolvedModel& model,
+                                bool force) {
+  std::vector<std::filesystem::path> inputs;
+  if (model.checkpoint) {
+    inputs.push_back(model.checkpoint->source.folder);
+    if (model.checkpoint->source.config_path) inputs.push_back(*model.checkpoint->source.config_path);
+  }
+  MODELKIT_TRY_VOID(util::check_output(path, force, inputs));
+  return write_build_config(config, path);
 }
 
 Result<BuildConfig> read_build_config(const std::string& path) {
@@ -449,8 +507,10 @@ std::string render_plan(const BuildConfig& c, const std::optional<std::string>& 
     return w.take();
   }
   std::string out;
+  // Values come from files (config.json strings may hold NUL or terminal escapes): escaped as
+  // errors are, so no value can cut a line short or forge another.
   auto line = [&](std::string_view k, std::string_view v) {
-    out.append(k).append(k.size() < 18 ? 18 - k.size() : 1, ' ').append(v).append("\n");
+    out.append(k).append(k.size() < 18 ? 18 - k.size() : 1, ' ').append(escape_control_characters(v)).append("\n");
   };
   line("task", c.resolution.task.value_or("unresolved"));
   line("optimum task", c.resolution.optimum_task.value_or("-"));

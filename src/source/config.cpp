@@ -1,6 +1,7 @@
 #include <modelkit/config.hpp>
 
 #include "util/json_read.hpp"
+#include "util/python_json.hpp"
 
 namespace modelkit {
 
@@ -42,12 +43,22 @@ Result<void> read_auto_map(simdjson::dom::element value, ModelConfig& config) {
   return {};
 }
 
+// A key's last value (a repeated key overrides, as in Python's json).
+simdjson::simdjson_result<simdjson::dom::element> last_value(simdjson::dom::object obj, std::string_view key) {
+  simdjson::simdjson_result<simdjson::dom::element> found(simdjson::NO_SUCH_FIELD);
+  for (auto [k, v] : obj)
+    if (k == key) found = simdjson::simdjson_result<simdjson::dom::element>(simdjson::dom::element(v));
+  return found;
+}
+
 }  // namespace
 
 Result<ModelConfig> parse_model_config(std::string_view json) {
   // One parser per thread: its buffers are reused, and nothing it owns outlives this call.
   thread_local simdjson::dom::parser parser;
-  auto doc = util::parse_json(parser, json);
+  // Python's json reads NaN/Infinity (real configs hold them): read them as it does.
+  const auto strict = util::python_json_literals_to_null(json);
+  auto doc = util::parse_json(parser, strict ? std::string_view(*strict) : json);
   if (!doc) return doc.take_error();
   simdjson::dom::object root;
   if (doc->get_object().get(root) != simdjson::SUCCESS)
@@ -59,7 +70,7 @@ Result<ModelConfig> parse_model_config(std::string_view json) {
   if (*model_type) config.model_type = std::string(**model_type);
 
   simdjson::dom::element archs;
-  if (root.at_key("architectures").get(archs) == simdjson::SUCCESS && !archs.is_null()) {
+  if (last_value(root, "architectures").get(archs) == simdjson::SUCCESS && !archs.is_null()) {
     auto list = util::optional_string_list(root, "architectures");
     if (!list) return list.take_error();
     config.has_architectures = true;
@@ -70,20 +81,28 @@ Result<ModelConfig> parse_model_config(std::string_view json) {
   if (*name) config.name_or_path = std::string(**name);
 
   simdjson::dom::element enc;
-  if (root.at_key("is_encoder_decoder").get(enc) == simdjson::SUCCESS && enc.is_bool())
+  if (last_value(root, "is_encoder_decoder").get(enc) == simdjson::SUCCESS && enc.is_bool())
     config.is_encoder_decoder = enc.get_bool().value_unsafe();
 
   simdjson::dom::element auto_map;
-  if (root.at_key("auto_map").get(auto_map) == simdjson::SUCCESS && !auto_map.is_null())
+  if (last_value(root, "auto_map").get(auto_map) == simdjson::SUCCESS && !auto_map.is_null())
     MODELKIT_TRY_VOID(read_auto_map(auto_map, config));
 
   auto timm_arch = util::optional_string(root, "architecture");
   if (timm_arch && *timm_arch) config.timm_architecture = std::string(**timm_arch);
   simdjson::dom::element pretrained_cfg;
   config.has_pretrained_cfg =
-      root.at_key("pretrained_cfg").get(pretrained_cfg) == simdjson::SUCCESS && pretrained_cfg.is_object();
+      last_value(root, "pretrained_cfg").get(pretrained_cfg) == simdjson::SUCCESS && pretrained_cfg.is_object();
 
   for (auto [k, v] : root) {
+    // A repeated key: the last one wins, as in Python's json. (A copy of the key: clang 14
+    // cannot capture a structured binding in a lambda.)
+    const std::string_view key = k;
+    std::erase_if(config.integers, [key](const auto& entry) {
+      return entry.first == key ||
+             (entry.first.size() > key.size() && entry.first.starts_with(key) && entry.first[key.size()] == '.');
+    });
+    std::erase_if(config.sub_configs, [key](const SubConfig& sub) { return sub.field == key; });
     if (v.is_int64()) {
       config.integers.emplace_back(std::string(k), v.get_int64().value_unsafe());
     } else if (v.is_object() && k.ends_with("_config") && k != "pretrained_cfg") {

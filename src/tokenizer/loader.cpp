@@ -755,6 +755,9 @@ Result<PaddingParams> parse_padding(element e) {
     if (!fe) return fe.take_error();
     auto n = as_uint(*fe, "padding.strategy.Fixed");
     if (!n) return n.take_error();
+    if (*n > kMaxEncodingTokens)
+      return field_error("padding.strategy.Fixed", std::to_string(*n) + " is more than the " +
+                                                       std::to_string(kMaxEncodingTokens) + " tokens an encoding may hold");
     params.fixed_length = static_cast<std::size_t>(*n);
   } else {
     return type_error("padding.strategy", "\"BatchLongest\" or {\"Fixed\": n}", *se);
@@ -765,6 +768,9 @@ Result<PaddingParams> parse_padding(element e) {
   if (auto m = get(*obj, "pad_to_multiple_of")) {
     auto v = as_uint(*m, "padding.pad_to_multiple_of");
     if (!v) return v.take_error();
+    if (*v > kMaxEncodingTokens)
+      return field_error("padding.pad_to_multiple_of", std::to_string(*v) + " is more than the " +
+                                                           std::to_string(kMaxEncodingTokens) + " tokens an encoding may hold");
     params.pad_to_multiple_of = static_cast<std::size_t>(*v);
   }
   auto pid = required(*obj, "pad_id", path);

@@ -1,5 +1,6 @@
 #include "tokenizer/normalizers.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 namespace modelkit::tokenizer {
@@ -154,6 +155,14 @@ void replace_matches(Segment& seg, Scratch& scratch, const std::vector<std::pair
                      std::string_view content) {
   if (matches.empty()) return;
   const std::string& s = seg.text;
+  // The size is known before anything is written: a replacement past the bound writes nothing.
+  std::size_t removed = 0;
+  for (const auto& [b, e] : matches) removed += e - b;
+  const std::size_t kept = s.size() - removed;
+  if (content.size() > 0 && matches.size() > (scratch.max_text_bytes - std::min(kept, scratch.max_text_bytes)) / content.size()) {
+    scratch.overflowed = true;
+    return;
+  }
   std::string text;
   text.reserve(s.size() + matches.size() * content.size());
   if (!scratch.track) {
@@ -300,6 +309,10 @@ void ReplaceNormalizer::normalize(Segment& seg, Scratch& scratch) const {
 
 void PrependNormalizer::normalize(Segment& seg, Scratch& scratch) const {
   if (seg.text.empty()) return;
+  if (prepend_.size() > scratch.max_text_bytes - std::min(seg.text.size(), scratch.max_text_bytes)) {
+    scratch.overflowed = true;
+    return;
+  }
   if (!scratch.track) {
     seg.text.insert(0, prepend_);
     return;

@@ -85,7 +85,12 @@ class SequenceNormalizer final : public Normalizer {
  public:
   explicit SequenceNormalizer(std::vector<std::unique_ptr<Normalizer>> parts) : parts_(std::move(parts)) {}
   void normalize(Segment& seg, Scratch& scratch) const override {
-    for (const auto& p : parts_) p->normalize(seg, scratch);
+    // Growth compounds along a sequence: stop at the first step past the bound.
+    for (const auto& p : parts_) {
+      p->normalize(seg, scratch);
+      if (seg.text.size() > scratch.max_text_bytes) scratch.overflowed = true;
+      if (scratch.overflowed) return;
+    }
   }
 
  private:

@@ -26,9 +26,20 @@ struct Segment {
   std::int32_t added_id = -1;        // an added token matched here: already tokenized
 };
 
+// How far normalizers may grow one input: the text of a segment may reach this many times the
+// input's bytes (plus kNormalizedSlackBytes). Real normalizers stay far below (NFKC expands one
+// character to at most 18, ByteLevel a byte to 2); a file chaining Replace "a" -> "aa" thirty
+// times would otherwise ask for 2^30 times the input.
+inline constexpr std::size_t kNormalizedGrowthFactor = 32;
+inline constexpr std::size_t kNormalizedSlackBytes = 4096;
+
 // Per-call state: whether offsets are tracked, and reusable buffers.
 struct Scratch {
   bool track = false;
+  // Bytes a normalized segment may hold; a normalizer that would write more leaves the segment
+  // as it was and sets `overflowed` (the caller turns it into an error).
+  std::size_t max_text_bytes = static_cast<std::size_t>(-1);
+  bool overflowed = false;
   std::vector<std::pair<char32_t, int>> dest;  // HF (char, change) transformations
   std::vector<std::pair<std::size_t, std::size_t>> matches;
   std::vector<Segment> pieces;

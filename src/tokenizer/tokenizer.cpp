@@ -70,6 +70,20 @@ std::pair<std::size_t, std::uint32_t> AddedVocabulary::Trie::longest_at(std::str
   return best;
 }
 
+namespace {
+
+std::size_t normalized_bytes_bound(std::size_t input_bytes) {
+  return input_bytes * kNormalizedGrowthFactor + kNormalizedSlackBytes;
+}
+
+std::string normalizer_overflow(std::size_t input_bytes, std::size_t bound) {
+  return "the normalizer grows " + std::to_string(input_bytes) + " bytes of text past " + std::to_string(bound) +
+         " bytes (" + std::to_string(kNormalizedGrowthFactor) +
+         " times the input); the tokenizer.json normalizer expands text without bound";
+}
+
+}  // namespace
+
 Result<void> AddedVocabulary::add_tokens(const std::vector<AddedToken>& tokens, const Model& model,
                                          const Normalizer* normalizer) {
   std::uint32_t next_id = static_cast<std::uint32_t>(model.vocab_size());
@@ -90,7 +104,12 @@ Result<void> AddedVocabulary::add_tokens(const std::vector<AddedToken>& tokens, 
     else id = next_id++;
     if (token.normalized && normalizer != nullptr) {
       Segment seg = make_segment(token.content, false);
+      scratch.max_text_bytes = normalized_bytes_bound(token.content.size());
+      scratch.overflowed = false;
       normalizer->normalize(seg, scratch);
+      if (scratch.overflowed || seg.text.size() > scratch.max_text_bytes)
+        return failure("added token '" + token.content + "': " +
+                       normalizer_overflow(token.content.size(), scratch.max_text_bytes));
       if (seg.text != token.content) normalized_form_[id] = seg.text;
     }
     by_content_[token.content] = id;
@@ -200,6 +219,8 @@ void AddedVocabulary::split_segment(Segment& seg, const Trie& trie, bool track, 
 Result<void> AddedVocabulary::extract_and_normalize(std::string_view text, const Normalizer* normalizer,
                                                     Scratch& scratch, std::vector<Segment>& out) const {
   out.clear();
+  scratch.max_text_bytes = normalized_bytes_bound(text.size());
+  scratch.overflowed = false;
   Segment whole = make_segment(text, scratch.track);
   thread_local std::vector<Segment> first;
   first.clear();
@@ -210,6 +231,8 @@ Result<void> AddedVocabulary::extract_and_normalize(std::string_view text, const
       continue;
     }
     if (normalizer != nullptr) normalizer->normalize(seg, scratch);
+    if (scratch.overflowed || seg.text.size() > scratch.max_text_bytes)
+      return failure(normalizer_overflow(text.size(), scratch.max_text_bytes));
     split_segment(seg, normalized_trie_, scratch.track, out);
   }
   return {};
@@ -466,11 +489,18 @@ Result<void> truncate_encodings(RawEncoding& a, RawEncoding* b, const Truncation
   return {};
 }
 
-void pad_encoding(RawEncoding& e, const PaddingParams& params) {
+Result<void> pad_encoding(RawEncoding& e, const PaddingParams& params) {
   std::size_t target = params.fixed_length.value_or(e.size());
-  if (params.pad_to_multiple_of && *params.pad_to_multiple_of > 0 && target % *params.pad_to_multiple_of != 0)
+  if (target > kMaxEncodingTokens)
+    return failure("padding to " + std::to_string(target) + " tokens is more than the " +
+                   std::to_string(kMaxEncodingTokens) + " an encoding may hold");
+  if (params.pad_to_multiple_of && *params.pad_to_multiple_of > 0 && target % *params.pad_to_multiple_of != 0) {
+    if (*params.pad_to_multiple_of > kMaxEncodingTokens)
+      return failure("padding to a multiple of " + std::to_string(*params.pad_to_multiple_of) + " tokens is more than the " +
+                     std::to_string(kMaxEncodingTokens) + " an encoding may hold");
     target += *params.pad_to_multiple_of - target % *params.pad_to_multiple_of;
-  if (e.size() >= target) return;
+  }
+  if (e.size() >= target) return {};
   std::size_t n = target - e.size();
   auto pad = [&](auto& v, const auto& value) {
     if (params.direction == Direction::right) v.insert(v.end(), n, value);
@@ -481,6 +511,7 @@ void pad_encoding(RawEncoding& e, const PaddingParams& params) {
   pad(e.tokens, params.pad_token);
   pad(e.attention, 0u);
   pad(e.special_mask, 1u);
+  return {};
 }
 
 struct EncodeState {
@@ -552,6 +583,11 @@ static Result<RawEncoding> encode_sequence(const Tokenizer::Impl& impl, const st
 
 Result<Encoding> Tokenizer::encode(std::string_view text, std::optional<std::string_view> pair,
                                    bool add_special_tokens) const {
+  for (auto piece : {std::optional<std::string_view>(text), pair})
+    if (piece && piece->size() > kMaxTextBytes)
+      return failure((piece->data() == text.data() ? std::string("text") : std::string("pair text")) + " is " +
+                     std::to_string(piece->size()) + " bytes, more than the " + std::to_string(kMaxTextBytes) +
+                     " one encoding takes; split it");
   if (!unicode::valid_utf8(text)) return failure("text is not valid UTF-8");
   if (pair && !unicode::valid_utf8(*pair)) return failure("pair text is not valid UTF-8");
   const Impl& impl = *impl_;
@@ -588,7 +624,10 @@ Result<Encoding> Tokenizer::encode(std::string_view text, std::optional<std::str
     if (merged.ids.empty()) merged = std::move(p);
     else merged.append(p);
   }
-  if (padding_) pad_encoding(merged, *padding_);
+  if (merged.ids.size() > kMaxEncodingTokens)
+    return failure("the post-processor makes " + std::to_string(merged.ids.size()) + " tokens, more than the " +
+                   std::to_string(kMaxEncodingTokens) + " an encoding may hold");
+  if (padding_) MODELKIT_TRY_VOID(pad_encoding(merged, *padding_));
   if (fixed_length_ && merged.ids.size() != *fixed_length_)
     return failure("encoding has " + std::to_string(merged.ids.size()) + " tokens, more than the fixed length " +
                    std::to_string(*fixed_length_) + " (the post-processor adds more than truncation allowed for)");
@@ -599,6 +638,22 @@ Result<Encoding> Tokenizer::encode(std::string_view text, std::optional<std::str
   out.attention_mask = std::move(merged.attention);
   out.special_tokens_mask = std::move(merged.special_mask);
   return out;
+}
+
+Result<void> encode_file_lines(const Tokenizer& tokenizer, const std::filesystem::path& file, bool add_special_tokens,
+                               const std::function<Result<void>(const Encoding&, std::size_t)>& emit) {
+  MODELKIT_TRY(auto lines, util::LineReader::open(file));
+  for (std::size_t index = 0;; ++index) {
+    MODELKIT_TRY(auto line, lines.next(kMaxTextBytes));
+    if (!line) return {};
+    const std::string where = file.string() + ": line " + std::to_string(line->number);
+    if (line->cut())
+      return failure(where + ": " + std::to_string(line->full_bytes) + " bytes, more than the " +
+                     std::to_string(kMaxTextBytes) + " one encoding takes; split the line");
+    auto enc = tokenizer.encode(line->text, std::nullopt, add_special_tokens);
+    if (!enc) return enc.take_error().with_context(where);
+    MODELKIT_TRY_VOID(emit(*enc, index));
+  }
 }
 
 }  // namespace modelkit::tokenizer

@@ -5,6 +5,15 @@ namespace modelkit::util {
 Result<simdjson::dom::element> parse_json(simdjson::dom::parser& parser, std::string_view text) {
   if (text.starts_with("\xEF\xBB\xBF"))
     return failure("starts with a UTF-8 byte order mark, which JSON does not allow; save the file without it");
+  // UTF-16 (Windows editors' "Unicode"): a byte order mark, or ASCII with every other byte NUL.
+  auto utf16 = [&]() -> const char* {
+    if (text.starts_with("\xFF\xFE")) return "UTF-16 little-endian";
+    if (text.starts_with("\xFE\xFF")) return "UTF-16 big-endian";
+    if (text.size() >= 4 && text[0] != '\0' && text[1] == '\0' && text[3] == '\0') return "UTF-16 little-endian";
+    if (text.size() >= 4 && text[0] == '\0' && text[1] != '\0' && text[2] == '\0') return "UTF-16 big-endian";
+    return nullptr;
+  }();
+  if (utf16) return failure(std::string("is encoded as ") + utf16 + "; JSON files must be UTF-8: save it as UTF-8");
   simdjson::dom::element doc;
   // parse() copies into its own padded buffer when the input is not padded.
   auto err = parser.parse(text.data(), text.size(), true).get(doc);
@@ -39,10 +48,13 @@ Error type_error(std::string_view key, std::string_view expected, simdjson::dom:
                  std::string(json_type_name(got)));
 }
 
+// The last value of a key, as Python's json and serde keep: a repeated key overrides.
 std::optional<simdjson::dom::element> find(simdjson::dom::object obj, std::string_view key) {
-  simdjson::dom::element e;
-  if (obj.at_key(key).get(e) != simdjson::SUCCESS || e.is_null()) return std::nullopt;
-  return e;
+  std::optional<simdjson::dom::element> found;
+  for (auto [k, v] : obj)
+    if (k == key) found = v;
+  if (found && found->is_null()) return std::nullopt;
+  return found;
 }
 
 }  // namespace

@@ -45,4 +45,16 @@ std::string join(const std::vector<std::string>& items, std::string_view sep) {
   return out;
 }
 
+bool cut_utf8_chars(std::string& text, std::size_t max_chars) {
+  std::size_t chars = 0;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if ((static_cast<unsigned char>(text[i]) & 0xC0) == 0x80) continue;  // continuation byte
+    if (chars++ == max_chars) {
+      text.resize(i);
+      return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace modelkit::util

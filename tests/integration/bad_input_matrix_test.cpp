@@ -257,7 +257,7 @@ TEST(BadInput, UnreadableFiles) {
   expect_error(run_cli({"inspect", "-m", (tmp / "a").string()}), 1, "config.json': is a folder, expected a file");
   fs::create_directories(tmp / "b");
   ASSERT_EQ(::mkfifo((tmp / "b" / "config.json").c_str(), 0644), 0);  // would block a naive reader
-  expect_error(run_cli({"inspect", "-m", (tmp / "b").string()}), 1, "config.json': not a regular file");
+  expect_error(run_cli({"inspect", "-m", (tmp / "b").string()}), 1, "config.json': is a FIFO, expected a file");
   // Permissions bind only non-root users: as root (CI) the CLI runs as nobody, so the folders on
   // the way must let nobody through and only the file itself is closed.
   write_file(tmp / "c" / "config.json", "{}");

@@ -66,10 +66,11 @@ TEST_P(SpecTableCli, EveryEntryPointGivesTheRequiredResult) {
   EXPECT_EQ(field_of(out.inspect.out, "task"), c.want_task.value_or("null"));
   EXPECT_NE(std::find(c.want_sources.begin(), c.want_sources.end(), field_of(out.inspect.out, "source")),
             c.want_sources.end());
-  if (!c.want_classes.empty())
+  if (!c.want_classes.empty()) {
     EXPECT_NE(std::find(c.want_classes.begin(), c.want_classes.end(), field_of(out.inspect.out, "model_class")),
               c.want_classes.end())
         << field_of(out.inspect.out, "model_class");
+  }
   if (c.want_task) {
     ASSERT_EQ(out.config.exit_code, 0) << out.config.err;
     ASSERT_EQ(out.build.exit_code, 0) << out.build.err;

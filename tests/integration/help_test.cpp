@@ -177,7 +177,9 @@ TEST(Help, TasksPageMatchesTheSpecs) {
                        : audio.count(row[0]) ? "audio"
                                              : "random";
     EXPECT_EQ(row[2], kind) << row[0];
-    if (auto it = optimum.find(row[0]); it != optimum.end()) EXPECT_EQ(row[1], it->second) << row[0];
+    if (auto it = optimum.find(row[0]); it != optimum.end()) {
+      EXPECT_EQ(row[1], it->second) << row[0];
+    }
   }
   EXPECT_EQ(listed.size(), 40u);
   std::vector<std::string> vocabulary(registry::tasks().begin(), registry::tasks().end());

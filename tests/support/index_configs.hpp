@@ -16,6 +16,9 @@ struct IndexedConfig {
   std::string want_source;
 };
 
+// gtest prints a failing case's parameter with this (else as "176-byte object <...>").
+inline void PrintTo(const IndexedConfig& c, std::ostream* os) { *os << c.file; }
+
 inline std::vector<IndexedConfig> indexed_configs() {
   std::vector<IndexedConfig> out;
   std::istringstream in(read_text(data_dir() / "configs" / "INDEX.tsv"));

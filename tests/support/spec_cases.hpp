@@ -3,6 +3,8 @@
 // library tests and the CLI tests both run every case.
 #pragma once
 
+#include <ostream>
+
 #include <optional>
 #include <string>
 #include <vector>
@@ -19,6 +21,9 @@ struct SpecCase {
   std::vector<std::string> want_sources;   // any of these
   std::vector<std::string> want_classes;   // any of these; empty: not checked
 };
+
+// gtest prints a failing case's parameter with this (else as "N-byte object <...>").
+inline void PrintTo(const SpecCase& c, std::ostream* os) { *os << c.name; }
 
 inline std::vector<SpecCase> spec_cases() {
   auto cfg = [](const std::string& model_type, const std::string& arch, const std::string& extra = "") {

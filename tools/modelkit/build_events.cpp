@@ -11,26 +11,38 @@ namespace modelkit::cli {
 namespace {
 
 std::atomic<bool> g_interrupted{false};
+std::atomic<int> g_signal{0};
 
-extern "C" void on_sigint(int) {
-  if (g_interrupted.exchange(true)) {
-    std::signal(SIGINT, SIG_DFL);
-    std::raise(SIGINT);
+// SIGINT, SIGTERM and SIGHUP alike: the first asks the build to stop (it removes its temporary
+// folder and returns), a second removes the temporary folders at once and exits 128 + n.
+extern "C" void on_stop_signal(int sig) {
+  int expected = 0;
+  if (g_signal.compare_exchange_strong(expected, sig)) {
+    g_interrupted.store(true);
+    return;
   }
+  remove_build_temporaries_in_signal_handler();
+  ::_exit(128 + sig);
 }
 
 }  // namespace
 
 const std::atomic<bool>* install_interrupt_flag() {
-  std::signal(SIGINT, on_sigint);
+  struct sigaction action {};
+  action.sa_handler = on_stop_signal;
+  sigemptyset(&action.sa_mask);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) ::sigaction(sig, &action, nullptr);
   return &g_interrupted;
 }
+
+int stop_signal() { return g_signal.load(); }
 
 BuildEvents terminal_events(bool quiet) {
   BuildEvents e;
   bool tty = ::isatty(STDERR_FILENO) != 0;
   e.warning = [](std::string_view m) {
-    std::fprintf(stderr, "warning: %.*s\n", static_cast<int>(m.size()), m.data());
+    const std::string line = escape_control_characters(m);  // names from files stay on one line
+    std::fprintf(stderr, "warning: %s\n", line.c_str());
   };
   if (quiet) return e;
   e.stage = [tty](std::string_view s) {
@@ -64,7 +76,7 @@ std::vector<OptionSpec> pipeline_options() {
       {"--force", "", "", "replace an existing output"},
       {"--ranges", "", "FILE", "quantize with calibration ranges from FILE (no calibration run)"},
       {"--save-ranges", "", "FILE", "write the calibration ranges to FILE"},
-      {"--threads", "", "N", "ONNX Runtime intra-op threads (default: ORT's)"},
+      {"--threads", "", "N", "ONNX Runtime intra-op threads (0 or absent: ONNX Runtime's choice)"},
       {"--quiet", "-q", "", "no progress output"},
   };
 }
@@ -74,15 +86,16 @@ Result<void> apply_pipeline_options(const ParsedArgs& args, BuildRequest& req) {
   req.force = args.has("--force");
   if (auto v = args.value("--ranges")) req.ranges_in = *v;
   if (auto v = args.value("--save-ranges")) req.ranges_out = *v;
-  if (auto v = args.value("--threads")) {
-    auto n = parse_int_option("--threads", *v, 0, 256);
-    if (!n) return n.take_error();
-    req.threads = static_cast<int>(*n);
-  }
+  MODELKIT_TRY(req.threads, threads_option(args));
   return {};
 }
 
-void print_build_summary(const BuildResult& r, bool quiet) {
+void print_build_summary(const BuildResult& r, bool quiet, OutputFormat format) {
+  if (format == OutputFormat::json) {
+    // One object, like every command's --format json; the manifest holds the full record.
+    std::fputs(build_summary_json(r).c_str(), stdout);
+    return;
+  }
   if (quiet) {
     std::printf("%s\n", r.output.string().c_str());
     return;

@@ -9,7 +9,8 @@
 
 namespace modelkit::cli {
 
-// Installs a SIGINT handler that sets the returned flag (a second Ctrl-C kills at once).
+// Installs handlers for SIGINT, SIGTERM and SIGHUP that set the returned flag; a second signal
+// removes the build's temporary folders and exits at once with 128 + its number.
 const std::atomic<bool>* install_interrupt_flag();
 
 // Events that draw a progress bar with rate and ETA on a terminal, plain lines otherwise,
@@ -20,6 +21,8 @@ BuildEvents terminal_events(bool quiet);
 std::vector<OptionSpec> pipeline_options();
 Result<void> apply_pipeline_options(const ParsedArgs& args, BuildRequest& request);
 
-void print_build_summary(const BuildResult& result, bool quiet);
+// What a finished build or quantize prints: a few lines, just the output path (quiet), or
+// one JSON object (--format json).
+void print_build_summary(const BuildResult& result, bool quiet, OutputFormat format = OutputFormat::table);
 
 }  // namespace modelkit::cli

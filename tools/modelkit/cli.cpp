@@ -1,8 +1,12 @@
 #include "cli.hpp"
 
+#include <modelkit/checkpoint.hpp>
 #include <modelkit/registry.hpp>
+#include <modelkit/settings.hpp>
 
+#include <algorithm>
 #include <charconv>
+#include <cstdint>
 
 namespace modelkit::cli {
 
@@ -47,18 +51,29 @@ Result<ParsedArgs> parse_args(std::string_view command, std::span<char* const> a
     const OptionSpec* spec = nullptr;
     for (const auto& o : options)
       if (o.name == name || (!o.short_name.empty() && o.short_name == name)) spec = &o;
-    if (spec == nullptr)
-      return usage_error("unknown option '" + std::string(name) + "' for 'modelkit " + std::string(command) +
-                         "' (see 'modelkit " + std::string(command) + " --help')");
+    if (spec == nullptr) {
+      // The closest option name, when it is close enough to be a typo.
+      std::vector<std::string_view> names;
+      for (const auto& o : options) names.push_back(o.name);
+      const auto best = closest_name(names, name);
+      std::string hint = best.empty() ? "" : "did you mean " + quoted(best) + "? ";
+      return usage_error("unknown option '" + std::string(name) + "' for 'modelkit " + std::string(command) + "' (" +
+                         hint + "see 'modelkit " + std::string(command) + " --help')");
+    }
     if (spec->value_name.empty()) {
       if (inline_value) return usage_error("option '" + std::string(spec->name) + "' takes no value");
       parsed.add(spec->name, "");
       continue;
     }
-    if (inline_value) {
-      parsed.add(spec->name, std::string(*inline_value));
-    } else if (i + 1 < args.size()) {
-      parsed.add(spec->name, args[++i]);
+    std::optional<std::string_view> value = inline_value;
+    if (!value && i + 1 < args.size()) value = args[++i];
+    // An empty path ("-o ''", often an unset shell variable) is refused before any work.
+    if (value && value->empty() &&
+        (spec->value_name.find("PATH") != std::string_view::npos || spec->value_name.find("FILE") != std::string_view::npos ||
+         spec->value_name.find("DIR") != std::string_view::npos))
+      return usage_error("option '" + std::string(spec->name) + "' needs a non-empty " + std::string(spec->value_name));
+    if (value) {
+      parsed.add(spec->name, std::string(*value));
     } else {
       return usage_error("option '" + std::string(spec->name) + "' needs a value (" +
                          std::string(spec->value_name) + ")");
@@ -75,6 +90,21 @@ Result<long long> parse_int_option(std::string_view option, const std::string& t
     return usage_error("option '" + std::string(option) + "': expected an integer from " + std::to_string(min) +
                        " to " + std::to_string(max) + ", got '" + text + "'");
   return v;
+}
+
+Result<std::filesystem::path> path_or_model_id(const std::string& given) {
+  std::error_code ec;
+  if (std::filesystem::exists(given, ec)) return std::filesystem::path(given);
+  MODELKIT_TRY(auto source, locate_model(given, CacheLocation::from_environment()));
+  if (source.onnx_path) return *source.onnx_path;
+  return source.folder;
+}
+
+Result<int> threads_option(const ParsedArgs& args) {
+  auto v = args.value("--threads");
+  if (!v) return 0;
+  MODELKIT_TRY(auto n, parse_int_option("--threads", *v, 0, kMaxThreads));
+  return static_cast<int>(n);
 }
 
 std::string format_help(std::string_view usage, std::span<const OptionSpec> options) {

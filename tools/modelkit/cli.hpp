@@ -8,6 +8,7 @@
 #include <modelkit/registry.hpp>
 #include <modelkit/result.hpp>
 
+#include <filesystem>
 #include <optional>
 #include <span>
 #include <string>
@@ -47,6 +48,15 @@ class ParsedArgs {
 [[nodiscard]] Result<long long> parse_int_option(std::string_view option, const std::string& text,
                                                  long long min, long long max);
 
+// What -m names for commands that read files from a checkpoint (tokenize, perf): an existing
+// path as it is, else a model id looked up in the Hugging Face cache like every other command.
+[[nodiscard]] Result<std::filesystem::path> path_or_model_id(const std::string& given);
+
+// --threads, parsed the same way by every command: 0 (or absent) lets ONNX Runtime choose,
+// else 1 to kMaxThreads intra-op threads.
+inline constexpr long long kMaxThreads = 1024;
+[[nodiscard]] Result<int> threads_option(const ParsedArgs& args);
+
 // "Usage: modelkit CMD ...\n\nOptions:\n..." text for --help.
 [[nodiscard]] std::string format_help(std::string_view usage, std::span<const OptionSpec> options);
 
@@ -63,6 +73,9 @@ inline constexpr OptionSpec kModelOptions[] = {
 [[nodiscard]] Result<OutputFormat> format_from(const ParsedArgs& args);
 // Rejects stray positional arguments.
 [[nodiscard]] Result<void> no_positional(std::string_view command, const ParsedArgs& args);
+
+// The stop signal (SIGINT, SIGTERM, SIGHUP) a build received, 0 when none: main exits 128 + it.
+[[nodiscard]] int stop_signal();
 
 using CommandFn = Result<void> (*)(std::span<char* const> args);
 

@@ -17,7 +17,7 @@ CommandSyntax build_syntax() {
   for (auto& o : pipeline_options()) opts.push_back(o);
   opts.push_back({"--output", "-o", "DIR", "output folder"});
   opts.push_back({"--dry-run", "", "", "resolve and print the plan; write nothing"});
-  opts.push_back({"--format", "", "table|json", "output format of --dry-run (default table)"});
+  opts.push_back({"--format", "", "table|json", "output format of the plan (--dry-run) or the summary (default table)"});
   opts.push_back({"--help", "-h", "", "show this help"});
   return {"modelkit build (-m PATH|ID | --model-type T | -c FILE) [--task T] [-o DIR] [--dry-run]", std::move(opts)};
 }
@@ -46,6 +46,8 @@ Result<void> run_build(std::span<char* const> argv) {
     MODELKIT_TRY(config, make_build_config(model));
   }
   MODELKIT_TRY_VOID(apply_calibration_options(*args, config));
+  if (args->has("--sequence-length"))
+    MODELKIT_TRY_VOID(check_sequence_length(model, config.calibration.sequence_length));
   if (args->has("--dry-run")) {
     std::fputs(render_plan(config, args->value("--output"), *format).c_str(), stdout);
     return {};
@@ -62,7 +64,7 @@ Result<void> run_build(std::span<char* const> argv) {
   request.cancel = install_interrupt_flag();
   auto result = modelkit::run_build(std::move(request));
   if (!result) return result.take_error();
-  print_build_summary(*result, quiet);
+  print_build_summary(*result, quiet, *format);
   return {};
 }
 

@@ -194,8 +194,11 @@ CommandSyntax config_syntax() {
   std::vector<OptionSpec> opts(std::begin(kModelOptions), std::end(kModelOptions));
   for (auto& o : calibration_options()) opts.push_back(o);
   opts.push_back({"--output", "-o", "FILE", "write the config here instead of stdout"});
+  opts.push_back({"--force", "", "", "replace an existing -o FILE"});
+  opts.push_back({"--format", "", "json|table", "json: the config (default); table: its plan, readable"});
   opts.push_back({"--help", "-h", "", "show this help"});
-  return {"modelkit config (-m PATH|ID | --model-type T | --model-class C) [--task T] [-o FILE]", std::move(opts)};
+  return {"modelkit config (-m PATH|ID | --model-type T | --model-class C) [--task T] [-o FILE [--force]]",
+          std::move(opts)};
 }
 
 Result<void> run_config(std::span<char* const> argv) {
@@ -207,6 +210,8 @@ Result<void> run_config(std::span<char* const> argv) {
     return {};
   }
   MODELKIT_TRY_VOID(no_positional("config", *args));
+  auto format = parse_output_format(args->value("--format").value_or("json"));
+  if (!format) return format.take_error();
   auto spec = model_spec_from(*args);
   if (!spec) return spec.take_error();
   auto model = resolve_model(*spec, CacheLocation::from_environment());
@@ -214,7 +219,13 @@ Result<void> run_config(std::span<char* const> argv) {
   auto config = make_build_config(*model);
   if (!config) return config.take_error();
   MODELKIT_TRY_VOID(apply_calibration_options(*args, *config));
-  if (auto out = args->value("--output")) return write_build_config(*config, *out);
+  if (args->has("--sequence-length"))
+    MODELKIT_TRY_VOID(check_sequence_length(*model, config->calibration.sequence_length));
+  if (auto out = args->value("--output")) return write_build_config(*config, *out, *model, args->has("--force"));
+  if (*format == OutputFormat::table) {
+    std::fputs(render_plan(*config, std::nullopt, OutputFormat::table).c_str(), stdout);
+    return {};
+  }
   std::fputs(build_config_json(*config).c_str(), stdout);
   return {};
 }

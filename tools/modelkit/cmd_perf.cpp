@@ -11,11 +11,11 @@ namespace modelkit::cli {
 namespace {
 
 constexpr OptionSpec kOptions[] = {
-    {"--model", "-m", "PATH", ".onnx file, or a folder (its model.onnx / onnx/model.onnx)"},
+    {"--model", "-m", "PATH|MODEL_ID", ".onnx file, a folder (its model.onnx / onnx/model.onnx), or a model id in the HF cache"},
     {"--compare", "", "PATH", "a second model run alternately with the first; prints the latency ratio"},
     {"--warmup", "", "N", "untimed runs first (default 10)"},
     {"--iterations", "", "N", "timed runs (default 100)"},
-    {"--threads", "", "N", "ONNX Runtime intra-op threads (default: ONNX Runtime's choice)"},
+    {"--threads", "", "N", "ONNX Runtime intra-op threads (0 or absent: ONNX Runtime's choice)"},
     {"--input-shape", "", "NAME=DIMS", "shape of an input, e.g. input_ids=1x128 (repeatable)"},
     {"--sequence-length", "", "N", "sequence dims of the inputs (default 128)"},
     {"--seed", "", "S", "random input seed (default 0)"},
@@ -53,7 +53,7 @@ Result<void> run_perf(std::span<char* const> argv) {
   if (!warmup) return warmup.take_error();
   auto iterations = int_option("--iterations", 100, 1, 10000000);
   if (!iterations) return iterations.take_error();
-  auto threads = int_option("--threads", 0, 1, 1024);
+  auto threads = threads_option(*args);
   if (!threads) return threads.take_error();
   auto sequence_length = int_option("--sequence-length", 128, 1, 1 << 20);
   if (!sequence_length) return sequence_length.take_error();
@@ -67,8 +67,10 @@ Result<void> run_perf(std::span<char* const> argv) {
   }
 
   runtime::PerfOptions options;
-  options.model = *model;
-  if (auto other = args->value("--compare")) options.compare = *other;
+  MODELKIT_TRY(options.model, path_or_model_id(*model));
+  if (auto other = args->value("--compare")) {
+    MODELKIT_TRY(options.compare, path_or_model_id(*other));
+  }
   options.warmup = static_cast<int>(*warmup);
   options.iterations = static_cast<int>(*iterations);
   options.threads = static_cast<int>(*threads);

@@ -22,6 +22,7 @@ CommandSyntax quantize_syntax() {
   for (auto& o : pipeline_options())
     if (o.name != "--onnx") opts.push_back(o);
   opts.push_back({"--output", "-o", "FILE.onnx", "the quantized model to write"});
+  opts.push_back({"--format", "", "table|json", "output format of the summary (default table)"});
   opts.push_back({"--help", "-h", "", "show this help"});
   return {"modelkit quantize -m model.onnx [--task T | --hf-config config.json] [--build-config FILE] -o out.onnx",
           std::move(opts)};
@@ -42,6 +43,8 @@ Result<void> run_quantize(std::span<char* const> argv) {
     return {};
   }
   MODELKIT_TRY_VOID(no_positional("quantize", *args));
+  auto format = format_from(*args);
+  if (!format) return format.take_error();
   auto onnx = args->value("--model");
   if (!onnx) return usage_error("name the float model with -m FILE.onnx");
   auto output = args->value("--output");
@@ -67,6 +70,8 @@ Result<void> run_quantize(std::span<char* const> argv) {
     replay_build_settings(config, recorded);
   }
   MODELKIT_TRY_VOID(apply_calibration_options(*args, config));
+  if (args->has("--sequence-length"))
+    MODELKIT_TRY_VOID(check_sequence_length(model, config.calibration.sequence_length));
   BuildRequest request;
   request.model = std::move(model);
   request.config = std::move(config);
@@ -79,7 +84,7 @@ Result<void> run_quantize(std::span<char* const> argv) {
   request.cancel = install_interrupt_flag();
   auto result = run_build(std::move(request));
   if (!result) return result.take_error();
-  print_build_summary(*result, quiet);
+  print_build_summary(*result, quiet, *format);
   return {};
 }
 

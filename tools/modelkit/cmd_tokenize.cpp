@@ -6,7 +6,6 @@
 
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <string>
 #include <vector>
 
@@ -14,7 +13,7 @@ namespace modelkit::cli {
 namespace {
 
 constexpr OptionSpec kTokenizeOptions[] = {
-    {"--model", "-m", "PATH", "folder holding tokenizer.json, or a tokenizer.json file"},
+    {"--model", "-m", "PATH|MODEL_ID", "folder holding tokenizer.json, a tokenizer.json file, or a model id in the HF cache"},
     {"--text", "", "TEXT", "the text to encode"},
     {"--pair", "", "TEXT", "a second sequence, encoded as a pair with --text"},
     {"--file", "", "PATH", "encode each line of a UTF-8 text file"},
@@ -52,31 +51,24 @@ Result<void> run_tokenize(std::span<char* const> argv) {
     return usage_error("option '--format': expected json or table, got '" + format_name + "'");
   const bool add_special = !args->has("--no-special-tokens");
 
-  auto tok = tokenizer::Tokenizer::from_file(*model);
+  MODELKIT_TRY(auto model_path, path_or_model_id(*model));
+  auto tok = tokenizer::Tokenizer::from_file(model_path);
   if (!tok) return tok.take_error();
 
-  auto emit = [&](const std::string& input, std::size_t index) -> Result<void> {
-    std::optional<std::string_view> second;
-    if (pair) second = *pair;
-    auto enc = tok->encode(input, second, add_special);
-    if (!enc) {
-      std::string where = file ? *file + ": line " + std::to_string(index + 1) : std::string("--text");
-      return enc.take_error().with_context(where);
-    }
-    auto out = format_name == "json" ? tokenizer::encoding_json_line(*enc) : tokenizer::encoding_table(*enc, index);
+  auto print = [&](const tokenizer::Encoding& e, std::size_t index) -> Result<void> {
+    auto out = format_name == "json" ? tokenizer::encoding_json_line(e) : tokenizer::encoding_table(e, index);
     std::fputs(out.c_str(), stdout);
     return {};
   };
-  if (text) return emit(*text, 0);
-  // One line at a time: a long file is never held whole.
-  std::ifstream in(*file, std::ios::binary);
-  if (!in) return failure("cannot read " + quoted(*file));
-  std::string line;
-  for (std::size_t index = 0; std::getline(in, line); ++index) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    MODELKIT_TRY_VOID(emit(line, index));
+  if (text) {
+    std::optional<std::string_view> second;
+    if (pair) second = *pair;
+    auto enc = tok->encode(*text, second, add_special);
+    if (!enc) return enc.take_error().with_context("--text");
+    return print(*enc, 0);
   }
-  if (in.bad()) return failure("cannot read " + quoted(*file));
+  // A line at a time: memory follows one line, whatever the file's size.
+  MODELKIT_TRY_VOID(tokenizer::encode_file_lines(*tok, *file, add_special, print));
   return {};
 }
 

@@ -488,8 +488,9 @@ Page quantization_page() {
   p.heading("Rules");
   p.list({"A model that already holds QuantizeLinear/DequantizeLinear or integer operators is refused rather than "
           "quantized twice.",
-          "--exclude-nodes NAME|REGEX leaves matching nodes in float; every name or op type that matches nothing is "
-          "a warning.",
+          "--exclude-nodes NAME|REGEX leaves matching nodes in float: an exact node name, or an RE2 regular "
+          "expression matching the whole name (linear time, so no pattern can hang a build); every name or op type "
+          "the user names that matches nothing is a warning, and options that leave nothing to quantize are refused.",
           "Validation runs the float and the quantized model on held-back samples and reports per output the cosine "
           "similarity (pooled and per sample), relative L2 error, SQNR and absolute errors; an output warns below "
           "a per-sample cosine of 0.99 or 27 dB SQNR, or when the samples cannot tell (docs/validation.md).",

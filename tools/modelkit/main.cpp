@@ -49,6 +49,8 @@ int report(std::string_view command, const modelkit::Result<void>& result) {
   if (result.ok()) return 0;
   std::fprintf(stderr, "modelkit %.*s: %s\n", static_cast<int>(command.size()), command.data(),
                result.error().message.c_str());
+  // Stopped by a signal: the shell's convention, 128 + its number (130 for Ctrl-C).
+  if (int sig = modelkit::cli::stop_signal(); sig != 0) return 128 + sig;
   return result.error().exit_code();
 }
 

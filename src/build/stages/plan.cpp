@@ -23,6 +23,7 @@ OpTypePolicy default_op_types(const onnx::ModelInfo& info, quant::QuantizeOption
   std::string counts = std::to_string(matmuls) + " MatMul/Gemm, " + std::to_string(convs) + " Conv";
   if (matmuls > convs) {
     options.op_types = {"MatMul", "Gemm"};
+    options.op_types_from_user = false;
     return {options.op_types, "transformer-style graph (" + counts +
                                   "): MatMul and Gemm only; elementwise ops stay float, where Q/DQ costs more than it saves"};
   }

@@ -2,13 +2,17 @@
 #include "build/stages.hpp"
 #include "quant/report_json.hpp"
 #include "util/json_writer.hpp"
+#include "util/temp_folder.hpp"
 
 namespace modelkit::build {
 namespace fs = std::filesystem;
 
 Result<StageOutcome> quantize_stage(Context& c) {
   const auto& req = c.request;
+  // Named with this process's id, so a build killed before it could clean up (SIGKILL) leaves a
+  // folder the next build to this output recognises as stale and removes.
   MODELKIT_TRY_VOID(c.temp.create_beside(req.output));
+  util::remove_stale_temporaries(req.output);
   c.quantized = c.temp.path() / (req.output_is_file ? req.output.filename() : fs::path("model.onnx"));
   MODELKIT_TRY(c.report, quant::quantize(c.float_model, c.ranges, c.options, c.quantized));
   for (const auto& w : c.report.warnings) c.warn_once(w);

@@ -21,13 +21,22 @@ quant::ValidationThresholds validation_thresholds(const BuildRequest& req) {
 Result<StageOutcome> validate_stage(Context& c) {
   const auto& req = c.request;
   auto& source = *c.selected->source;
+  // Unreadable inputs (a truncated image) are skipped by the source: when every held-back one
+  // was unreadable, validation falls back to calibration samples rather than failing.
+  bool held_back_unreadable = false;
+  if (c.held_back > 0) {
+    MODELKIT_TRY(int usable, count_samples(source, c.calibration_samples, c.held_back));
+    held_back_unreadable = usable == 0;
+    if (held_back_unreadable) c.held_back = 0;
+  }
   const int count = c.held_back > 0 ? c.held_back : std::min(c.calibration_samples, 3);
   WindowSource held(source, c.held_back > 0 ? c.calibration_samples : 0, count);
   quant::CompareOptions vopts;
   vopts.max_samples = static_cast<std::uint64_t>(count);
   vopts.intra_op_threads = req.threads;
   MODELKIT_TRY(c.validation, quant::compare_models(c.float_model, c.quantized, held, vopts));
-  if (c.held_back == 0) c.warn("validation reuses calibration samples: the data held too few samples to hold some back");
+  if (held_back_unreadable) c.warn("validation reuses calibration samples: every held-back input was unreadable");
+  else if (c.held_back == 0) c.warn("validation reuses calibration samples: the data held too few samples to hold some back");
   // The lowest per-sample cosine of any output; which outputs warrant a warning is the quant
   // library's decision (docs/validation.md).
   for (const auto& o : c.validation.outputs)

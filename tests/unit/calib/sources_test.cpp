@@ -62,7 +62,7 @@ std::vector<calib::Sample> drain(calib::SampleSource& s) {
 TEST(CalibSources, TextModelGetsTokenizedText) {
   TempDir tmp;
   write_file(tmp / "tokenizer.json", kBertTokenizer);
-  SourceRequest req{CalibrationKind::text, "", {}, tmp.path(), bert_inputs(), {}, 5, 16, 7};
+  SourceRequest req{CalibrationKind::text, "", {}, tmp.path(), bert_inputs(), {}, 5, 16, 7, {}, std::nullopt, {}, {}};
   auto sel = calib::select_source(req);
   ASSERT_TRUE(sel.ok()) << sel.error().message;
   EXPECT_EQ(sel->record.kind, "text");
@@ -100,7 +100,7 @@ TEST(CalibSources, TextSamplesAreTheTokenizersEncodings) {
   auto file_texts = calib::read_text_samples(tmp / "d.jsonl");
   ASSERT_TRUE(file_texts.ok());
   for (bool from_file : {false, true}) {
-    SourceRequest req{CalibrationKind::text, "", {}, tmp.path(), bert_inputs(), {}, 6, 16, 7};
+    SourceRequest req{CalibrationKind::text, "", {}, tmp.path(), bert_inputs(), {}, 6, 16, 7, {}, std::nullopt, {}, {}};
     if (from_file) req.data = tmp / "d.jsonl";
     auto sel = calib::select_source(req);
     ASSERT_TRUE(sel.ok()) << sel.error().message;
@@ -131,7 +131,7 @@ TEST(CalibSources, TextSamplesAreTheTokenizersEncodings) {
 TEST(CalibSources, Int32ModelInputsAreCastAndRecorded) {
   TempDir tmp;
   write_file(tmp / "tokenizer.json", kBertTokenizer);
-  SourceRequest req{CalibrationKind::text, "", {}, tmp.path(), bert_inputs(ElementType::int32), {}, 2, 8, 0};
+  SourceRequest req{CalibrationKind::text, "", {}, tmp.path(), bert_inputs(ElementType::int32), {}, 2, 8, 0, {}, std::nullopt, {}, {}};
   auto sel = calib::select_source(req);
   ASSERT_TRUE(sel.ok()) << sel.error().message;
   EXPECT_EQ(sel->record.casts, (std::vector<std::string>{"input_ids int64 -> int32", "attention_mask int64 -> int32",
@@ -146,7 +146,7 @@ TEST(CalibSources, StaticSequenceDimWins) {
   TempDir tmp;
   write_file(tmp / "tokenizer.json", kBertTokenizer);
   std::vector<onnx::ValueInfo> inputs = {input("input_ids", ElementType::int64, {fixed(1), fixed(32)})};
-  SourceRequest req{CalibrationKind::text, "", {}, tmp.path(), inputs, {}, 1, 128, 0};
+  SourceRequest req{CalibrationKind::text, "", {}, tmp.path(), inputs, {}, 1, 128, 0, {}, std::nullopt, {}, {}};
   auto sel = calib::select_source(req);
   ASSERT_TRUE(sel.ok());
   auto samples = drain(*sel->source);
@@ -161,7 +161,7 @@ TEST(CalibSources, AudioModelFallsBackToRandomNotText) {
   write_file(tmp / "tokenizer.json", kBertTokenizer);  // even with a tokenizer present
   for (const char* name : {"input_values", "input_features"}) {
     std::vector<onnx::ValueInfo> inputs = {input(name, ElementType::float32, {sym("batch_size"), sym("sequence_length")})};
-    SourceRequest req{CalibrationKind::text, "", {}, tmp.path(), inputs, {}, 3, 64, 11};
+    SourceRequest req{CalibrationKind::text, "", {}, tmp.path(), inputs, {}, 3, 64, 11, {}, std::nullopt, {}, {}};
     auto sel = calib::select_source(req);
     ASSERT_TRUE(sel.ok()) << sel.error().message;
     EXPECT_EQ(sel->record.requested_kind, "text");
@@ -181,7 +181,7 @@ TEST(CalibSources, AudioModelFallsBackToRandomNotText) {
 
 TEST(CalibSources, MissingTokenizerFallsBackWithTheReason) {
   TempDir tmp;
-  SourceRequest req{CalibrationKind::text, "", {}, tmp.path(), bert_inputs(), {}, 2, 8, 0};
+  SourceRequest req{CalibrationKind::text, "", {}, tmp.path(), bert_inputs(), {}, 2, 8, 0, {}, std::nullopt, {}, {}};
   auto sel = calib::select_source(req);
   ASSERT_TRUE(sel.ok());
   EXPECT_EQ(sel->record.kind, "random");
@@ -191,7 +191,7 @@ TEST(CalibSources, MissingTokenizerFallsBackWithTheReason) {
 
 TEST(CalibSources, TaskWithoutDatasetKindIsRandomWithItsReason) {
   TempDir tmp;
-  SourceRequest req{CalibrationKind::random, "task 'text-generation' has no dataset kind", {}, tmp.path(), bert_inputs(), {}, 2, 8, 0};
+  SourceRequest req{CalibrationKind::random, "task 'text-generation' has no dataset kind", {}, tmp.path(), bert_inputs(), {}, 2, 8, 0, {}, std::nullopt, {}, {}};
   auto sel = calib::select_source(req);
   ASSERT_TRUE(sel.ok());
   EXPECT_EQ(sel->record.kind, "random");
@@ -208,7 +208,7 @@ TEST(CalibSources, ImageModelGetsPreprocessedPixels) {
   TempDir tmp;
   write_file(tmp / "preprocessor_config.json", kVitProcessor);
   std::vector<onnx::ValueInfo> inputs = {input("pixel_values", ElementType::float32, {sym("batch"), fixed(3), fixed(48), fixed(48)})};
-  SourceRequest req{CalibrationKind::image, "", {}, tmp.path(), inputs, {}, 4, 128, 0};
+  SourceRequest req{CalibrationKind::image, "", {}, tmp.path(), inputs, {}, 4, 128, 0, {}, std::nullopt, {}, {}};
   auto sel = calib::select_source(req);
   ASSERT_TRUE(sel.ok()) << sel.error().message;
   EXPECT_EQ(sel->record.kind, "image");
@@ -231,7 +231,7 @@ TEST(CalibSources, ImageSamplesAreThePreprocessedFiles) {
   auto files = image::list_image_files(photos);
   ASSERT_TRUE(files.ok() && files->size() >= 3) << photos << " is missing: run scripts/setup.sh";
   std::vector<onnx::ValueInfo> inputs = {input("pixel_values", ElementType::float32, {sym("batch"), fixed(3), fixed(48), fixed(48)})};
-  SourceRequest req{CalibrationKind::image, "", photos, tmp.path(), inputs, {}, 3, 128, 0};
+  SourceRequest req{CalibrationKind::image, "", photos, tmp.path(), inputs, {}, 3, 128, 0, {}, std::nullopt, {}, {}};
   auto sel = calib::select_source(req);
   ASSERT_TRUE(sel.ok()) << sel.error().message;
   auto samples = drain(*sel->source);
@@ -260,7 +260,7 @@ TEST(CalibSources, MixedInputsGetTheUnion) {
       input("pixel_values", ElementType::float32, {sym("batch"), fixed(3), fixed(64), fixed(64)})};
   InputHints hints;
   hints.vocab_size = 100;
-  SourceRequest req{CalibrationKind::image, "", {}, tmp.path(), inputs, hints, 2, 12, 3};
+  SourceRequest req{CalibrationKind::image, "", {}, tmp.path(), inputs, hints, 2, 12, 3, {}, std::nullopt, {}, {}};
   auto sel = calib::select_source(req);
   ASSERT_TRUE(sel.ok()) << sel.error().message;
   EXPECT_EQ(sel->record.kind, "image");

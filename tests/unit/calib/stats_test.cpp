@@ -159,8 +159,9 @@ TEST(StatisticsSet, NoPerSampleStorage) {
     feed(few, 10);
     feed(many, 1000);
     EXPECT_EQ(few.memory_bytes(), many.memory_bytes()) << method_name(method);
-    if (method != CalibrationMethod::minmax)
+    if (method != CalibrationMethod::minmax) {
       EXPECT_GE(few.memory_bytes(), 2 * 2048 * sizeof(std::uint64_t)) << "two fixed 2048-bin histograms";
+    }
     EXPECT_EQ(many.samples(), 1000u);
     EXPECT_EQ(many.ranges().tensors.size(), 2u);
   }

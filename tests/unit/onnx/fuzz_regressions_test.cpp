@@ -43,7 +43,9 @@ TEST_F(OnnxFuzzRegressions, Models) {
     auto r = load_external_data(loaded, dir_.path());
     if (!r) test::expect_one_line(r.error(), name);
     // Describing checks every external reference: a model it accepts must load.
-    if (info.ok()) EXPECT_TRUE(r.ok()) << name << ": " << r.error().message;
+    if (info.ok()) {
+      EXPECT_TRUE(r.ok()) << name << ": " << r.error().message;
+    }
   }
 }
 

@@ -70,7 +70,9 @@ TEST(ExternalData, SaveAlwaysThenLoadRoundTrips) {
   for (const auto& t : saved->graph().initializer()) {
     auto ref = external_ref(t);
     ASSERT_TRUE(ref.ok());
-    if (ref->has_value()) EXPECT_EQ((*ref)->offset % 4096, 0u) << t.name();
+    if (ref->has_value()) {
+      EXPECT_EQ((*ref)->offset % 4096, 0u) << t.name();
+    }
   }
 }
 

@@ -196,7 +196,7 @@ inline QdqCheck check_qdq(const std::filesystem::path& quantized, const std::fil
   }
   // Constant members (a Gather's table) count with their own values.
   for (const auto& [name, t] : f.constants) {
-    if (t.type != ElementType::float32 || f.find(name) == name && !f.parent.count(name)) continue;
+    if (t.type != ElementType::float32 || (f.find(name) == name && !f.parent.count(name))) continue;
     double lo = 0, hi = 0;
     bool first = true;
     for (float v : t.values<float>()) {

@@ -28,7 +28,7 @@ TEST(FuzzRegressions, MethodWithNewlineStaysOnOneLine) {
   auto config = parse_build_config(test::fuzz_input("build_config", "newline_in_quoted_value.bin"));
   ASSERT_FALSE(config.ok());
   EXPECT_EQ(config.error().message,
-            "field '.calibration.method' must be one of minmax, percentile, entropy, got 'perc\\ntile'");
+            "field 'calibration.method' must be one of minmax, percentile, entropy, got 'perc\\ntile'");
 }
 
 }  // namespace

@@ -26,7 +26,9 @@ TEST_P(RealConfigs, ResolveAsIndexed) {
   ASSERT_TRUE(model.ok()) << model.error().message;
   EXPECT_EQ(model->resolution.task, c.want_task) << c.file;
   EXPECT_EQ(model->resolution.source, c.want_source) << c.file;
-  if (model->resolution.task) EXPECT_TRUE(model->resolution.optimum_task.has_value());
+  if (model->resolution.task) {
+    EXPECT_TRUE(model->resolution.optimum_task.has_value());
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Index, RealConfigs, ::testing::ValuesIn(indexed_configs()),
