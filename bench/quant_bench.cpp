@@ -93,7 +93,9 @@ void BM_Quantize(benchmark::State& state) {
   if (!p.error.empty()) return state.SkipWithError(p.error.c_str());
   auto out = p.quantized.parent_path() / "again.onnx";
   for (auto _ : state) {
-    auto r = quant::quantize(p.float_model, p.ranges, {.per_channel = true}, out);
+    quant::QuantizeOptions per_channel;
+    per_channel.per_channel = true;
+    auto r = quant::quantize(p.float_model, p.ranges, per_channel, out);
     if (!r) return state.SkipWithError(r.error().message.c_str());
   }
   state.SetLabel(p.float_model.parent_path().filename().string() + " (includes the ORT load check)");

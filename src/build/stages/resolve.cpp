@@ -27,6 +27,13 @@ std::vector<fs::path> inputs_read(const BuildRequest& req, const fs::path& float
   return in;
 }
 
+bool has_safetensors(const fs::path& folder) {
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(folder, ec))
+    if (e.path().extension() == ".safetensors") return true;
+  return false;
+}
+
 }  // namespace
 
 Result<StageOutcome> resolve_stage(Context& c) {
@@ -41,6 +48,9 @@ Result<StageOutcome> resolve_stage(Context& c) {
     auto support = export_support(req.model);
     if (!support) return Error{found.error().message + "; nor does it export natively: " + support.error().message,
                                found.error().kind};
+    if (!has_safetensors(req.model.checkpoint->source.folder))
+      return Error{found.error().message + "; nor does it hold *.safetensors weights to export natively from",
+                   found.error().kind};
     c.needs_export = true;
   } else {
     return found.take_error();
