@@ -159,8 +159,13 @@ struct SettingTable<OutputFormat> {
 };
 
 // The row of a value (every enumerator has one; tests check the tables are complete).
+// Rows are kept in enumerator order, so this is an index (the quantizer asks per element); the
+// scan is the fallback for a table that is not.
 template <class E>
 [[nodiscard]] constexpr const auto& setting_info(E value) {
+  const auto index = static_cast<std::size_t>(value);
+  if (index < SettingTable<E>::rows.size() && SettingTable<E>::rows[index].value == value)
+    return SettingTable<E>::rows[index];
   for (const auto& row : SettingTable<E>::rows)
     if (row.value == value) return row;
   return SettingTable<E>::rows.front();

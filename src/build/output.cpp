@@ -15,14 +15,6 @@
 namespace modelkit::build {
 namespace fs = std::filesystem;
 
-bool inside(const fs::path& child, const fs::path& parent) {
-  std::error_code ec;
-  auto c = fs::weakly_canonical(fs::absolute(child, ec), ec);
-  auto p = fs::weakly_canonical(fs::absolute(parent, ec), ec);
-  auto [pe, ce] = std::mismatch(p.begin(), p.end(), c.begin(), c.end());
-  return pe == p.end();
-}
-
 Result<void> copy_into(const fs::path& from, const fs::path& to_dir) {
   std::error_code ec;
   fs::copy_file(from, to_dir / from.filename(), fs::copy_options::overwrite_existing, ec);

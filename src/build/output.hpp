@@ -11,9 +11,6 @@ namespace modelkit::build {
 
 // The temporary folder itself is util::TempFolder (owner pid in its name, umask, signals).
 
-// Whether `child` is `parent` or lies inside it (after resolving both).
-[[nodiscard]] bool inside(const std::filesystem::path& child, const std::filesystem::path& parent);
-
 // Copies a file into a folder, keeping its name.
 [[nodiscard]] Result<void> copy_into(const std::filesystem::path& from, const std::filesystem::path& to_dir);
 

@@ -24,6 +24,8 @@ bool is_within(const fs::path& child, const fs::path& parent) {
 
 }  // namespace
 
+bool path_within(const fs::path& child, const fs::path& parent) { return is_within(resolved(child), resolved(parent)); }
+
 Result<void> check_output(const fs::path& output, bool force, std::span<const fs::path> inputs) {
   std::error_code ec;
   const bool exists = fs::exists(fs::symlink_status(output, ec));

@@ -19,4 +19,7 @@ namespace modelkit::util {
 [[nodiscard]] Result<void> check_output(const std::filesystem::path& output, bool force,
                                         std::span<const std::filesystem::path> inputs);
 
+// Whether `child` is `parent` or lies inside it, with links and ".." resolved as far as they exist.
+[[nodiscard]] bool path_within(const std::filesystem::path& child, const std::filesystem::path& parent);
+
 }  // namespace modelkit::util

@@ -55,7 +55,7 @@ Result<StageOutcome> resolve_stage(Context& c) {
   } else {
     return found.take_error();
   }
-  if (req.model.checkpoint && !req.output_is_file && inside(req.output, req.model.checkpoint->source.folder))
+  if (req.model.checkpoint && !req.output_is_file && util::path_within(req.output, req.model.checkpoint->source.folder))
     return usage_error("output " + quoted(req.output) + " is inside the input folder " +
                        quoted(req.model.checkpoint->source.folder) + "; choose another folder");
   if (c.needs_export) {

@@ -5,6 +5,7 @@
 #include <modelkit/calib_sources.hpp>
 
 #include "test_support.hpp"
+#include "value_info.hpp"
 
 #include <sndfile.h>
 
@@ -17,16 +18,6 @@ namespace {
 using calib::SourceRequest;
 namespace fs = std::filesystem;
 
-onnx::ValueInfo input(std::string name, ElementType type, std::vector<onnx::Dim> shape) {
-  onnx::ValueInfo v;
-  v.name = std::move(name);
-  v.element_type = type;
-  v.has_shape = true;
-  v.shape = std::move(shape);
-  return v;
-}
-onnx::Dim sym(std::string s) { return onnx::Dim{std::nullopt, std::move(s)}; }
-onnx::Dim fixed(std::int64_t v) { return onnx::Dim{v, ""}; }
 
 fs::path clips_dir() { return fs::path(MODELKIT_SOURCE_DIR) / "data" / "audio"; }
 

@@ -5,22 +5,13 @@
 #include <modelkit/tokenizer.hpp>
 
 #include "test_support.hpp"
+#include "value_info.hpp"
 
 namespace modelkit::test {
 namespace {
 
 using calib::SourceRequest;
 
-onnx::ValueInfo input(std::string name, ElementType type, std::vector<onnx::Dim> shape) {
-  onnx::ValueInfo v;
-  v.name = std::move(name);
-  v.element_type = type;
-  v.has_shape = true;
-  v.shape = std::move(shape);
-  return v;
-}
-onnx::Dim sym(std::string s) { return onnx::Dim{std::nullopt, std::move(s)}; }
-onnx::Dim fixed(std::int64_t v) { return onnx::Dim{v, ""}; }
 
 // A small WordPiece tokenizer.json (BERT layout) for the text source.
 const char* kBertTokenizer = R"({
