@@ -76,6 +76,11 @@ struct QuantizationSettings {
   bool per_channel = false;
   std::vector<std::string> op_types;       // empty: every supported op type
   std::vector<std::string> exclude_nodes;  // names or regexes
+  Precision precision = Precision::int8;   // --precision (static ones set the two types above)
+  int block_size = kDefaultBlockSize;      // int4: --block-size
+  bool symmetric = false;                  // int4 blocks without zero points; static: activations too
+  int accuracy_level = 0;                  // int4: MatMulNBits accuracy_level (0: ONNX Runtime's default)
+  bool reduce_range = false;               // static/dynamic: 7-bit weights (CPUs without VNNI)
 };
 
 struct BuildConfig {

@@ -74,6 +74,12 @@ struct QuantizeOptions {
   // must match the whole name (linear time: no pattern can hang a build). Every pattern that
   // matches no node produces a warning.
   std::vector<std::string> exclude_nodes;
+  // Activations symmetric around 0 (zero point 0 for signed types, the midpoint for unsigned),
+  // as ONNX Runtime's ActivationSymmetric.
+  bool symmetric_activations = false;
+  // 8-bit weights in 7 bits ([-64, 64]), as ONNX Runtime's reduce_range: for CPUs without VNNI,
+  // whose 16-bit intermediate sums can saturate at full range.
+  bool reduce_range = false;
 };
 
 // What planning decided, before any range is known.
@@ -111,6 +117,14 @@ struct NodeDecision {
 struct QuantizeReport {
   std::string model;        // input path
   std::string output;       // output path
+  std::string precision = "int8";  // settings.hpp, kPrecisions
+  // int4 (precisions.hpp): the block settings; fp16: Casts added and values clamped.
+  std::int64_t block_size = 0;
+  bool symmetric = false;     // int4 blocks without zero points; static: symmetric activations
+  bool reduce_range = false;  // static, dynamic: 7-bit weights
+  std::int64_t accuracy_level = 0;
+  std::int64_t casts_inserted = 0;
+  std::int64_t values_clamped = 0;
   std::string activation_type;
   std::string weight_type;
   bool per_channel = false;

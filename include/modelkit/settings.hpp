@@ -96,22 +96,47 @@ inline constexpr ResizeModeInfo kResizeModes[] = {
     {ResizeMode::crop, "crop", "resize the shortest edge to the larger side, then crop the centre"},
 };
 
-// Precisions: named presets over the weight and activation types of static QDQ quantization
-// (--precision sets both; --weight-type/--activation-type given as well must agree).
-enum class Precision { int8, int16, w8a16 };
+// Precisions. The static ones are presets over the weight and activation types of static QDQ
+// quantization (--precision sets both; --weight-type/--activation-type given as well must agree);
+// the others are their own conversions (src/quant: float16.cpp, matmul_nbits.cpp, dynamic.cpp),
+// which take no calibration and no weight/activation type.
+enum class Precision { int8, int16, w8a16, fp16, int4, dynamic };
+enum class PrecisionKind {
+  static_qdq,    // QDQ with calibrated activation ranges (quant::quantize)
+  float16,       // float16 weights and compute, float32 graph inputs/outputs
+  weight_only,   // MatMul weights in 4-bit blocks (com.microsoft MatMulNBits), activations float
+  dynamic_int8,  // int8 weights, activations quantized at run time
+};
 struct PrecisionInfo {
   Precision value;
   std::string_view name;
   std::string_view help;
   QuantType weight_type;
   QuantType activation_type;
+  PrecisionKind kind = PrecisionKind::static_qdq;
 };
+[[nodiscard]] constexpr bool needs_calibration(PrecisionKind kind) { return kind == PrecisionKind::static_qdq; }
 inline constexpr PrecisionInfo kPrecisions[] = {
     {Precision::int8, "int8", "static QDQ: int8 weights, uint8 activations (the default)", QuantType::int8,
      QuantType::uint8},
     {Precision::int16, "int16", "static QDQ: int16 weights, uint16 activations", QuantType::int16, QuantType::uint16},
     {Precision::w8a16, "w8a16", "static QDQ: int8 weights, uint16 activations", QuantType::int8, QuantType::uint16},
+    {Precision::fp16, "fp16", "float16 weights and compute, float32 inputs/outputs; no calibration", QuantType::int8,
+     QuantType::uint8, PrecisionKind::float16},
+    {Precision::int4, "int4",
+     "weight-only 4-bit blocks of MatMul weights (com.microsoft MatMulNBits, ONNX Runtime); no calibration",
+     QuantType::int8, QuantType::uint8, PrecisionKind::weight_only},
+    {Precision::dynamic, "dynamic", "int8 weights, activations quantized at run time; no calibration",
+     QuantType::int8, QuantType::uint8, PrecisionKind::dynamic_int8},
 };
+
+// Block sizes of 4-bit weight-only quantization (--block-size): a power of two from 16.
+inline constexpr int kDefaultBlockSize = 128;
+inline constexpr int kMinBlockSize = 16;
+inline constexpr int kMaxBlockSize = 2048;
+// MatMulNBits' accuracy_level (--accuracy-level): the lowest type the kernel may compute A in.
+// 0 leaves it to ONNX Runtime.
+inline constexpr int kMaxAccuracyLevel = 4;
 
 // What a command prints.
 enum class OutputFormat { table, json };

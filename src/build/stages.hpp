@@ -109,6 +109,14 @@ Result<StageOutcome> validate_stage(Context&);
 void validate_manifest(const Context&, util::JsonWriter&);
 Result<StageOutcome> write_stage(Context&);
 
+// The precisions that are not static QDQ (stages/precision.cpp): the plan, calibrate and
+// quantize stages dispatch to these by the precision's kind.
+[[nodiscard]] const PrecisionInfo& precision_of(const Context& c);
+Result<StageOutcome> plan_without_qdq(Context&);
+Result<StageOutcome> validation_samples_only(Context&);
+void no_calibration_manifest(const Context&, util::JsonWriter&);
+[[nodiscard]] Result<void> convert_precision(Context&);
+
 // Writes build_manifest.json (or NAME.manifest.json beside a quantize output) into the
 // temporary folder and publishes the output; after the write stage.
 [[nodiscard]] Result<void> finish(Context& context);

@@ -207,7 +207,9 @@ class Emitter {
     }
     group_params_.clear();
     for (const auto& [g, r] : unions) {
-      group_params_[g] = asymmetric_params(r.min, r.max, options_.activation_type);
+      group_params_[g] = options_.symmetric_activations
+                             ? symmetric_params(std::max(std::fabs(r.min), std::fabs(r.max)), options_.activation_type)
+                             : asymmetric_params(r.min, r.max, options_.activation_type);
       group_params_[g].scale *= kPlantedActivationScale;
     }
     return {};
@@ -432,9 +434,9 @@ class Emitter {
       if (!t) return t.take_error();
       auto q = quantize_weight(*t, options_.weight_type, w.axis);
       if (!q) return q.take_error();
-      if (kPlantedWeightScale != 1) {
+      if (kPlantedWeightScale != 1 || reduced_range_factor() != 1) {
         auto planted = q->params;
-        for (auto& p : planted) p.scale *= kPlantedWeightScale;
+        for (auto& p : planted) p.scale *= kPlantedWeightScale * reduced_range_factor();
         q = quantize_with_channel_params(*t, options_.weight_type, w.axis, planted);
         if (!q) return q.take_error();
       }
@@ -491,6 +493,12 @@ class Emitter {
     g.clear_node();
     for (auto& n : nodes) *g.add_node() = std::move(n);
     return {};
+  }
+
+  // reduce_range: 8-bit weights keep within [-64, 64] (the scale grows by 127/64).
+  float reduced_range_factor() const {
+    const bool eight_bit = options_.weight_type == QuantType::int8 || options_.weight_type == QuantType::uint8;
+    return options_.reduce_range && eight_bit ? 127.f / 64.f : 1.f;
   }
 
   // The activation a weighted node reads on input 0 (before rewiring to its DQ output).
@@ -655,6 +663,8 @@ Result<QuantizeReport> quantize(const fs::path& model_path, const calib::TensorR
   report.activation_type = std::string(quant_type_name(options.activation_type));
   report.weight_type = std::string(quant_type_name(options.weight_type));
   report.per_channel = options.per_channel;
+  report.symmetric = options.symmetric_activations;
+  report.reduce_range = options.reduce_range;
   report.opset = loaded->info.default_opset();
   report.calibration_method = std::string(calib::method_name(ranges.method));
   report.input_bytes = model_bytes(model_path, &loaded->info);
@@ -723,6 +733,17 @@ void write_report_json(util::JsonWriter& json, const QuantizeReport& r, bool inc
   json.begin_object();
   json.field("model", r.model);
   json.field("output", r.output);
+  json.field("precision", r.precision);
+  json.field("symmetric", r.symmetric);
+  json.field("reduce_range", r.reduce_range);
+  if (r.precision == "int4") {
+    json.field("block_size", r.block_size);
+    json.field("accuracy_level", r.accuracy_level);
+  }
+  if (r.precision == "fp16") {
+    json.field("casts_inserted", r.casts_inserted);
+    json.field("values_clamped", r.values_clamped);
+  }
   json.field("activation_type", r.activation_type);
   json.field("weight_type", r.weight_type);
   json.field("per_channel", r.per_channel);

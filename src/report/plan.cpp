@@ -162,6 +162,11 @@ void write_settings(util::JsonWriter& w, const BuildConfig& c) {
   w.field("per_channel", q.per_channel);
   w.key("op_types").string_array(q.op_types);
   w.key("exclude_nodes").string_array(q.exclude_nodes);
+  w.field("precision", setting_name(q.precision));
+  w.field("block_size", q.block_size);
+  w.field("symmetric", q.symmetric);
+  w.field("accuracy_level", q.accuracy_level);
+  w.field("reduce_range", q.reduce_range);
   w.end_object();
   w.key("validation").begin_object();
   w.field("min_cosine", c.min_cosine);
@@ -419,6 +424,15 @@ Result<BuildConfig> parse_build_config(std::string_view json) {
   MODELKIT_TRY_VOID(quant->get("per_channel", q.per_channel));
   MODELKIT_TRY_VOID(quant->get("op_types", q.op_types));
   MODELKIT_TRY_VOID(quant->get("exclude_nodes", q.exclude_nodes));
+  // Absent in configs written before these fields: the defaults (static int8).
+  MODELKIT_TRY_VOID(quant->setting("precision", q.precision));
+  MODELKIT_TRY_VOID(quant->get("block_size", q.block_size, kMinBlockSize, kMaxBlockSize));
+  if ((q.block_size & (q.block_size - 1)) != 0)
+    return failure("field '.quantization.block_size' must be a power of two from " + std::to_string(kMinBlockSize) +
+                   " to " + std::to_string(kMaxBlockSize) + ", got " + std::to_string(q.block_size));
+  MODELKIT_TRY_VOID(quant->get("symmetric", q.symmetric));
+  MODELKIT_TRY_VOID(quant->get("accuracy_level", q.accuracy_level, 0, kMaxAccuracyLevel));
+  MODELKIT_TRY_VOID(quant->get("reduce_range", q.reduce_range));
   if (auto validation = root.optional_object("validation")) {
     MODELKIT_TRY_VOID(validation->get("min_cosine", c.min_cosine));
     if (c.min_cosine && !(*c.min_cosine >= -1.0 && *c.min_cosine <= 1.0))
@@ -522,10 +536,29 @@ std::string render_plan(const BuildConfig& c, const std::optional<std::string>& 
                           std::to_string(c.calibration.samples) + " samples, sequence length " +
                           std::to_string(c.calibration.sequence_length) + ", " +
                           std::string(setting_name(c.calibration.method)));
-  line("quantization", "QDQ, activations " + std::string(setting_name(c.quantization.activation_type)) +
-                           " asymmetric, weights " + std::string(setting_name(c.quantization.weight_type)) +
-                           " symmetric, " +
-                           (c.quantization.per_channel ? "per-channel" : "per-tensor"));
+  const auto& q = c.quantization;
+  const auto& precision = setting_info(q.precision);
+  switch (precision.kind) {
+    case PrecisionKind::static_qdq:
+      line("quantization", std::string(precision.name) + ": QDQ, activations " +
+                               std::string(setting_name(q.activation_type)) +
+                               (q.symmetric ? " symmetric" : " asymmetric") + ", weights " +
+                               std::string(setting_name(q.weight_type)) + " symmetric" +
+                               (q.reduce_range ? " (7-bit)" : "") + ", " + (q.per_channel ? "per-channel" : "per-tensor"));
+      break;
+    case PrecisionKind::float16:
+      line("quantization", "fp16: float16 weights and compute, float32 inputs/outputs; no calibration");
+      break;
+    case PrecisionKind::weight_only:
+      line("quantization", "int4: MatMul weights in 4-bit blocks of " + std::to_string(q.block_size) +
+                               (q.symmetric ? ", symmetric" : ", asymmetric") + ", accuracy level " +
+                               std::to_string(q.accuracy_level) + "; no calibration");
+      break;
+    case PrecisionKind::dynamic_int8:
+      line("quantization", std::string("dynamic: int8 weights") + (q.reduce_range ? " (7-bit)" : "") +
+                               ", activations quantized at run time; no calibration");
+      break;
+  }
   line("stages", setting_list<BuildStage>(" -> "));
   line("output", output.value_or("(none: dry run)"));
   return out;

@@ -2,6 +2,7 @@
 #include "cli.hpp"
 
 #include <modelkit/calib_sources.hpp>
+#include <modelkit/precisions.hpp>
 
 #include <cmath>
 #include <cstdio>
@@ -31,7 +32,13 @@ std::vector<OptionSpec> calibration_options() {
       {"--column", "", "ROLE=NAME", "text=NAME or pair=NAME, as --text-column/--pair-column (repeatable)"},
       {"--sample-rate", "", "HZ", "sample rate of raw-audio models' input (default 16000)"},
       {"--per-channel", "", "", "per-channel weight scales"},
-      {"--precision", "", kPrecisionValues, "weight and activation types together (default int8)"},
+      {"--precision", "", kPrecisionValues,
+       "int8/int16/w8a16: static QDQ types; fp16, int4 (MatMul weights), dynamic: no calibration (default int8)"},
+      {"--block-size", "", "N", "int4: weights per block along K, a power of two >= 16 (default 128)"},
+      {"--symmetric", "", "", "int4: blocks without zero points; static: activations symmetric too"},
+      {"--accuracy-level", "", "0-4", "int4: MatMulNBits accuracy_level, the lowest type A is computed in "
+                                      "(1 fp32, 2 fp16, 3 bf16, 4 int8; 0 ONNX Runtime's default)"},
+      {"--reduce-range", "", "", "static and dynamic: 7-bit weights, for CPUs without VNNI"},
       {"--activation-type", "", kQuantTypeValues, "activations' type (default uint8, asymmetric)"},
       {"--weight-type", "", kQuantTypeValues, "weights' type (default int8, symmetric)"},
       {"--seed", "", "N", "seed of random inputs (default 0)"},
@@ -89,6 +96,44 @@ Result<double> parse_double_option(std::string_view option, const std::string& t
 
 }  // namespace
 
+// --block-size, --symmetric, --accuracy-level, --reduce-range, each checked against the
+// precision (given now or recorded in a replayed config): an option the precision does not take
+// is refused, naming the precisions that do.
+Result<void> apply_precision_options(const ParsedArgs& args, QuantizationSettings& q) {
+  const auto& row = setting_info(q.precision);
+  auto refuse = [&](std::string_view option, std::string_view takers) {
+    return usage_error("option '" + std::string(option) + "' does not apply to --precision " + std::string(row.name) +
+                       "; it goes with " + std::string(takers));
+  };
+  if (auto v = args.value("--block-size")) {
+    if (row.kind != PrecisionKind::weight_only) return refuse("--block-size", "int4");
+    MODELKIT_TRY(auto n, parse_int_option("--block-size", *v, 1, kMaxBlockSize));
+    auto checked = quant::check_block_size(n);
+    if (!checked) return checked.error().with_context("option '--block-size'");
+    q.block_size = static_cast<int>(n);
+  }
+  if (auto v = args.value("--accuracy-level")) {
+    if (row.kind != PrecisionKind::weight_only) return refuse("--accuracy-level", "int4");
+    MODELKIT_TRY(auto n, parse_int_option("--accuracy-level", *v, 0, kMaxAccuracyLevel));
+    q.accuracy_level = static_cast<int>(n);
+  }
+  if (args.has("--symmetric")) {
+    if (row.kind != PrecisionKind::weight_only && row.kind != PrecisionKind::static_qdq)
+      return refuse("--symmetric", "int4, int8, int16, w8a16");
+    q.symmetric = true;
+  }
+  if (args.has("--reduce-range")) {
+    if (row.kind != PrecisionKind::dynamic_int8 && row.kind != PrecisionKind::static_qdq)
+      return refuse("--reduce-range", "dynamic, int8, int16, w8a16");
+    q.reduce_range = true;
+  }
+  for (std::string_view option : {"--weight-type", "--activation-type"})
+    if (args.has(option) && row.kind != PrecisionKind::static_qdq) return refuse(option, "int8, int16, w8a16");
+  if (args.has("--per-channel") && row.kind != PrecisionKind::static_qdq)
+    return refuse("--per-channel", "int8, int16, w8a16");
+  return {};
+}
+
 Result<void> apply_calibration_options(const ParsedArgs& args, BuildConfig& config) {
   auto& cal = config.calibration;
   auto& q = config.quantization;
@@ -118,14 +163,21 @@ Result<void> apply_calibration_options(const ParsedArgs& args, BuildConfig& conf
   if (auto v = args.value("--precision")) {
     MODELKIT_TRY(auto precision, parse_option_setting<Precision>("--precision", *v));
     const auto& row = setting_info(precision);
+    q.precision = precision;
     q.weight_type = row.weight_type;
     q.activation_type = row.activation_type;
-    // A type given beside the precision must be the one the precision sets.
+    // A type given beside the precision must be the one the precision sets; the other
+    // precisions take no types at all.
     for (auto [option, set] : {std::pair{"--weight-type", row.weight_type}, {"--activation-type", row.activation_type}})
-      if (auto t = args.value(option); t && *t != setting_name(set))
+      if (auto t = args.value(option); t && (row.kind != PrecisionKind::static_qdq || *t != setting_name(set)))
         return usage_error("option '" + std::string(option) + "' " + quoted(*t) + " contradicts '--precision " +
-                           std::string(row.name) + "' (" + std::string(setting_name(set)) + ")");
+                           std::string(row.name) + "' (" +
+                           (row.kind == PrecisionKind::static_qdq
+                                ? std::string(setting_name(set))
+                                : "which sets its own types; --weight-type/--activation-type go with int8, int16, w8a16") +
+                           ")");
   }
+  MODELKIT_TRY_VOID(apply_precision_options(args, q));
   if (auto v = args.value("--activation-type")) {
     MODELKIT_TRY(q.activation_type, parse_option_setting<QuantType>("--activation-type", *v));
   }

@@ -53,6 +53,7 @@ Result<calib::ImageOptions> image_options(const ImageSettings& s) {
 }  // namespace
 
 Result<StageOutcome> calibrate_stage(Context& c) {
+  if (!needs_calibration(precision_of(c).kind)) return validation_samples_only(c);
   auto& req = c.request;
   const auto& cs = req.config.calibration;
   calib::SourceRequest sreq;
@@ -115,6 +116,7 @@ Result<StageOutcome> calibrate_stage(Context& c) {
 }
 
 void calibrate_manifest(const Context& c, util::JsonWriter& w) {
+  if (!needs_calibration(precision_of(c).kind)) return no_calibration_manifest(c, w);
   const auto& r = c.selected->record;
   const auto& s = c.request.config.calibration;
   const auto& ranges_in = c.request.ranges_in;

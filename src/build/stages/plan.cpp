@@ -39,6 +39,9 @@ Result<StageOutcome> plan_stage(Context& c) {
   c.options.per_channel = q.per_channel;
   c.options.op_types = q.op_types;
   c.options.exclude_nodes = q.exclude_nodes;
+  c.options.symmetric_activations = q.symmetric;
+  c.options.reduce_range = q.reduce_range;
+  if (!needs_calibration(precision_of(c).kind)) return plan_without_qdq(c);
   c.op_policy = default_op_types(c.info, c.options);
   MODELKIT_TRY(c.plan, quant::plan_quantization(c.float_model, c.options));
   for (const auto& w : c.plan.warnings) c.warn(w);

@@ -14,7 +14,12 @@ Result<StageOutcome> quantize_stage(Context& c) {
   MODELKIT_TRY_VOID(c.temp.create_beside(req.output));
   util::remove_stale_temporaries(req.output);
   c.quantized = c.temp.path() / (req.output_is_file ? req.output.filename() : fs::path("model.onnx"));
-  MODELKIT_TRY(c.report, quant::quantize(c.float_model, c.ranges, c.options, c.quantized));
+  if (needs_calibration(precision_of(c).kind)) {
+    MODELKIT_TRY(c.report, quant::quantize(c.float_model, c.ranges, c.options, c.quantized));
+    c.report.precision = std::string(precision_of(c).name);
+  } else {
+    MODELKIT_TRY_VOID(convert_precision(c));
+  }
   for (const auto& w : c.report.warnings) c.warn_once(w);
   // The report names where the model will live, not the temporary folder.
   c.report.output = req.output_is_file ? req.output.string() : (req.output / "model.onnx").string();
@@ -24,6 +29,7 @@ Result<StageOutcome> quantize_stage(Context& c) {
 void quantize_manifest(const Context& c, util::JsonWriter& w) {
   w.key("quantization");
   quant::write_report_json(w, c.report, false);
+  if (!needs_calibration(precision_of(c).kind)) return;
   w.key("op_type_policy").begin_object();
   w.key("op_types").string_array(c.op_policy.op_types.empty() ? quant::supported_op_types() : c.op_policy.op_types);
   w.field("reason", c.op_policy.reason);

@@ -1,0 +1,266 @@
+// int4: weight-only MatMulNBits (precisions.hpp). Layout and rounding as ONNX Runtime's
+// MatMulNBits kernel reads them (its block quantizer: range widened to include 0, scale over
+// 15 steps, zero point rounded and clamped; symmetric: the block's largest-magnitude value maps
+// to -8).
+#include <modelkit/precisions.hpp>
+
+#include "onnx/model_proto.hpp"
+#include "quant/graph.hpp"
+#include "quant/rewrite.hpp"
+#include "util/name_pattern.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <functional>
+
+namespace modelkit::quant {
+namespace fs = std::filesystem;
+
+Result<void> check_block_size(std::int64_t block_size) {
+  const bool power_of_two = block_size > 0 && (block_size & (block_size - 1)) == 0;
+  if (!power_of_two || block_size < kMinBlockSize || block_size > kMaxBlockSize)
+    return usage_error("block size " + std::to_string(block_size) + " is not a power of two from " +
+                       std::to_string(kMinBlockSize) + " to " + std::to_string(kMaxBlockSize) +
+                       " (e.g. 32, 64, 128)");
+  return {};
+}
+
+namespace {
+
+constexpr int kBits = 4;
+constexpr float kLevels = 15;  // 2^4 - 1
+constexpr float kSymmetricZeroPoint = 8;
+
+struct Blocks {
+  std::vector<std::uint8_t> packed;       // [N, k_blocks, block_size / 2]
+  std::vector<float> scales;              // [N * k_blocks]
+  std::vector<std::uint8_t> zero_points;  // [N * ceil(k_blocks / 2)], asymmetric only
+};
+
+// B is [K, N] row-major; blocks run along K within one column.
+Blocks quantize_blocks(std::span<const float> b, std::int64_t k_dim, std::int64_t n_dim, int block_size,
+                       bool symmetric) {
+  const std::int64_t k_blocks = k_dim / block_size;
+  const std::int64_t zp_bytes = (k_blocks + 1) / 2;
+  Blocks out;
+  out.packed.assign(static_cast<std::size_t>(n_dim * k_blocks * block_size / 2), 0);
+  out.scales.assign(static_cast<std::size_t>(n_dim * k_blocks), 0.f);
+  if (!symmetric) out.zero_points.assign(static_cast<std::size_t>(n_dim * zp_bytes), 0);
+  std::vector<float> block(static_cast<std::size_t>(block_size));
+  for (std::int64_t n = 0; n < n_dim; ++n) {
+    for (std::int64_t kb = 0; kb < k_blocks; ++kb) {
+      float lo = 0, hi = 0;  // widened to include 0
+      for (int i = 0; i < block_size; ++i) {
+        const float v = b[static_cast<std::size_t>((kb * block_size + i) * n_dim + n)];
+        block[static_cast<std::size_t>(i)] = v;
+        lo = std::min(lo, v);
+        hi = std::max(hi, v);
+      }
+      float scale = 0, zero_point = 0;
+      if (symmetric) {
+        const float extreme = std::fabs(hi) > std::fabs(lo) ? hi : lo;
+        scale = extreme / -kSymmetricZeroPoint;
+        zero_point = kSymmetricZeroPoint;
+      } else {
+        scale = (hi - lo) / kLevels;
+        const float zp = scale != 0 ? -lo / scale : 0.f;
+        zero_point = std::clamp(std::round(zp), 0.f, kLevels);
+        auto& byte = out.zero_points[static_cast<std::size_t>(n * zp_bytes + kb / 2)];
+        byte |= static_cast<std::uint8_t>(static_cast<int>(zero_point) << (kb % 2 ? 4 : 0));
+      }
+      out.scales[static_cast<std::size_t>(n * k_blocks + kb)] = scale;
+      const float reciprocal = scale != 0 ? 1.f / scale : 0.f;
+      auto* blob = &out.packed[static_cast<std::size_t>((n * k_blocks + kb) * block_size / 2)];
+      for (int i = 0; i < block_size; ++i) {
+        const float q = std::clamp(std::round(block[static_cast<std::size_t>(i)] * reciprocal + zero_point), 0.f, kLevels);
+        blob[i / 2] |= static_cast<std::uint8_t>(static_cast<int>(q) << (i % 2 ? 4 : 0));
+      }
+    }
+  }
+  return out;
+}
+
+::onnx::TensorProto bytes_tensor(const std::string& name, int type, std::vector<std::int64_t> dims, const void* data,
+                                 std::size_t bytes) {
+  ::onnx::TensorProto t;
+  t.set_name(name);
+  t.set_data_type(type);
+  for (auto d : dims) t.add_dims(d);
+  t.set_raw_data(std::string(static_cast<const char*>(data), bytes));
+  return t;
+}
+
+void set_int(::onnx::NodeProto& n, const std::string& name, std::int64_t v) {
+  auto* a = n.add_attribute();
+  a->set_name(name);
+  a->set_type(::onnx::AttributeProto::INT);
+  a->set_i(v);
+}
+
+struct Quantized {
+  std::string b, scales, zero_points;
+};
+
+}  // namespace
+
+Result<QuantizeReport> quantize_matmul_nbits(const fs::path& model_path, const WeightOnlyOptions& options,
+                                             const fs::path& output_path) {
+  MODELKIT_TRY_VOID(check_block_size(options.block_size));
+  if (options.accuracy_level < 0 || options.accuracy_level > kMaxAccuracyLevel)
+    return usage_error("accuracy level " + std::to_string(options.accuracy_level) + " is not one of 0 to " +
+                       std::to_string(kMaxAccuracyLevel));
+  MODELKIT_TRY(auto m, load_model_for(model_path, "int4"));
+  auto report = start_report(m, model_path, output_path, "int4");
+  report.weight_type = "int4 blocks";
+  report.block_size = options.block_size;
+  report.symmetric = options.symmetric;
+  report.accuracy_level = options.accuracy_level;
+  std::vector<util::NamePattern> excludes;
+  std::vector<bool> exclude_used(options.exclude_nodes.size(), false);
+  for (const auto& text : options.exclude_nodes) excludes.emplace_back(text);
+
+  constants_to_initializers(m.model);
+  auto scopes = build_scopes(m.model);
+  NameSet names(m.model);
+  std::vector<NodeOutcome> outcomes;
+  std::map<std::pair<GraphScope*, std::string>, Quantized> done;  // by weight (shared weights once)
+  std::int64_t matmuls = 0, not_multiple = 0;
+  std::string not_multiple_example;
+  for (const auto& scope : scopes) {
+    auto& s = *scope;
+    auto& g = *s.graph;
+    for (int i = 0; i < g.node_size(); ++i) {
+      auto& n = *g.mutable_node(i);
+      NodeOutcome o{n.name(), onnx::op_key(n), s.path, "skipped", ""};
+      auto record = [&](std::string reason) {
+        o.reason = std::move(reason);
+        outcomes.push_back(o);
+      };
+      if (n.op_type() != "MatMul" || !onnx::is_default_domain(n) || n.input_size() != 2) {
+        record("not a MatMul (int4 quantizes MatMul weights)");
+        continue;
+      }
+      ++matmuls;
+      bool excluded = false;
+      for (std::size_t p = 0; p < excludes.size() && !n.name().empty(); ++p)
+        if (excludes[p].matches(n.name())) excluded = exclude_used[p] = true;
+      if (excluded) {
+        record("excluded by --exclude-nodes");
+        continue;
+      }
+      auto a_type = s.type_of(n.input(0));
+      if (a_type && *a_type != ElementType::float32) {
+        record("input A is not float32");
+        continue;
+      }
+      auto* b_proto = s.find_initializer(n.input(1));
+      if (!b_proto) {
+        record("weight is not a constant");
+        continue;
+      }
+      if (b_proto->data_type() != ::onnx::TensorProto::FLOAT || b_proto->dims_size() != 2) {
+        record("weight is not a 2-D float32 tensor");
+        continue;
+      }
+      const std::int64_t k_dim = b_proto->dims(0), n_dim = b_proto->dims(1);
+      if (k_dim <= 0 || n_dim <= 0 || k_dim % options.block_size != 0) {
+        ++not_multiple;
+        if (not_multiple_example.empty())
+          not_multiple_example = quoted(n.name()) + " (K = " + std::to_string(k_dim) + ")";
+        record("K is not a multiple of the block size " + std::to_string(options.block_size));
+        continue;
+      }
+      const std::int64_t k_blocks = k_dim / options.block_size;
+      auto key = std::make_pair(&s, n.input(1));
+      auto it = done.find(key);
+      if (it == done.end()) {
+        MODELKIT_TRY(auto b, onnx::tensor_from_proto(*b_proto, m.dir));
+        auto blocks = quantize_blocks(b.values<float>(), k_dim, n_dim, options.block_size, options.symmetric);
+        Quantized q;
+        q.b = names.unique(n.input(1) + "_Q4");
+        q.scales = names.unique(n.input(1) + "_scales");
+        *g.add_initializer() = bytes_tensor(q.b, ::onnx::TensorProto::UINT8, {n_dim, k_blocks, options.block_size / 2},
+                                            blocks.packed.data(), blocks.packed.size());
+        *g.add_initializer() = bytes_tensor(q.scales, ::onnx::TensorProto::FLOAT, {n_dim * k_blocks},
+                                            blocks.scales.data(), blocks.scales.size() * sizeof(float));
+        if (!options.symmetric) {
+          q.zero_points = names.unique(n.input(1) + "_zero_points");
+          *g.add_initializer() = bytes_tensor(q.zero_points, ::onnx::TensorProto::UINT8,
+                                              {static_cast<std::int64_t>(blocks.zero_points.size())},
+                                              blocks.zero_points.data(), blocks.zero_points.size());
+        }
+        ++report.weights_quantized;
+        it = done.emplace(key, std::move(q)).first;
+      }
+      const std::string a = n.input(0);
+      ::onnx::NodeProto q;
+      q.set_op_type("MatMulNBits");
+      q.set_domain("com.microsoft");
+      q.set_name(n.name().empty() ? names.unique("MatMulNBits") : names.unique(n.name() + "_Q4"));
+      q.add_input(a);
+      q.add_input(it->second.b);
+      q.add_input(it->second.scales);
+      if (!options.symmetric) q.add_input(it->second.zero_points);
+      q.add_output(n.output(0));
+      set_int(q, "K", k_dim);
+      set_int(q, "N", n_dim);
+      set_int(q, "bits", kBits);
+      set_int(q, "block_size", options.block_size);
+      if (options.accuracy_level > 0) set_int(q, "accuracy_level", options.accuracy_level);
+      n = std::move(q);  // the body pointers of other nodes stay: a MatMul owns no body
+      o.status = "quantized";
+      outcomes.push_back(o);
+    }
+  }
+  for (std::size_t p = 0; p < excludes.size(); ++p)
+    if (!exclude_used[p]) report.warnings.push_back("exclude pattern " + quoted(options.exclude_nodes[p]) + " matches no node");
+  const std::int64_t quantized = static_cast<std::int64_t>(std::count_if(
+      outcomes.begin(), outcomes.end(), [](const NodeOutcome& o) { return o.status == "quantized"; }));
+  if (not_multiple > 0)
+    report.warnings.push_back(std::to_string(not_multiple) + " MatMul(s) left in float: K is not a multiple of the block size " +
+                              std::to_string(options.block_size) + ", e.g. " + not_multiple_example);
+  if (quantized == 0) {
+    std::map<std::string, int> reasons;
+    for (const auto& o : outcomes)
+      if (o.op_type == "MatMul") ++reasons[o.reason];
+    std::string why;
+    for (const auto& [r, c] : reasons) why += (why.empty() ? "" : "; ") + std::to_string(c) + " " + r;
+    return failure("nothing to quantize to int4 in " + quoted(model_path.string()) + ": int4 quantizes MatMuls with a "
+                   "constant 2-D float32 weight whose K is a multiple of the block size; of its " +
+                   std::to_string(matmuls) + " MatMul(s)" + (why.empty() ? "" : ": " + why));
+  }
+  // The float weights no node reads any more.
+  for (const auto& scope : scopes) {
+    std::set<std::string> used;
+    std::function<void(const ::onnx::GraphProto&)> collect = [&](const ::onnx::GraphProto& g) {
+      for (const auto& n : g.node()) {
+        for (const auto& in : n.input()) used.insert(in);
+        for (const auto& a : n.attribute()) {
+          if (a.has_g()) collect(a.g());
+          for (const auto& sub : a.graphs()) collect(sub);
+        }
+      }
+      for (const auto& o : g.output()) used.insert(o.name());
+    };
+    collect(*scope->graph);
+    auto& g = *scope->graph;
+    ::google::protobuf::RepeatedPtrField<::onnx::TensorProto> kept;
+    std::set<std::string> dropped;
+    for (auto& t : *g.mutable_initializer()) {
+      if (used.count(t.name())) *kept.Add() = std::move(t);
+      else dropped.insert(t.name());
+    }
+    g.mutable_initializer()->Swap(&kept);
+    ::google::protobuf::RepeatedPtrField<::onnx::ValueInfoProto> inputs;
+    for (auto& v : *g.mutable_input())
+      if (!dropped.count(v.name())) *inputs.Add() = std::move(v);
+    g.mutable_input()->Swap(&inputs);
+  }
+  ensure_opset(m.model, "com.microsoft", 1);
+  summarize(report, std::move(outcomes));
+  MODELKIT_TRY_VOID(save_and_check(m.model, m.dir, output_path, report));
+  return report;
+}
+
+}  // namespace modelkit::quant

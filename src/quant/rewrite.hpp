@@ -1,0 +1,61 @@
+// Shared by the conversions of precisions.hpp (internal): loading a float model, unique names,
+// recursive renaming of a value's uses, node decisions into the report, and writing + loading
+// the result in ONNX Runtime.
+#pragma once
+
+#include <modelkit/precisions.hpp>
+
+#include "onnx/model_proto.hpp"
+
+#include <filesystem>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace modelkit::quant {
+
+struct FloatModel {
+  ::onnx::ModelProto model;
+  onnx::ModelInfo info;
+  std::filesystem::path dir;  // the model's folder (external data)
+};
+
+// Reads the model; refuses quantized ones, naming what `precision` converts.
+[[nodiscard]] Result<FloatModel> load_model_for(const std::filesystem::path& path, std::string_view precision);
+
+// Every name of every graph (values, nodes), for unique().
+class NameSet {
+ public:
+  explicit NameSet(const ::onnx::ModelProto& model);
+  std::string unique(const std::string& base);
+
+ private:
+  void add_graph(const ::onnx::GraphProto& g);
+  std::set<std::string> names_;
+};
+
+// Replaces reads of `from` by `to` in `graph`'s nodes and in every body below them.
+void rename_uses(::onnx::GraphProto& graph, const std::string& from, const std::string& to);
+
+// A node's decision for the report.
+struct NodeOutcome {
+  std::string name, op_type, graph, status, reason;
+};
+// Fills nodes, op_types and the counts of the report from the outcomes ("converted" and
+// "quantized" count as quantized).
+void summarize(QuantizeReport& report, std::vector<NodeOutcome> outcomes);
+
+// Writes the model (external data read from `source_dir` as needed), fills output_bytes and
+// checks that ONNX Runtime loads it.
+[[nodiscard]] Result<void> save_and_check(::onnx::ModelProto& model, const std::filesystem::path& source_dir,
+                                          const std::filesystem::path& output_path, QuantizeReport& report);
+
+// The report's common fields.
+[[nodiscard]] QuantizeReport start_report(const FloatModel& m, const std::filesystem::path& model_path,
+                                          const std::filesystem::path& output_path, std::string_view precision);
+
+// Adds `domain` at `version` to the model's opset imports unless present.
+void ensure_opset(::onnx::ModelProto& model, const std::string& domain, std::int64_t version);
+
+}  // namespace modelkit::quant
