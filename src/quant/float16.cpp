@@ -35,14 +35,19 @@ static_assert(sizeof(_Float16) == 2, "float16 conversion needs the compiler's _F
 // float -> float16 bits, as ONNX Runtime's converter does: finite values beyond the range become
 // +-65504, nonzero values below the smallest subnormal become +-2^-24 (keeping sign and
 // nonzeroness); NaN, infinities and zero are kept. Rounding to nearest even.
-std::uint16_t to_float16(float v, bool& clamped) {
+struct Clamped {
+  std::int64_t large = 0;  // beyond +-65504
+  std::int64_t tiny = 0;   // nonzero, below 2^-24 in magnitude
+};
+
+std::uint16_t to_float16(float v, Clamped& clamped) {
   if (std::isfinite(v)) {
     if (v > kFloat16Max || v < -kFloat16Max) {
       v = v > 0 ? kFloat16Max : -kFloat16Max;
-      clamped = true;
+      ++clamped.large;
     } else if (v != 0 && std::fabs(v) < kFloat16MinPositive) {
       v = v > 0 ? kFloat16MinPositive : -kFloat16MinPositive;
-      clamped = true;
+      ++clamped.tiny;
     }
   }
   const _Float16 h = static_cast<_Float16>(v);
@@ -53,14 +58,12 @@ std::uint16_t to_float16(float v, bool& clamped) {
 
 // A float32 tensor proto rewritten as float16; `clamped` counts values moved into range.
 Result<::onnx::TensorProto> tensor_to_float16(const ::onnx::TensorProto& proto, const fs::path& dir,
-                                              std::int64_t& clamped) {
+                                              Clamped& clamped) {
   MODELKIT_TRY(auto t, onnx::tensor_from_proto(proto, dir));
   std::string raw(t.element_count() * 2, '\0');
   std::size_t i = 0;
   for (float v : t.values<float>()) {
-    bool c = false;
-    const std::uint16_t bits = to_float16(v, c);
-    clamped += c ? 1 : 0;
+    const std::uint16_t bits = to_float16(v, clamped);
     std::memcpy(raw.data() + 2 * i++, &bits, 2);
   }
   ::onnx::TensorProto out;
@@ -107,6 +110,7 @@ class Float16Converter {
     // Bodies first: rebuilding a parent's node list moves its nodes, not the bodies they own.
     for (auto it = scopes_.rbegin(); it != scopes_.rend(); ++it) MODELKIT_TRY_VOID(convert(**it));
     for (const auto& s : scopes_) drop_float_value_info(*s->graph);
+    warn_clamped();
     summarize(report_, std::move(outcomes_));
     return {};
   }
@@ -133,15 +137,10 @@ class Float16Converter {
         kept_float32.insert(t.name());
         continue;
       }
-      std::int64_t clamped = 0;
+      Clamped clamped;
       MODELKIT_TRY(t, tensor_to_float16(t, m_.dir, clamped));
       ++report_.weights_quantized;
-      if (clamped > 0) {
-        report_.values_clamped += clamped;
-        report_.warnings.push_back("initializer " + quoted(t.name()) + ": " + std::to_string(clamped) +
-                                   " value(s) outside the float16 range clamped (beyond +-65504 to +-65504, "
-                                   "nonzero values below 2^-24 to +-2^-24)");
-      }
+      note_clamped(t.name(), clamped);
     }
 
     // Graph inputs: the main graph's float32 ones are cast once at the front; bodies' are retyped.
@@ -256,12 +255,35 @@ class Float16Converter {
           ((n.op_type() == "Cast" && a.name() == "to") || a.name() == "dtype"))
         a.set_i(kFloat16);
       if (a.has_t() && a.t().data_type() == kFloat) {
-        std::int64_t clamped = 0;
+        Clamped clamped;
         auto t = tensor_to_float16(a.t(), m_.dir, clamped);
         if (t) *a.mutable_t() = std::move(*t);
-        report_.values_clamped += clamped;
+        note_clamped(n.name() + "." + a.name(), clamped);
       }
     }
+  }
+
+  void note_clamped(const std::string& name, const Clamped& c) {
+    if (c.large == 0 && c.tiny == 0) return;
+    report_.values_clamped += c.large + c.tiny;
+    large_ += c.large;
+    tiny_ += c.tiny;
+    clamped_names_.push_back(name);
+  }
+
+  // One warning for the whole model: how many values of how many initializers moved, and where.
+  void warn_clamped() {
+    if (clamped_names_.empty()) return;
+    std::string where;
+    for (std::size_t i = 0; i < clamped_names_.size() && i < 3; ++i) where += (i ? ", " : "") + quoted(clamped_names_[i]);
+    if (clamped_names_.size() > 3) where += ", ...";
+    std::string what;
+    if (large_ > 0) what = std::to_string(large_) + " value(s) beyond +-65504 clamped to +-65504";
+    if (tiny_ > 0)
+      what += (what.empty() ? "" : " and ") + std::to_string(tiny_) +
+              " nonzero value(s) below 2^-24 in magnitude raised to +-2^-24";
+    report_.warnings.push_back("float16 range: " + what + ", in " + std::to_string(clamped_names_.size()) +
+                               " tensor(s): " + where);
   }
 
   // Declared float32 intermediate types are stale now; ONNX Runtime infers them again.
@@ -280,6 +302,8 @@ class Float16Converter {
   std::vector<std::unique_ptr<GraphScope>> scopes_;
   std::set<std::string> blocked_ops_;
   std::vector<NodeOutcome> outcomes_;
+  std::int64_t large_ = 0, tiny_ = 0;
+  std::vector<std::string> clamped_names_;
 };
 
 }  // namespace

@@ -238,7 +238,8 @@ TEST(Fp16, CastsAtTheEdgesAndAroundBlockedOpsAndClampsOutOfRangeValues) {
   EXPECT_EQ(report->precision, "fp16");
   EXPECT_EQ(report->values_clamped, 1);
   ASSERT_EQ(report->warnings.size(), 1u);
-  EXPECT_NE(report->warnings[0].find("'bias': 1 value(s) outside the float16 range clamped"), std::string::npos);
+  EXPECT_EQ(report->warnings[0],
+            "float16 range: 1 value(s) beyond +-65504 clamped to +-65504, in 1 tensor(s): 'bias'");
   // Cast x to float16, TopK's input to float32 and its values back, out to float32.
   EXPECT_EQ(report->casts_inserted, 4);
   EXPECT_EQ(decision(*report, "top_node")->status, "skipped");
