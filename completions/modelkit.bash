@@ -144,9 +144,10 @@ quantization model-types' -- "$cur"))
       esac ;;
     config)
       options='-m --model --model-type --model-class --task --samples --sequence-length --method --calibration-data
---text-column --pair-column --column --sample-rate --per-channel --precision --activation-type
---weight-type --seed --input-shape --op-types --exclude-nodes --image-input --layout --image-mean
---image-std --rescale --bgr --resize-mode --min-cosine -o --output --force --format -h --help'
+--text-column --pair-column --column --sample-rate --per-channel --precision --block-size
+--symmetric --accuracy-level --reduce-range --optimize --activation-type --weight-type --seed
+--input-shape --op-types --exclude-nodes --image-input --layout --image-mean --image-std --rescale
+--bgr --resize-mode --min-cosine -o --output --force --format -h --help'
       case "$prev" in
         -m|--model) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
         --model-type) COMPREPLY=($(compgen -W "$_modelkit_model_types" -- "$cur")); return 0 ;;
@@ -160,7 +161,10 @@ quantization model-types' -- "$cur"))
         --pair-column) return 0 ;;
         --column) return 0 ;;
         --sample-rate) return 0 ;;
-        --precision) COMPREPLY=($(compgen -W 'int8 int16 w8a16' -- "$cur")); return 0 ;;
+        --precision) COMPREPLY=($(compgen -W 'int8 int16 w8a16 fp16 int4 dynamic' -- "$cur")); return 0 ;;
+        --block-size) return 0 ;;
+        --accuracy-level) return 0 ;;
+        --optimize) COMPREPLY=($(compgen -W 'none basic extended' -- "$cur")); return 0 ;;
         --activation-type) COMPREPLY=($(compgen -W 'uint8 int8 uint16 int16' -- "$cur")); return 0 ;;
         --weight-type) COMPREPLY=($(compgen -W 'uint8 int8 uint16 int16' -- "$cur")); return 0 ;;
         --seed) return 0 ;;
@@ -190,9 +194,10 @@ quantization model-types' -- "$cur"))
     build)
       options='-m --model --model-type --model-class --task -c --config --samples --sequence-length --method
 --calibration-data --text-column --pair-column --column --sample-rate --per-channel --precision
---activation-type --weight-type --seed --input-shape --op-types --exclude-nodes --image-input
---layout --image-mean --image-std --rescale --bgr --resize-mode --min-cosine --onnx --force --ranges
---save-ranges --threads -q --quiet -o --output --dry-run --format -h --help'
+--block-size --symmetric --accuracy-level --reduce-range --optimize --activation-type --weight-type
+--seed --input-shape --op-types --exclude-nodes --image-input --layout --image-mean --image-std
+--rescale --bgr --resize-mode --min-cosine --onnx --force --ranges --save-ranges --threads -q
+--quiet -o --output --dry-run --format -h --help'
       case "$prev" in
         -m|--model) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
         --model-type) COMPREPLY=($(compgen -W "$_modelkit_model_types" -- "$cur")); return 0 ;;
@@ -207,7 +212,10 @@ quantization model-types' -- "$cur"))
         --pair-column) return 0 ;;
         --column) return 0 ;;
         --sample-rate) return 0 ;;
-        --precision) COMPREPLY=($(compgen -W 'int8 int16 w8a16' -- "$cur")); return 0 ;;
+        --precision) COMPREPLY=($(compgen -W 'int8 int16 w8a16 fp16 int4 dynamic' -- "$cur")); return 0 ;;
+        --block-size) return 0 ;;
+        --accuracy-level) return 0 ;;
+        --optimize) COMPREPLY=($(compgen -W 'none basic extended' -- "$cur")); return 0 ;;
         --activation-type) COMPREPLY=($(compgen -W 'uint8 int8 uint16 int16' -- "$cur")); return 0 ;;
         --weight-type) COMPREPLY=($(compgen -W 'uint8 int8 uint16 int16' -- "$cur")); return 0 ;;
         --seed) return 0 ;;
@@ -230,10 +238,11 @@ quantization model-types' -- "$cur"))
       esac ;;
     quantize)
       options='-m --model --task --hf-config --build-config --samples --sequence-length --method --calibration-data
---text-column --pair-column --column --sample-rate --per-channel --precision --activation-type
---weight-type --seed --input-shape --op-types --exclude-nodes --image-input --layout --image-mean
---image-std --rescale --bgr --resize-mode --min-cosine --force --ranges --save-ranges --threads -q
---quiet -o --output --format -h --help'
+--text-column --pair-column --column --sample-rate --per-channel --precision --block-size
+--symmetric --accuracy-level --reduce-range --optimize --activation-type --weight-type --seed
+--input-shape --op-types --exclude-nodes --image-input --layout --image-mean --image-std --rescale
+--bgr --resize-mode --min-cosine --force --ranges --save-ranges --threads -q --quiet -o --output
+--format -h --help'
       case "$prev" in
         -m|--model) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
         --task) COMPREPLY=($(compgen -W "$_modelkit_tasks" -- "$cur")); return 0 ;;
@@ -247,7 +256,10 @@ quantization model-types' -- "$cur"))
         --pair-column) return 0 ;;
         --column) return 0 ;;
         --sample-rate) return 0 ;;
-        --precision) COMPREPLY=($(compgen -W 'int8 int16 w8a16' -- "$cur")); return 0 ;;
+        --precision) COMPREPLY=($(compgen -W 'int8 int16 w8a16 fp16 int4 dynamic' -- "$cur")); return 0 ;;
+        --block-size) return 0 ;;
+        --accuracy-level) return 0 ;;
+        --optimize) COMPREPLY=($(compgen -W 'none basic extended' -- "$cur")); return 0 ;;
         --activation-type) COMPREPLY=($(compgen -W 'uint8 int8 uint16 int16' -- "$cur")); return 0 ;;
         --weight-type) COMPREPLY=($(compgen -W 'uint8 int8 uint16 int16' -- "$cur")); return 0 ;;
         --seed) return 0 ;;

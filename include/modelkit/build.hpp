@@ -1,5 +1,5 @@
 // `modelkit build` and `modelkit quantize` as a library call: the stages of kBuildStages
-// (plan.hpp; resolve -> export -> plan -> calibrate -> quantize -> validate -> write, see
+// (plan.hpp; resolve -> export -> optimize -> plan -> calibrate -> quantize -> validate -> write, see
 // docs/design.md). Every stage is timed and recorded in build_manifest.json. The output folder appears whole or not at all:
 // everything is written into a temporary folder beside it and renamed at the end.
 #pragma once

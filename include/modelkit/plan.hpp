@@ -20,7 +20,7 @@ inline constexpr int kBuildConfigSchemaVersion = 1;
 // The stages of a build, in the order they run (docs/design.md, "The build"). Each is one file
 // under src/build/stages/; progress output, the manifest's "stages" and "timings" and the dry
 // run's plan list them in this order. A stage that does not apply is skipped with a reason.
-enum class BuildStage { resolve, export_model, plan, calibrate, quantize, validate, write };
+enum class BuildStage { resolve, export_model, optimize, plan, calibrate, quantize, validate, write };
 struct BuildStageInfo {
   BuildStage value;
   std::string_view name;
@@ -29,6 +29,7 @@ struct BuildStageInfo {
 inline constexpr BuildStageInfo kBuildStages[] = {
     {BuildStage::resolve, "resolve", "find the float ONNX model and what it is; check the output"},
     {BuildStage::export_model, "export", "write the float ONNX model from the checkpoint's weights"},
+    {BuildStage::optimize, "optimize", "ONNX Runtime's offline graph optimization at --optimize's level"},
     {BuildStage::plan, "plan", "choose the op types and the nodes and tensors to quantize"},
     {BuildStage::calibrate, "calibrate", "run the float model on the task's samples and collect ranges"},
     {BuildStage::quantize, "quantize", "insert QDQ with scales from the ranges; quantize weights"},
@@ -81,6 +82,7 @@ struct QuantizationSettings {
   bool symmetric = false;                  // int4 blocks without zero points; static: activations too
   int accuracy_level = 0;                  // int4: MatMulNBits accuracy_level (0: ONNX Runtime's default)
   bool reduce_range = false;               // static/dynamic: 7-bit weights (CPUs without VNNI)
+  OptimizeLevel optimize = OptimizeLevel::none;  // --optimize: the optimize stage's level
 };
 
 struct BuildConfig {

@@ -31,6 +31,9 @@ struct SessionOptions {
   GraphOptimization optimization = GraphOptimization::all;
   // For sessions made from bytes whose model refers to external data: the folder it lives in.
   std::filesystem::path external_data_dir;
+  // Where ONNX Runtime writes the model as optimized at `optimization` (offline optimization);
+  // empty: nowhere.
+  std::filesystem::path optimized_model_path;
 };
 
 // An input or output as the session sees it. Dynamic dims are -1 with their symbolic name (or

@@ -138,6 +138,23 @@ inline constexpr int kMaxBlockSize = 2048;
 // 0 leaves it to ONNX Runtime.
 inline constexpr int kMaxAccuracyLevel = 4;
 
+// Graph optimization before quantization (the build's optimize stage): ONNX Runtime's offline
+// optimizer at a level, whose result is the float model the later stages quantize.
+enum class OptimizeLevel { none, basic, extended };
+struct OptimizeLevelInfo {
+  OptimizeLevel value;
+  std::string_view name;
+  std::string_view help;
+};
+inline constexpr OptimizeLevelInfo kOptimizeLevels[] = {
+    {OptimizeLevel::none, "none", "quantize the model as given"},
+    {OptimizeLevel::basic, "basic",
+     "ONNX Runtime's basic optimizations first: constant folding, redundant nodes removed (portable)"},
+    {OptimizeLevel::extended, "extended",
+     "basic plus ONNX Runtime's fusions (LayerNormalization, GELU, attention) into com.microsoft ops: "
+     "the result runs on ONNX Runtime's CPU provider only"},
+};
+
 // What a command prints.
 enum class OutputFormat { table, json };
 struct OutputFormatInfo {
@@ -177,6 +194,10 @@ struct SettingTable<ResizeMode> {
 template <>
 struct SettingTable<Precision> {
   static constexpr std::span<const PrecisionInfo> rows{kPrecisions};
+};
+template <>
+struct SettingTable<OptimizeLevel> {
+  static constexpr std::span<const OptimizeLevelInfo> rows{kOptimizeLevels};
 };
 template <>
 struct SettingTable<OutputFormat> {

@@ -21,9 +21,10 @@ namespace build {
 namespace {
 
 // In kBuildStages order (a test checks the two tables agree).
-constexpr std::array<StageImpl, 7> kStageTable = {{
+constexpr std::array<StageImpl, 8> kStageTable = {{
     {BuildStage::resolve, nullptr, resolve_stage, resolve_manifest},
     {BuildStage::export_model, export_skip, export_stage, export_manifest},
+    {BuildStage::optimize, optimize_skip, optimize_stage, optimize_manifest},
     {BuildStage::plan, nullptr, plan_stage, nullptr},
     {BuildStage::calibrate, nullptr, calibrate_stage, calibrate_manifest},
     {BuildStage::quantize, nullptr, quantize_stage, quantize_manifest},

@@ -54,6 +54,10 @@ struct Context {
   bool needs_export = false;
   std::optional<ExportResult> exported;
   util::TempFolder export_dir;  // holds the exported float model; never published
+  // optimize: the model ONNX Runtime optimized (float_model points at it), and what it holds
+  util::TempFolder optimize_dir;  // never published
+  std::int64_t nodes_before_optimize = 0;
+  std::vector<std::string> contrib_ops;  // com.microsoft op types after optimization
   // plan
   quant::QuantizeOptions options;
   OpTypePolicy op_policy;
@@ -100,6 +104,9 @@ void export_manifest(const Context&, util::JsonWriter&);
 // Reads the float model (after resolve, or after export): what it is, refuses quantized models,
 // upgrades opsets below 10 into a copy.
 [[nodiscard]] Result<void> read_float_model(Context& context);
+std::optional<std::string> optimize_skip(const Context&);
+Result<StageOutcome> optimize_stage(Context&);
+void optimize_manifest(const Context&, util::JsonWriter&);
 Result<StageOutcome> plan_stage(Context&);
 Result<StageOutcome> calibrate_stage(Context&);
 void calibrate_manifest(const Context&, util::JsonWriter&);

@@ -167,6 +167,7 @@ void write_settings(util::JsonWriter& w, const BuildConfig& c) {
   w.field("symmetric", q.symmetric);
   w.field("accuracy_level", q.accuracy_level);
   w.field("reduce_range", q.reduce_range);
+  w.field("optimize", setting_name(q.optimize));
   w.end_object();
   w.key("validation").begin_object();
   w.field("min_cosine", c.min_cosine);
@@ -433,6 +434,7 @@ Result<BuildConfig> parse_build_config(std::string_view json) {
   MODELKIT_TRY_VOID(quant->get("symmetric", q.symmetric));
   MODELKIT_TRY_VOID(quant->get("accuracy_level", q.accuracy_level, 0, kMaxAccuracyLevel));
   MODELKIT_TRY_VOID(quant->get("reduce_range", q.reduce_range));
+  MODELKIT_TRY_VOID(quant->setting("optimize", q.optimize));
   if (auto validation = root.optional_object("validation")) {
     MODELKIT_TRY_VOID(validation->get("min_cosine", c.min_cosine));
     if (c.min_cosine && !(*c.min_cosine >= -1.0 && *c.min_cosine <= 1.0))
@@ -559,6 +561,7 @@ std::string render_plan(const BuildConfig& c, const std::optional<std::string>& 
                                ", activations quantized at run time; no calibration");
       break;
   }
+  line("optimize", std::string(setting_name(q.optimize)));
   line("stages", setting_list<BuildStage>(" -> "));
   line("output", output.value_or("(none: dry run)"));
   return out;

@@ -47,6 +47,7 @@ Ort::SessionOptions make_options(const SessionOptions& o) {
   opts.SetGraphOptimizationLevel(level);
   if (!o.external_data_dir.empty())
     opts.AddConfigEntry(kOrtSessionOptionsModelExternalInitializersFileFolderPath, o.external_data_dir.c_str());
+  if (!o.optimized_model_path.empty()) opts.SetOptimizedModelFilePath(o.optimized_model_path.c_str());
   return opts;
 }
 

@@ -27,11 +27,11 @@ TEST(SettingsCli, ContradictionsAndUnknownValuesAreUsageErrors) {
   auto clash = run_cli({"config", "--model-type", "bert", "--precision", "w8a16", "--weight-type", "int16"});
   EXPECT_EQ(clash.exit_code, 2);
   EXPECT_EQ(clash.err, "modelkit config: option '--weight-type' 'int16' contradicts '--precision w8a16' (int8)\n");
-  auto unknown = run_cli({"config", "--model-type", "bert", "--precision", "int4"});
+  auto unknown = run_cli({"config", "--model-type", "bert", "--precision", "fp32"});
   EXPECT_EQ(unknown.exit_code, 2);
   EXPECT_EQ(unknown.err,
-            "modelkit config: option '--precision': expected one of int8, int16, w8a16, got 'int4' "
-            "(did you mean 'int8'?)\n");
+            "modelkit config: option '--precision': expected one of int8, int16, w8a16, fp16, int4, dynamic, got 'fp32' "
+            "(did you mean 'fp16'?)\n");
   auto method = run_cli({"build", "--model-type", "bert", "--dry-run", "--method", "histogram"});
   EXPECT_EQ(method.exit_code, 2);
   EXPECT_NE(method.err.find("expected one of minmax, percentile, entropy, got 'histogram'"), std::string::npos)

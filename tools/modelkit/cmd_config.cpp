@@ -18,6 +18,7 @@ const std::string kQuantTypeValues = setting_list<QuantType>("|");
 const std::string kLayoutValues = setting_list<ImageLayout>("|");
 const std::string kResizeModeValues = setting_list<ResizeMode>("|");
 const std::string kPrecisionValues = setting_list<Precision>("|");
+const std::string kOptimizeValues = setting_list<OptimizeLevel>("|");
 }  // namespace
 
 std::vector<OptionSpec> calibration_options() {
@@ -39,6 +40,7 @@ std::vector<OptionSpec> calibration_options() {
       {"--accuracy-level", "", "0-4", "int4: MatMulNBits accuracy_level, the lowest type A is computed in "
                                       "(1 fp32, 2 fp16, 3 bf16, 4 int8; 0 ONNX Runtime's default)"},
       {"--reduce-range", "", "", "static and dynamic: 7-bit weights, for CPUs without VNNI"},
+      {"--optimize", "", kOptimizeValues, "ONNX Runtime graph optimization before quantizing (default none)"},
       {"--activation-type", "", kQuantTypeValues, "activations' type (default uint8, asymmetric)"},
       {"--weight-type", "", kQuantTypeValues, "weights' type (default int8, symmetric)"},
       {"--seed", "", "N", "seed of random inputs (default 0)"},
@@ -178,6 +180,9 @@ Result<void> apply_calibration_options(const ParsedArgs& args, BuildConfig& conf
                            ")");
   }
   MODELKIT_TRY_VOID(apply_precision_options(args, q));
+  if (auto v = args.value("--optimize")) {
+    MODELKIT_TRY(q.optimize, parse_option_setting<OptimizeLevel>("--optimize", *v));
+  }
   if (auto v = args.value("--activation-type")) {
     MODELKIT_TRY(q.activation_type, parse_option_setting<QuantType>("--activation-type", *v));
   }

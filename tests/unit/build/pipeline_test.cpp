@@ -23,17 +23,21 @@ TEST(Pipeline, StagesRunInTableOrderAndAreRecorded) {
   ASSERT_TRUE(r.ok()) << r.error().message;
   ASSERT_EQ(r->stages.size(), std::size(kBuildStages));
   for (std::size_t i = 0; i < r->stages.size(); ++i) EXPECT_EQ(r->stages[i].stage, kBuildStages[i].name);
-  // export does not apply when an ONNX model is given; every other stage ran and was timed.
+  // export does not apply when an ONNX model is given, optimize not at --optimize none; every
+  // other stage ran and was timed.
   ASSERT_TRUE(r->stages[1].skipped.has_value());
   EXPECT_NE(r->stages[1].skipped->find("using the ONNX model"), std::string::npos) << *r->stages[1].skipped;
-  ASSERT_EQ(r->timings.size(), std::size(kBuildStages) - 1);
+  ASSERT_TRUE(r->stages[2].skipped.has_value());
+  EXPECT_EQ(*r->stages[2].skipped, "--optimize none");
+  ASSERT_EQ(r->timings.size(), std::size(kBuildStages) - 2);
   EXPECT_EQ(r->timings.front().stage, "resolve");
   EXPECT_EQ(r->timings.back().stage, "write");
   // Progress events name the stages in the same order, the skipped one with its reason.
   ASSERT_EQ(events.size(), std::size(kBuildStages));
   EXPECT_EQ(events[0], "resolve");
   EXPECT_EQ(events[1].rfind("export: skipped (", 0), 0u) << events[1];
-  EXPECT_EQ(events[2], "plan");
+  EXPECT_EQ(events[2], "optimize: skipped (--optimize none)");
+  EXPECT_EQ(events[3], "plan");
 
   simdjson::dom::parser parser;
   auto doc = util::parse_json(parser, r->manifest_json);
@@ -42,8 +46,8 @@ TEST(Pipeline, StagesRunInTableOrderAndAreRecorded) {
   ASSERT_FALSE(stages.error());
   ASSERT_EQ(stages.size(), std::size(kBuildStages));
   EXPECT_EQ(std::string_view(stages.at(1)["status"].get_string().value()), "skipped");
-  EXPECT_EQ(std::string_view(stages.at(3)["name"].get_string().value()), "calibrate");
-  EXPECT_EQ(std::string_view(stages.at(3)["status"].get_string().value()), "ran");
+  EXPECT_EQ(std::string_view(stages.at(4)["name"].get_string().value()), "calibrate");
+  EXPECT_EQ(std::string_view(stages.at(4)["status"].get_string().value()), "ran");
   EXPECT_TRUE((*doc)["timings"]["calibrate"].is_double());
 }
 
