@@ -4,11 +4,14 @@
 # model, run alternately so both see the same machine load) and the validation's minimum cosine
 # similarity to the float model on held-back samples. Prints a Markdown table (README.md,
 # "Precisions").
-# usage: bench/precisions.sh [BUILD_DIR] [ITERATIONS]
+# usage: bench/precisions.sh [BUILD_DIR] [ITERATIONS] [LABEL_REGEX] [MODELS]
+#   LABEL_REGEX picks variants (default all), MODELS is a space-separated list of .deps/models names.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${1:-$root/build}"
 iterations="${2:-50}"
+only="${3:-.}"
+model_names="${4:-minilm-like resnet-like}"
 mk="$build/bin/modelkit"
 models="$root/.deps/models"
 work="$build/bench-precisions"
@@ -36,12 +39,13 @@ bytes_of() {  # the .onnx file plus its external data
 
 echo "| model | precision | size (MB) | size vs fp32 | p50 latency (ms) | speed vs fp32 | min cosine |"
 echo "|---|---|---|---|---|---|---|"
-for name in minilm-like resnet-like; do
+for name in $model_names; do
   float="$models/$name/model.onnx"
   float_bytes=$(bytes_of "$float")
   for v in "${variants[@]}"; do
     label="${v%%|*}"
     flags="${v#*|}"
+    [[ "$label" =~ $only ]] || continue
     if [ -z "$flags" ]; then
       out="$float"
       cosine="1"
@@ -63,7 +67,7 @@ import json, sys
 perf = json.load(open(sys.argv[1]))
 name, label, size, float_size, cosine = sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), sys.argv[6]
 p50 = perf["models"][0]["latency_ms"]["p50"]
-ratio = perf["comparison"]["p50_ratio"]  # float p50 / this p50: > 1 is faster than float
+ratio = perf["comparison"]["p50_ratio"]  # the float model's p50 / this one's: > 1 is faster than float
 print(f"| {name} | {label} | {size / 1e6:.1f} | {size / float_size:.2f}x | {p50:.2f} | {ratio:.2f}x | {cosine} |")
 PY
   done

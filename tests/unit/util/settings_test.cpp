@@ -36,6 +36,7 @@ TEST(Settings, TablesAreComplete) {
   expect_complete<ImageLayout>(2);
   expect_complete<ResizeMode>(2);
   expect_complete<Precision>(6);
+  expect_complete<OptimizeLevel>(3);
   // setting_info indexes rows by enumerator (the quantizer asks per element): keep them in order.
   for (std::size_t i = 0; i < std::size(kQuantTypes); ++i) EXPECT_EQ(static_cast<std::size_t>(kQuantTypes[i].value), i);
   for (std::size_t i = 0; i < std::size(kCalibrationKinds); ++i) EXPECT_EQ(static_cast<std::size_t>(kCalibrationKinds[i].value), i);
