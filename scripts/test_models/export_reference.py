@@ -9,7 +9,9 @@ usage: export_reference.py OUT_DIR
 Writes OUT_DIR/<case>/ (config.json, model.safetensors or shards, vocab.txt, and for
 sentence-transformers modules.json + 1_Pooling/config.json) and OUT_DIR/<case>/reference/<batch>/
 with the inputs and expected outputs as "<dtype> dims...\\n" + raw data (dtype f32 or i64).
-OUT_DIR/cases.txt lists "<case> <input names> <output names>" one case a line. Deterministic.
+OUT_DIR/cases.txt lists "<case> <input names> <output names>" one case a line; OUT_DIR/vision_cases.txt
+the same for the vision encoders (pixel_values in, written from transformers' ViT, DeiT, DINOv2 and CLIP
+vision modules). Deterministic.
 """
 import json
 import math
@@ -499,6 +501,248 @@ CASES = {
     "st-max": dict(family="bert", head="sentence", prefix="", pooling="max"),
 }
 
+# --- vision encoders (ViT, DeiT, DINOv2, CLIP vision tower) --------------------------------------
+# Plain torch written from transformers' modeling_vit / modeling_deit / modeling_dinov2 /
+# modeling_clip (eager inference): pre-norm layers over a strided-conv patch embedding.
+
+V_HIDDEN, V_LAYERS, V_HEADS, V_INTER, V_PATCH = 32, 2, 4, 37, 8
+
+VISION_LAYER_NAMES = {
+    "vit": dict(ln1="layernorm_before", q="attention.attention.query", k="attention.attention.key",
+                v="attention.attention.value", o="attention.output.dense", ln2="layernorm_after",
+                fc1="intermediate.dense", fc2="output.dense"),
+    "dinov2": dict(ln1="norm1", q="attention.attention.query", k="attention.attention.key",
+                   v="attention.attention.value", o="attention.output.dense", ln2="norm2", fc1="mlp.fc1",
+                   fc2="mlp.fc2", ls1="layer_scale1.lambda1", ls2="layer_scale2.lambda1"),
+    "clip": dict(ln1="layer_norm1", q="self_attn.q_proj", k="self_attn.k_proj", v="self_attn.v_proj",
+                 o="self_attn.out_proj", ln2="layer_norm2", fc1="mlp.fc1", fc2="mlp.fc2"),
+}
+VISION_LAYER_NAMES["deit"] = VISION_LAYER_NAMES["vit"]
+
+
+def vision_config(case):
+    arch = case["arch"]
+    cfg = {"hidden_size": V_HIDDEN, "num_hidden_layers": V_LAYERS, "num_attention_heads": V_HEADS,
+           "image_size": case.get("image_size", 32), "patch_size": V_PATCH, "num_channels": 3,
+           "hidden_act": case.get("act", "quick_gelu" if arch == "clip" else "gelu"),
+           "layer_norm_eps": case.get("eps", 1e-5 if arch == "clip" else 1e-12)}
+    if arch == "dinov2":
+        cfg.update(model_type="dinov2", mlp_ratio=case.get("mlp_ratio", 4), layerscale_value=1.0, qkv_bias=True,
+                   layer_norm_eps=1e-6)
+    else:
+        cfg["intermediate_size"] = V_INTER
+    if arch in ("vit", "deit"):
+        cfg.update(model_type=arch, qkv_bias=case.get("qkv_bias", True))
+    if arch == "clip":
+        cfg.update(model_type="clip_vision_model", projection_dim=24)
+    cfg["architectures"] = [case["cls"]]
+    if case.get("labels"):
+        cfg["id2label"] = {str(i): "class%d" % i for i in range(case["labels"])}
+        cfg["label2id"] = {"class%d" % i: i for i in range(case["labels"])}
+    return cfg
+
+
+def vision_weights(gen, case, cfg):
+    arch, p, H = case["arch"], case["prefix"], cfg["hidden_size"]
+    inter = int(H * cfg["mlp_ratio"]) if arch == "dinov2" else cfg["intermediate_size"]
+    grid = cfg["image_size"] // cfg["patch_size"]
+    w = {}
+
+    def lin(name, out_f, in_f, bias=True):
+        w[name + ".weight"] = torch.randn(out_f, in_f, generator=gen) * 0.2
+        if bias:
+            w[name + ".bias"] = torch.randn(out_f, generator=gen) * 0.1
+
+    def ln(name):
+        w[name + ".weight"] = 1.0 + torch.randn(H, generator=gen) * 0.1
+        w[name + ".bias"] = torch.randn(H, generator=gen) * 0.1
+
+    P, C = cfg["patch_size"], cfg["num_channels"]
+    if arch == "clip":
+        w[p + "embeddings.class_embedding"] = torch.randn(H, generator=gen) * 0.5
+        w[p + "embeddings.patch_embedding.weight"] = torch.randn(H, C, P, P, generator=gen) * 0.1
+        w[p + "embeddings.position_embedding.weight"] = torch.randn(grid * grid + 1, H, generator=gen) * 0.5
+        ln(p + "pre_layrnorm")
+        layer = p + "encoder.layers.%d."
+    else:
+        tokens = 2 if arch == "deit" else 1
+        w[p + "embeddings.cls_token"] = torch.randn(1, 1, H, generator=gen) * 0.5
+        if arch == "deit":
+            w[p + "embeddings.distillation_token"] = torch.randn(1, 1, H, generator=gen) * 0.5
+        if arch == "dinov2":
+            w[p + "embeddings.mask_token"] = torch.zeros(1, H)
+        w[p + "embeddings.position_embeddings"] = torch.randn(1, grid * grid + tokens, H, generator=gen) * 0.5
+        w[p + "embeddings.patch_embeddings.projection.weight"] = torch.randn(H, C, P, P, generator=gen) * 0.1
+        w[p + "embeddings.patch_embeddings.projection.bias"] = torch.randn(H, generator=gen) * 0.1
+        layer = p + "encoder.layer.%d."
+    names = VISION_LAYER_NAMES[arch]
+    qkv_bias = cfg.get("qkv_bias", True)
+    for i in range(cfg["num_hidden_layers"]):
+        lp = layer % i
+        ln(lp + names["ln1"])
+        for k in ("q", "k", "v"):
+            lin(lp + names[k], H, H, qkv_bias)
+        lin(lp + names["o"], H, H)
+        ln(lp + names["ln2"])
+        lin(lp + names["fc1"], inter, H)
+        lin(lp + names["fc2"], H, inter)
+        if arch == "dinov2":
+            w[lp + names["ls1"]] = 1.0 + torch.randn(H, generator=gen) * 0.3
+            w[lp + names["ls2"]] = 1.0 + torch.randn(H, generator=gen) * 0.3
+    if arch == "clip":
+        ln(p + "post_layernorm")
+        if case["head"] == "projection":
+            lin("visual_projection", cfg["projection_dim"], H, bias=False)
+    else:
+        ln(p + "layernorm")
+        if case["head"] == "base" and arch != "dinov2":
+            lin(p + "pooler.dense", H, H)
+    labels = case.get("labels", 0)
+    if case["head"] == "classification":
+        lin("classifier", labels, 2 * H if arch == "dinov2" else H)
+    if case["head"] == "teacher":
+        lin("cls_classifier", labels, H)
+        lin("distillation_classifier", labels, H)
+    return w
+
+
+def vision_forward(w, cfg, case, pixels):
+    arch, p, H = case["arch"], case["prefix"], cfg["hidden_size"]
+    nh, P = cfg["num_attention_heads"], cfg["patch_size"]
+    act = ACTS[cfg["hidden_act"]]
+    eps = cfg["layer_norm_eps"]
+    B, _, height, width = pixels.shape
+    if arch == "clip":
+        x = torch.nn.functional.conv2d(pixels, w[p + "embeddings.patch_embedding.weight"], stride=P)
+    else:
+        x = torch.nn.functional.conv2d(pixels, w[p + "embeddings.patch_embeddings.projection.weight"],
+                                       w[p + "embeddings.patch_embeddings.projection.bias"], stride=P)
+    x = x.flatten(2).transpose(1, 2)
+    if arch == "clip":
+        toks = [w[p + "embeddings.class_embedding"].expand(B, 1, -1)]
+        pos = w[p + "embeddings.position_embedding.weight"].unsqueeze(0)
+    else:
+        toks = [w[p + "embeddings.cls_token"].expand(B, -1, -1)]
+        if arch == "deit":
+            toks.append(w[p + "embeddings.distillation_token"].expand(B, -1, -1))
+        pos = w[p + "embeddings.position_embeddings"]
+    x = torch.cat(toks + [x], dim=1)
+    if arch == "dinov2":
+        n_patches, n_pos = x.shape[1] - 1, pos.shape[1] - 1
+        if not (n_patches == n_pos and height == width):
+            side = int(n_pos ** 0.5)
+            grid = pos[:, 1:].reshape(1, side, side, H).permute(0, 3, 1, 2)
+            grid = torch.nn.functional.interpolate(grid, size=(height // P, width // P), mode="bicubic",
+                                                   align_corners=False)
+            pos = torch.cat([pos[:, :1], grid.permute(0, 2, 3, 1).reshape(1, -1, H)], dim=1)
+    x = x + pos
+    if arch == "clip":
+        x = layer_norm(w, p + "pre_layrnorm", x, eps)
+    names = VISION_LAYER_NAMES[arch]
+    layer = p + ("encoder.layers.%d." if arch == "clip" else "encoder.layer.%d.")
+
+    def lin(name, t):
+        out = t @ w[name + ".weight"].T
+        return out + w[name + ".bias"] if name + ".bias" in w else out
+
+    for i in range(cfg["num_hidden_layers"]):
+        lp = layer % i
+        h = layer_norm(w, lp + names["ln1"], x, eps)
+        q, k, v = (lin(lp + names[n], h).view(B, -1, nh, H // nh).transpose(1, 2) for n in ("q", "k", "v"))
+        probs = torch.softmax(q @ k.transpose(-1, -2) * (H // nh) ** -0.5, dim=-1)
+        a = lin(lp + names["o"], (probs @ v).transpose(1, 2).reshape(B, -1, H))
+        if arch == "dinov2":
+            a = a * w[lp + names["ls1"]]
+        x = x + a
+        m = lin(lp + names["fc2"], act(lin(lp + names["fc1"], layer_norm(w, lp + names["ln2"], x, eps))))
+        if arch == "dinov2":
+            m = m * w[lp + names["ls2"]]
+        x = x + m
+    if arch == "clip":
+        pooled = layer_norm(w, p + "post_layernorm", x[:, 0], eps)
+        if case["head"] == "projection":
+            return {"image_embeds": pooled @ w["visual_projection.weight"].T, "last_hidden_state": x}
+        return {"last_hidden_state": x, "pooler_output": pooled}
+    x = layer_norm(w, p + "layernorm", x, eps)
+    if case["head"] == "base":
+        if arch == "dinov2":
+            return {"last_hidden_state": x, "pooler_output": x[:, 0]}
+        return {"last_hidden_state": x, "pooler_output": torch.tanh(lin(p + "pooler.dense", x[:, 0]))}
+    if case["head"] == "teacher":
+        return {"logits": (lin("cls_classifier", x[:, 0]) + lin("distillation_classifier", x[:, 1])) / 2}
+    if arch == "dinov2":
+        return {"logits": lin("classifier", torch.cat([x[:, 0], x[:, 1:].mean(dim=1)], dim=1))}
+    return {"logits": lin("classifier", x[:, 0])}
+
+
+def make_vision_case(root, name, case, gen):
+    folder = os.path.join(root, name)
+    os.makedirs(folder, exist_ok=True)
+    cfg = vision_config(case)
+    with open(os.path.join(folder, "config.json"), "w") as f:
+        json.dump(cfg, f, indent=1)
+    if case.get("processor"):
+        with open(os.path.join(folder, "preprocessor_config.json"), "w") as f:
+            json.dump(case["processor"], f, indent=1)
+    w = vision_weights(gen, case, cfg)
+    storage = case.get("dtype", torch.float32)
+    stored = {k: v.to(storage) for k, v in w.items()}
+    write_safetensors(os.path.join(folder, "model.safetensors"), stored)
+    ref_w = {k: v.float() for k, v in stored.items()}
+    height, width = case.get("export_size", (cfg["image_size"], cfg["image_size"]))
+    outputs = None
+    for bname, batch in (("b1", 1), ("b3", 3)):
+        pixels = torch.randn(batch, 3, height, width, generator=gen)
+        outs = vision_forward(ref_w, cfg, case, pixels)
+        outputs = list(outs)
+        d = os.path.join(folder, "reference", bname)
+        os.makedirs(d, exist_ok=True)
+        write_array(os.path.join(d, "pixel_values.bin"), pixels.numpy())
+        for n, t in outs.items():
+            write_array(os.path.join(d, n + ".bin"), t.float().numpy())
+    return "%s %s %s" % (name, "pixel_values", ",".join(outputs))
+
+
+VISION_CASES = {
+    "vit-base": dict(arch="vit", cls="ViTModel", head="base", prefix=""),
+    "vit-imgcls": dict(arch="vit", cls="ViTForImageClassification", head="classification", prefix="vit.", labels=5,
+                       act="gelu_new",
+                       processor={"image_processor_type": "ViTImageProcessor", "do_resize": True,
+                                  "size": {"height": 32, "width": 32}, "image_mean": [0.5, 0.5, 0.5],
+                                  "image_std": [0.5, 0.5, 0.5]}),
+    "vit-noqkvbias-bf16": dict(arch="vit", cls="ViTForImageClassification", head="classification", prefix="vit.",
+                               labels=3, qkv_bias=False, dtype=torch.bfloat16),
+    "deit-base": dict(arch="deit", cls="DeiTModel", head="base", prefix=""),
+    "deit-imgcls": dict(arch="deit", cls="DeiTForImageClassification", head="classification", prefix="deit.",
+                        labels=4),
+    "deit-teacher": dict(arch="deit", cls="DeiTForImageClassificationWithTeacher", head="teacher", prefix="deit.",
+                         labels=4),
+    # image_size 48 (a 6x6 grid) exported at the processor's 32x32 crop: interpolated position embeddings.
+    "dinov2-base": dict(arch="dinov2", cls="Dinov2Model", head="base", prefix="", image_size=48, export_size=(32, 32),
+                        processor={"image_processor_type": "BitImageProcessor", "do_resize": True,
+                                   "size": {"shortest_edge": 40}, "do_center_crop": True,
+                                   "crop_size": {"height": 32, "width": 32}}),
+    # A non-square crop (5x3 patches from a 4x4 grid).
+    "dinov2-imgcls": dict(arch="dinov2", cls="Dinov2ForImageClassification", head="classification", prefix="dinov2.",
+                          labels=3, export_size=(40, 24),
+                          processor={"image_processor_type": "BitImageProcessor", "do_resize": True,
+                                     "size": {"shortest_edge": 40}, "do_center_crop": True,
+                                     "crop_size": {"height": 40, "width": 24}}),
+    "dinov2-native": dict(arch="dinov2", cls="Dinov2Model", head="base", prefix="", mlp_ratio=2),
+    "clip-vision-base": dict(arch="clip", cls="CLIPVisionModel", head="base", prefix="vision_model."),
+    "clip-vision-proj": dict(arch="clip", cls="CLIPVisionModelWithProjection", head="projection",
+                             prefix="vision_model.", act="gelu"),
+}
+
+
+def make_vision_cases(root):
+    """The vision cases, seeded apart from the text cases; returns their cases.txt lines."""
+    lines = []
+    for i, (name, case) in enumerate(sorted(VISION_CASES.items())):
+        gen = torch.Generator().manual_seed(5000 + i)
+        lines.append(make_vision_case(root, name, case, gen))
+    return lines
+
 
 def main():
     root = sys.argv[1]
@@ -518,6 +762,8 @@ def main():
         f.write(b"not read: modelkit never unpickles")
     with open(os.path.join(root, "cases.txt"), "w") as f:
         f.write("\n".join(lines) + "\n")
+    with open(os.path.join(root, "vision_cases.txt"), "w") as f:
+        f.write("\n".join(make_vision_cases(root)) + "\n")
 
 
 if __name__ == "__main__":
