@@ -178,13 +178,15 @@ quantization model-types' -- "$cur"))
         --format) COMPREPLY=($(compgen -W 'json table' -- "$cur")); return 0 ;;
       esac ;;
     export)
-      options='-m --model --task -o --output --opset --random-weights --seed --force --format -h --help'
+      options='-m --model --task -o --output --opset --random-weights --seed --input-shape --force --format -h
+--help'
       case "$prev" in
         -m|--model) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
         --task) COMPREPLY=($(compgen -W "$_modelkit_tasks" -- "$cur")); return 0 ;;
         -o|--output) return 0 ;;
         --opset) return 0 ;;
         --seed) return 0 ;;
+        --input-shape) return 0 ;;
         --format) COMPREPLY=($(compgen -W 'table json' -- "$cur")); return 0 ;;
       esac ;;
     build)

@@ -735,12 +735,124 @@ VISION_CASES = {
 }
 
 
+def convnext_case(root, name, case, gen):
+    """ConvNeXt from transformers' modeling_convnext: patchify conv + channels-first LayerNorm, stages of
+    depthwise 7x7 conv / LayerNorm / pointwise Linears / layer scale with a residual, stride-2 downsampling
+    between stages, pooled output the LayerNorm of the spatial mean."""
+    folder = os.path.join(root, name)
+    os.makedirs(folder, exist_ok=True)
+    sizes, depths, p = case["hidden_sizes"], case["depths"], case["prefix"]
+    cfg = {"model_type": "convnext", "architectures": [case["cls"]], "num_channels": 3, "patch_size": 4,
+           "image_size": 32, "num_stages": len(sizes), "hidden_sizes": sizes, "depths": depths,
+           "hidden_act": "gelu", "layer_norm_eps": 1e-12, "layer_scale_init_value": case.get("layer_scale", 1e-6)}
+    if case.get("labels"):
+        cfg["id2label"] = {str(i): "class%d" % i for i in range(case["labels"])}
+    with open(os.path.join(folder, "config.json"), "w") as f:
+        json.dump(cfg, f, indent=1)
+    w = {}
+
+    def conv(name, out_c, in_c, k):
+        w[name + ".weight"] = torch.randn(out_c, in_c, k, k, generator=gen) * 0.2
+        w[name + ".bias"] = torch.randn(out_c, generator=gen) * 0.1
+
+    def norm(name, size):
+        w[name + ".weight"] = 1.0 + torch.randn(size, generator=gen) * 0.1
+        w[name + ".bias"] = torch.randn(size, generator=gen) * 0.1
+
+    def lin(name, out_f, in_f):
+        w[name + ".weight"] = torch.randn(out_f, in_f, generator=gen) * 0.2
+        w[name + ".bias"] = torch.randn(out_f, generator=gen) * 0.1
+
+    conv(p + "embeddings.patch_embeddings", sizes[0], 3, 4)
+    norm(p + "embeddings.layernorm", sizes[0])
+    prev = sizes[0]
+    for s, (C, depth) in enumerate(zip(sizes, depths)):
+        st = p + "encoder.stages.%d." % s
+        if s > 0:
+            norm(st + "downsampling_layer.0", prev)
+            conv(st + "downsampling_layer.1", C, prev, 2)
+        for j in range(depth):
+            lp = st + "layers.%d." % j
+            w[lp + "dwconv.weight"] = torch.randn(C, 1, 7, 7, generator=gen) * 0.2
+            w[lp + "dwconv.bias"] = torch.randn(C, generator=gen) * 0.1
+            norm(lp + "layernorm", C)
+            lin(lp + "pwconv1", 4 * C, C)
+            lin(lp + "pwconv2", C, 4 * C)
+            if cfg["layer_scale_init_value"] > 0:
+                w[lp + "layer_scale_parameter"] = 1.0 + torch.randn(C, generator=gen) * 0.3
+        prev = C
+    norm(p + "layernorm", sizes[-1])
+    if case.get("labels"):
+        lin("classifier", case["labels"], sizes[-1])
+    write_safetensors(os.path.join(folder, "model.safetensors"), w)
+    if case.get("processor"):
+        with open(os.path.join(folder, "preprocessor_config.json"), "w") as f:
+            json.dump(case["processor"], f, indent=1)
+    F = torch.nn.functional
+
+    def cf_norm(name, x):  # channels_first, eps 1e-6, as ConvNextLayerNorm computes it
+        u = x.mean(1, keepdim=True)
+        v = (x - u).pow(2).mean(1, keepdim=True)
+        x = (x - u) / torch.sqrt(v + 1e-6)
+        return w[name + ".weight"][:, None, None] * x + w[name + ".bias"][:, None, None]
+
+    def forward(pixels):
+        x = F.conv2d(pixels, w[p + "embeddings.patch_embeddings.weight"], w[p + "embeddings.patch_embeddings.bias"],
+                     stride=4)
+        x = cf_norm(p + "embeddings.layernorm", x)
+        for s, (C, depth) in enumerate(zip(sizes, depths)):
+            st = p + "encoder.stages.%d." % s
+            if s > 0:
+                x = cf_norm(st + "downsampling_layer.0", x)
+                x = F.conv2d(x, w[st + "downsampling_layer.1.weight"], w[st + "downsampling_layer.1.bias"], stride=2)
+            for j in range(depth):
+                lp = st + "layers.%d." % j
+                y = F.conv2d(x, w[lp + "dwconv.weight"], w[lp + "dwconv.bias"], padding=3, groups=C)
+                y = y.permute(0, 2, 3, 1)
+                y = layer_norm(w, lp + "layernorm", y, 1e-6)
+                y = ACTS["gelu"](linear(w, lp + "pwconv1", y))
+                y = linear(w, lp + "pwconv2", y)
+                if cfg["layer_scale_init_value"] > 0:
+                    y = w[lp + "layer_scale_parameter"] * y
+                x = x + y.permute(0, 3, 1, 2)
+        pooled = layer_norm(w, p + "layernorm", x.mean([-2, -1]), cfg["layer_norm_eps"])
+        if case.get("labels"):
+            return {"logits": linear(w, "classifier", pooled)}
+        return {"last_hidden_state": x, "pooler_output": pooled}
+
+    height, width = case.get("export_size", (32, 32))
+    outputs = None
+    for bname, batch in (("b1", 1), ("b3", 3)):
+        pixels = torch.randn(batch, 3, height, width, generator=gen)
+        outs = forward(pixels)
+        outputs = list(outs)
+        d = os.path.join(folder, "reference", bname)
+        os.makedirs(d, exist_ok=True)
+        write_array(os.path.join(d, "pixel_values.bin"), pixels.numpy())
+        for n, t in outs.items():
+            write_array(os.path.join(d, n + ".bin"), t.float().numpy())
+    return "%s %s %s" % (name, "pixel_values", ",".join(outputs))
+
+
+CONVNEXT_CASES = {
+    "convnext-base": dict(cls="ConvNextModel", prefix="", hidden_sizes=[8, 16], depths=[1, 2]),
+    # ConvNeXt's processor: shortest edge int(40 / crop_pct) then a 40x40 crop; no layer scale.
+    "convnext-imgcls": dict(cls="ConvNextForImageClassification", prefix="convnext.", hidden_sizes=[8, 12, 16],
+                            depths=[2, 1, 1], labels=4, layer_scale=0.0, export_size=(40, 40),
+                            processor={"image_processor_type": "ConvNextImageProcessor", "do_resize": True,
+                                       "size": {"shortest_edge": 40}, "crop_pct": 0.875, "resample": 3}),
+}
+
+
 def make_vision_cases(root):
     """The vision cases, seeded apart from the text cases; returns their cases.txt lines."""
     lines = []
     for i, (name, case) in enumerate(sorted(VISION_CASES.items())):
         gen = torch.Generator().manual_seed(5000 + i)
         lines.append(make_vision_case(root, name, case, gen))
+    for i, (name, case) in enumerate(sorted(CONVNEXT_CASES.items())):
+        gen = torch.Generator().manual_seed(6000 + i)
+        lines.append(convnext_case(root, name, case, gen))
     return lines
 
 

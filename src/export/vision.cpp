@@ -95,6 +95,7 @@ const VisionNames& names_of(VisionArch arch) {
     case VisionArch::deit: return kDeitNames;
     case VisionArch::dinov2: return kDinov2Names;
     case VisionArch::clip: return kClipNames;
+    case VisionArch::convnext: break;  // convnext.cpp
   }
   return kVitNames;
 }
@@ -386,8 +387,10 @@ class VisionGraph {
   std::string prefix_;
 };
 
+}  // namespace
+
 // The export size: an explicit one, else the processor's fixed output, else config.json's image_size.
-Result<ImageSize> export_size(const fs::path& folder, const VisionConfig& c, std::optional<ImageSize> size,
+Result<ImageSize> vision_export_size(const fs::path& folder, std::int64_t image_size, std::optional<ImageSize> size,
                               std::string* from) {
   if (size) {
     *from = "--input-shape";
@@ -398,16 +401,14 @@ Result<ImageSize> export_size(const fs::path& folder, const VisionConfig& c, std
   if (!folder.empty() && fs::is_regular_file(processor, ec)) {
     MODELKIT_TRY(auto p, image::ImageProcessorConfig::from_file(processor));
     if (p.has_fixed_output()) {
-      auto hw = p.output_size(c.image_size, c.image_size);
+      auto hw = p.output_size(static_cast<int>(image_size), static_cast<int>(image_size));
       *from = "preprocessor_config.json";
       return ImageSize{hw[0], hw[1]};
     }
   }
   *from = "config.json's image_size";
-  return ImageSize{c.image_size, c.image_size};
+  return ImageSize{image_size, image_size};
 }
-
-}  // namespace
 
 // --- tables, plan --------------------------------------------------------------------------
 
@@ -427,6 +428,9 @@ const std::vector<VisionFamily>& vision_families() {
       {"clip_vision_model", VisionArch::clip,
        {{"CLIPVisionModel", VisionHead::base}, {"CLIPVisionModelWithProjection", VisionHead::with_projection}},
        {"vision_model."}},
+      {"convnext", VisionArch::convnext,
+       {{"ConvNextModel", VisionHead::base}, {"ConvNextForImageClassification", VisionHead::image_classification}},
+       {"convnext.", ""}},
   };
   return table;
 }
@@ -518,9 +522,10 @@ Result<void> build_vision(GraphBuilder& g, const VisionPlan& plan, std::string_v
                           const fs::path& folder, std::unique_ptr<WeightSource>& source, RandomWeights* random,
                           std::optional<ImageSize> size) {
   const VisionFamily& f = *plan.family;
+  if (f.arch == VisionArch::convnext) return build_convnext(g, plan, config_json, folder, *source, random, size);
   MODELKIT_TRY(auto c, read_config(config_json, f.arch));
   std::string size_from;
-  MODELKIT_TRY(auto hw, export_size(folder, c, size, &size_from));
+  MODELKIT_TRY(auto hw, vision_export_size(folder, c.image_size, size, &size_from));
   const auto H = c.hidden_size, P = c.patch_size;
   if (hw.height < P || hw.width < P || hw.height > (1 << 14) || hw.width > (1 << 14))
     return failure("export image size " + std::to_string(hw.height) + "x" + std::to_string(hw.width) + " (from " +

@@ -27,7 +27,7 @@ enum class VisionHead {
 };
 
 // How the backbone is put together.
-enum class VisionArch { vit, deit, dinov2, clip };
+enum class VisionArch { vit, deit, dinov2, clip, convnext };
 
 struct VisionClass {
   std::string_view name;  // "ViTForImageClassification"
@@ -66,6 +66,16 @@ struct ImageSize {
 [[nodiscard]] Result<void> build_vision(GraphBuilder& g, const VisionPlan& plan, std::string_view config_json,
                                         const std::filesystem::path& folder, std::unique_ptr<WeightSource>& source,
                                         RandomWeights* random, std::optional<ImageSize> size = std::nullopt);
+
+// The export size: `size` when given, else the processor's fixed output size, else image_size; `from`
+// says which (for messages).
+[[nodiscard]] Result<ImageSize> vision_export_size(const std::filesystem::path& folder, std::int64_t image_size,
+                                                   std::optional<ImageSize> size, std::string* from);
+
+// ConvNeXt (convnext.cpp): a convolutional backbone, built by build_vision for VisionArch::convnext.
+[[nodiscard]] Result<void> build_convnext(GraphBuilder& g, const VisionPlan& plan, std::string_view config_json,
+                                          const std::filesystem::path& folder, const WeightSource& source,
+                                          RandomWeights* random, std::optional<ImageSize> size);
 
 // torch's interpolate(mode="bicubic", align_corners=False, antialias=False) to an output size, on
 // `channels` planes of in_h x in_w (row-major) -> out_h x out_w: cubic convolution with a = -0.75,

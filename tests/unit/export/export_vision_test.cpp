@@ -31,7 +31,8 @@ constexpr float kParityTolerance = 1e-4f;
 
 const std::vector<std::string> kVisionCases = {
     "clip-vision-base", "clip-vision-proj", "deit-base",  "deit-imgcls", "deit-teacher",       "dinov2-base",
-    "dinov2-imgcls",    "dinov2-native",    "vit-base",   "vit-imgcls",  "vit-noqkvbias-bf16",
+    "dinov2-imgcls",    "dinov2-native",    "vit-base",   "vit-imgcls",  "vit-noqkvbias-bf16", "convnext-base",
+    "convnext-imgcls",
 };
 
 Tensor read_array(const fs::path& path, const std::string& name) {
@@ -236,7 +237,9 @@ std::string shrink(std::string text) {
                                                                {"intermediate_size", "37"},
                                                                {"projection_dim", "24"}})
     text = std::regex_replace(text, std::regex("\"" + key + "\"\\s*:\\s*[0-9]+"), "\"" + key + "\": " + value);
-  return text;
+  // ConvNeXt's four stage widths (the depths are kept).
+  return std::regex_replace(text, std::regex("\"hidden_sizes\"\\s*:\\s*\\[[^\\]]*\\]"),
+                            "\"hidden_sizes\": [8, 16, 24, 32]");
 }
 
 TEST(ExportVisionConfigs, EveryFamilyConfigExportsWithRandomWeightsAndRuns) {
@@ -283,7 +286,7 @@ TEST(ExportVisionConfigs, EveryFamilyConfigExportsWithRandomWeightsAndRuns) {
     else EXPECT_EQ(names.front(), result->head == "with-projection" ? "image_embeds" : "last_hidden_state") << task;
     ++exported;
   }
-  EXPECT_GE(exported, 6);  // four ViT, a DINOv2 and a CLIP vision tower in the set
+  EXPECT_GE(exported, 7);  // four ViT, a DINOv2, a CLIP vision tower and a ConvNeXt in the set
 }
 
 }  // namespace
