@@ -844,6 +844,104 @@ CONVNEXT_CASES = {
 }
 
 
+def resnet_case(root, name, case, gen):
+    """ResNet from transformers' modeling_resnet, BatchNorm in inference mode (running statistics)."""
+    folder = os.path.join(root, name)
+    os.makedirs(folder, exist_ok=True)
+    sizes, depths, p, kind = case["hidden_sizes"], case["depths"], case["prefix"], case["layer_type"]
+    cfg = {"model_type": "resnet", "architectures": [case["cls"]], "num_channels": 3, "embedding_size": 8,
+           "hidden_sizes": sizes, "depths": depths, "layer_type": kind, "hidden_act": "relu",
+           "downsample_in_first_stage": case.get("first_stage", False),
+           "downsample_in_bottleneck": case.get("in_bottleneck", False)}
+    if case.get("labels"):
+        cfg["id2label"] = {str(i): "class%d" % i for i in range(case["labels"])}
+    with open(os.path.join(folder, "config.json"), "w") as f:
+        json.dump(cfg, f, indent=1)
+    w = {}
+    F = torch.nn.functional
+
+    def conv_bn(name, out_c, in_c, k):
+        w[name + ".convolution.weight"] = torch.randn(out_c, in_c, k, k, generator=gen) * (1.5 / (in_c * k * k)) ** 0.5
+        w[name + ".normalization.weight"] = 1.0 + torch.randn(out_c, generator=gen) * 0.2
+        w[name + ".normalization.bias"] = torch.randn(out_c, generator=gen) * 0.1
+        w[name + ".normalization.running_mean"] = torch.randn(out_c, generator=gen) * 0.1
+        w[name + ".normalization.running_var"] = 0.5 + torch.rand(out_c, generator=gen)
+        w[name + ".normalization.num_batches_tracked"] = torch.tensor(7)
+
+    def run_conv_bn(name, x, stride, k, act=True):
+        y = F.conv2d(x, w[name + ".convolution.weight"], stride=stride, padding=k // 2)
+        y = F.batch_norm(y, w[name + ".normalization.running_mean"], w[name + ".normalization.running_var"],
+                         w[name + ".normalization.weight"], w[name + ".normalization.bias"], False, 0.0, 1e-5)
+        return torch.relu(y) if act else y
+
+    conv_bn(p + "embedder.embedder", 8, 3, 7)
+    plan = []
+    prev = 8
+    for s, (out, depth) in enumerate(zip(sizes, depths)):
+        stride = 2 if s > 0 or cfg["downsample_in_first_stage"] else 1
+        for j in range(depth):
+            base = p + "encoder.stages.%d.layers.%d." % (s, j)
+            cin, st = (prev, stride) if j == 0 else (out, 1)
+            if cin != out or st != 1:
+                conv_bn(base + "shortcut", out, cin, 1)
+            if kind == "basic":
+                conv_bn(base + "layer.0", out, cin, 3)
+                conv_bn(base + "layer.1", out, out, 3)
+            else:
+                r = out // 4
+                conv_bn(base + "layer.0", r, cin, 1)
+                conv_bn(base + "layer.1", r, r, 3)
+                conv_bn(base + "layer.2", out, r, 1)
+            plan.append((base, cin, out, st))
+        prev = out
+    if case.get("labels"):
+        w["classifier.1.weight"] = torch.randn(case["labels"], sizes[-1], generator=gen) * 0.2
+        w["classifier.1.bias"] = torch.randn(case["labels"], generator=gen) * 0.1
+    write_safetensors(os.path.join(folder, "model.safetensors"), w)
+    # ResNet's processor (ConvNeXt's recipe) gives the export size: config.json has no image_size.
+    with open(os.path.join(folder, "preprocessor_config.json"), "w") as f:
+        json.dump({"image_processor_type": "ConvNextImageProcessor", "do_resize": True, "size": {"shortest_edge": 32},
+                   "crop_pct": 0.875, "resample": 3}, f, indent=1)
+    dib = cfg["downsample_in_bottleneck"]
+
+    def forward(pixels):
+        x = run_conv_bn(p + "embedder.embedder", pixels, 2, 7)
+        x = F.max_pool2d(x, 3, 2, 1)
+        for base, cin, out, st in plan:
+            res = run_conv_bn(base + "shortcut", x, st, 1, act=False) if (cin != out or st != 1) else x
+            if kind == "basic":
+                y = run_conv_bn(base + "layer.1", run_conv_bn(base + "layer.0", x, st, 3), 1, 3, act=False)
+            else:
+                y = run_conv_bn(base + "layer.0", x, st if dib else 1, 1)
+                y = run_conv_bn(base + "layer.1", y, 1 if dib else st, 3)
+                y = run_conv_bn(base + "layer.2", y, 1, 1, act=False)
+            x = torch.relu(y + res)
+        pooled = x.mean([-2, -1], keepdim=True)
+        if case.get("labels"):
+            return {"logits": linear(w, "classifier.1", pooled.flatten(1))}
+        return {"last_hidden_state": x, "pooler_output": pooled}
+
+    outputs = None
+    for bname, batch in (("b1", 1), ("b3", 3)):
+        pixels = torch.randn(batch, 3, 32, 32, generator=gen)
+        outs = forward(pixels)
+        outputs = list(outs)
+        d = os.path.join(folder, "reference", bname)
+        os.makedirs(d, exist_ok=True)
+        write_array(os.path.join(d, "pixel_values.bin"), pixels.numpy())
+        for n, t in outs.items():
+            write_array(os.path.join(d, n + ".bin"), t.float().numpy())
+    return "%s %s %s" % (name, "pixel_values", ",".join(outputs))
+
+
+RESNET_CASES = {
+    "resnet-basic": dict(cls="ResNetModel", prefix="", layer_type="basic", hidden_sizes=[8, 16], depths=[2, 1]),
+    "resnet-bottleneck": dict(cls="ResNetForImageClassification", prefix="resnet.", layer_type="bottleneck",
+                              hidden_sizes=[16, 32, 32], depths=[1, 2, 1], labels=5, first_stage=True,
+                              in_bottleneck=True),
+}
+
+
 def make_vision_cases(root):
     """The vision cases, seeded apart from the text cases; returns their cases.txt lines."""
     lines = []
@@ -853,6 +951,9 @@ def make_vision_cases(root):
     for i, (name, case) in enumerate(sorted(CONVNEXT_CASES.items())):
         gen = torch.Generator().manual_seed(6000 + i)
         lines.append(convnext_case(root, name, case, gen))
+    for i, (name, case) in enumerate(sorted(RESNET_CASES.items())):
+        gen = torch.Generator().manual_seed(7000 + i)
+        lines.append(resnet_case(root, name, case, gen))
     return lines
 
 

@@ -95,7 +95,8 @@ const VisionNames& names_of(VisionArch arch) {
     case VisionArch::deit: return kDeitNames;
     case VisionArch::dinov2: return kDinov2Names;
     case VisionArch::clip: return kClipNames;
-    case VisionArch::convnext: break;  // convnext.cpp
+    case VisionArch::convnext:  // convnext.cpp
+    case VisionArch::resnet: break;  // resnet.cpp
   }
   return kVitNames;
 }
@@ -204,46 +205,6 @@ Result<VisionConfig> read_config(std::string_view text, VisionArch arch) {
 }
 
 // --- derived weights -------------------------------------------------------------------------
-
-// A source that answers for tensors computed at export time from the checkpoint's own (read
-// through the wrapped source), and passes every other name through.
-class DerivedWeights final : public WeightSource {
- public:
-  struct Derived {
-    std::vector<std::int64_t> shape;
-    std::vector<std::pair<std::string, std::int64_t>> inputs;  // name, element count
-    std::function<void(const std::vector<std::vector<float>>&, std::span<float>)> compute;
-  };
-  explicit DerivedWeights(std::unique_ptr<WeightSource> base) : base_(std::move(base)) {}
-  void add(const std::string& name, Derived d) { derived_[name] = std::move(d); }
-
-  std::optional<TensorInfo> find(const std::string& name) const override {
-    auto it = derived_.find(name);
-    if (it == derived_.end()) return base_->find(name);
-    return TensorInfo{"F32", it->second.shape};
-  }
-  Result<void> read(const std::string& name, Init init, std::span<float> out) const override {
-    auto it = derived_.find(name);
-    if (it == derived_.end()) return base_->read(name, init, out);
-    std::vector<std::vector<float>> inputs;
-    for (const auto& [input, count] : it->second.inputs) {
-      inputs.emplace_back(static_cast<std::size_t>(count));
-      MODELKIT_TRY_VOID(base_->read(input, Init::normal, inputs.back()));
-    }
-    it->second.compute(inputs, out);
-    return {};
-  }
-  Result<bool> write_f32(const std::string& name,
-                         const std::function<Result<void>(const void*, std::size_t)>& sink) const override {
-    if (derived_.count(name)) return false;
-    return base_->write_f32(name, sink);
-  }
-  WeightsSummary summary() const override { return base_->summary(); }
-
- private:
-  std::unique_ptr<WeightSource> base_;
-  std::map<std::string, Derived> derived_;
-};
 
 // --- the graph -------------------------------------------------------------------------------
 
@@ -431,6 +392,9 @@ const std::vector<VisionFamily>& vision_families() {
       {"convnext", VisionArch::convnext,
        {{"ConvNextModel", VisionHead::base}, {"ConvNextForImageClassification", VisionHead::image_classification}},
        {"convnext.", ""}},
+      {"resnet", VisionArch::resnet,
+       {{"ResNetModel", VisionHead::base}, {"ResNetForImageClassification", VisionHead::image_classification}},
+       {"resnet.", ""}},
   };
   return table;
 }
@@ -516,6 +480,48 @@ std::vector<float> resize_bicubic(const std::vector<float>& in, std::int64_t cha
   return out;
 }
 
+// --- derived weights -------------------------------------------------------------------------
+
+Result<void> DerivedWeights::check_inputs() const {
+  for (const auto& [name, d] : derived_)
+    for (const auto& in : d.inputs) {
+      auto info = base_->find(in.name);
+      if (!info) return failure("tensor '" + in.name + "' is missing from the checkpoint's weights");
+      if (info->shape != in.shape)
+        return failure("tensor '" + in.name + "' has shape " + shape_text(info->shape) + ", config.json calls for " +
+                       shape_text(in.shape));
+      if (!convertible_dtype(info->dtype))
+        return failure("tensor '" + in.name + "' has dtype " + info->dtype + "; export reads F32, F16 and BF16 weights");
+    }
+  return {};
+}
+
+std::optional<TensorInfo> DerivedWeights::find(const std::string& name) const {
+  auto it = derived_.find(name);
+  if (it == derived_.end()) return base_->find(name);
+  return TensorInfo{"F32", it->second.shape};
+}
+
+Result<void> DerivedWeights::read(const std::string& name, Init init, std::span<float> out) const {
+  auto it = derived_.find(name);
+  if (it == derived_.end()) return base_->read(name, init, out);
+  std::vector<std::vector<float>> inputs;
+  for (const auto& in : it->second.inputs) {
+    std::size_t count = 1;
+    for (auto dim : in.shape) count *= static_cast<std::size_t>(dim);
+    inputs.emplace_back(count);
+    MODELKIT_TRY_VOID(base_->read(in.name, in.init, inputs.back()));
+  }
+  it->second.compute(inputs, out);
+  return {};
+}
+
+Result<bool> DerivedWeights::write_f32(const std::string& name,
+                                       const std::function<Result<void>(const void*, std::size_t)>& sink) const {
+  if (derived_.count(name)) return false;
+  return base_->write_f32(name, sink);
+}
+
 // --- build ---------------------------------------------------------------------------------
 
 Result<void> build_vision(GraphBuilder& g, const VisionPlan& plan, std::string_view config_json,
@@ -523,6 +529,7 @@ Result<void> build_vision(GraphBuilder& g, const VisionPlan& plan, std::string_v
                           std::optional<ImageSize> size) {
   const VisionFamily& f = *plan.family;
   if (f.arch == VisionArch::convnext) return build_convnext(g, plan, config_json, folder, *source, random, size);
+  if (f.arch == VisionArch::resnet) return build_resnet(g, plan, config_json, folder, source, random, size);
   MODELKIT_TRY(auto c, read_config(config_json, f.arch));
   std::string size_from;
   MODELKIT_TRY(auto hw, vision_export_size(folder, c.image_size, size, &size_from));
@@ -566,7 +573,7 @@ Result<void> build_vision(GraphBuilder& g, const VisionPlan& plan, std::string_v
     auto wrapper = std::make_unique<DerivedWeights>(std::move(source));
     DerivedWeights::Derived d;
     d.shape = {1, grid_h * grid_w + 1, H};
-    d.inputs = {{pos_name, (grid * grid + 1) * H}};
+    d.inputs = {{pos_name, pos_shape, Init::normal}};
     d.compute = [=](const std::vector<std::vector<float>>& in, std::span<float> out) {
       const auto& table = in[0];  // [1 + grid*grid, H]: class token's row, then the grid row-major
       std::vector<float> planes(static_cast<std::size_t>(H * grid * grid));  // [H, grid, grid]

@@ -10,6 +10,9 @@
 
 #include <array>
 #include <filesystem>
+#include <functional>
+#include <map>
+#include <span>
 #include <memory>
 #include <optional>
 #include <string>
@@ -27,7 +30,7 @@ enum class VisionHead {
 };
 
 // How the backbone is put together.
-enum class VisionArch { vit, deit, dinov2, clip, convnext };
+enum class VisionArch { vit, deit, dinov2, clip, convnext, resnet };
 
 struct VisionClass {
   std::string_view name;  // "ViTForImageClassification"
@@ -76,6 +79,43 @@ struct ImageSize {
 [[nodiscard]] Result<void> build_convnext(GraphBuilder& g, const VisionPlan& plan, std::string_view config_json,
                                           const std::filesystem::path& folder, const WeightSource& source,
                                           RandomWeights* random, std::optional<ImageSize> size);
+
+// ResNet (resnet.cpp), BatchNorm folded into the convolutions at export time: `source` is wrapped.
+[[nodiscard]] Result<void> build_resnet(GraphBuilder& g, const VisionPlan& plan, std::string_view config_json,
+                                        const std::filesystem::path& folder, std::unique_ptr<WeightSource>& source,
+                                        RandomWeights* random, std::optional<ImageSize> size);
+
+// A source that answers for tensors computed at export time from the checkpoint's own (read through
+// the wrapped source: DINOv2's interpolated position table, ResNet's BatchNorm-folded convolutions),
+// and passes every other name through.
+class DerivedWeights final : public WeightSource {
+ public:
+  struct Input {
+    std::string name;
+    std::vector<std::int64_t> shape;
+    Init init;  // what a random source fills in
+  };
+  struct Derived {
+    std::vector<std::int64_t> shape;
+    std::vector<Input> inputs;
+    std::function<void(const std::vector<std::vector<float>>&, std::span<float>)> compute;
+  };
+  explicit DerivedWeights(std::unique_ptr<WeightSource> base) : base_(std::move(base)) {}
+  void add(const std::string& name, Derived d) { derived_[name] = std::move(d); }
+  // Every input of every derived tensor exists with its shape and a readable dtype (one-line errors
+  // naming the tensor, as check_weights gives).
+  [[nodiscard]] Result<void> check_inputs() const;
+
+  [[nodiscard]] std::optional<TensorInfo> find(const std::string& name) const override;
+  [[nodiscard]] Result<void> read(const std::string& name, Init init, std::span<float> out) const override;
+  [[nodiscard]] Result<bool> write_f32(const std::string& name,
+                                       const std::function<Result<void>(const void*, std::size_t)>& sink) const override;
+  [[nodiscard]] WeightsSummary summary() const override { return base_->summary(); }
+
+ private:
+  std::unique_ptr<WeightSource> base_;
+  std::map<std::string, Derived> derived_;
+};
 
 // torch's interpolate(mode="bicubic", align_corners=False, antialias=False) to an output size, on
 // `channels` planes of in_h x in_w (row-major) -> out_h x out_w: cubic convolution with a = -0.75,

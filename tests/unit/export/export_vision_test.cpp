@@ -32,7 +32,7 @@ constexpr float kParityTolerance = 1e-4f;
 const std::vector<std::string> kVisionCases = {
     "clip-vision-base", "clip-vision-proj", "deit-base",  "deit-imgcls", "deit-teacher",       "dinov2-base",
     "dinov2-imgcls",    "dinov2-native",    "vit-base",   "vit-imgcls",  "vit-noqkvbias-bf16", "convnext-base",
-    "convnext-imgcls",
+    "convnext-imgcls",  "resnet-basic",     "resnet-bottleneck",
 };
 
 Tensor read_array(const fs::path& path, const std::string& name) {
