@@ -942,6 +942,132 @@ RESNET_CASES = {
 }
 
 
+def clip_text_weights(gen, w, p, cfg):
+    H, V = cfg["hidden_size"], cfg["vocab_size"]
+    w[p + "embeddings.token_embedding.weight"] = torch.randn(V, H, generator=gen) * 0.5
+    w[p + "embeddings.position_embedding.weight"] = torch.randn(cfg["max_position_embeddings"], H, generator=gen) * 0.5
+    names = VISION_LAYER_NAMES["clip"]
+    for i in range(cfg["num_hidden_layers"]):
+        lp = p + "encoder.layers.%d." % i
+        for k in ("ln1", "ln2"):
+            w[lp + names[k] + ".weight"] = 1.0 + torch.randn(H, generator=gen) * 0.1
+            w[lp + names[k] + ".bias"] = torch.randn(H, generator=gen) * 0.1
+        for k, (o, i_) in (("q", (H, H)), ("k", (H, H)), ("v", (H, H)), ("o", (H, H)),
+                           ("fc1", (cfg["intermediate_size"], H)), ("fc2", (H, cfg["intermediate_size"]))):
+            w[lp + names[k] + ".weight"] = torch.randn(o, i_, generator=gen) * 0.2
+            w[lp + names[k] + ".bias"] = torch.randn(o, generator=gen) * 0.1
+    w[p + "final_layer_norm.weight"] = 1.0 + torch.randn(H, generator=gen) * 0.1
+    w[p + "final_layer_norm.bias"] = torch.randn(H, generator=gen) * 0.1
+
+
+def clip_text_forward(w, cfg, p, ids, mask):
+    """CLIPTextTransformer (eager): causal + padding masks, end-of-text pooling."""
+    H, nh = cfg["hidden_size"], cfg["num_attention_heads"]
+    B, S = ids.shape
+    act = ACTS[cfg["hidden_act"]]
+    eps = cfg["layer_norm_eps"]
+    x = w[p + "embeddings.token_embedding.weight"][ids] + w[p + "embeddings.position_embedding.weight"][:S]
+    low = torch.finfo(torch.float32).min
+    causal = torch.full((S, S), low).triu(1)
+    bias = causal[None, None] + (1.0 - mask[:, None, None, :].float()) * low
+    names = VISION_LAYER_NAMES["clip"]
+    for i in range(cfg["num_hidden_layers"]):
+        lp = p + "encoder.layers.%d." % i
+        h = layer_norm(w, lp + names["ln1"], x, eps)
+        q, k, v = (linear(w, lp + names[n], h).view(B, S, nh, H // nh).transpose(1, 2) for n in ("q", "k", "v"))
+        probs = torch.softmax(q @ k.transpose(-1, -2) * (H // nh) ** -0.5 + bias, dim=-1)
+        x = x + linear(w, lp + names["o"], (probs @ v).transpose(1, 2).reshape(B, S, H))
+        x = x + linear(w, lp + names["fc2"], act(linear(w, lp + names["fc1"], layer_norm(w, lp + names["ln2"], x, eps))))
+    x = layer_norm(w, p + "final_layer_norm", x, eps)
+    if cfg["eos_token_id"] == 2:
+        at = ids.argmax(dim=-1)
+    else:
+        at = (ids == cfg["eos_token_id"]).int().argmax(dim=-1)
+    return x, x[torch.arange(B), at]
+
+
+def clip_text_batch(gen, cfg, lengths, S):
+    """The end-of-text id after each text and as padding: eos_token_id, or with the legacy eos_token_id 2
+    the largest id (vocab-1). Other ids from 3..vocab-1 without it, so with eos_token_id 40 the largest
+    id is often not the end (pooling by argmax would be caught)."""
+    V = cfg["vocab_size"]
+    eos = V - 1 if cfg["eos_token_id"] == 2 else cfg["eos_token_id"]
+    ids = torch.full((len(lengths), S), eos, dtype=torch.int64)
+    mask = torch.zeros(len(lengths), S, dtype=torch.int64)
+    for r, n in enumerate(lengths):
+        t = torch.randint(3, V - 1, (n - 1,), generator=gen)
+        ids[r, :n - 1] = torch.where(t == eos, t + 1, t)
+        mask[r, :n] = 1
+    return ids, mask
+
+
+def clip_text_case(root, name, case, gen):
+    folder = os.path.join(root, name)
+    os.makedirs(folder, exist_ok=True)
+    V = 50
+    tcfg = {"vocab_size": V, "hidden_size": V_HIDDEN, "num_hidden_layers": V_LAYERS, "num_attention_heads": V_HEADS,
+            "intermediate_size": V_INTER, "max_position_embeddings": 12, "hidden_act": case.get("act", "quick_gelu"),
+            "layer_norm_eps": 1e-5, "eos_token_id": case["eos"], "projection_dim": 24}
+    if case["cls"] == "CLIPModel":
+        vcase = dict(arch="clip", cls="CLIPVisionModel", head="base", prefix="vision_model.")
+        vcfg = vision_config(vcase)
+        del vcfg["architectures"]
+        cfg = {"model_type": "clip", "architectures": ["CLIPModel"], "projection_dim": 24,
+               "logit_scale_init_value": 2.6592, "text_config": dict(tcfg, model_type="clip_text_model"),
+               "vision_config": dict(vcfg, projection_dim=24)}
+    else:
+        cfg = dict(tcfg, model_type="clip_text_model", architectures=[case["cls"]])
+    with open(os.path.join(folder, "config.json"), "w") as f:
+        json.dump(cfg, f, indent=1)
+    w = {}
+    clip_text_weights(gen, w, "text_model.", tcfg)
+    if case["cls"] != "CLIPTextModel":
+        w["text_projection.weight"] = torch.randn(24, V_HIDDEN, generator=gen) * 0.2
+    if case["cls"] == "CLIPModel":
+        vw = vision_weights(gen, dict(vcase, head="projection"), vcfg)
+        w.update(vw)
+        w["logit_scale"] = torch.tensor(2.6592)
+    write_safetensors(os.path.join(folder, "model.safetensors"), w)
+    inputs = ["input_ids", "attention_mask"]
+    if case["cls"] == "CLIPModel":
+        inputs = ["pixel_values"] + inputs
+    outputs = None
+    for bname, images, lengths, S in (("b1", 1, [7, 4], 7), ("b3", 3, [5, 5, 2], 6)):
+        ids, mask = clip_text_batch(gen, tcfg, lengths, S)
+        hidden, pooled = clip_text_forward(w, tcfg, "text_model.", ids, mask)
+        if case["cls"] == "CLIPTextModel":
+            outs = {"last_hidden_state": hidden, "pooler_output": pooled}
+        elif case["cls"] == "CLIPTextModelWithProjection":
+            outs = {"text_embeds": pooled @ w["text_projection.weight"].T, "last_hidden_state": hidden}
+        else:
+            pixels = torch.randn(images, 3, 32, 32, generator=gen)
+            image = vision_forward(w, vcfg, dict(vcase, head="projection"), pixels)["image_embeds"]
+            text = pooled @ w["text_projection.weight"].T
+            image = image / image.norm(p=2, dim=-1, keepdim=True)
+            text = text / text.norm(p=2, dim=-1, keepdim=True)
+            per_text = text @ image.T * w["logit_scale"].exp()
+            outs = {"logits_per_image": per_text.T, "logits_per_text": per_text, "text_embeds": text,
+                    "image_embeds": image}
+        outputs = list(outs)
+        d = os.path.join(folder, "reference", bname)
+        os.makedirs(d, exist_ok=True)
+        if case["cls"] == "CLIPModel":
+            write_array(os.path.join(d, "pixel_values.bin"), pixels.numpy())
+        write_array(os.path.join(d, "input_ids.bin"), ids.numpy())
+        write_array(os.path.join(d, "attention_mask.bin"), mask.numpy())
+        for n, t in outs.items():
+            write_array(os.path.join(d, n + ".bin"), t.float().numpy())
+    return "%s %s %s" % (name, ",".join(inputs), ",".join(outputs))
+
+
+CLIP_TEXT_CASES = {
+    # eos_token_id 2: the original configs, pooled at the largest id.
+    "clip-text-base": dict(cls="CLIPTextModel", eos=2),
+    "clip-text-proj": dict(cls="CLIPTextModelWithProjection", eos=40, act="gelu"),
+    "clip-model": dict(cls="CLIPModel", eos=40),
+}
+
+
 def make_vision_cases(root):
     """The vision cases, seeded apart from the text cases; returns their cases.txt lines."""
     lines = []
@@ -954,6 +1080,9 @@ def make_vision_cases(root):
     for i, (name, case) in enumerate(sorted(RESNET_CASES.items())):
         gen = torch.Generator().manual_seed(7000 + i)
         lines.append(resnet_case(root, name, case, gen))
+    for i, (name, case) in enumerate(sorted(CLIP_TEXT_CASES.items())):
+        gen = torch.Generator().manual_seed(8000 + i)
+        lines.append(clip_text_case(root, name, case, gen))
     return lines
 
 

@@ -94,7 +94,9 @@ const VisionNames& names_of(VisionArch arch) {
     case VisionArch::vit: return kVitNames;
     case VisionArch::deit: return kDeitNames;
     case VisionArch::dinov2: return kDinov2Names;
-    case VisionArch::clip: return kClipNames;
+    case VisionArch::clip:
+    case VisionArch::clip_text:
+    case VisionArch::clip_model: return kClipNames;
     case VisionArch::convnext:  // convnext.cpp
     case VisionArch::resnet: break;  // resnet.cpp
   }
@@ -160,7 +162,7 @@ Result<VisionConfig> read_config(std::string_view text, VisionArch arch) {
     return *v ? std::string(**v) : fallback;
   };
   VisionConfig c;
-  const bool clip = arch == VisionArch::clip;
+  const bool clip = arch == VisionArch::clip || arch == VisionArch::clip_text || arch == VisionArch::clip_model;
   MODELKIT_TRY(c.hidden_size, integer("hidden_size", 768, 1, 1 << 16));
   MODELKIT_TRY(c.layers, integer("num_hidden_layers", 12, 1, 1024));
   MODELKIT_TRY(c.heads, integer("num_attention_heads", 12, 1, 4096));
@@ -260,7 +262,9 @@ class VisionGraph {
   Result<void> pick_prefix(VisionHead head) {
     const auto probe = std::string(n_.patch_projection) + ".weight";
     if (random_) {
-      prefix_ = head == VisionHead::base && f_.arch != VisionArch::clip ? "" : std::string(f_.base_prefixes.front());
+      prefix_ = head == VisionHead::base && f_.arch != VisionArch::clip && f_.arch != VisionArch::clip_text
+                    ? ""
+                    : std::string(f_.base_prefixes.front());
       return {};
     }
     for (auto p : f_.base_prefixes)
@@ -280,7 +284,7 @@ class VisionGraph {
     const auto projection = expand(n_.patch_projection, prefix_);
     std::vector<std::string> conv_inputs = {pixels,
                                             weight(projection + ".weight", {H, c_.num_channels, P, P}, Init::normal)};
-    if (f_.arch != VisionArch::clip) conv_inputs.push_back(weight(projection + ".bias", {H}, Init::zeros));
+    if (f_.arch != VisionArch::clip && f_.arch != VisionArch::clip_model) conv_inputs.push_back(weight(projection + ".bias", {H}, Init::zeros));
     auto patches = g_.node("Conv", conv_inputs,
                            {{"kernel_shape", std::vector<std::int64_t>{P, P}},
                             {"strides", std::vector<std::int64_t>{P, P}}},
@@ -292,7 +296,7 @@ class VisionGraph {
     auto token_shape = g_.node("Concat", {batch, g_.const_i64({1, H})}, {{"axis", std::int64_t{0}}});
     auto token = [&](std::string_view pattern) {
       const auto name = expand(pattern, prefix_);
-      std::string t = f_.arch == VisionArch::clip
+      std::string t = f_.arch == VisionArch::clip || f_.arch == VisionArch::clip_model
                           ? g_.node("Reshape", {weight(name, {H}, Init::normal), g_.const_i64({1, 1, H})})
                           : weight(name, {1, 1, H}, Init::normal);
       return g_.node("Expand", {t, token_shape}, {}, "token");
@@ -307,7 +311,7 @@ class VisionGraph {
   }
 
   // One pre-norm layer: x + s1 * attn(ln1(x)); then + s2 * mlp(ln2(x)).
-  Result<std::string> layer(const std::string& x, std::int64_t i) {
+  Result<std::string> layer(const std::string& x, std::int64_t i, const std::string& mask_bias = "") {
     const auto H = c_.hidden_size, heads = c_.heads, head_dim = H / c_.heads;
     auto name = [&](std::string_view pattern) { return expand(pattern, prefix_, i); };
     auto h = layer_norm(x, name(n_.ln1));
@@ -320,6 +324,7 @@ class VisionGraph {
     v = g_.node("Transpose", {v}, {{"perm", std::vector<std::int64_t>{0, 2, 1, 3}}});
     auto scale = g_.const_f32(static_cast<float>(1.0 / std::sqrt(static_cast<double>(head_dim))));
     auto scores = g_.node("Mul", {g_.node("MatMul", {q, k}), scale}, {}, "scores");
+    if (!mask_bias.empty()) scores = g_.node("Add", {scores, mask_bias});
     auto probs = g_.node("Softmax", {scores}, {{"axis", std::int64_t{-1}}}, "softmax");
     auto ctx = g_.node("Transpose", {g_.node("MatMul", {probs, v})}, {{"perm", std::vector<std::int64_t>{0, 2, 1, 3}}});
     ctx = g_.node("Reshape", {ctx, g_.const_i64({0, 0, H})});
@@ -392,6 +397,15 @@ const std::vector<VisionFamily>& vision_families() {
       {"convnext", VisionArch::convnext,
        {{"ConvNextModel", VisionHead::base}, {"ConvNextForImageClassification", VisionHead::image_classification}},
        {"convnext.", ""}},
+      {"clip_text_model", VisionArch::clip_text,
+       {{"CLIPTextModel", VisionHead::base}, {"CLIPTextModelWithProjection", VisionHead::with_projection}},
+       {"text_model."}},
+      // A CLIPModel checkpoint also holds the text tower alone (what feature-extraction resolves to).
+      {"clip", VisionArch::clip_model,
+       {{"CLIPModel", VisionHead::contrastive},
+        {"CLIPTextModel", VisionHead::base},
+        {"CLIPTextModelWithProjection", VisionHead::with_projection}},
+       {""}},
       {"resnet", VisionArch::resnet,
        {{"ResNetModel", VisionHead::base}, {"ResNetForImageClassification", VisionHead::image_classification}},
        {"resnet.", ""}},
@@ -411,6 +425,7 @@ std::string_view vision_head_name(VisionHead head) {
     case VisionHead::with_projection: return "with-projection";
     case VisionHead::image_classification: return "image-classification";
     case VisionHead::teacher: return "image-classification-with-teacher";
+    case VisionHead::contrastive: return "contrastive";
   }
   return "?";
 }
@@ -524,12 +539,185 @@ Result<bool> DerivedWeights::write_f32(const std::string& name,
 
 // --- build ---------------------------------------------------------------------------------
 
+namespace {
+
+struct TextExtras {
+  std::int64_t vocab_size = 49408, max_positions = 77, eos_token_id = 49407, projection_dim = 512;
+};
+
+Result<TextExtras> read_text_extras(simdjson::dom::object root) {
+  TextExtras t;
+  auto integer = [&](std::string_view key, std::int64_t& into, std::int64_t min, std::int64_t max) -> Result<void> {
+    auto v = util::optional_int(root, key);
+    if (!v) return v.take_error().with_context("config.json");
+    if (!*v) return {};
+    if (**v < min || **v > max)
+      return failure("config.json: field '" + std::string(key) + "' is " + std::to_string(**v) + ", expected " +
+                     std::to_string(min) + ".." + std::to_string(max));
+    into = **v;
+    return {};
+  };
+  MODELKIT_TRY_VOID(integer("vocab_size", t.vocab_size, 1, std::int64_t{1} << 24));
+  MODELKIT_TRY_VOID(integer("max_position_embeddings", t.max_positions, 1, 1 << 20));
+  MODELKIT_TRY_VOID(integer("eos_token_id", t.eos_token_id, 0, std::int64_t{1} << 24));
+  MODELKIT_TRY_VOID(integer("projection_dim", t.projection_dim, 1, 1 << 16));
+  return t;
+}
+
+// CLIP's text transformer: token + position embeddings, causal pre-norm layers (padding masked too),
+// final LayerNorm; pooled = the hidden state at the end-of-text token: the largest id when
+// eos_token_id is 2 (the original configs), else the first position holding eos_token_id.
+struct TextOutputs {
+  std::string hidden, pooled;
+};
+Result<TextOutputs> clip_text(GraphBuilder& g, VisionGraph& v, const VisionConfig& c, const TextExtras& t,
+                              const std::string& ids, const std::string& mask) {
+  const auto H = c.hidden_size;
+  const auto& p = v.prefix();
+  auto x = g.node("Gather", {v.weight(p + "embeddings.token_embedding.weight", {t.vocab_size, H}, Init::normal), ids});
+  auto seq = g.node("Slice", {g.node("Shape", {ids}), g.const_i64({1}), g.const_i64({2})});
+  auto pos = v.weight(p + "embeddings.position_embedding.weight", {t.max_positions, H}, Init::normal);
+  x = g.node("Add", {x, g.node("Slice", {pos, g.const_i64({0}), seq, g.const_i64({0})})}, {}, "text_embeddings");
+  // Additive bias [B, 1, S, S]: key k is visible from query q when k <= q and k is not padding.
+  auto range = g.node("Range", {g.const_i64({0}, true), g.node("Squeeze", {seq, g.const_i64({0})}), g.const_i64({1}, true)});
+  auto causal = g.node("LessOrEqual", {g.node("Unsqueeze", {range, g.const_i64({0})}),
+                                       g.node("Unsqueeze", {range, g.const_i64({1})})});  // [S(q), S(k)]
+  auto keys = g.node("Unsqueeze", {g.node("Cast", {mask}, {{"to", std::int64_t{::onnx::TensorProto_DataType_BOOL}}}),
+                                   g.const_i64({1, 2})});  // [B, 1, 1, S]
+  auto visible = g.node("And", {causal, keys});
+  auto bias = g.node("Where", {visible, g.const_f32(0.0f), g.const_f32(std::numeric_limits<float>::lowest())}, {},
+                     "mask_bias");
+  for (std::int64_t i = 0; i < c.layers; ++i) {
+    MODELKIT_TRY(x, v.layer(x, i, bias));
+  }
+  x = v.layer_norm(x, p + "final_layer_norm");
+  std::string score = g.node("Cast", {ids}, {{"to", std::int64_t{kFloat}}});
+  if (t.eos_token_id != 2)
+    score = g.node("Cast", {g.node("Equal", {ids, g.const_i64({t.eos_token_id}, true)})}, {{"to", std::int64_t{kFloat}}});
+  auto at = g.node("ArgMax", {score}, {{"axis", std::int64_t{1}}, {"keepdims", std::int64_t{1}}});  // [B, 1], first max
+  auto index = g.node("Expand", {g.node("Unsqueeze", {at, g.const_i64({2})}),
+                                 g.node("Concat", {g.node("Slice", {g.node("Shape", {ids}), g.const_i64({0}), g.const_i64({1})}),
+                                                   g.const_i64({1, H})},
+                                        {{"axis", std::int64_t{0}}})});
+  auto pooled = g.node("Squeeze", {g.node("GatherElements", {x, index}, {{"axis", std::int64_t{1}}}), g.const_i64({1})},
+                       {}, "eos_pooled");
+  return TextOutputs{x, pooled};
+}
+
+Result<simdjson::dom::object> sub_config(simdjson::dom::object root, std::string_view key) {
+  simdjson::dom::object o;
+  if (root[key].get_object().get(o) != simdjson::SUCCESS)
+    return failure("config.json: missing object field '" + std::string(key) + "'");
+  return o;
+}
+
+std::string l2_normalize(GraphBuilder& g, const std::string& x) {
+  return g.node("Div", {x, g.reduce("ReduceL2", x, {1}, true)}, {}, "normalized");
+}
+
+Result<void> build_clip(GraphBuilder& g, const VisionPlan& plan, std::string_view config_json, const fs::path& folder,
+                        const WeightSource& source, RandomWeights* random, std::optional<ImageSize> size) {
+  const VisionFamily& f = *plan.family;
+  simdjson::dom::parser parser;
+  MODELKIT_TRY_CTX(auto doc, util::parse_json(parser, config_json), "config.json");
+  simdjson::dom::object root;
+  if (doc.get_object().get(root) != simdjson::SUCCESS) return failure("config.json: must be a JSON object");
+  const auto int64 = ::onnx::TensorProto_DataType_INT64;
+  const Dims text_dims = f.arch == VisionArch::clip_model ? Dims{"text_batch_size", "sequence_length"}
+                                                           : Dims{"batch_size", "sequence_length"};
+
+  if (plan.head != VisionHead::contrastive) {  // the text tower, alone or from a CLIPModel's text_config
+    if (size) return usage_error("--input-shape pixel_values: " + plan.model_class + " takes no pixel_values");
+    simdjson::dom::object text_root = root;
+    if (f.arch == VisionArch::clip_model) {
+      MODELKIT_TRY(text_root, sub_config(root, "text_config"));
+    }
+    MODELKIT_TRY(auto c, read_config(simdjson::to_string(text_root), VisionArch::clip_text));
+    MODELKIT_TRY(auto t, read_text_extras(text_root));
+    if (f.arch == VisionArch::clip_model) {
+      // CLIPConfig's projection_dim is the one the projection is built with.
+      auto v = util::optional_int(root, "projection_dim");
+      if (!v) return v.take_error().with_context("config.json");
+      if (*v) t.projection_dim = **v;
+    }
+    VisionGraph v(g, c, f, source, random);
+    v.prefix_ = "text_model.";
+    auto ids = g.input("input_ids", int64, text_dims);
+    auto mask = g.input("attention_mask", int64, text_dims);
+    MODELKIT_TRY(auto out, clip_text(g, v, c, t, ids, mask));
+    if (plan.head == VisionHead::with_projection) {
+      g.output(v.linear(out.pooled, "text_projection", c.hidden_size, t.projection_dim, false), "text_embeds", kFloat,
+               {"batch_size", t.projection_dim});
+      g.output(out.hidden, "last_hidden_state", kFloat, {"batch_size", "sequence_length", c.hidden_size});
+    } else {
+      g.output(out.hidden, "last_hidden_state", kFloat, {"batch_size", "sequence_length", c.hidden_size});
+      g.output(out.pooled, "pooler_output", kFloat, {"batch_size", c.hidden_size});
+    }
+    return {};
+  }
+
+  // CLIPModel: both towers, their projections, and the scaled cosine similarities.
+  MODELKIT_TRY(auto text_obj, sub_config(root, "text_config"));
+  MODELKIT_TRY(auto vision_obj, sub_config(root, "vision_config"));
+  MODELKIT_TRY(auto tc, read_config(simdjson::to_string(text_obj), VisionArch::clip_text));
+  MODELKIT_TRY(auto vc, read_config(simdjson::to_string(vision_obj), VisionArch::clip));
+  MODELKIT_TRY(auto t, read_text_extras(text_obj));
+  std::int64_t projection = 512;
+  {
+    auto v = util::optional_int(root, "projection_dim");
+    if (!v) return v.take_error().with_context("config.json");
+    if (*v) projection = **v;
+    if (projection < 1 || projection > (1 << 16)) return failure("config.json: field 'projection_dim' is out of range");
+  }
+  std::string from;
+  MODELKIT_TRY(auto hw, vision_export_size(folder, vc.image_size, size, &from));
+  if (hw.height != vc.image_size || hw.width != vc.image_size)
+    return failure("export image size " + std::to_string(hw.height) + "x" + std::to_string(hw.width) + " (from " +
+                   from + ") differs from vision_config's image_size " + std::to_string(vc.image_size) +
+                   "; clip does not interpolate its position embeddings");
+
+  auto pixels = g.input("pixel_values", kFloat, {"batch_size", vc.num_channels, hw.height, hw.width});
+  auto ids = g.input("input_ids", int64, text_dims);
+  auto mask = g.input("attention_mask", int64, text_dims);
+
+  VisionGraph vision(g, vc, f, source, random);
+  vision.prefix_ = "vision_model.";
+  const std::int64_t grid = vc.image_size / vc.patch_size;
+  auto positions = vision.weight("vision_model.embeddings.position_embedding.weight", {grid * grid + 1, vc.hidden_size},
+                                 Init::normal);
+  auto x = vision.embeddings(pixels, positions);
+  for (std::int64_t i = 0; i < vc.layers; ++i) {
+    MODELKIT_TRY(x, vision.layer(x, i));
+  }
+  auto image_pooled = vision.layer_norm(vision.token(x, 0), "vision_model.post_layernorm");
+  auto image_embeds = l2_normalize(g, vision.linear(image_pooled, "visual_projection", vc.hidden_size, projection, false));
+
+  VisionGraph text(g, tc, f, source, random);
+  text.prefix_ = "text_model.";
+  MODELKIT_TRY(auto out, clip_text(g, text, tc, t, ids, mask));
+  auto text_embeds = l2_normalize(g, text.linear(out.pooled, "text_projection", tc.hidden_size, projection, false));
+
+  auto scale = g.node("Exp", {text.weight("logit_scale", {}, Init::ones)});
+  auto per_text = g.node("Mul", {g.node("MatMul", {text_embeds, g.node("Transpose", {image_embeds}, {{"perm", std::vector<std::int64_t>{1, 0}}})}), scale},
+                         {}, "logits_per_text");
+  auto per_image = g.node("Transpose", {per_text}, {{"perm", std::vector<std::int64_t>{1, 0}}});
+  g.output(per_image, "logits_per_image", kFloat, {"image_batch_size", "text_batch_size"});
+  g.output(per_text, "logits_per_text", kFloat, {"text_batch_size", "image_batch_size"});
+  g.output(text_embeds, "text_embeds", kFloat, {"text_batch_size", projection});
+  g.output(image_embeds, "image_embeds", kFloat, {"image_batch_size", projection});
+  return {};
+}
+
+}  // namespace
+
 Result<void> build_vision(GraphBuilder& g, const VisionPlan& plan, std::string_view config_json,
                           const fs::path& folder, std::unique_ptr<WeightSource>& source, RandomWeights* random,
                           std::optional<ImageSize> size) {
   const VisionFamily& f = *plan.family;
   if (f.arch == VisionArch::convnext) return build_convnext(g, plan, config_json, folder, *source, random, size);
   if (f.arch == VisionArch::resnet) return build_resnet(g, plan, config_json, folder, source, random, size);
+  if (f.arch == VisionArch::clip_text || f.arch == VisionArch::clip_model)
+    return build_clip(g, plan, config_json, folder, *source, random, size);
   MODELKIT_TRY(auto c, read_config(config_json, f.arch));
   std::string size_from;
   MODELKIT_TRY(auto hw, vision_export_size(folder, c.image_size, size, &size_from));
@@ -653,7 +841,8 @@ Result<void> build_vision(GraphBuilder& g, const VisionPlan& plan, std::string_v
       g.output(logits, "logits", kFloat, {"batch_size", c.num_labels});
       return {};
     }
-    case VisionHead::with_projection: break;
+    case VisionHead::with_projection:
+    case VisionHead::contrastive: break;
   }
   return failure(std::string(f.model_type) + ": the head " + std::string(vision_head_name(plan.head)) +
                  " is not built by the exporter");

@@ -27,10 +27,11 @@ enum class VisionHead {
   with_projection,       // CLIPVisionModelWithProjection: image_embeds + last_hidden_state
   image_classification,  // logits
   teacher,               // DeiTForImageClassificationWithTeacher: logits = mean of the two heads
+  contrastive,           // CLIPModel: logits_per_image, logits_per_text, text_embeds, image_embeds
 };
 
 // How the backbone is put together.
-enum class VisionArch { vit, deit, dinov2, clip, convnext, resnet };
+enum class VisionArch { vit, deit, dinov2, clip, convnext, resnet, clip_text, clip_model };
 
 struct VisionClass {
   std::string_view name;  // "ViTForImageClassification"

@@ -32,7 +32,7 @@ constexpr float kParityTolerance = 1e-4f;
 const std::vector<std::string> kVisionCases = {
     "clip-vision-base", "clip-vision-proj", "deit-base",  "deit-imgcls", "deit-teacher",       "dinov2-base",
     "dinov2-imgcls",    "dinov2-native",    "vit-base",   "vit-imgcls",  "vit-noqkvbias-bf16", "convnext-base",
-    "convnext-imgcls",  "resnet-basic",     "resnet-bottleneck",
+    "convnext-imgcls",  "resnet-basic",     "resnet-bottleneck", "clip-model",  "clip-text-base",     "clip-text-proj",
 };
 
 Tensor read_array(const fs::path& path, const std::string& name) {
@@ -44,9 +44,9 @@ Tensor read_array(const fs::path& path, const std::string& name) {
   h >> kind;
   Tensor t;
   t.name = name;
-  t.type = ElementType::float32;
+  t.type = kind == "i64" ? ElementType::int64 : ElementType::float32;
   for (std::int64_t d; h >> d;) t.shape.push_back(d);
-  t.bytes.resize(t.element_count() * 4);
+  t.bytes.resize(t.element_count() * (kind == "i64" ? 8 : 4));
   in.read(reinterpret_cast<char*>(t.bytes.data()), static_cast<std::streamsize>(t.bytes.size()));
   EXPECT_TRUE(in.good()) << path;
   return t;
@@ -62,6 +62,8 @@ Result<ExportResult> export_checkpoint(const fs::path& folder, const fs::path& o
                                        std::optional<std::array<std::int64_t, 2>> size = std::nullopt) {
   ModelSpec spec;
   spec.model = folder.string();
+  // A CLIPModel checkpoint resolves to its text tower for feature-extraction; the whole model is zero-shot.
+  if (folder.filename() == "clip-model") spec.task = "zero-shot-image-classification";
   MODELKIT_TRY(auto model, resolve_model(spec, {}));
   ExportRequest request;
   request.model = std::move(model);
@@ -75,16 +77,16 @@ Result<ExportResult> export_checkpoint(const fs::path& folder, const fs::path& o
 void expect_parity(const fs::path& model_path, const test::ReferenceCase& c, const fs::path& case_dir) {
   auto session = runtime::Session::open(model_path);
   ASSERT_TRUE(session.ok()) << session.error().message;
-  std::vector<std::string> output_names;
+  std::vector<std::string> input_names, output_names;
+  for (const auto& i : session->inputs()) input_names.push_back(i.name);
   for (const auto& o : session->outputs()) output_names.push_back(o.name);
-  ASSERT_EQ(session->inputs().size(), 1u);
-  EXPECT_EQ(session->inputs()[0].name, "pixel_values");
-  EXPECT_EQ(session->inputs()[0].type, ElementType::float32);
+  EXPECT_EQ(input_names, c.inputs);
   EXPECT_EQ(output_names, c.outputs);
   int batches = 0;
   for (const auto& batch : fs::directory_iterator(case_dir / "reference")) {
     ++batches;
-    std::vector<Tensor> inputs = {read_array(batch.path() / "pixel_values.bin", "pixel_values")};
+    std::vector<Tensor> inputs;
+    for (const auto& n : c.inputs) inputs.push_back(read_array(batch.path() / (n + ".bin"), n));
     auto outputs = session->run(inputs, c.outputs);
     ASSERT_TRUE(outputs.ok()) << outputs.error().message;
     for (std::size_t k = 0; k < c.outputs.size(); ++k) {
@@ -116,7 +118,7 @@ TEST_P(ExportVisionParity, MatchesTheTorchReference) {
   auto result = export_checkpoint(export_reference().root / c->name, tmp / "model.onnx");
   ASSERT_TRUE(result.ok()) << result.error().message;
   EXPECT_EQ(result->outputs, c->outputs);
-  EXPECT_EQ(result->inputs, std::vector<std::string>{"pixel_values"});
+  EXPECT_EQ(result->inputs, c->inputs);
   expect_parity(tmp / "model.onnx", *c, export_reference().root / c->name);
 }
 
@@ -251,6 +253,10 @@ TEST(ExportVisionConfigs, EveryFamilyConfigExportsWithRandomWeightsAndRuns) {
     if (parser.load(e.path().string()).get(doc) != simdjson::SUCCESS) continue;
     std::string_view type;
     if (doc["model_type"].get_string().get(type) != simdjson::SUCCESS || !exporter::find_vision_family(type)) continue;
+    std::string_view architecture;
+    if (type == "clip" && (doc["architectures"].at(0).get_string().get(architecture) != simdjson::SUCCESS ||
+                           architecture != "CLIPModel"))
+      continue;  // e.g. a safety checker built on CLIP: another model
     SCOPED_TRACE(e.path().filename().string());
     TempDir folder;
     test::write_file(folder / "config.json", shrink(test::read_text(e.path())));
@@ -268,12 +274,20 @@ TEST(ExportVisionConfigs, EveryFamilyConfigExportsWithRandomWeightsAndRuns) {
     ASSERT_TRUE(result.ok()) << result.error().message;
     auto session = runtime::Session::open(tmp / "m.onnx");
     ASSERT_TRUE(session.ok()) << session.error().message;
-    const auto& in = session->inputs()[0];
-    ASSERT_EQ(in.shape.size(), 4u);
-    std::vector<std::int64_t> shape = {2, in.shape[1], in.shape[2], in.shape[3]};
-    std::vector<float> pixels(static_cast<std::size_t>(2 * in.shape[1] * in.shape[2] * in.shape[3]));
-    for (std::size_t i = 0; i < pixels.size(); ++i) pixels[i] = static_cast<float>(i % 17) / 8.0f - 1.0f;
-    std::vector<Tensor> inputs = {Tensor::from_values<float>("pixel_values", shape, pixels)};
+    std::vector<Tensor> inputs;
+    for (const auto& in : session->inputs()) {
+      if (in.name != "pixel_values") {  // CLIPModel's text: two texts of 5 tokens, the last padded
+        std::vector<std::int64_t> v = {5, 6, 7, 8, 9, 10, 11, 12, 13, 13};
+        if (in.name == "attention_mask") v = {1, 1, 1, 1, 1, 1, 1, 1, 1, 0};
+        inputs.push_back(Tensor::from_values<std::int64_t>(in.name, {2, 5}, v));
+        continue;
+      }
+      ASSERT_EQ(in.shape.size(), 4u);
+      std::vector<std::int64_t> shape = {2, in.shape[1], in.shape[2], in.shape[3]};
+      std::vector<float> pixels(static_cast<std::size_t>(2 * in.shape[1] * in.shape[2] * in.shape[3]));
+      for (std::size_t i = 0; i < pixels.size(); ++i) pixels[i] = static_cast<float>(i % 17) / 8.0f - 1.0f;
+      inputs.push_back(Tensor::from_values<float>("pixel_values", shape, pixels));
+    }
     auto ran = session->run(inputs);
     ASSERT_TRUE(ran.ok()) << ran.error().message;
     std::vector<std::string> names;
@@ -283,10 +297,13 @@ TEST(ExportVisionConfigs, EveryFamilyConfigExportsWithRandomWeightsAndRuns) {
       for (float x : t.values<float>()) ASSERT_TRUE(std::isfinite(x)) << t.name;
     }
     if (task == "image-classification") EXPECT_EQ(names, std::vector<std::string>{"logits"});
-    else EXPECT_EQ(names.front(), result->head == "with-projection" ? "image_embeds" : "last_hidden_state") << task;
+    else if (type == "clip") EXPECT_EQ(names.front(), result->head == "contrastive" ? "logits_per_image" : "text_embeds");
+    else if (result->head == "with-projection")
+      EXPECT_EQ(names.front(), type == "clip_text_model" ? "text_embeds" : "image_embeds");
+    else EXPECT_EQ(names.front(), "last_hidden_state") << task;
     ++exported;
   }
-  EXPECT_GE(exported, 7);  // four ViT, a DINOv2, a CLIP vision tower and a ConvNeXt in the set
+  EXPECT_GE(exported, 9);  // four ViT, a DINOv2, a CLIP vision tower, a CLIPModel, a ConvNeXt and a ResNet
 }
 
 }  // namespace
