@@ -220,6 +220,16 @@ std::string GraphBuilder::const_f32(float value) {
   return name;
 }
 
+std::string GraphBuilder::const_f32s(const std::vector<float>& values) {
+  auto* t = model_.mutable_graph()->add_initializer();
+  std::string name = "const_" + std::to_string(constants_++);
+  t->set_name(name);
+  t->set_data_type(::onnx::TensorProto_DataType_FLOAT);
+  t->add_dims(static_cast<std::int64_t>(values.size()));
+  t->set_raw_data(std::string(reinterpret_cast<const char*>(values.data()), values.size() * 4));
+  return name;
+}
+
 std::string GraphBuilder::weight(const std::string& source, std::vector<std::int64_t> shape, Init init,
                                  bool transpose) {
   std::string key = source + (transpose ? "#T" : "");
