@@ -142,8 +142,26 @@ std::vector<std::string> supported_export_classes() {
   return out;
 }
 
+// Whether the folder holds safetensors weights (single file or shards).
+static bool has_safetensors(const fs::path& folder) {
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(folder, ec))
+    if (e.path().extension() == ".safetensors") return true;
+  return false;
+}
+
 Result<ExportSupport> export_support(const ResolvedModel& model) {
+  if (!model.checkpoint || !model.checkpoint->source.config_path)
+    return failure(quoted(model.reference()) + ": native export needs a checkpoint folder with config.json");
   MODELKIT_TRY(auto plan, plan_for(model));
+  const auto& folder = model.checkpoint->source.folder;
+  if (!has_safetensors(folder)) {
+    std::error_code ec;
+    if (fs::exists(folder / "pytorch_model.bin", ec))
+      return failure(quoted(folder.string()) +
+                     " holds pytorch_model.bin but no *.safetensors weights (modelkit never unpickles)");
+    return failure(quoted(folder.string()) + " holds no *.safetensors weights to export from");
+  }
   return ExportSupport{std::string(plan.family->model_type), std::string(head_name(plan.head))};
 }
 
