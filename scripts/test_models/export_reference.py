@@ -459,6 +459,16 @@ def modernbert_head(w, cfg, x):
 
 def modernbert_run(case, w, cfg, ids, mask):
     p, head = case["prefix"], case["head"]
+    if head == "multiple-choice":
+        b, c, s = ids.shape
+        flat_mask = mask.reshape(-1, s)
+        x = modernbert_encoder(w, cfg, p, ids.reshape(-1, s), flat_mask)
+        if cfg["classifier_pooling"] == "mean":
+            m = flat_mask.float().unsqueeze(-1)
+            pooled = (x * m).sum(dim=1) / m.sum(dim=1)
+        else:  # the first token the mask keeps
+            pooled = x[torch.arange(x.shape[0]), flat_mask.argmax(dim=-1)]
+        return {"logits": linear(w, "classifier", modernbert_head(w, cfg, pooled)).view(b, c)}
     x = modernbert_encoder(w, cfg, p, ids, mask)
     if head == "base":
         return {"last_hidden_state": x}
@@ -474,6 +484,9 @@ def modernbert_run(case, w, cfg, ids, mask):
         return {"logits": linear(w, "classifier", modernbert_head(w, cfg, pooled))}
     if head == "token-classification":
         return {"logits": linear(w, "classifier", modernbert_head(w, cfg, x))}
+    if head == "question-answering":
+        both = linear(w, "classifier", modernbert_head(w, cfg, x))
+        return {"start_logits": both[..., 0], "end_logits": both[..., 1]}
     raise ValueError(head)
 
 
@@ -509,8 +522,10 @@ def modernbert_weights(gen, case, cfg):
         ln("head.norm")
     if head == "masked-lm" and cfg["decoder_bias"]:
         w["decoder.bias"] = torch.randn(V, generator=gen) * 0.1
-    if head in ("sequence-classification", "token-classification"):
+    if head in ("sequence-classification", "token-classification", "question-answering"):
         lin("classifier", cfg["num_labels"], H, True)
+    if head == "multiple-choice":
+        lin("classifier", 1, H, True)
     return w
 
 
@@ -630,8 +645,9 @@ def batches(gen, case, cfg):
             ids = torch.full((len(lengths), seq), pad, dtype=torch.int64)
             mask = torch.zeros((len(lengths), seq), dtype=torch.int64)
             for r, n in enumerate(lengths):
-                ids[r, :n] = torch.randint(pad + 1, cfg["vocab_size"], (n,), generator=gen)
-                mask[r, :n] = 1
+                at = slice(seq - n, seq) if case.get("left_pad") else slice(0, n)
+                ids[r, at] = torch.randint(pad + 1, cfg["vocab_size"], (n,), generator=gen)
+                mask[r, at] = 1
             types = torch.zeros_like(ids)
             for r, n in enumerate(lengths):
                 types[r, n // 2:n] = 1
@@ -829,6 +845,11 @@ CASES = {
                                                mlp_bias=True, classifier_bias=True, local_rope_theta=1000.0)),
     "modernbert-tokcls": dict(family="modernbert", head="token-classification", prefix="model.", act="gelu_new"),
     "modernbert-mlm": dict(family="modernbert", head="masked-lm", prefix="model."),
+    "modernbert-qa": dict(family="modernbert", head="question-answering", prefix="model."),
+    # left padding: the cls token multiple choice pools is the first one the mask keeps
+    "modernbert-mc": dict(family="modernbert", head="multiple-choice", prefix="model.", left_pad=True),
+    "modernbert-mc-mean": dict(family="modernbert", head="multiple-choice", prefix="model.",
+                               config=dict(classifier_pooling="mean")),
     "st-mean-normalize": dict(family="bert", head="sentence", prefix="", pooling="mean", normalize=True),
     "st-cls": dict(family="bert", head="sentence", prefix="", pooling="cls"),
     "st-max": dict(family="bert", head="sentence", prefix="", pooling="max"),

@@ -190,7 +190,7 @@ constexpr FamilyNames kModernBertNames = {
     .classifier = "classifier",
     .classifier_dense = "head.dense",
     .classifier_out = "head.norm",
-    .qa_outputs = "",
+    .qa_outputs = "classifier",
     .mlm_dense = "head.dense",
     .mlm_norm = "head.norm",
     .mlm_decoder = "decoder",
@@ -251,8 +251,7 @@ const std::vector<Family>& families() {
     t.push_back({.model_type = "modernbert", .class_prefix = "ModernBert", .base_prefixes = {"model.", ""},
                  .token_type_input = false, .positions = Positions::absolute, .classifier = Classifier::prediction_head,
                  .mlm_uses_hidden_act = false, .pooler_in_base = false, .pooler_in_multiple_choice = false,
-                 .heads = {Head::base, Head::sequence_classification, Head::token_classification, Head::masked_lm},
-                 .names = &kModernBertNames,
+                 .heads = kAllHeads, .names = &kModernBertNames,
                  .keys = {.hidden_size = "hidden_size", .layers = "num_hidden_layers", .heads = "num_attention_heads",
                           .intermediate_size = "intermediate_size", .hidden_act = "hidden_activation"},
                  .architecture = Architecture::modern});
@@ -991,6 +990,24 @@ class EncoderGraph {
     return layer_norm(x, expand(n_.pooler, prefix_), H, c_.norm_bias);  // final_norm
   }
 
+  // classifier_pooling: the mean over the attention mask, or the cls token: token 0 (sequence
+  // classification) or the first non-padding token (multiple choice, as transformers picks it).
+  std::string modernbert_pool(const std::string& hidden, bool first_unpadded) {
+    auto mf = g_.node("Cast", {mask_}, {{"to", std::int64_t{kFloat}}});
+    if (c_.mean_pooling) {
+      auto m = g_.node("Unsqueeze", {mf, g_.const_i64({2})});
+      auto sum = g_.reduce("ReduceSum", g_.node("Mul", {hidden, m}), {1}, false);
+      return g_.node("Div", {sum, g_.reduce("ReduceSum", m, {1}, false)}, {}, "mean_pool");
+    }
+    if (!first_unpadded) return first_token(hidden);
+    auto at = g_.node("ArgMax", {mf}, {{"axis", std::int64_t{-1}}, {"keepdims", std::int64_t{1}}});  // [N, 1]
+    auto index = g_.node("Expand", {g_.node("Unsqueeze", {at, g_.const_i64({2})}),
+                                    g_.node("Concat", {g_.const_i64({1, 1}), g_.node("Slice", {g_.node("Shape", {hidden}),
+                                                       g_.const_i64({2}), g_.const_i64({3})})}, {{"axis", std::int64_t{0}}})});
+    auto picked = g_.node("GatherElements", {hidden, index}, {{"axis", std::int64_t{1}}});  // [N, 1, H]
+    return g_.node("Squeeze", {picked, g_.const_i64({1})}, {}, "cls_token");
+  }
+
   // ModernBertPredictionHead: dense, classifier_activation, norm.
   Result<std::string> prediction_head(const std::string& x) {
     auto t = linear(x, std::string(n_.classifier_dense), c_.hidden_size, c_.hidden_size, c_.classifier_bias);
@@ -1066,14 +1083,7 @@ class EncoderGraph {
         return linear(x, std::string(n_.classifier), H, labels);
       }
       case Classifier::prediction_head: {
-        // classifier_pooling: token 0, or the mean over the attention mask.
-        std::string pooled = first_token(hidden);
-        if (c_.mean_pooling) {
-          auto m = g_.node("Unsqueeze", {g_.node("Cast", {mask_}, {{"to", std::int64_t{kFloat}}}), g_.const_i64({2})});
-          auto sum = g_.reduce("ReduceSum", g_.node("Mul", {hidden, m}), {1}, false);
-          pooled = g_.node("Div", {sum, g_.reduce("ReduceSum", m, {1}, false)}, {}, "mean_pool");
-        }
-        MODELKIT_TRY(auto x, prediction_head(pooled));
+        MODELKIT_TRY(auto x, prediction_head(modernbert_pool(hidden, false)));
         return linear(x, std::string(n_.classifier), H, labels);
       }
     }
@@ -1140,6 +1150,7 @@ Result<void> build_encoder(GraphBuilder& g, const GraphPlan& plan, std::string_v
     auto r_ids = g.node("Reshape", {ids, flat});
     auto r_mask = g.node("Reshape", {mask, flat});
     auto r_types = types.empty() ? types : g.node("Reshape", {types, flat});
+    e.mask_ = r_mask;
     MODELKIT_TRY(auto hidden, e.backbone(r_ids, r_mask, r_types));
     // DistilBERT reads token 0 through pre_classifier + relu; the others through their pooler.
     std::string pooled;
@@ -1147,6 +1158,8 @@ Result<void> build_encoder(GraphBuilder& g, const GraphPlan& plan, std::string_v
       pooled = e.pooler(hidden);
     } else if (f.classifier == Classifier::context_pooler) {  // DeBERTa
       MODELKIT_TRY(pooled, e.context_pooler(hidden));
+    } else if (f.classifier == Classifier::prediction_head) {  // ModernBERT
+      MODELKIT_TRY(pooled, e.prediction_head(e.modernbert_pool(hidden, true)));
     } else if (!f.mc_summary.empty()) {  // ELECTRA's SequenceSummary: token 0, dense, gelu
       pooled = e.linear(e.first_token(hidden), std::string(f.mc_summary), c.hidden_size, c.hidden_size);
       MODELKIT_TRY(pooled, e.activation(pooled, "gelu"));
@@ -1212,7 +1225,14 @@ Result<void> build_encoder(GraphBuilder& g, const GraphPlan& plan, std::string_v
       return {};
     }
     case Head::question_answering: {
-      auto both = e.linear(hidden, std::string(f.names->qa_outputs), c.hidden_size, 2);
+      std::string x = hidden;
+      if (f.classifier == Classifier::prediction_head) {  // ModernBERT: head, then a 2-label classifier
+        if (c.num_labels != 2)
+          return failure("config.json: question answering needs 2 labels (start, end), the config has " +
+                         std::to_string(c.num_labels));
+        MODELKIT_TRY(x, e.prediction_head(hidden));
+      }
+      auto both = e.linear(x, std::string(f.names->qa_outputs), c.hidden_size, 2);
       auto halves = g.node_n("Split", {both, g.const_i64({1, 1})}, 2, {{"axis", std::int64_t{-1}}});
       auto squeeze = g.const_i64({-1});
       g.output(g.node("Squeeze", {halves[0], squeeze}), "start_logits", kFloat, seq_dims);

@@ -33,10 +33,11 @@ const std::vector<std::string> kCases = {
     "deberta-v3-mlm", "deberta-v3-mlm-lm-head", "deberta-v3-qa", "deberta-v3-seqcls", "distilbert-base",
     "distilbert-mc", "distilbert-mlm", "distilbert-qa", "distilbert-seqcls", "distilbert-tokcls", "electra-base",
     "electra-mc", "electra-mlm", "electra-qa", "electra-seqcls", "electra-tokcls", "modernbert-base",
-    "modernbert-mlm", "modernbert-seqcls", "modernbert-seqcls-mean", "modernbert-tokcls", "mpnet-base", "mpnet-mc",
-    "mpnet-mlm", "mpnet-qa", "mpnet-seqcls", "mpnet-tokcls", "roberta-base", "roberta-mc", "roberta-mlm",
-    "roberta-qa", "roberta-seqcls", "roberta-tokcls", "st-cls", "st-max", "st-mean-normalize", "st-mpnet-mean",
-    "xlm-roberta-base", "xlm-roberta-seqcls",
+    "modernbert-mc", "modernbert-mc-mean", "modernbert-mlm", "modernbert-qa", "modernbert-seqcls",
+    "modernbert-seqcls-mean", "modernbert-tokcls", "mpnet-base", "mpnet-mc", "mpnet-mlm", "mpnet-qa",
+    "mpnet-seqcls", "mpnet-tokcls", "roberta-base", "roberta-mc", "roberta-mlm", "roberta-qa", "roberta-seqcls",
+    "roberta-tokcls", "st-cls", "st-max", "st-mean-normalize", "st-mpnet-mean", "xlm-roberta-base",
+    "xlm-roberta-seqcls",
 };
 
 Tensor read_array(const fs::path& path, const std::string& name) {
