@@ -65,7 +65,8 @@ struct ExportResult {
 };
 
 // Whether a resolved model exports natively: its family and head, or why not (the error
-// export_model would give, naming the supported families/heads and the --onnx FILE way).
+// export_model would give, naming the supported families/heads and the --onnx FILE way, or that
+// the checkpoint folder holds no *.safetensors weights). build and inspect both ask this.
 struct ExportSupport {
   std::string family;
   std::string head;

@@ -71,6 +71,7 @@ ACTS = {
     "relu": torch.relu,
     "silu": lambda x: x * torch.sigmoid(x),
     "quick_gelu": lambda x: x * torch.sigmoid(1.702 * x),
+    "tanh": torch.tanh,
 }
 
 
@@ -125,6 +126,8 @@ def mpnet_bucket(relative_position, num_buckets=32, max_distance=128):
 
 
 def encoder(w, cfg, p, ids, mask, types, family):
+    if family == "deberta":
+        return deberta_encoder(w, cfg, p, ids, mask, types)
     eps = cfg["layer_norm_eps"]
     act = ACTS[cfg["hidden_act"]]
     x = w[p + "embeddings.word_embeddings.weight"].float()[ids]
@@ -169,24 +172,30 @@ def encoder(w, cfg, p, ids, mask, types, family):
     return x
 
 
-def pooler(w, p, x, family="bert"):
+def pooler(w, p, x, family="bert", cfg=None):
     if family == "distilbert":  # no pooler: pre_classifier + relu on token 0
         return torch.relu(linear(w, "pre_classifier", x[:, 0]))
+    if family == "deberta":  # ContextPooler
+        return ACTS[cfg.get("pooler_hidden_act", "gelu")](linear(w, "pooler.dense", x[:, 0]))
+    if family == "electra":  # SequenceSummary (first token, dense, gelu)
+        return ACTS["gelu"](linear(w, "sequence_summary.summary", x[:, 0]))
     return torch.tanh(linear(w, p + ("pooler" if family == "albert" else "pooler.dense"), x[:, 0]))
 
 
 def run_head(case, w, cfg, ids, mask, types):
     family, head, p = case["family"], case["head"], case["prefix"]
+    if family == "modernbert":
+        return modernbert_run(case, w, cfg, ids, mask)
     if head == "multiple-choice":
         b, c, s = ids.shape
         flat = lambda t: None if t is None else t.reshape(-1, s)
         x = encoder(w, cfg, p, flat(ids), flat(mask), flat(types), family)
-        logits = linear(w, "classifier", pooler(w, p, x, family))
+        logits = linear(w, "classifier", pooler(w, p, x, family, cfg))
         return {"logits": logits.view(b, c)}
     x = encoder(w, cfg, p, ids, mask, types, family)
     if head == "base":
         out = {"last_hidden_state": x}
-        if family not in ("electra", "distilbert"):
+        if family not in ("electra", "distilbert", "deberta"):
             out["pooler_output"] = pooler(w, p, x, family)
         return out
     if head == "sentence":
@@ -205,8 +214,8 @@ def run_head(case, w, cfg, ids, mask, types):
     if head == "sequence-classification":
         if family in ("bert", "albert"):
             return {"logits": linear(w, "classifier", pooler(w, p, x, family))}
-        if family == "distilbert":
-            return {"logits": linear(w, "classifier", pooler(w, p, x, family))}
+        if family in ("distilbert", "deberta"):
+            return {"logits": linear(w, "classifier", pooler(w, p, x, family, cfg))}
         t = linear(w, "classifier.dense", x[:, 0])
         t = torch.tanh(t) if family in ("roberta", "mpnet") else ACTS["gelu"](t)
         return {"logits": linear(w, "classifier.out_proj", t)}
@@ -216,7 +225,11 @@ def run_head(case, w, cfg, ids, mask, types):
         both = linear(w, "qa_outputs", x)
         return {"start_logits": both[..., 0], "end_logits": both[..., 1]}
     if head == "masked-lm":
-        if family == "bert":
+        if family == "deberta" and not cfg.get("legacy", True):
+            t = ACTS[cfg["hidden_act"]](linear(w, "lm_predictions.lm_head.dense", x))
+            t = layer_norm(w, "lm_predictions.lm_head.LayerNorm", t, cfg["layer_norm_eps"])
+            dec, bias = None, w["lm_predictions.lm_head.bias"]
+        elif family in ("bert", "deberta"):
             t = ACTS[cfg["hidden_act"]](linear(w, "cls.predictions.transform.dense", x))
             t = layer_norm(w, "cls.predictions.transform.LayerNorm", t, cfg["layer_norm_eps"])
             dec = w.get("cls.predictions.decoder.weight") if not cfg.get("tie_word_embeddings", True) else None
@@ -243,9 +256,284 @@ def run_head(case, w, cfg, ids, mask, types):
     raise ValueError(head)
 
 
+# --- DeBERTa-v2/v3 (disentangled attention) -----------------------------------------------------
+
+def linear_opt(w, name, x):
+    """A Linear whose bias may be absent (bias=False in the architecture)."""
+    y = x @ w[name + ".weight"].float().T
+    return y + w[name + ".bias"].float() if name + ".bias" in w else y
+
+
+def layer_norm_opt(w, name, x, eps):
+    b = w.get(name + ".bias")
+    return torch.nn.functional.layer_norm(x, (x.shape[-1],), w[name + ".weight"].float(),
+                                          None if b is None else b.float(), eps)
+
+
+def deberta_log_bucket(rel, bucket_size, max_position):
+    """Relative distances past bucket_size / 2 go to logarithmic buckets (float32, as DeBERTa does)."""
+    mid = bucket_size // 2
+    sign = torch.sign(rel)
+    inside = (rel < mid) & (rel > -mid)
+    abs_pos = torch.where(inside, torch.full_like(rel, mid - 1), rel.abs())
+    scaled = torch.log(abs_pos / mid) / torch.log(torch.tensor((max_position - 1) / mid)) * (mid - 1)
+    log_pos = torch.ceil(scaled) + mid
+    return torch.where(abs_pos <= mid, rel.float(), log_pos * sign).long()
+
+
+def deberta_span(cfg):
+    max_rel = cfg.get("max_relative_positions", -1)
+    if max_rel < 1:
+        max_rel = cfg["max_position_embeddings"]
+    buckets = cfg.get("position_buckets", -1)
+    return (buckets if buckets > 0 else max_rel), buckets, max_rel
+
+
+def deberta_att_types(cfg):
+    t = cfg.get("pos_att_type") or []
+    if isinstance(t, str):
+        t = [x.strip() for x in t.lower().split("|")]
+    return t
+
+
+def deberta_encoder(w, cfg, p, ids, mask, types):
+    eps = cfg["layer_norm_eps"]
+    act = ACTS[cfg["hidden_act"]]
+    E, H = cfg.get("embedding_size", cfg["hidden_size"]), cfg["hidden_size"]
+    n, s = ids.shape
+    x = w[p + "embeddings.word_embeddings.weight"].float()[ids]
+    if cfg.get("position_biased_input", True):
+        x = x + w[p + "embeddings.position_embeddings.weight"].float()[torch.arange(s)].unsqueeze(0)
+    if cfg.get("type_vocab_size", 0) > 0:
+        x = x + w[p + "embeddings.token_type_embeddings.weight"].float()[types]
+    if E != H:
+        x = x @ w[p + "embeddings.embed_proj.weight"].float().T
+    x = layer_norm(w, p + "embeddings.LayerNorm", x, eps)
+    mf = mask.float().unsqueeze(-1)
+    x = x * mf
+    emb = x
+    visible = (mask[:, None, :, None] * mask[:, None, None, :]).bool()
+    nh = cfg["num_attention_heads"]
+    hd = H // nh
+    att = deberta_att_types(cfg)
+    span, buckets, max_rel = deberta_span(cfg)
+    q_ids = torch.arange(s)
+    relpos = q_ids[:, None] - q_ids[None, :]
+    if buckets > 0:
+        relpos = deberta_log_bucket(relpos, buckets, max_rel)
+    rel = None
+    if cfg.get("relative_attention", False):
+        rel = w[p + "encoder.rel_embeddings.weight"].float()
+        if "layer_norm" in cfg.get("norm_rel_ebd", "none"):
+            rel = layer_norm(w, p + "encoder.LayerNorm", rel, eps)
+    share = cfg.get("share_att_key", False)
+    factor = 1 + ("c2p" in att) + ("p2c" in att)
+    for i in range(cfg["num_hidden_layers"]):
+        L = p + "encoder.layer.%d." % i
+
+        def heads(t):
+            return t.view(t.shape[0], -1, nh, hd).transpose(1, 2)
+
+        q = heads(linear(w, L + "attention.self.query_proj", x))
+        k = heads(linear(w, L + "attention.self.key_proj", x))
+        v = heads(linear(w, L + "attention.self.value_proj", x))
+        scale = math.sqrt(hd * factor)
+        scores = q @ k.transpose(-1, -2) / scale
+        if rel is not None:
+            r = rel.unsqueeze(0)
+            if "c2p" in att:
+                pk = heads(linear(w, L + ("attention.self.key_proj" if share else "attention.self.pos_key_proj"), r))
+                all_c2p = q @ pk.transpose(-1, -2)  # [n, h, q, 2 span]
+                idx = torch.clamp(relpos + span, 0, 2 * span - 1).expand(n, nh, s, s)
+                scores = scores + torch.gather(all_c2p, -1, idx) / scale
+            if "p2c" in att:
+                pq = heads(linear(w, L + ("attention.self.query_proj" if share else "attention.self.pos_query_proj"), r))
+                all_p2c = k @ pq.transpose(-1, -2)  # [n, h, k, 2 span]
+                # key j, query i: the embedding of the distance from j to i, i.e. index(-(j - i))
+                idx = torch.clamp(-relpos + span, 0, 2 * span - 1).expand(n, nh, s, s)
+                scores = scores + torch.gather(all_p2c, -1, idx).transpose(-1, -2) / scale
+        scores = scores.masked_fill(~visible, torch.finfo(torch.float32).min)
+        ctx = (torch.softmax(scores, dim=-1) @ v).transpose(1, 2).reshape(n, s, H)
+        y = layer_norm(w, L + "attention.output.LayerNorm", linear(w, L + "attention.output.dense", ctx) + x, eps)
+        x = layer_norm(w, L + "output.LayerNorm", linear(w, L + "output.dense", act(linear(w, L + "intermediate.dense", y))) + y, eps)
+        if i == 0 and cfg.get("conv_kernel_size", 0) > 0:
+            ks = cfg["conv_kernel_size"]
+            conv = torch.nn.functional.conv1d(emb.transpose(1, 2), w[p + "encoder.conv.conv.weight"].float(),
+                                              w[p + "encoder.conv.conv.bias"].float(), padding=(ks - 1) // 2,
+                                              groups=cfg.get("conv_groups", 1)).transpose(1, 2)
+            conv = ACTS[cfg.get("conv_act", "tanh")](conv * mf)
+            x = layer_norm(w, p + "encoder.conv.LayerNorm", x + conv, eps) * mf
+    return x
+
+
+def deberta_weights(w, gen, cfg, p, lin, ln):
+    H, E = cfg["hidden_size"], cfg.get("embedding_size", cfg["hidden_size"])
+    w.pop(p + "embeddings.position_embeddings.weight", None)
+    if cfg.get("position_biased_input", True):
+        w[p + "embeddings.position_embeddings.weight"] = torch.randn(cfg["max_position_embeddings"], E, generator=gen) * 0.5
+    w.pop(p + "embeddings.token_type_embeddings.weight", None)
+    if cfg.get("type_vocab_size", 0) > 0:
+        w[p + "embeddings.token_type_embeddings.weight"] = torch.randn(cfg["type_vocab_size"], E, generator=gen) * 0.5
+    w.pop(p + "embeddings.LayerNorm.weight")
+    w.pop(p + "embeddings.LayerNorm.bias")
+    ln(p + "embeddings.LayerNorm", H)
+    if E != H:
+        w[p + "embeddings.embed_proj.weight"] = torch.randn(H, E, generator=gen) * 0.2
+    span, _, _ = deberta_span(cfg)
+    if cfg.get("relative_attention", False):
+        w[p + "encoder.rel_embeddings.weight"] = torch.randn(2 * span, H, generator=gen) * 0.5
+        if "layer_norm" in cfg.get("norm_rel_ebd", "none"):
+            ln(p + "encoder.LayerNorm", H)
+    att = deberta_att_types(cfg)
+    for i in range(cfg["num_hidden_layers"]):
+        L = p + "encoder.layer.%d." % i
+        for part in ("query_proj", "key_proj", "value_proj"):
+            lin(L + "attention.self." + part, H, H)
+        if cfg.get("relative_attention", False) and not cfg.get("share_att_key", False):
+            if "c2p" in att:
+                lin(L + "attention.self.pos_key_proj", H, H)
+            if "p2c" in att:
+                lin(L + "attention.self.pos_query_proj", H, H)
+        lin(L + "attention.output.dense", H, H)
+        ln(L + "attention.output.LayerNorm", H)
+        lin(L + "intermediate.dense", cfg["intermediate_size"], H)
+        lin(L + "output.dense", H, cfg["intermediate_size"])
+        ln(L + "output.LayerNorm", H)
+    if cfg.get("conv_kernel_size", 0) > 0:
+        ks, groups = cfg["conv_kernel_size"], cfg.get("conv_groups", 1)
+        w[p + "encoder.conv.conv.weight"] = torch.randn(H, H // groups, ks, generator=gen) * 0.2
+        w[p + "encoder.conv.conv.bias"] = torch.randn(H, generator=gen) * 0.1
+        ln(p + "encoder.conv.LayerNorm", H)
+
+
+# --- ModernBERT ---------------------------------------------------------------------------------
+
+def modernbert_rope(theta, dim, s):
+    inv_freq = 1.0 / (theta ** (torch.arange(0, dim, 2, dtype=torch.int64).float() / dim))
+    freqs = torch.arange(s).float()[:, None] * inv_freq[None, :]
+    angles = torch.cat((freqs, freqs), dim=-1)
+    return angles.cos(), angles.sin()
+
+
+def rotate_half(x):
+    half = x.shape[-1] // 2
+    return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
+
+
+def modernbert_local_layers(cfg):
+    every = cfg.get("global_attn_every_n_layers", 3)
+    return [i % every != 0 for i in range(cfg["num_hidden_layers"])]
+
+
+def modernbert_encoder(w, cfg, p, ids, mask):
+    eps = cfg["norm_eps"]
+    act = ACTS[cfg["hidden_activation"]]
+    H, nh = cfg["hidden_size"], cfg["num_attention_heads"]
+    hd = H // nh
+    n, s = ids.shape
+    x = layer_norm_opt(w, p + "embeddings.norm", w[p + "embeddings.tok_embeddings.weight"].float()[ids], eps)
+    lowest = torch.finfo(torch.float32).min
+    global_mask = torch.zeros(n, 1, s, s).masked_fill(~mask.bool()[:, None, None, :], lowest)
+    pos = torch.arange(s)
+    window = (pos[:, None] - pos[None, :]).abs() <= cfg["local_attention"] // 2
+    local_mask = global_mask.masked_fill(~window[None, None], lowest)
+    ropes = {False: modernbert_rope(cfg["global_rope_theta"], hd, s), True: modernbert_rope(cfg["local_rope_theta"], hd, s)}
+    for i, local in enumerate(modernbert_local_layers(cfg)):
+        L = p + "layers.%d." % i
+        h = x if i == 0 else layer_norm_opt(w, L + "attn_norm", x, eps)
+        qkv = linear_opt(w, L + "attn.Wqkv", h).view(n, s, 3, nh, hd)
+        q, k, v = qkv.transpose(3, 1).unbind(dim=2)  # [n, heads, s, hd]
+        cos, sin = ropes[local]
+        q = q * cos + rotate_half(q) * sin
+        k = k * cos + rotate_half(k) * sin
+        scores = q @ k.transpose(2, 3) * hd ** -0.5 + (local_mask if local else global_mask)
+        ctx = (torch.softmax(scores, dim=-1) @ v).transpose(1, 2).reshape(n, s, H)
+        x = x + linear_opt(w, L + "attn.Wo", ctx)
+        inp, gate = linear_opt(w, L + "mlp.Wi", layer_norm_opt(w, L + "mlp_norm", x, eps)).chunk(2, dim=-1)
+        x = x + linear_opt(w, L + "mlp.Wo", act(inp) * gate)
+    return layer_norm_opt(w, p + "final_norm", x, eps)
+
+
+def modernbert_head(w, cfg, x):
+    t = ACTS[cfg["classifier_activation"]](linear_opt(w, "head.dense", x))
+    return layer_norm_opt(w, "head.norm", t, cfg["norm_eps"])
+
+
+def modernbert_run(case, w, cfg, ids, mask):
+    p, head = case["prefix"], case["head"]
+    if head == "multiple-choice":
+        b, c, s = ids.shape
+        flat_mask = mask.reshape(-1, s)
+        x = modernbert_encoder(w, cfg, p, ids.reshape(-1, s), flat_mask)
+        if cfg["classifier_pooling"] == "mean":
+            m = flat_mask.float().unsqueeze(-1)
+            pooled = (x * m).sum(dim=1) / m.sum(dim=1)
+        else:  # the first token the mask keeps
+            pooled = x[torch.arange(x.shape[0]), flat_mask.argmax(dim=-1)]
+        return {"logits": linear(w, "classifier", modernbert_head(w, cfg, pooled)).view(b, c)}
+    x = modernbert_encoder(w, cfg, p, ids, mask)
+    if head == "base":
+        return {"last_hidden_state": x}
+    if head == "masked-lm":
+        logits = modernbert_head(w, cfg, x) @ w[p + "embeddings.tok_embeddings.weight"].float().T
+        return {"logits": logits + w["decoder.bias"].float() if cfg["decoder_bias"] else logits}
+    if head == "sequence-classification":
+        if cfg["classifier_pooling"] == "mean":
+            m = mask.float().unsqueeze(-1)
+            pooled = (x * m).sum(dim=1) / m.sum(dim=1)
+        else:
+            pooled = x[:, 0]
+        return {"logits": linear(w, "classifier", modernbert_head(w, cfg, pooled))}
+    if head == "token-classification":
+        return {"logits": linear(w, "classifier", modernbert_head(w, cfg, x))}
+    if head == "question-answering":
+        both = linear(w, "classifier", modernbert_head(w, cfg, x))
+        return {"start_logits": both[..., 0], "end_logits": both[..., 1]}
+    raise ValueError(head)
+
+
+def modernbert_weights(gen, case, cfg):
+    p, head = case["prefix"], case["head"]
+    H, I, V = cfg["hidden_size"], cfg["intermediate_size"], cfg["vocab_size"]
+    w = {}
+
+    def lin(name, out_f, in_f, bias):
+        w[name + ".weight"] = torch.randn(out_f, in_f, generator=gen) * 0.2
+        if bias:
+            w[name + ".bias"] = torch.randn(out_f, generator=gen) * 0.1
+
+    def ln(name):
+        w[name + ".weight"] = 1.0 + torch.randn(H, generator=gen) * 0.1
+        if cfg["norm_bias"]:
+            w[name + ".bias"] = torch.randn(H, generator=gen) * 0.1
+
+    w[p + "embeddings.tok_embeddings.weight"] = torch.randn(V, H, generator=gen) * 0.5
+    ln(p + "embeddings.norm")
+    for i in range(cfg["num_hidden_layers"]):
+        L = p + "layers.%d." % i
+        if i > 0:
+            ln(L + "attn_norm")
+        lin(L + "attn.Wqkv", 3 * H, H, cfg["attention_bias"])
+        lin(L + "attn.Wo", H, H, cfg["attention_bias"])
+        ln(L + "mlp_norm")
+        lin(L + "mlp.Wi", 2 * I, H, cfg["mlp_bias"])
+        lin(L + "mlp.Wo", H, I, cfg["mlp_bias"])
+    ln(p + "final_norm")
+    if head != "base":
+        lin("head.dense", H, H, cfg["classifier_bias"])
+        ln("head.norm")
+    if head == "masked-lm" and cfg["decoder_bias"]:
+        w["decoder.bias"] = torch.randn(V, generator=gen) * 0.1
+    if head in ("sequence-classification", "token-classification", "question-answering"):
+        lin("classifier", cfg["num_labels"], H, True)
+    if head == "multiple-choice":
+        lin("classifier", 1, H, True)
+    return w
+
+
 # --- checkpoints -------------------------------------------------------------------------------
 
-CLASS_PREFIX = {"bert": "Bert", "roberta": "Roberta", "xlm-roberta": "XLMRoberta", "camembert": "Camembert",
+CLASS_PREFIX = {"deberta-v2": "DebertaV2", "modernbert": "ModernBert", "bert": "Bert", "roberta": "Roberta", "xlm-roberta": "XLMRoberta", "camembert": "Camembert",
                 "electra": "Electra", "distilbert": "DistilBert", "albert": "Albert", "mpnet": "MPNet"}
 SUFFIX = {"base": "Model", "sentence": "Model", "sequence-classification": "ForSequenceClassification",
           "token-classification": "ForTokenClassification", "question-answering": "ForQuestionAnswering",
@@ -254,6 +542,8 @@ SUFFIX = {"base": "Model", "sentence": "Model", "sequence-classification": "ForS
 
 def make_weights(gen, case, cfg):
     family, head, p = case["family"], case["head"], case["prefix"]
+    if family == "modernbert":
+        return modernbert_weights(gen, case, cfg)
     H, E, V = cfg["hidden_size"], cfg["embedding_size"], cfg["vocab_size"]
     w = {}
 
@@ -276,15 +566,17 @@ def make_weights(gen, case, cfg):
         lin(p + "encoder.embedding_hidden_mapping_in", H, E)
     if family == "mpnet":
         w[p + "encoder.relative_attention_bias.weight"] = torch.randn(32, cfg["num_attention_heads"], generator=gen)
-    N = LAYER_NAMES[family]
-    for L in sorted(set(layer_prefixes(cfg, p, family))):
+    if family == "deberta":
+        deberta_weights(w, gen, cfg, p, lin, ln)
+    N = LAYER_NAMES.get(family, {})
+    for L in ([] if family == "deberta" else sorted(set(layer_prefixes(cfg, p, family)))):
         for n in ("q", "k", "v", "o"):
             lin(L + N[n], H, H)
         ln(L + N["ln1"], H)
         lin(L + N["ff1"], cfg["intermediate_size"], H)
         lin(L + N["ff2"], H, cfg["intermediate_size"])
         ln(L + N["ln2"], H)
-    has_pooler = family not in ("electra", "distilbert") and head in (
+    has_pooler = family not in ("electra", "distilbert", "deberta") and head in (
         "base", "sentence", "sequence-classification", "multiple-choice")
     if family in ("roberta", "mpnet") and head == "sequence-classification":
         has_pooler = False
@@ -292,9 +584,13 @@ def make_weights(gen, case, cfg):
         lin(p + ("pooler" if family == "albert" else "pooler.dense"), H, H)
     if family == "distilbert" and head in ("sequence-classification", "multiple-choice"):
         lin("pre_classifier", H, H)
+    if family == "deberta" and head in ("sequence-classification", "multiple-choice"):
+        lin("pooler.dense", H, H)
+    if family == "electra" and head == "multiple-choice":
+        lin("sequence_summary.summary", H, H)
     nl = cfg["num_labels"]
     if head == "sequence-classification":
-        if family in ("bert", "albert", "distilbert"):
+        if family in ("bert", "albert", "distilbert", "deberta"):
             lin("classifier", nl, H)
         else:
             lin("classifier.dense", H, H)
@@ -306,7 +602,15 @@ def make_weights(gen, case, cfg):
     elif head == "multiple-choice":
         lin("classifier", 1, H)
     elif head == "masked-lm":
-        if family == "bert":
+        if family == "deberta" and not cfg.get("legacy", True):
+            lin("lm_predictions.lm_head.dense", H, H)
+            ln("lm_predictions.lm_head.LayerNorm", H)
+            w["lm_predictions.lm_head.bias"] = torch.randn(V, generator=gen) * 0.1
+        elif family == "deberta":
+            lin("cls.predictions.transform.dense", E, H)
+            ln("cls.predictions.transform.LayerNorm", E)
+            w["cls.predictions.bias"] = torch.randn(V, generator=gen) * 0.1
+        elif family == "bert":
             lin("cls.predictions.transform.dense", H, H)
             ln("cls.predictions.transform.LayerNorm", H)
             w["cls.predictions.bias"] = torch.randn(V, generator=gen) * 0.1
@@ -336,15 +640,16 @@ def batches(gen, case, cfg):
     pad = cfg["pad_token_id"]
     out = []
     shapes = [("b0", [7, 4], 7), ("b1", [5, 2, 3], 5)]
-    if case["family"] == "mpnet":
-        shapes.append(("b2", [36, 20], 36))  # distances past 8 use MPNet's logarithmic buckets
+    if case["family"] in ("mpnet", "deberta", "modernbert"):
+        shapes.append(("b2", [36, 20], 36))  # long distances: logarithmic buckets, clamped spans, windows
     for name, lengths, seq in shapes:
         def one(lengths):
             ids = torch.full((len(lengths), seq), pad, dtype=torch.int64)
             mask = torch.zeros((len(lengths), seq), dtype=torch.int64)
             for r, n in enumerate(lengths):
-                ids[r, :n] = torch.randint(pad + 1, cfg["vocab_size"], (n,), generator=gen)
-                mask[r, :n] = 1
+                at = slice(seq - n, seq) if case.get("left_pad") else slice(0, n)
+                ids[r, at] = torch.randint(pad + 1, cfg["vocab_size"], (n,), generator=gen)
+                mask[r, at] = 1
             types = torch.zeros_like(ids)
             for r, n in enumerate(lengths):
                 types[r, n // 2:n] = 1
@@ -360,7 +665,8 @@ def batches(gen, case, cfg):
 
 def make_case(root, name, case, gen):
     family = case["family"]
-    ref_family = "roberta" if family in ("roberta", "xlm-roberta", "camembert") else family
+    ref_family = {"roberta": "roberta", "xlm-roberta": "roberta", "camembert": "roberta",
+                  "deberta-v2": "deberta"}.get(family, family)
     if family == "distilbert":
         case = dict(case, eps=1e-12)  # DistilBERT's LayerNorms use 1e-12 whatever the config
     case = dict(case, family=ref_family)
@@ -375,6 +681,18 @@ def make_case(root, name, case, gen):
         cfg["pad_token_id"] = 1
         cfg["relative_attention_num_buckets"] = 32
         cfg.pop("type_vocab_size")
+    if ref_family == "deberta":
+        cfg["type_vocab_size"] = 0
+        cfg["layer_norm_eps"] = case.get("eps", 1e-7)
+    if ref_family == "modernbert":
+        for hf, own in (("hidden_act", "hidden_activation"), ("layer_norm_eps", "norm_eps")):
+            cfg[own] = cfg.pop(hf)
+        cfg["norm_eps"] = case.get("eps", 1e-5)
+        cfg.pop("type_vocab_size")
+        cfg.update(norm_bias=False, attention_bias=False, mlp_bias=False, classifier_bias=False, decoder_bias=True,
+                   classifier_pooling="cls", classifier_activation="gelu", global_rope_theta=160000.0,
+                   local_rope_theta=10000.0, global_attn_every_n_layers=2, local_attention=4)
+    cfg.update(case.get("config", {}))
     if ref_family == "albert":
         cfg["embedding_size"] = case.get("embedding_size", 16)
         cfg["num_hidden_groups"] = case.get("groups", 1)
@@ -389,7 +707,7 @@ def make_case(root, name, case, gen):
     folder = os.path.join(root, name)
     os.makedirs(folder, exist_ok=True)
     disk_cfg = {k: v for k, v in cfg.items() if k != "num_labels"}
-    if family not in ("electra", "albert"):
+    if family not in ("electra", "albert", "deberta-v2"):
         disk_cfg.pop("embedding_size")
     if family == "distilbert":  # DistilBERT's own key names; no token types
         for hf, own in (("hidden_size", "dim"), ("num_hidden_layers", "n_layers"), ("num_attention_heads", "n_heads"),
@@ -434,7 +752,8 @@ def make_case(root, name, case, gen):
         write_safetensors(os.path.join(folder, "model.safetensors"), stored)
     ref_w = {k: v.float() for k, v in stored.items()}
     input_names = ["input_ids", "attention_mask"]
-    if ref_family in ("bert", "electra", "albert") and case["head"] != "sentence":
+    if (ref_family in ("bert", "electra", "albert") or cfg.get("type_vocab_size", 0) > 0 and ref_family == "deberta") \
+            and case["head"] != "sentence":
         input_names.append("token_type_ids")
     outputs = None
     for bname, ids, mask, types in batches(gen, dict(case, family=ref_family), cfg):
@@ -450,6 +769,13 @@ def make_case(root, name, case, gen):
             write_array(os.path.join(d, n + ".bin"), t.float().numpy())
     return "%s %s %s" % (name, ",".join(input_names), ",".join(outputs))
 
+
+DEBERTA_V3 = dict(relative_attention=True, position_buckets=8, max_relative_positions=-1, share_att_key=True,
+                  norm_rel_ebd="layer_norm", pos_att_type=["p2c", "c2p"], position_biased_input=False,
+                  type_vocab_size=0, pooler_hidden_act="gelu", pooler_dropout=0)
+DEBERTA_V2 = dict(relative_attention=True, max_relative_positions=16, position_buckets=-1, share_att_key=False,
+                  pos_att_type="c2p|p2c", position_biased_input=True, type_vocab_size=2, conv_kernel_size=3,
+                  conv_act="gelu")
 
 CASES = {
     "bert-base": dict(family="bert", head="base", prefix=""),
@@ -496,6 +822,36 @@ CASES = {
     "mpnet-mlm": dict(family="mpnet", head="masked-lm", prefix="mpnet."),
     "mpnet-mc": dict(family="mpnet", head="multiple-choice", prefix="mpnet."),
     "st-mpnet-mean": dict(family="mpnet", head="sentence", prefix="", pooling="mean", normalize=True),
+    "electra-mc": dict(family="electra", head="multiple-choice", prefix="electra."),
+    # DeBERTa-v3: log buckets (8 of them over 40 positions), shared keys, normed relative embeddings,
+    # no absolute positions, no token types.
+    "deberta-v3-base": dict(family="deberta-v2", head="base", prefix="", config=DEBERTA_V3),
+    "deberta-v3-seqcls": dict(family="deberta-v2", head="sequence-classification", prefix="deberta.",
+                              config=DEBERTA_V3),
+    "deberta-v3-qa": dict(family="deberta-v2", head="question-answering", prefix="deberta.",
+                          config=dict(DEBERTA_V3, pos_att_type=["c2p"])),
+    "deberta-v3-mlm": dict(family="deberta-v2", head="masked-lm", prefix="deberta.", config=DEBERTA_V3),
+    "deberta-v3-mlm-lm-head": dict(family="deberta-v2", head="masked-lm", prefix="deberta.",
+                                   config=dict(DEBERTA_V3, legacy=False)),
+    # DeBERTa-v2 as xlarge is made: own position projections, no buckets (span 16), absolute positions
+    # too, token types, a convolution after the first layer, embeddings narrower than the layers.
+    "deberta-v2-tokcls": dict(family="deberta-v2", head="token-classification", prefix="deberta.",
+                              embedding_size=16, config=DEBERTA_V2),
+    "deberta-v2-mc": dict(family="deberta-v2", head="multiple-choice", prefix="deberta.",
+                          config=dict(DEBERTA_V2, conv_kernel_size=0, pooler_hidden_act="tanh")),
+    # ModernBERT: layer 0 global, layer 1 local (window 4); with and without biases.
+    "modernbert-base": dict(family="modernbert", head="base", prefix=""),
+    "modernbert-seqcls": dict(family="modernbert", head="sequence-classification", prefix="model."),
+    "modernbert-seqcls-mean": dict(family="modernbert", head="sequence-classification", prefix="model.",
+                                   config=dict(classifier_pooling="mean", norm_bias=True, attention_bias=True,
+                                               mlp_bias=True, classifier_bias=True, local_rope_theta=1000.0)),
+    "modernbert-tokcls": dict(family="modernbert", head="token-classification", prefix="model.", act="gelu_new"),
+    "modernbert-mlm": dict(family="modernbert", head="masked-lm", prefix="model."),
+    "modernbert-qa": dict(family="modernbert", head="question-answering", prefix="model."),
+    # left padding: the cls token multiple choice pools is the first one the mask keeps
+    "modernbert-mc": dict(family="modernbert", head="multiple-choice", prefix="model.", left_pad=True),
+    "modernbert-mc-mean": dict(family="modernbert", head="multiple-choice", prefix="model.",
+                               config=dict(classifier_pooling="mean")),
     "st-mean-normalize": dict(family="bert", head="sentence", prefix="", pooling="mean", normalize=True),
     "st-cls": dict(family="bert", head="sentence", prefix="", pooling="cls"),
     "st-max": dict(family="bert", head="sentence", prefix="", pooling="max"),

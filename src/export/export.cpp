@@ -146,12 +146,35 @@ std::vector<std::string> supported_export_classes() {
   return out;
 }
 
+// Whether the folder holds safetensors weights (single file or shards).
+static bool has_safetensors(const fs::path& folder) {
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(folder, ec))
+    if (e.path().extension() == ".safetensors") return true;
+  return false;
+}
+
 Result<ExportSupport> export_support(const ResolvedModel& model) {
-  // Vision families (vision.cpp) first: their own plan.
+  if (!model.checkpoint || !model.checkpoint->source.config_path)
+    return failure(quoted(model.reference()) + ": native export needs a checkpoint folder with config.json");
+  // Vision families (vision.cpp) have their own plan; the text encoders' plan otherwise.
   MODELKIT_TRY(auto vision, exporter::vision_plan(model));
-  if (vision) return ExportSupport{std::string(vision->family->model_type), std::string(exporter::vision_head_name(vision->head))};
-  MODELKIT_TRY(auto plan, plan_for(model));
-  return ExportSupport{std::string(plan.family->model_type), std::string(head_name(plan.head))};
+  ExportSupport support;
+  if (vision) {
+    support = ExportSupport{std::string(vision->family->model_type), std::string(exporter::vision_head_name(vision->head))};
+  } else {
+    MODELKIT_TRY(auto plan, plan_for(model));
+    support = ExportSupport{std::string(plan.family->model_type), std::string(head_name(plan.head))};
+  }
+  const auto& folder = model.checkpoint->source.folder;
+  if (!has_safetensors(folder)) {
+    std::error_code ec;
+    if (fs::exists(folder / "pytorch_model.bin", ec))
+      return failure(quoted(folder.string()) +
+                     " holds pytorch_model.bin but no *.safetensors weights (modelkit never unpickles)");
+    return failure(quoted(folder.string()) + " holds no *.safetensors weights to export from");
+  }
+  return support;
 }
 
 Result<std::optional<std::array<std::int64_t, 2>>> export_image_size(const std::vector<InputShape>& shapes,
