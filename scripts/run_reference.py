@@ -208,13 +208,11 @@ def main():
     with open(run_json) as f:
         run = json.load(f)
     outs = {n[:-4]: np.load(os.path.join(out_dir, n)) for n in os.listdir(out_dir) if n.endswith(".npy")}
-    cfg_path = os.path.join(os.path.dirname(run["onnx"]), "config.json")
     cfg = {}
-    for p in (cfg_path, os.path.join(run["model"], "config.json")):
-        if os.path.exists(p):
-            with open(p) as f:
-                cfg = json.load(f)
-            break
+    cfg_path = os.path.join(run["files_from"], "config.json")
+    if os.path.exists(cfg_path):
+        with open(cfg_path) as f:
+            cfg = json.load(f)
     ref = {"text-classification": ref_classification, "image-classification": ref_classification,
            "token-classification": ref_token_classification, "question-answering": ref_question_answering,
            "fill-mask": ref_fill_mask, "feature-extraction": ref_feature_extraction}[task](run, outs, cfg, top_k)

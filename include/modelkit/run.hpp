@@ -4,6 +4,7 @@
 #pragma once
 
 #include <modelkit/model.hpp>
+#include <modelkit/random_inputs.hpp>
 #include <modelkit/result.hpp>
 #include <modelkit/settings.hpp>
 #include <modelkit/tensor.hpp>
@@ -165,6 +166,7 @@ inline constexpr std::size_t kRawPreview = 8;
 struct RunResult {
   std::string model;                  // the -m reference
   std::filesystem::path onnx;         // the model file that ran
+  std::filesystem::path files_from;   // the folder config.json / tokenizer / processor came from
   std::string model_kind;             // "built", "checkpoint", "exported", "onnx"
   TaskResolution resolution;
   std::string answer_kind;            // classification | token-classification | question-answering |
@@ -196,7 +198,31 @@ struct EvalRequest {
   std::size_t samples = 100;
   Pooling pooling = Pooling::automatic;
   int threads = 0;
+  std::vector<InputShape> input_shapes;  // --input-shape: sizes for image/audio sources (e.g. input=1x512)
+  bool per_tensor = false;  // --per-tensor: -m is the QDQ model, --compare its float model
+  std::size_t worst = 3;    // tensors whose readers the --exclude-nodes line names
 };
+
+// --per-tensor: one quantized activation of the QDQ model matched to its float tensor, as ONNX
+// Runtime's qdq_loss_debug matches them (the QuantizeLinear input, "_QuantizeLinear_Input"
+// stripped, names the float tensor). SQNR in dB, 10 log10(sum x^2 / sum (x - y)^2), over all
+// samples: qdq_sqnr between the QuantizeLinear input and the DequantizeLinear output inside the
+// QDQ model (this tensor's own quantization error), xmodel_sqnr between the float model's tensor
+// and the DequantizeLinear output (the error accumulated up to it).
+struct TensorError {
+  std::string tensor;                  // the float model's name
+  std::string producer;                // the float node writing it ("" for a graph input)
+  std::vector<std::string> consumers;  // the float nodes reading it: what --exclude-nodes keeps in float
+  std::size_t graph_index = 0;         // the producer's position in the float graph (inputs: 0)
+  double qdq_sqnr = 0, xmodel_sqnr = 0;
+};
+// Worst first (lowest qdq_sqnr). `inputs` are the samples, each the model inputs by name.
+[[nodiscard]] Result<std::vector<TensorError>> per_tensor_errors(const std::filesystem::path& float_model,
+                                                                 const std::filesystem::path& qdq_model,
+                                                                 const std::vector<std::vector<Tensor>>& samples,
+                                                                 int threads = 0);
+// "--exclude-nodes A --exclude-nodes B" for the consumers of the `worst` first tensors.
+[[nodiscard]] std::string exclude_nodes_line(const std::vector<TensorError>& ranked, std::size_t worst);
 
 struct OutputAgreement {
   std::string name;
@@ -219,6 +245,8 @@ struct EvalReport {
   std::optional<double> top1_agreement, mean_kl;
   std::optional<double> mean_cosine, min_cosine, spearman;  // feature extraction
   std::vector<OutputAgreement> outputs;                     // raw, per output
+  std::vector<TensorError> per_tensor;                      // --per-tensor, worst first
+  std::string exclude_nodes;                                // the line for the worst ones
   std::vector<std::string> notes;
 };
 

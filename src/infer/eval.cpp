@@ -208,6 +208,7 @@ struct Loaded {
   std::string data_source;
   std::size_t skipped = 0;
   std::vector<std::string> skip_reasons;
+  std::vector<std::string> notes;
 };
 
 void note_skip(Loaded& l, const std::string& why) {
@@ -217,15 +218,18 @@ void note_skip(Loaded& l, const std::string& why) {
 }
 
 Result<void> add_media(const LoadedModel& m, CalibrationKind kind, const std::optional<fs::path>& dir,
-                       std::optional<std::size_t> label, std::size_t max, Loaded& out) {
+                       std::optional<std::size_t> label, std::size_t max, const std::vector<InputShape>& shapes,
+                       Loaded& out) {
   if (out.examples.size() >= max) return {};
-  MODELKIT_TRY(auto sel, media_source(m, kind, dir, static_cast<int>(max - out.examples.size())));
+  MODELKIT_TRY(auto sel, media_source(m, kind, dir, static_cast<int>(max - out.examples.size()), shapes));
   while (out.examples.size() < max) {
     MODELKIT_TRY(auto sample, sel.source->next());
     if (!sample) break;
     out.examples.push_back({std::move(*sample), {}, label});
   }
   for (const auto& s : sel.source->skipped_inputs()) note_skip(out, s);
+  for (const auto& w : sel.warnings)
+    if (std::find(out.notes.begin(), out.notes.end(), w) == out.notes.end()) out.notes.push_back(w);
   if (out.data_source.empty()) out.data_source = sel.record.data_source;
   return {};
 }
@@ -253,7 +257,10 @@ Result<Loaded> load_examples(const LoadedModel& m, const EvalRequest& req) {
       return usage_error("--data " + quoted(*req.data) + " holds " + *data_kind + " but the model's task '" + m.task() +
                          "' takes " + std::string(setting_name(*task_kind)));
   }
-  const std::string kind = data_kind.value_or(task_kind ? std::string(setting_name(*task_kind)) : "text");
+  if (!data_kind && !task_kind)
+    return usage_error("the model has no task with a data kind (task '" + m.task() +
+                       "'); give --data FILE|DIR (text, an image folder or audio) or --task");
+  const std::string kind = data_kind.value_or(std::string(setting_name(*task_kind)));
   if (kind == "text") {
     MODELKIT_TRY(auto tok, load_tokenizer(m));
     std::vector<LabelledText> rows;
@@ -287,9 +294,7 @@ Result<Loaded> load_examples(const LoadedModel& m, const EvalRequest& req) {
         note_skip(out, where + ": " + t.error().message);
         continue;
       }
-      std::erase_if(t->tensors, [&](const Tensor& x) {
-        return std::none_of(m.inputs.begin(), m.inputs.end(), [&](const auto& in) { return in.name == x.name; });
-      });
+      // All three text tensors are kept: each model takes the ones it has (conform_inputs).
       out.examples.push_back({std::move(t->tensors), std::move(t->attention_mask), label});
     }
     return out;
@@ -303,20 +308,20 @@ Result<Loaded> load_examples(const LoadedModel& m, const EvalRequest& req) {
         if (e.is_directory()) classes.push_back(e.path());
     std::sort(classes.begin(), classes.end());
     if (classes.empty()) {
-      MODELKIT_TRY_VOID(add_media(m, media_kind, *req.data, std::nullopt, req.samples, out));
+      MODELKIT_TRY_VOID(add_media(m, media_kind, *req.data, std::nullopt, req.samples, req.input_shapes, out));
     } else {
       // One sub-folder per class: its name is the label. Samples are shared out across classes.
       const std::size_t per_class = std::max<std::size_t>(1, req.samples / classes.size());
       for (const auto& dir : classes) {
         MODELKIT_TRY(auto label, label_id(m.labels, dir.filename().string(), "--data folder " + quoted(dir)));
         const std::size_t before = out.examples.size();
-        auto added = add_media(m, media_kind, dir, label, std::min(req.samples, before + per_class), out);
+        auto added = add_media(m, media_kind, dir, label, std::min(req.samples, before + per_class), req.input_shapes, out);
         if (!added) note_skip(out, "class folder " + quoted(dir) + ": " + added.error().message);
       }
     }
     out.data_source = req.data->string();
   } else {
-    MODELKIT_TRY_VOID(add_media(m, media_kind, std::nullopt, std::nullopt, req.samples, out));
+    MODELKIT_TRY_VOID(add_media(m, media_kind, std::nullopt, std::nullopt, req.samples, req.input_shapes, out));
   }
   return out;
 }
@@ -343,12 +348,14 @@ std::string kind_of_task(const std::string& task) {
 
 Result<EvalReport> evaluate(const EvalRequest& req) {
   if (req.samples == 0) return usage_error("--samples must be at least 1");
+  if (req.per_tensor && !req.compare)
+    return usage_error("--per-tensor compares a QDQ model (-m) with its float model: give --compare FLOAT_MODEL");
   MODELKIT_TRY(auto a, load_model(req.spec, req.config, req.threads));
   std::optional<LoadedModel> b;
   if (req.compare) {
     ModelSpec other;
     other.model = *req.compare;
-    other.task = a.model.resolution.task;
+    other.task = req.spec.task;  // the user's --task binds both; otherwise each resolves its own
     MODELKIT_TRY(auto loaded, load_model(other, std::nullopt, req.threads));
     b = std::move(loaded);
   }
@@ -361,6 +368,7 @@ Result<EvalReport> evaluate(const EvalRequest& req) {
   rep.data_source = data.data_source;
   rep.skipped = data.skipped;
   rep.skip_reasons = data.skip_reasons;
+  rep.notes.insert(rep.notes.end(), data.notes.begin(), data.notes.end());
   rep.samples = data.examples.size();
   if (data.examples.empty()) return failure("no sample of " + rep.data_source + " could be used" +
                                             (data.skip_reasons.empty() ? "" : " (" + data.skip_reasons.front() + ")"));
@@ -462,6 +470,15 @@ Result<EvalReport> evaluate(const EvalRequest& req) {
     o.mean_cosine /= n;
     rep.outputs.push_back(o);
   }
+  if (req.per_tensor) {
+    std::vector<std::vector<Tensor>> samples;
+    for (const auto& ex : data.examples) {
+      MODELKIT_TRY(auto in, conform_inputs(a, ex.inputs));
+      samples.push_back(std::move(in));
+    }
+    MODELKIT_TRY(rep.per_tensor, per_tensor_errors(b->onnx, a.onnx, samples, req.threads));
+    rep.exclude_nodes = exclude_nodes_line(rep.per_tensor, req.worst);
+  }
   if (!b && reference.empty())
     rep.notes.push_back("no labels and no --compare: the model ran on every sample, but there is nothing to score");
   if (kind == "raw" && b) rep.notes.push_back("task '" + a.task() + "' is compared output by output");
@@ -508,6 +525,21 @@ std::string eval_report_json(const EvalReport& r) {
     w.end_object();
   }
   w.end_array();
+  if (!r.per_tensor.empty()) {
+    w.key("per_tensor").begin_array();
+    for (const auto& t : r.per_tensor) {
+      w.begin_object();
+      w.field("tensor", t.tensor);
+      w.field("producer", t.producer);
+      w.field("graph_index", static_cast<std::uint64_t>(t.graph_index));
+      w.field("qdq_sqnr_db", t.qdq_sqnr);
+      w.field("xmodel_sqnr_db", t.xmodel_sqnr);
+      w.key("consumers").string_array(t.consumers);
+      w.end_object();
+    }
+    w.end_array();
+    w.field("exclude_nodes", r.exclude_nodes);
+  }
   w.key("notes").string_array(r.notes);
   w.end_object();
   std::string out = w.take();
@@ -542,6 +574,16 @@ std::string eval_report_text(const EvalReport& r) {
     std::snprintf(buf, sizeof buf, "output %-20s cosine mean %.6f min %.6f  max |diff| %.6g\n", esc(o.name).c_str(),
                   o.mean_cosine, o.min_cosine, o.max_abs);
     out += buf;
+  }
+  if (!r.per_tensor.empty()) {
+    out += "per tensor, worst first (SQNR dB: own quantization / against the float model):\n";
+    for (std::size_t i = 0; i < std::min<std::size_t>(r.per_tensor.size(), 10); ++i) {
+      const auto& t = r.per_tensor[i];
+      std::snprintf(buf, sizeof buf, "  %8.2f %8.2f  %s (%s)\n", t.qdq_sqnr, t.xmodel_sqnr, esc(t.tensor).c_str(),
+                    esc(t.producer.empty() ? "graph input" : t.producer).c_str());
+      out += buf;
+    }
+    out += "keep the worst in float: " + esc(r.exclude_nodes) + "\n";
   }
   for (const auto& n : r.notes) out += "note           " + esc(n) + "\n";
   return out;

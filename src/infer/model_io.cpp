@@ -55,9 +55,6 @@ Result<LoadedModel> load_model(const ModelSpec& given, const std::optional<fs::p
       if (!fs::is_regular_file(*spec.model, ec)) return usage_error("--config " + quoted(*config) + ": no config.json there");
     } else if (source.config_path) {
       m.folder = source.config_path->parent_path();
-    } else if (!spec.task) {
-      return usage_error("-m " + quoted(*given.model) +
-                         " is an .onnx file with no config.json beside it; give --config FILE or --task T");
     }
   } else {
     if (config) return usage_error("--config goes with an .onnx file given to -m; " + quoted(*given.model) + " is not one");
@@ -83,12 +80,16 @@ Result<LoadedModel> load_model(const ModelSpec& given, const std::optional<fs::p
     }
   }
   if (source.onnx_path && !config && !source.config_path) {
-    // A bare .onnx with --task: nothing to resolve from, the task is the user's.
-    MODELKIT_TRY(auto task_id, registry::parse_task(*spec.task));
+    // A bare .onnx: nothing to resolve from; the task is the user's, else none (raw outputs).
     m.model.spec = spec;
-    m.model.resolution.task = std::string(registry::task_name(task_id));
-    m.model.resolution.task_id = task_id;
-    m.model.resolution.source = "user-task";
+    if (spec.task) {
+      MODELKIT_TRY(auto task_id, registry::parse_task(*spec.task));
+      m.model.resolution.task = std::string(registry::task_name(task_id));
+      m.model.resolution.task_id = task_id;
+      m.model.resolution.source = "user-task";
+    } else {
+      m.notes.push_back("no config.json and no --task: the outputs are shown raw");
+    }
   } else {
     ModelSpec resolve_spec = spec;
     if (m.kind == "onnx" && !config) resolve_spec.model = source.config_path->string();
@@ -183,20 +184,21 @@ Result<TextInputs> text_inputs(const LoadedModel& m, const tokenizer::Tokenizer&
 }
 
 Result<calib::SelectedSource> media_source(const LoadedModel& m, CalibrationKind kind,
-                                           const std::optional<fs::path>& data, int samples) {
+                                           const std::optional<fs::path>& data, int samples,
+                                           const std::vector<InputShape>& input_shapes) {
   calib::SourceRequest req;
   req.kind = kind;
   req.data = data;
   req.checkpoint_folder = m.folder;
   req.model_inputs = m.inputs;
   req.samples = samples;
+  req.input_shapes = input_shapes;
   MODELKIT_TRY(auto sel, calib::select_source(req));
   if (sel.record.kind != setting_name(kind))
     return failure("the model's inputs cannot take " + std::string(setting_name(kind)) + " (" +
                    sel.record.fallback_reason.value_or("no " + std::string(setting_name(kind)) + " input") + ")");
-  if (!sel.record.filled_inputs.empty())
-    return failure("the model also needs " + util::join(sel.record.filled_inputs, ", ") + ", which " +
-                   std::string(setting_name(kind)) + " input does not make");
+  // Inputs the data does not make (a recurrent state, ...) are filled as calibration fills them;
+  // sel.warnings says so and callers show it.
   return sel;
 }
 

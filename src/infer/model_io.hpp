@@ -43,7 +43,8 @@ struct TextInputs {
 // A calibration source (image or audio kind) over `data` (a folder of images, an audio file or
 // folder; nullopt: the embedded defaults) conformed to the model's inputs.
 [[nodiscard]] Result<calib::SelectedSource> media_source(const LoadedModel& m, CalibrationKind kind,
-                                                         const std::optional<std::filesystem::path>& data, int samples);
+                                                         const std::optional<std::filesystem::path>& data, int samples,
+                                                         const std::vector<InputShape>& input_shapes = {});
 
 // Casts integer/float tensors to the model's input types; errors on inputs the model lacks or
 // needs and does not get.

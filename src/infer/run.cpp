@@ -177,6 +177,7 @@ Result<RunResult> run_model(const RunRequest& req) {
   result.model = *req.spec.model;
   result.onnx = m.onnx;
   result.model_kind = m.kind;
+  result.files_from = m.folder;
   result.resolution = m.model.resolution;
   result.notes = m.notes;
 
@@ -223,6 +224,7 @@ Result<RunResult> run_model(const RunRequest& req) {
     }
     inputs = std::move(*sample);
     result.notes.insert(result.notes.end(), sel->record.notes.begin(), sel->record.notes.end());
+    result.notes.insert(result.notes.end(), sel->warnings.begin(), sel->warnings.end());
   } else {
     for (const auto& [name, path] : req.npy_inputs) {
       input_files.push_back(path);
@@ -333,6 +335,7 @@ std::string run_result_json(const RunResult& r) {
   w.field("model", r.model);
   w.field("model_kind", r.model_kind);
   w.field("onnx", r.onnx.string());
+  w.field("files_from", r.files_from.string());
   w.key("resolution");
   report::write_resolution(w, r.resolution);
   if (!r.tokens.empty()) w.key("tokens").string_array(r.tokens);

@@ -33,8 +33,9 @@ const fs::path& fixtures() {
       fs::copy_file(tok / "tokenizer.json", dir / name / "tokenizer.json");
     }
     auto cfg = read_text(dir / "bert-tokcls" / "config.json");
-    for (auto [from, to] : {std::pair{"\"L0\"", "\"O\""}, {"\"L1\"", "\"B-PER\""}, {"\"L2\"", "\"I-PER\""}})
-      for (auto at = cfg.find(from); at != std::string::npos; at = cfg.find(from)) cfg.replace(at, std::string(from).size(), to);
+    using Rename = std::pair<std::string, std::string>;
+    for (const auto& [from, to] : {Rename{"\"L0\"", "\"O\""}, Rename{"\"L1\"", "\"B-PER\""}, Rename{"\"L2\"", "\"I-PER\""}})
+      for (auto at = cfg.find(from); at != std::string::npos; at = cfg.find(from)) cfg.replace(at, from.size(), to);
     write_file(dir / "bert-tokcls" / "config.json", cfg);
     return true;
   }();
@@ -52,7 +53,10 @@ simdjson::dom::element parse(simdjson::dom::parser& p, const std::string& text) 
 CliResult run_and_check(const std::string& task, std::vector<std::string> args, const std::string& top_k = "5") {
   TempDir tmp;
   args.insert(args.begin(), "run");
-  for (const auto& a : {"--format", "json", "--top-k", top_k.c_str(), "--save-outputs", (tmp / "out").c_str()}) args.emplace_back(a);
+  const std::string out_dir = (tmp / "out").string();
+  for (const std::string& a : {std::string("--format"), std::string("json"), std::string("--top-k"), top_k,
+                               std::string("--save-outputs"), out_dir})
+    args.push_back(a);
   auto r = run_cli(args);
   EXPECT_EQ(r.exit_code, 0) << r.err;
   write_file(tmp / "run.json", r.out);
@@ -203,8 +207,12 @@ TEST(EvalCli, AccuracyAgreementAndBadData) {
 
 TEST(EvalCli, ImageFolderWithClassesAndSkippedFiles) {
   TempDir tmp;
-  for (const auto& [cls, img] : {std::pair{"cat", "chelsea.png"}, {"dog", "coffee.png"}, {"bird", "astronaut.png"}})
-    fs::create_directories(tmp / "data" / cls), fs::copy_file(kImages / "skimage" / img, tmp / "data" / cls / img);
+  using ClassImage = std::pair<std::string, std::string>;
+  for (const auto& [cls, img] : {ClassImage{"cat", "chelsea.png"}, ClassImage{"dog", "coffee.png"},
+                                 ClassImage{"bird", "astronaut.png"}}) {
+    fs::create_directories(tmp / "data" / cls);
+    fs::copy_file(kImages / "skimage" / img, tmp / "data" / cls / img);
+  }
   write_file(tmp / "data" / "cat" / "broken.jpg", "not an image");
   simdjson::dom::parser p;
   auto r = run_cli({"eval", "-m", (kModels / "cnn-tiny").string(), "--data", (tmp / "data").string(), "--compare",
@@ -236,6 +244,51 @@ TEST(EvalCli, FeatureExtractionAgreementWithDefaultData) {
   EXPECT_NEAR(j["metrics"]["mean_cosine"].get_double().value(), 1.0, 1e-6);
   EXPECT_NEAR(j["metrics"]["spearman"].get_double().value(), 1.0, 1e-6);
   EXPECT_NE(std::string_view(j["data"].get_string().value()).find("embedded default"), std::string_view::npos);
+}
+
+}  // namespace
+}  // namespace modelkit::test
+
+namespace modelkit::test {
+namespace {
+
+// A QDQ model quantized with one activation range shrunk to 2% of its calibrated width: that
+// tensor clips, and --per-tensor must rank it worst and name its reader in the --exclude-nodes line.
+TEST(EvalCli, PerTensorFindsTheBrokenRange) {
+  TempDir tmp;
+  const auto float_model = kModels / "cnn-tiny" / "model.onnx";
+  auto saved = run_cli({"quantize", "-m", float_model.string(), "-o", (tmp / "good.onnx").string(), "--save-ranges",
+                        (tmp / "ranges.json").string(), "--samples", "8"});
+  ASSERT_EQ(saved.exit_code, 0) << saved.err;
+  const std::string broken = "/features/features.5/Relu_output_0";
+  std::string py = "import json; r=json.load(open('" + (tmp / "ranges.json").string() + "')); t=r['tensors']['" + broken +
+                   "']; t['min'], t['max'] = t['min'] * 0.02, t['max'] * 0.02; json.dump(r, open('" +
+                   (tmp / "shrunk.json").string() + "', 'w'))";
+  ASSERT_EQ(std::system(("/usr/bin/python3 -c \"" + py + "\"").c_str()), 0) << "the ranges file has no " << broken;
+  auto q = run_cli({"quantize", "-m", float_model.string(), "-o", (tmp / "broken.onnx").string(), "--ranges",
+                    (tmp / "shrunk.json").string(), "--min-cosine", "-1"});
+  ASSERT_EQ(q.exit_code, 0) << q.err;
+  auto r = run_cli({"eval", "-m", (tmp / "broken.onnx").string(), "--task", "image-classification", "--compare",
+                    float_model.string(), "--per-tensor", "--samples", "4", "--format", "json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  simdjson::dom::parser p;
+  auto j = parse(p, r.out);
+  auto ranked = j["per_tensor"].get_array().value();
+  ASSERT_GE(ranked.size(), 3u);
+  EXPECT_EQ(std::string_view(ranked.at(0)["tensor"].get_string().value()), broken) << r.out;
+  EXPECT_LT(ranked.at(0)["qdq_sqnr_db"].get_double().value(), ranked.at(1)["qdq_sqnr_db"].get_double().value());
+  EXPECT_NE(std::string_view(j["exclude_nodes"].get_string().value()).find("--exclude-nodes '/features/features.6/Conv'"),
+            std::string_view::npos) << r.out;
+  // The same comparison on the well-quantized model ranks it elsewhere, with a far better SQNR.
+  auto good = run_cli({"eval", "-m", (tmp / "good.onnx").string(), "--task", "image-classification", "--compare",
+                       float_model.string(), "--per-tensor", "--samples", "4", "--format", "json"});
+  ASSERT_EQ(good.exit_code, 0) << good.err;
+  simdjson::dom::parser p2;
+  for (auto t : parse(p2, good.out)["per_tensor"].get_array().value())
+    if (std::string_view(t["tensor"].get_string().value()) == broken)
+      EXPECT_GT(t["qdq_sqnr_db"].get_double().value(), ranked.at(0)["qdq_sqnr_db"].get_double().value() + 10);
+  auto alone = run_cli({"eval", "-m", (tmp / "broken.onnx").string(), "--task", "image-classification", "--per-tensor"});
+  EXPECT_EQ(alone.exit_code, 2) << "--per-tensor needs --compare";
 }
 
 }  // namespace

@@ -17,6 +17,9 @@ constexpr OptionSpec kEvalOptions[] = {
     {"--task", "", "TASK", "the task (synonyms accepted); overrides the manifest and detection"},
     {"--config", "", "PATH", "with an .onnx file: the config.json or checkpoint folder it came from"},
     {"--samples", "", "N", "samples to evaluate at most (default 100)"},
+    {"--input-shape", "", "NAME=DIMS", "size of an image/audio input without a static one, e.g. input=1x512 (repeatable)"},
+    {"--per-tensor", "", "", "with -m QDQ_MODEL --compare FLOAT_MODEL: error per quantized tensor, worst first, and the --exclude-nodes line"},
+    {"--worst", "", "N", "tensors the --exclude-nodes line keeps in float (default 3)"},
     {"--pooling", "", "auto|mean|cls|none", "feature extraction pooling (default auto)"},
     {"--threads", "", "N", "ONNX Runtime intra-op threads (0 or absent: ONNX Runtime's choice)"},
     {"--output", "-o", "FILE", "also write the JSON report to FILE"},
@@ -29,7 +32,7 @@ constexpr OptionSpec kEvalOptions[] = {
 
 CommandSyntax eval_syntax() {
   return {"modelkit eval -m MODEL [--compare OTHER] [--data FILE|DIR] [--column ROLE=NAME]... [--task T] "
-          "[--samples N] [--format table|json] [-o report.json]",
+          "[--samples N] [--per-tensor [--worst N]] [--format table|json] [-o report.json]",
           {std::begin(kEvalOptions), std::end(kEvalOptions)}};
 }
 
@@ -62,6 +65,16 @@ Result<void> run_eval(std::span<char* const> argv) {
     MODELKIT_TRY(req.pooling, parse_option_setting<Pooling>("--pooling", *v));
   }
   MODELKIT_TRY(req.threads, threads_option(args));
+  for (const auto& text : args.values("--input-shape")) {
+    auto shape = parse_input_shape(text);
+    if (!shape) return Error{"option '--input-shape': " + shape.error().message, ErrorKind::usage};
+    req.input_shapes.push_back(std::move(*shape));
+  }
+  req.per_tensor = args.has("--per-tensor");
+  if (auto v = args.value("--worst")) {
+    MODELKIT_TRY(auto n, parse_int_option("--worst", *v, 1, 1000000));
+    req.worst = static_cast<std::size_t>(n);
+  }
   std::optional<std::filesystem::path> output;
   if (auto v = args.value("--output")) {
     output = *v;
