@@ -481,7 +481,9 @@ Result<EvalReport> evaluate(const EvalRequest& req) {
   }
   if (!b && reference.empty())
     rep.notes.push_back("no labels and no --compare: the model ran on every sample, but there is nothing to score");
-  if (kind == "raw" && b) rep.notes.push_back("task '" + a.task() + "' is compared output by output");
+  if (kind == "raw" && b)
+    rep.notes.push_back((a.task().empty() ? std::string("no task") : "task '" + a.task() + "'") +
+                        ": the models are compared output by output");
   return rep;
 }
 
