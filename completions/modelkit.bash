@@ -310,7 +310,7 @@ quantization model-types' -- "$cur"))
       esac ;;
     eval)
       options='-m --model --compare --data --column --task --config --samples --input-shape --per-tensor --worst
---pooling --threads -o --output --force --format -h --help'
+--pooling --threads -o --output --html --force --format -h --help'
       case "$prev" in
         -m|--model) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
         --compare) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
@@ -324,6 +324,7 @@ quantization model-types' -- "$cur"))
         --pooling) COMPREPLY=($(compgen -W 'auto mean cls none' -- "$cur")); return 0 ;;
         --threads) return 0 ;;
         -o|--output) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
+        --html) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
         --format) COMPREPLY=($(compgen -W 'table json' -- "$cur")); return 0 ;;
       esac ;;
     *) return 0 ;;

@@ -253,6 +253,10 @@ struct EvalReport {
 [[nodiscard]] Result<EvalReport> evaluate(const EvalRequest& request);
 [[nodiscard]] std::string eval_report_json(const EvalReport& report);
 [[nodiscard]] std::string eval_report_text(const EvalReport& report);
+// --html: a self-contained page (no external scripts, fonts or links); with --per-tensor an inline
+// SVG bar per tensor in graph order (<rect class="bar" data-tensor data-sqnr data-rank>), the
+// `worst_named` worst labelled.
+[[nodiscard]] std::string eval_report_html(const EvalReport& report, std::size_t worst_named);
 
 // -o report.json: checked before the evaluation (an existing file needs `force`, an input is
 // never overwritten), written whole after it.

@@ -9,6 +9,7 @@
 #include <simdjson.h>
 
 #include <cmath>
+#include <regex>
 
 namespace modelkit::test {
 namespace {
@@ -269,7 +270,8 @@ TEST(EvalCli, PerTensorFindsTheBrokenRange) {
                     (tmp / "shrunk.json").string(), "--min-cosine", "-1"});
   ASSERT_EQ(q.exit_code, 0) << q.err;
   auto r = run_cli({"eval", "-m", (tmp / "broken.onnx").string(), "--task", "image-classification", "--compare",
-                    float_model.string(), "--per-tensor", "--samples", "4", "--format", "json"});
+                    float_model.string(), "--per-tensor", "--samples", "4", "--format", "json", "--html",
+                    (tmp / "report.html").string()});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   simdjson::dom::parser p;
   auto j = parse(p, r.out);
@@ -279,14 +281,38 @@ TEST(EvalCli, PerTensorFindsTheBrokenRange) {
   EXPECT_LT(ranked.at(0)["qdq_sqnr_db"].get_double().value(), ranked.at(1)["qdq_sqnr_db"].get_double().value());
   EXPECT_NE(std::string_view(j["exclude_nodes"].get_string().value()).find("--exclude-nodes '/features/features.6/Conv'"),
             std::string_view::npos) << r.out;
+  // The HTML page (no Chromium in CI: its SVG is parsed instead of rendered): one bar per tensor
+  // of the JSON, the same SQNR, the broken tensor ranked first, nothing loaded from outside.
+  const std::string html = read_text(tmp / "report.html");
+  for (const char* external : {"<script", "href=", "src=", "url(", "@import"})
+    EXPECT_EQ(html.find(external), std::string::npos) << external;
+  const std::regex bar(R"re(<rect class="bar" data-tensor="([^"]*)" data-sqnr="([^"]*)" data-rank="(\d+)" [^>]*height="(\d+)")re");
+  std::size_t bars = 0;
+  for (auto it = std::sregex_iterator(html.begin(), html.end(), bar); it != std::sregex_iterator(); ++it, ++bars) {
+    const std::string tensor = (*it)[1];
+    const double sqnr = std::stod((*it)[2]);
+    const auto rank = static_cast<std::size_t>(std::stoul((*it)[3]));
+    ASSERT_GE(rank, 1u);
+    ASSERT_LE(rank, ranked.size());
+    EXPECT_EQ(std::string_view(ranked.at(rank - 1)["tensor"].get_string().value()), tensor);
+    EXPECT_NEAR(ranked.at(rank - 1)["qdq_sqnr_db"].get_double().value(), sqnr, 1e-9);
+    if (rank == 1) {
+      EXPECT_EQ(tensor, broken);
+      EXPECT_GT(std::stoi((*it)[4]), 0) << "the worst tensor's bar is drawn";
+    }
+  }
+  EXPECT_EQ(bars, ranked.size());
   // The same comparison on the well-quantized model ranks it elsewhere, with a far better SQNR.
   auto good = run_cli({"eval", "-m", (tmp / "good.onnx").string(), "--task", "image-classification", "--compare",
                        float_model.string(), "--per-tensor", "--samples", "4", "--format", "json"});
   ASSERT_EQ(good.exit_code, 0) << good.err;
   simdjson::dom::parser p2;
-  for (auto t : parse(p2, good.out)["per_tensor"].get_array().value())
-    if (std::string_view(t["tensor"].get_string().value()) == broken)
+  auto good_ranked = parse(p2, good.out)["per_tensor"].get_array().value();
+  for (auto t : good_ranked) {
+    if (std::string_view(t["tensor"].get_string().value()) == broken) {
       EXPECT_GT(t["qdq_sqnr_db"].get_double().value(), ranked.at(0)["qdq_sqnr_db"].get_double().value() + 10);
+    }
+  }
   auto alone = run_cli({"eval", "-m", (tmp / "broken.onnx").string(), "--task", "image-classification", "--per-tensor"});
   EXPECT_EQ(alone.exit_code, 2) << "--per-tensor needs --compare";
 }

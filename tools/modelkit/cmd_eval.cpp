@@ -23,6 +23,7 @@ constexpr OptionSpec kEvalOptions[] = {
     {"--pooling", "", "auto|mean|cls|none", "feature extraction pooling (default auto)"},
     {"--threads", "", "N", "ONNX Runtime intra-op threads (0 or absent: ONNX Runtime's choice)"},
     {"--output", "-o", "FILE", "also write the JSON report to FILE"},
+    {"--html", "", "FILE", "also write a self-contained HTML page (with --per-tensor: an SVG chart of the error per tensor)"},
     {"--force", "", "", "replace an existing -o file"},
     {"--format", "", "table|json", "output format (default table)"},
     {"--help", "-h", "", "show this help"},
@@ -32,7 +33,7 @@ constexpr OptionSpec kEvalOptions[] = {
 
 CommandSyntax eval_syntax() {
   return {"modelkit eval -m MODEL [--compare OTHER] [--data FILE|DIR] [--column ROLE=NAME]... [--task T] "
-          "[--samples N] [--per-tensor [--worst N]] [--format table|json] [-o report.json]",
+          "[--samples N] [--per-tensor [--worst N]] [--format table|json] [-o report.json] [--html FILE]",
           {std::begin(kEvalOptions), std::end(kEvalOptions)}};
 }
 
@@ -83,7 +84,17 @@ Result<void> run_eval(std::span<char* const> argv) {
     if (req.data) inputs.push_back(*req.data);
     MODELKIT_TRY_VOID(infer::check_report_output(*output, args.has("--force"), inputs));
   }
+  std::optional<std::filesystem::path> html;
+  if (auto v = args.value("--html")) {
+    html = *v;
+    std::vector<std::filesystem::path> inputs{*req.spec.model};
+    if (req.compare) inputs.emplace_back(*req.compare);
+    if (req.data) inputs.push_back(*req.data);
+    if (output) inputs.push_back(*output);
+    MODELKIT_TRY_VOID(infer::check_report_output(*html, args.has("--force"), inputs));
+  }
   MODELKIT_TRY(auto report, infer::evaluate(req));
+  if (html) MODELKIT_TRY_VOID(infer::write_report(*html, infer::eval_report_html(report, req.worst)));
   const auto json = infer::eval_report_json(report);
   if (output) MODELKIT_TRY_VOID(infer::write_report(*output, json));
   std::fputs(format == OutputFormat::json ? json.c_str() : infer::eval_report_text(report).c_str(), stdout);
