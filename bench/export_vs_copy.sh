@@ -6,18 +6,21 @@
 # fsyncs what it writes (atomic, durable output) and cp does not, so cp is also timed followed by
 # `sync FILE` (its data on disk too), and `dd conv=fsync` is timed as a copy through user space
 # (cp may copy inside the kernel); CPU time (user + system) is printed beside wall time.
-# usage: bench/export_vs_copy.sh [BUILD_DIR] [REPEATS]
+# KIND vit does the same with a ViT-base-size image classifier (bench/make_vit_checkpoint.py, 86M).
+# usage: bench/export_vs_copy.sh [BUILD_DIR] [REPEATS] [bert|vit]
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${1:-$root/build}"
 repeats="${2:-3}"
 mk="$build/bin/modelkit"
-ckpt="$build/bench-models/bert-base-random"
+kind="${3:-bert}"
+case "$kind" in bert|vit) ;; *) echo "usage: $0 [BUILD_DIR] [REPEATS] [bert|vit]" >&2; exit 2 ;; esac
+ckpt="$build/bench-models/$kind-base-random"
 mkdir -p "$build/bench-models"
 work="$(mktemp -d "$build/bench-models/export-XXXXXX")"
 trap 'rm -rf "$work"' EXIT
 if [ ! -f "$ckpt/model.safetensors" ]; then
-  /usr/bin/python3 "$root/bench/make_bert_checkpoint.py" "$ckpt"
+  /usr/bin/python3 "$root/bench/make_${kind}_checkpoint.py" "$ckpt"
 fi
 weights_bytes=$(stat -c %s "$ckpt/model.safetensors")
 cat "$ckpt/model.safetensors" >/dev/null

@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """Writes a BERT-base-size checkpoint (config.json + model.safetensors, random float32 weights with
-transformers' BertModel parameter names, ~110M parameters) for bench/export_vs_copy.sh. numpy only;
-tensors are written one at a time.
-usage: make_bert_checkpoint.py OUT_DIR"""
+transformers' BertModel parameter names, ~110M parameters) for bench/export_vs_copy.sh, or with
+`minilm` a MiniLM-size one (hidden 384, 6 layers, ~22M parameters) for scripts/demo.sh. numpy only
+(no torch); tensors are written one at a time.
+usage: make_bert_checkpoint.py OUT_DIR [base|minilm]"""
 import json
 import os
 import struct
@@ -10,7 +11,9 @@ import sys
 
 import numpy as np
 
-V, H, L, I, P, T = 30522, 768, 12, 3072, 512, 2
+SIZES = {"base": (30522, 768, 12, 3072, 12), "minilm": (8192, 384, 6, 1536, 12)}
+V, H, L, I, HEADS = SIZES[sys.argv[2] if len(sys.argv) > 2 else "base"]
+P, T = 512, 2
 
 
 def shapes():
@@ -39,7 +42,7 @@ def main():
     out = sys.argv[1]
     os.makedirs(out, exist_ok=True)
     config = {"architectures": ["BertModel"], "model_type": "bert", "vocab_size": V, "hidden_size": H,
-              "num_hidden_layers": L, "num_attention_heads": 12, "intermediate_size": I, "hidden_act": "gelu",
+              "num_hidden_layers": L, "num_attention_heads": HEADS, "intermediate_size": I, "hidden_act": "gelu",
               "max_position_embeddings": P, "type_vocab_size": T, "layer_norm_eps": 1e-12, "pad_token_id": 0,
               "initializer_range": 0.02}
     with open(os.path.join(out, "config.json"), "w") as f:

@@ -124,13 +124,13 @@ _modelkit() {
   fi
   COMPREPLY=()
   if (( COMP_CWORD == 1 )); then
-    COMPREPLY=($(compgen -W 'inspect config export build quantize perf tokenize help --help --version' -- "$cur"))
+    COMPREPLY=($(compgen -W 'inspect config export build quantize perf tokenize run eval help --help --version' -- "$cur"))
     return 0
   fi
   local options
   case "${COMP_WORDS[1]}" in
     help)
-      (( COMP_CWORD == 2 )) && COMPREPLY=($(compgen -W 'inspect config export build quantize perf tokenize commands tasks resolution calibration
+      (( COMP_CWORD == 2 )) && COMPREPLY=($(compgen -W 'inspect config export build quantize perf tokenize run eval commands tasks resolution calibration
 quantization model-types' -- "$cur"))
       return 0 ;;
     inspect)
@@ -182,13 +182,15 @@ quantization model-types' -- "$cur"))
         --format) COMPREPLY=($(compgen -W 'json table' -- "$cur")); return 0 ;;
       esac ;;
     export)
-      options='-m --model --task -o --output --opset --random-weights --seed --force --format -h --help'
+      options='-m --model --task -o --output --opset --random-weights --seed --input-shape --force --format -h
+--help'
       case "$prev" in
         -m|--model) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
         --task) COMPREPLY=($(compgen -W "$_modelkit_tasks" -- "$cur")); return 0 ;;
         -o|--output) return 0 ;;
         --opset) return 0 ;;
         --seed) return 0 ;;
+        --input-shape) return 0 ;;
         --format) COMPREPLY=($(compgen -W 'table json' -- "$cur")); return 0 ;;
       esac ;;
     build)
@@ -301,6 +303,43 @@ quantization model-types' -- "$cur"))
         --pair) return 0 ;;
         --file) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
         --format) COMPREPLY=($(compgen -W 'json table' -- "$cur")); return 0 ;;
+      esac ;;
+    run)
+      options='-m --model --task --config --text --pair --image --audio --input --top-k --pooling --save-outputs
+--threads --format -h --help'
+      case "$prev" in
+        -m|--model) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
+        --task) COMPREPLY=($(compgen -W "$_modelkit_tasks" -- "$cur")); return 0 ;;
+        --config) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
+        --text) return 0 ;;
+        --pair) return 0 ;;
+        --image) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
+        --audio) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
+        --input) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
+        --top-k) return 0 ;;
+        --pooling) COMPREPLY=($(compgen -W 'auto mean cls none' -- "$cur")); return 0 ;;
+        --save-outputs) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -d -- "$cur")); return 0 ;;
+        --threads) return 0 ;;
+        --format) COMPREPLY=($(compgen -W 'table json' -- "$cur")); return 0 ;;
+      esac ;;
+    eval)
+      options='-m --model --compare --data --column --task --config --samples --input-shape --per-tensor --worst
+--pooling --threads -o --output --html --force --format -h --help'
+      case "$prev" in
+        -m|--model) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
+        --compare) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
+        --data) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -d -- "$cur")); return 0 ;;
+        --column) return 0 ;;
+        --task) COMPREPLY=($(compgen -W "$_modelkit_tasks" -- "$cur")); return 0 ;;
+        --config) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
+        --samples) return 0 ;;
+        --input-shape) return 0 ;;
+        --worst) return 0 ;;
+        --pooling) COMPREPLY=($(compgen -W 'auto mean cls none' -- "$cur")); return 0 ;;
+        --threads) return 0 ;;
+        -o|--output) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
+        --html) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
+        --format) COMPREPLY=($(compgen -W 'table json' -- "$cur")); return 0 ;;
       esac ;;
     *) return 0 ;;
   esac

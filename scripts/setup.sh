@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Installs everything modelkit needs on a fresh Debian 12 machine (run as root).
 # Idempotent: packages already present are not reinstalled, so a second run is quick.
+# `setup.sh --demo` installs only what scripts/demo.sh needs: no python3-torch / python3-onnx (the
+# tests' references, listed in setup.d/test-only.list) and only the setup steps setup.d/demo.steps names.
 set -euo pipefail
+demo=0
+[ "${1:-}" = "--demo" ] && demo=1
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/.." && pwd)"
 
@@ -14,7 +18,9 @@ apt_packages=(
 for extra in "$here"/setup.d/*.packages; do
   [ -e "$extra" ] || continue
   while read -r pkg; do
-    case "$pkg" in ''|'#'*) ;; *) apt_packages+=("$pkg") ;; esac
+    case "$pkg" in ''|'#'*) continue ;; esac
+    if [ "$demo" = 1 ] && grep -qx "$pkg" "$here/setup.d/test-only.list"; then continue; fi
+    apt_packages+=("$pkg")
   done <"$extra"
 done
 
@@ -36,6 +42,7 @@ fi
 # Steps that are not plain apt packages (ONNX Runtime from npm, test models, ...).
 for step in "$here"/setup.d/*.sh; do
   [ -e "$step" ] || continue
+  if [ "$demo" = 1 ] && ! grep -qx "$(basename "$step")" "$here/setup.d/demo.steps"; then continue; fi
   MODELKIT_ROOT="$root" bash "$step"
 done
 echo "setup: ok"

@@ -8,9 +8,11 @@
 #pragma once
 
 #include <modelkit/model.hpp>
+#include <modelkit/random_inputs.hpp>
 #include <modelkit/result.hpp>
 #include <modelkit/safetensors.hpp>
 
+#include <array>
 #include <cstdint>
 #include <filesystem>
 #include <optional>
@@ -33,6 +35,9 @@ struct ExportRequest {
   bool random_weights = false;   // weights from a seeded normal(0, initializer_range), not from the checkpoint
   std::uint64_t seed = 0;
   bool force = false;            // replace an existing output (never an input)
+  // Vision families: pixel_values height and width (--input-shape pixel_values=1x3xHxW); by default
+  // the checkpoint's preprocessor output size, else config.json's image_size.
+  std::optional<std::array<std::int64_t, 2>> image_size;
 };
 
 // What was exported, with what the build manifest records.
@@ -60,7 +65,8 @@ struct ExportResult {
 };
 
 // Whether a resolved model exports natively: its family and head, or why not (the error
-// export_model would give, naming the supported families/heads and the --onnx FILE way).
+// export_model would give, naming the supported families/heads and the --onnx FILE way, or that
+// the checkpoint folder holds no *.safetensors weights). build and inspect both ask this.
 struct ExportSupport {
   std::string family;
   std::string head;
@@ -69,6 +75,12 @@ struct ExportSupport {
 
 // The exporter families and, for each, the model classes it builds ("bert: BertModel, ...").
 [[nodiscard]] std::vector<std::string> supported_export_classes();
+
+// The pixel_values height and width that `--input-shape pixel_values=NxCxHxW` asks for (nullopt when no
+// shape names pixel_values); a usage error for another rank or a non-positive size. Shapes of other
+// inputs are left to their own users (random inputs) when `only_pixel_values` is false, refused when true.
+[[nodiscard]] Result<std::optional<std::array<std::int64_t, 2>>> export_image_size(const std::vector<InputShape>& shapes,
+                                                                                  bool only_pixel_values);
 
 // Exports. Errors: unsupported family/head, no safetensors (pytorch_model.bin only), a missing or
 // mis-shaped tensor or an unreadable dtype (named), an existing output without force, an output

@@ -154,6 +154,14 @@ struct InspectReport {
   std::optional<std::string> config_class;
   std::vector<onnx::OnnxFile> onnx_files;     // the folder's ONNX files and what each is
   std::optional<onnx::ModelInfo> onnx_model;  // -m FILE.onnx, else the folder's float model
+  // Whether a checkpoint folder exports natively (modelkit export / build's export stage): filled
+  // by the caller from export_support(), since the export area comes after this one.
+  struct NativeExport {
+    bool native = false;
+    std::string family, head;  // when native
+    std::string reason;        // when not
+  };
+  std::optional<NativeExport> native_export;
 };
 [[nodiscard]] Result<InspectReport> inspect_model(ResolvedModel model);
 [[nodiscard]] std::string render_inspect(const InspectReport& report, OutputFormat format);

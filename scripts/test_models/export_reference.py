@@ -9,7 +9,9 @@ usage: export_reference.py OUT_DIR
 Writes OUT_DIR/<case>/ (config.json, model.safetensors or shards, vocab.txt, and for
 sentence-transformers modules.json + 1_Pooling/config.json) and OUT_DIR/<case>/reference/<batch>/
 with the inputs and expected outputs as "<dtype> dims...\\n" + raw data (dtype f32 or i64).
-OUT_DIR/cases.txt lists "<case> <input names> <output names>" one case a line. Deterministic.
+OUT_DIR/cases.txt lists "<case> <input names> <output names>" one case a line; OUT_DIR/vision_cases.txt
+the same for the vision encoders (pixel_values in, written from transformers' ViT, DeiT, DINOv2 and CLIP
+vision modules). Deterministic.
 """
 import json
 import math
@@ -69,6 +71,7 @@ ACTS = {
     "relu": torch.relu,
     "silu": lambda x: x * torch.sigmoid(x),
     "quick_gelu": lambda x: x * torch.sigmoid(1.702 * x),
+    "tanh": torch.tanh,
 }
 
 
@@ -123,6 +126,8 @@ def mpnet_bucket(relative_position, num_buckets=32, max_distance=128):
 
 
 def encoder(w, cfg, p, ids, mask, types, family):
+    if family == "deberta":
+        return deberta_encoder(w, cfg, p, ids, mask, types)
     eps = cfg["layer_norm_eps"]
     act = ACTS[cfg["hidden_act"]]
     x = w[p + "embeddings.word_embeddings.weight"].float()[ids]
@@ -167,24 +172,30 @@ def encoder(w, cfg, p, ids, mask, types, family):
     return x
 
 
-def pooler(w, p, x, family="bert"):
+def pooler(w, p, x, family="bert", cfg=None):
     if family == "distilbert":  # no pooler: pre_classifier + relu on token 0
         return torch.relu(linear(w, "pre_classifier", x[:, 0]))
+    if family == "deberta":  # ContextPooler
+        return ACTS[cfg.get("pooler_hidden_act", "gelu")](linear(w, "pooler.dense", x[:, 0]))
+    if family == "electra":  # SequenceSummary (first token, dense, gelu)
+        return ACTS["gelu"](linear(w, "sequence_summary.summary", x[:, 0]))
     return torch.tanh(linear(w, p + ("pooler" if family == "albert" else "pooler.dense"), x[:, 0]))
 
 
 def run_head(case, w, cfg, ids, mask, types):
     family, head, p = case["family"], case["head"], case["prefix"]
+    if family == "modernbert":
+        return modernbert_run(case, w, cfg, ids, mask)
     if head == "multiple-choice":
         b, c, s = ids.shape
         flat = lambda t: None if t is None else t.reshape(-1, s)
         x = encoder(w, cfg, p, flat(ids), flat(mask), flat(types), family)
-        logits = linear(w, "classifier", pooler(w, p, x, family))
+        logits = linear(w, "classifier", pooler(w, p, x, family, cfg))
         return {"logits": logits.view(b, c)}
     x = encoder(w, cfg, p, ids, mask, types, family)
     if head == "base":
         out = {"last_hidden_state": x}
-        if family not in ("electra", "distilbert"):
+        if family not in ("electra", "distilbert", "deberta"):
             out["pooler_output"] = pooler(w, p, x, family)
         return out
     if head == "sentence":
@@ -203,8 +214,8 @@ def run_head(case, w, cfg, ids, mask, types):
     if head == "sequence-classification":
         if family in ("bert", "albert"):
             return {"logits": linear(w, "classifier", pooler(w, p, x, family))}
-        if family == "distilbert":
-            return {"logits": linear(w, "classifier", pooler(w, p, x, family))}
+        if family in ("distilbert", "deberta"):
+            return {"logits": linear(w, "classifier", pooler(w, p, x, family, cfg))}
         t = linear(w, "classifier.dense", x[:, 0])
         t = torch.tanh(t) if family in ("roberta", "mpnet") else ACTS["gelu"](t)
         return {"logits": linear(w, "classifier.out_proj", t)}
@@ -214,7 +225,11 @@ def run_head(case, w, cfg, ids, mask, types):
         both = linear(w, "qa_outputs", x)
         return {"start_logits": both[..., 0], "end_logits": both[..., 1]}
     if head == "masked-lm":
-        if family == "bert":
+        if family == "deberta" and not cfg.get("legacy", True):
+            t = ACTS[cfg["hidden_act"]](linear(w, "lm_predictions.lm_head.dense", x))
+            t = layer_norm(w, "lm_predictions.lm_head.LayerNorm", t, cfg["layer_norm_eps"])
+            dec, bias = None, w["lm_predictions.lm_head.bias"]
+        elif family in ("bert", "deberta"):
             t = ACTS[cfg["hidden_act"]](linear(w, "cls.predictions.transform.dense", x))
             t = layer_norm(w, "cls.predictions.transform.LayerNorm", t, cfg["layer_norm_eps"])
             dec = w.get("cls.predictions.decoder.weight") if not cfg.get("tie_word_embeddings", True) else None
@@ -241,9 +256,284 @@ def run_head(case, w, cfg, ids, mask, types):
     raise ValueError(head)
 
 
+# --- DeBERTa-v2/v3 (disentangled attention) -----------------------------------------------------
+
+def linear_opt(w, name, x):
+    """A Linear whose bias may be absent (bias=False in the architecture)."""
+    y = x @ w[name + ".weight"].float().T
+    return y + w[name + ".bias"].float() if name + ".bias" in w else y
+
+
+def layer_norm_opt(w, name, x, eps):
+    b = w.get(name + ".bias")
+    return torch.nn.functional.layer_norm(x, (x.shape[-1],), w[name + ".weight"].float(),
+                                          None if b is None else b.float(), eps)
+
+
+def deberta_log_bucket(rel, bucket_size, max_position):
+    """Relative distances past bucket_size / 2 go to logarithmic buckets (float32, as DeBERTa does)."""
+    mid = bucket_size // 2
+    sign = torch.sign(rel)
+    inside = (rel < mid) & (rel > -mid)
+    abs_pos = torch.where(inside, torch.full_like(rel, mid - 1), rel.abs())
+    scaled = torch.log(abs_pos / mid) / torch.log(torch.tensor((max_position - 1) / mid)) * (mid - 1)
+    log_pos = torch.ceil(scaled) + mid
+    return torch.where(abs_pos <= mid, rel.float(), log_pos * sign).long()
+
+
+def deberta_span(cfg):
+    max_rel = cfg.get("max_relative_positions", -1)
+    if max_rel < 1:
+        max_rel = cfg["max_position_embeddings"]
+    buckets = cfg.get("position_buckets", -1)
+    return (buckets if buckets > 0 else max_rel), buckets, max_rel
+
+
+def deberta_att_types(cfg):
+    t = cfg.get("pos_att_type") or []
+    if isinstance(t, str):
+        t = [x.strip() for x in t.lower().split("|")]
+    return t
+
+
+def deberta_encoder(w, cfg, p, ids, mask, types):
+    eps = cfg["layer_norm_eps"]
+    act = ACTS[cfg["hidden_act"]]
+    E, H = cfg.get("embedding_size", cfg["hidden_size"]), cfg["hidden_size"]
+    n, s = ids.shape
+    x = w[p + "embeddings.word_embeddings.weight"].float()[ids]
+    if cfg.get("position_biased_input", True):
+        x = x + w[p + "embeddings.position_embeddings.weight"].float()[torch.arange(s)].unsqueeze(0)
+    if cfg.get("type_vocab_size", 0) > 0:
+        x = x + w[p + "embeddings.token_type_embeddings.weight"].float()[types]
+    if E != H:
+        x = x @ w[p + "embeddings.embed_proj.weight"].float().T
+    x = layer_norm(w, p + "embeddings.LayerNorm", x, eps)
+    mf = mask.float().unsqueeze(-1)
+    x = x * mf
+    emb = x
+    visible = (mask[:, None, :, None] * mask[:, None, None, :]).bool()
+    nh = cfg["num_attention_heads"]
+    hd = H // nh
+    att = deberta_att_types(cfg)
+    span, buckets, max_rel = deberta_span(cfg)
+    q_ids = torch.arange(s)
+    relpos = q_ids[:, None] - q_ids[None, :]
+    if buckets > 0:
+        relpos = deberta_log_bucket(relpos, buckets, max_rel)
+    rel = None
+    if cfg.get("relative_attention", False):
+        rel = w[p + "encoder.rel_embeddings.weight"].float()
+        if "layer_norm" in cfg.get("norm_rel_ebd", "none"):
+            rel = layer_norm(w, p + "encoder.LayerNorm", rel, eps)
+    share = cfg.get("share_att_key", False)
+    factor = 1 + ("c2p" in att) + ("p2c" in att)
+    for i in range(cfg["num_hidden_layers"]):
+        L = p + "encoder.layer.%d." % i
+
+        def heads(t):
+            return t.view(t.shape[0], -1, nh, hd).transpose(1, 2)
+
+        q = heads(linear(w, L + "attention.self.query_proj", x))
+        k = heads(linear(w, L + "attention.self.key_proj", x))
+        v = heads(linear(w, L + "attention.self.value_proj", x))
+        scale = math.sqrt(hd * factor)
+        scores = q @ k.transpose(-1, -2) / scale
+        if rel is not None:
+            r = rel.unsqueeze(0)
+            if "c2p" in att:
+                pk = heads(linear(w, L + ("attention.self.key_proj" if share else "attention.self.pos_key_proj"), r))
+                all_c2p = q @ pk.transpose(-1, -2)  # [n, h, q, 2 span]
+                idx = torch.clamp(relpos + span, 0, 2 * span - 1).expand(n, nh, s, s)
+                scores = scores + torch.gather(all_c2p, -1, idx) / scale
+            if "p2c" in att:
+                pq = heads(linear(w, L + ("attention.self.query_proj" if share else "attention.self.pos_query_proj"), r))
+                all_p2c = k @ pq.transpose(-1, -2)  # [n, h, k, 2 span]
+                # key j, query i: the embedding of the distance from j to i, i.e. index(-(j - i))
+                idx = torch.clamp(-relpos + span, 0, 2 * span - 1).expand(n, nh, s, s)
+                scores = scores + torch.gather(all_p2c, -1, idx).transpose(-1, -2) / scale
+        scores = scores.masked_fill(~visible, torch.finfo(torch.float32).min)
+        ctx = (torch.softmax(scores, dim=-1) @ v).transpose(1, 2).reshape(n, s, H)
+        y = layer_norm(w, L + "attention.output.LayerNorm", linear(w, L + "attention.output.dense", ctx) + x, eps)
+        x = layer_norm(w, L + "output.LayerNorm", linear(w, L + "output.dense", act(linear(w, L + "intermediate.dense", y))) + y, eps)
+        if i == 0 and cfg.get("conv_kernel_size", 0) > 0:
+            ks = cfg["conv_kernel_size"]
+            conv = torch.nn.functional.conv1d(emb.transpose(1, 2), w[p + "encoder.conv.conv.weight"].float(),
+                                              w[p + "encoder.conv.conv.bias"].float(), padding=(ks - 1) // 2,
+                                              groups=cfg.get("conv_groups", 1)).transpose(1, 2)
+            conv = ACTS[cfg.get("conv_act", "tanh")](conv * mf)
+            x = layer_norm(w, p + "encoder.conv.LayerNorm", x + conv, eps) * mf
+    return x
+
+
+def deberta_weights(w, gen, cfg, p, lin, ln):
+    H, E = cfg["hidden_size"], cfg.get("embedding_size", cfg["hidden_size"])
+    w.pop(p + "embeddings.position_embeddings.weight", None)
+    if cfg.get("position_biased_input", True):
+        w[p + "embeddings.position_embeddings.weight"] = torch.randn(cfg["max_position_embeddings"], E, generator=gen) * 0.5
+    w.pop(p + "embeddings.token_type_embeddings.weight", None)
+    if cfg.get("type_vocab_size", 0) > 0:
+        w[p + "embeddings.token_type_embeddings.weight"] = torch.randn(cfg["type_vocab_size"], E, generator=gen) * 0.5
+    w.pop(p + "embeddings.LayerNorm.weight")
+    w.pop(p + "embeddings.LayerNorm.bias")
+    ln(p + "embeddings.LayerNorm", H)
+    if E != H:
+        w[p + "embeddings.embed_proj.weight"] = torch.randn(H, E, generator=gen) * 0.2
+    span, _, _ = deberta_span(cfg)
+    if cfg.get("relative_attention", False):
+        w[p + "encoder.rel_embeddings.weight"] = torch.randn(2 * span, H, generator=gen) * 0.5
+        if "layer_norm" in cfg.get("norm_rel_ebd", "none"):
+            ln(p + "encoder.LayerNorm", H)
+    att = deberta_att_types(cfg)
+    for i in range(cfg["num_hidden_layers"]):
+        L = p + "encoder.layer.%d." % i
+        for part in ("query_proj", "key_proj", "value_proj"):
+            lin(L + "attention.self." + part, H, H)
+        if cfg.get("relative_attention", False) and not cfg.get("share_att_key", False):
+            if "c2p" in att:
+                lin(L + "attention.self.pos_key_proj", H, H)
+            if "p2c" in att:
+                lin(L + "attention.self.pos_query_proj", H, H)
+        lin(L + "attention.output.dense", H, H)
+        ln(L + "attention.output.LayerNorm", H)
+        lin(L + "intermediate.dense", cfg["intermediate_size"], H)
+        lin(L + "output.dense", H, cfg["intermediate_size"])
+        ln(L + "output.LayerNorm", H)
+    if cfg.get("conv_kernel_size", 0) > 0:
+        ks, groups = cfg["conv_kernel_size"], cfg.get("conv_groups", 1)
+        w[p + "encoder.conv.conv.weight"] = torch.randn(H, H // groups, ks, generator=gen) * 0.2
+        w[p + "encoder.conv.conv.bias"] = torch.randn(H, generator=gen) * 0.1
+        ln(p + "encoder.conv.LayerNorm", H)
+
+
+# --- ModernBERT ---------------------------------------------------------------------------------
+
+def modernbert_rope(theta, dim, s):
+    inv_freq = 1.0 / (theta ** (torch.arange(0, dim, 2, dtype=torch.int64).float() / dim))
+    freqs = torch.arange(s).float()[:, None] * inv_freq[None, :]
+    angles = torch.cat((freqs, freqs), dim=-1)
+    return angles.cos(), angles.sin()
+
+
+def rotate_half(x):
+    half = x.shape[-1] // 2
+    return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
+
+
+def modernbert_local_layers(cfg):
+    every = cfg.get("global_attn_every_n_layers", 3)
+    return [i % every != 0 for i in range(cfg["num_hidden_layers"])]
+
+
+def modernbert_encoder(w, cfg, p, ids, mask):
+    eps = cfg["norm_eps"]
+    act = ACTS[cfg["hidden_activation"]]
+    H, nh = cfg["hidden_size"], cfg["num_attention_heads"]
+    hd = H // nh
+    n, s = ids.shape
+    x = layer_norm_opt(w, p + "embeddings.norm", w[p + "embeddings.tok_embeddings.weight"].float()[ids], eps)
+    lowest = torch.finfo(torch.float32).min
+    global_mask = torch.zeros(n, 1, s, s).masked_fill(~mask.bool()[:, None, None, :], lowest)
+    pos = torch.arange(s)
+    window = (pos[:, None] - pos[None, :]).abs() <= cfg["local_attention"] // 2
+    local_mask = global_mask.masked_fill(~window[None, None], lowest)
+    ropes = {False: modernbert_rope(cfg["global_rope_theta"], hd, s), True: modernbert_rope(cfg["local_rope_theta"], hd, s)}
+    for i, local in enumerate(modernbert_local_layers(cfg)):
+        L = p + "layers.%d." % i
+        h = x if i == 0 else layer_norm_opt(w, L + "attn_norm", x, eps)
+        qkv = linear_opt(w, L + "attn.Wqkv", h).view(n, s, 3, nh, hd)
+        q, k, v = qkv.transpose(3, 1).unbind(dim=2)  # [n, heads, s, hd]
+        cos, sin = ropes[local]
+        q = q * cos + rotate_half(q) * sin
+        k = k * cos + rotate_half(k) * sin
+        scores = q @ k.transpose(2, 3) * hd ** -0.5 + (local_mask if local else global_mask)
+        ctx = (torch.softmax(scores, dim=-1) @ v).transpose(1, 2).reshape(n, s, H)
+        x = x + linear_opt(w, L + "attn.Wo", ctx)
+        inp, gate = linear_opt(w, L + "mlp.Wi", layer_norm_opt(w, L + "mlp_norm", x, eps)).chunk(2, dim=-1)
+        x = x + linear_opt(w, L + "mlp.Wo", act(inp) * gate)
+    return layer_norm_opt(w, p + "final_norm", x, eps)
+
+
+def modernbert_head(w, cfg, x):
+    t = ACTS[cfg["classifier_activation"]](linear_opt(w, "head.dense", x))
+    return layer_norm_opt(w, "head.norm", t, cfg["norm_eps"])
+
+
+def modernbert_run(case, w, cfg, ids, mask):
+    p, head = case["prefix"], case["head"]
+    if head == "multiple-choice":
+        b, c, s = ids.shape
+        flat_mask = mask.reshape(-1, s)
+        x = modernbert_encoder(w, cfg, p, ids.reshape(-1, s), flat_mask)
+        if cfg["classifier_pooling"] == "mean":
+            m = flat_mask.float().unsqueeze(-1)
+            pooled = (x * m).sum(dim=1) / m.sum(dim=1)
+        else:  # the first token the mask keeps
+            pooled = x[torch.arange(x.shape[0]), flat_mask.argmax(dim=-1)]
+        return {"logits": linear(w, "classifier", modernbert_head(w, cfg, pooled)).view(b, c)}
+    x = modernbert_encoder(w, cfg, p, ids, mask)
+    if head == "base":
+        return {"last_hidden_state": x}
+    if head == "masked-lm":
+        logits = modernbert_head(w, cfg, x) @ w[p + "embeddings.tok_embeddings.weight"].float().T
+        return {"logits": logits + w["decoder.bias"].float() if cfg["decoder_bias"] else logits}
+    if head == "sequence-classification":
+        if cfg["classifier_pooling"] == "mean":
+            m = mask.float().unsqueeze(-1)
+            pooled = (x * m).sum(dim=1) / m.sum(dim=1)
+        else:
+            pooled = x[:, 0]
+        return {"logits": linear(w, "classifier", modernbert_head(w, cfg, pooled))}
+    if head == "token-classification":
+        return {"logits": linear(w, "classifier", modernbert_head(w, cfg, x))}
+    if head == "question-answering":
+        both = linear(w, "classifier", modernbert_head(w, cfg, x))
+        return {"start_logits": both[..., 0], "end_logits": both[..., 1]}
+    raise ValueError(head)
+
+
+def modernbert_weights(gen, case, cfg):
+    p, head = case["prefix"], case["head"]
+    H, I, V = cfg["hidden_size"], cfg["intermediate_size"], cfg["vocab_size"]
+    w = {}
+
+    def lin(name, out_f, in_f, bias):
+        w[name + ".weight"] = torch.randn(out_f, in_f, generator=gen) * 0.2
+        if bias:
+            w[name + ".bias"] = torch.randn(out_f, generator=gen) * 0.1
+
+    def ln(name):
+        w[name + ".weight"] = 1.0 + torch.randn(H, generator=gen) * 0.1
+        if cfg["norm_bias"]:
+            w[name + ".bias"] = torch.randn(H, generator=gen) * 0.1
+
+    w[p + "embeddings.tok_embeddings.weight"] = torch.randn(V, H, generator=gen) * 0.5
+    ln(p + "embeddings.norm")
+    for i in range(cfg["num_hidden_layers"]):
+        L = p + "layers.%d." % i
+        if i > 0:
+            ln(L + "attn_norm")
+        lin(L + "attn.Wqkv", 3 * H, H, cfg["attention_bias"])
+        lin(L + "attn.Wo", H, H, cfg["attention_bias"])
+        ln(L + "mlp_norm")
+        lin(L + "mlp.Wi", 2 * I, H, cfg["mlp_bias"])
+        lin(L + "mlp.Wo", H, I, cfg["mlp_bias"])
+    ln(p + "final_norm")
+    if head != "base":
+        lin("head.dense", H, H, cfg["classifier_bias"])
+        ln("head.norm")
+    if head == "masked-lm" and cfg["decoder_bias"]:
+        w["decoder.bias"] = torch.randn(V, generator=gen) * 0.1
+    if head in ("sequence-classification", "token-classification", "question-answering"):
+        lin("classifier", cfg["num_labels"], H, True)
+    if head == "multiple-choice":
+        lin("classifier", 1, H, True)
+    return w
+
+
 # --- checkpoints -------------------------------------------------------------------------------
 
-CLASS_PREFIX = {"bert": "Bert", "roberta": "Roberta", "xlm-roberta": "XLMRoberta", "camembert": "Camembert",
+CLASS_PREFIX = {"deberta-v2": "DebertaV2", "modernbert": "ModernBert", "bert": "Bert", "roberta": "Roberta", "xlm-roberta": "XLMRoberta", "camembert": "Camembert",
                 "electra": "Electra", "distilbert": "DistilBert", "albert": "Albert", "mpnet": "MPNet"}
 SUFFIX = {"base": "Model", "sentence": "Model", "sequence-classification": "ForSequenceClassification",
           "token-classification": "ForTokenClassification", "question-answering": "ForQuestionAnswering",
@@ -252,6 +542,8 @@ SUFFIX = {"base": "Model", "sentence": "Model", "sequence-classification": "ForS
 
 def make_weights(gen, case, cfg):
     family, head, p = case["family"], case["head"], case["prefix"]
+    if family == "modernbert":
+        return modernbert_weights(gen, case, cfg)
     H, E, V = cfg["hidden_size"], cfg["embedding_size"], cfg["vocab_size"]
     w = {}
 
@@ -274,15 +566,17 @@ def make_weights(gen, case, cfg):
         lin(p + "encoder.embedding_hidden_mapping_in", H, E)
     if family == "mpnet":
         w[p + "encoder.relative_attention_bias.weight"] = torch.randn(32, cfg["num_attention_heads"], generator=gen)
-    N = LAYER_NAMES[family]
-    for L in sorted(set(layer_prefixes(cfg, p, family))):
+    if family == "deberta":
+        deberta_weights(w, gen, cfg, p, lin, ln)
+    N = LAYER_NAMES.get(family, {})
+    for L in ([] if family == "deberta" else sorted(set(layer_prefixes(cfg, p, family)))):
         for n in ("q", "k", "v", "o"):
             lin(L + N[n], H, H)
         ln(L + N["ln1"], H)
         lin(L + N["ff1"], cfg["intermediate_size"], H)
         lin(L + N["ff2"], H, cfg["intermediate_size"])
         ln(L + N["ln2"], H)
-    has_pooler = family not in ("electra", "distilbert") and head in (
+    has_pooler = family not in ("electra", "distilbert", "deberta") and head in (
         "base", "sentence", "sequence-classification", "multiple-choice")
     if family in ("roberta", "mpnet") and head == "sequence-classification":
         has_pooler = False
@@ -290,9 +584,13 @@ def make_weights(gen, case, cfg):
         lin(p + ("pooler" if family == "albert" else "pooler.dense"), H, H)
     if family == "distilbert" and head in ("sequence-classification", "multiple-choice"):
         lin("pre_classifier", H, H)
+    if family == "deberta" and head in ("sequence-classification", "multiple-choice"):
+        lin("pooler.dense", H, H)
+    if family == "electra" and head == "multiple-choice":
+        lin("sequence_summary.summary", H, H)
     nl = cfg["num_labels"]
     if head == "sequence-classification":
-        if family in ("bert", "albert", "distilbert"):
+        if family in ("bert", "albert", "distilbert", "deberta"):
             lin("classifier", nl, H)
         else:
             lin("classifier.dense", H, H)
@@ -304,7 +602,15 @@ def make_weights(gen, case, cfg):
     elif head == "multiple-choice":
         lin("classifier", 1, H)
     elif head == "masked-lm":
-        if family == "bert":
+        if family == "deberta" and not cfg.get("legacy", True):
+            lin("lm_predictions.lm_head.dense", H, H)
+            ln("lm_predictions.lm_head.LayerNorm", H)
+            w["lm_predictions.lm_head.bias"] = torch.randn(V, generator=gen) * 0.1
+        elif family == "deberta":
+            lin("cls.predictions.transform.dense", E, H)
+            ln("cls.predictions.transform.LayerNorm", E)
+            w["cls.predictions.bias"] = torch.randn(V, generator=gen) * 0.1
+        elif family == "bert":
             lin("cls.predictions.transform.dense", H, H)
             ln("cls.predictions.transform.LayerNorm", H)
             w["cls.predictions.bias"] = torch.randn(V, generator=gen) * 0.1
@@ -334,15 +640,16 @@ def batches(gen, case, cfg):
     pad = cfg["pad_token_id"]
     out = []
     shapes = [("b0", [7, 4], 7), ("b1", [5, 2, 3], 5)]
-    if case["family"] == "mpnet":
-        shapes.append(("b2", [36, 20], 36))  # distances past 8 use MPNet's logarithmic buckets
+    if case["family"] in ("mpnet", "deberta", "modernbert"):
+        shapes.append(("b2", [36, 20], 36))  # long distances: logarithmic buckets, clamped spans, windows
     for name, lengths, seq in shapes:
         def one(lengths):
             ids = torch.full((len(lengths), seq), pad, dtype=torch.int64)
             mask = torch.zeros((len(lengths), seq), dtype=torch.int64)
             for r, n in enumerate(lengths):
-                ids[r, :n] = torch.randint(pad + 1, cfg["vocab_size"], (n,), generator=gen)
-                mask[r, :n] = 1
+                at = slice(seq - n, seq) if case.get("left_pad") else slice(0, n)
+                ids[r, at] = torch.randint(pad + 1, cfg["vocab_size"], (n,), generator=gen)
+                mask[r, at] = 1
             types = torch.zeros_like(ids)
             for r, n in enumerate(lengths):
                 types[r, n // 2:n] = 1
@@ -358,7 +665,8 @@ def batches(gen, case, cfg):
 
 def make_case(root, name, case, gen):
     family = case["family"]
-    ref_family = "roberta" if family in ("roberta", "xlm-roberta", "camembert") else family
+    ref_family = {"roberta": "roberta", "xlm-roberta": "roberta", "camembert": "roberta",
+                  "deberta-v2": "deberta"}.get(family, family)
     if family == "distilbert":
         case = dict(case, eps=1e-12)  # DistilBERT's LayerNorms use 1e-12 whatever the config
     case = dict(case, family=ref_family)
@@ -373,6 +681,18 @@ def make_case(root, name, case, gen):
         cfg["pad_token_id"] = 1
         cfg["relative_attention_num_buckets"] = 32
         cfg.pop("type_vocab_size")
+    if ref_family == "deberta":
+        cfg["type_vocab_size"] = 0
+        cfg["layer_norm_eps"] = case.get("eps", 1e-7)
+    if ref_family == "modernbert":
+        for hf, own in (("hidden_act", "hidden_activation"), ("layer_norm_eps", "norm_eps")):
+            cfg[own] = cfg.pop(hf)
+        cfg["norm_eps"] = case.get("eps", 1e-5)
+        cfg.pop("type_vocab_size")
+        cfg.update(norm_bias=False, attention_bias=False, mlp_bias=False, classifier_bias=False, decoder_bias=True,
+                   classifier_pooling="cls", classifier_activation="gelu", global_rope_theta=160000.0,
+                   local_rope_theta=10000.0, global_attn_every_n_layers=2, local_attention=4)
+    cfg.update(case.get("config", {}))
     if ref_family == "albert":
         cfg["embedding_size"] = case.get("embedding_size", 16)
         cfg["num_hidden_groups"] = case.get("groups", 1)
@@ -387,7 +707,7 @@ def make_case(root, name, case, gen):
     folder = os.path.join(root, name)
     os.makedirs(folder, exist_ok=True)
     disk_cfg = {k: v for k, v in cfg.items() if k != "num_labels"}
-    if family not in ("electra", "albert"):
+    if family not in ("electra", "albert", "deberta-v2"):
         disk_cfg.pop("embedding_size")
     if family == "distilbert":  # DistilBERT's own key names; no token types
         for hf, own in (("hidden_size", "dim"), ("num_hidden_layers", "n_layers"), ("num_attention_heads", "n_heads"),
@@ -432,7 +752,8 @@ def make_case(root, name, case, gen):
         write_safetensors(os.path.join(folder, "model.safetensors"), stored)
     ref_w = {k: v.float() for k, v in stored.items()}
     input_names = ["input_ids", "attention_mask"]
-    if ref_family in ("bert", "electra", "albert") and case["head"] != "sentence":
+    if (ref_family in ("bert", "electra", "albert") or cfg.get("type_vocab_size", 0) > 0 and ref_family == "deberta") \
+            and case["head"] != "sentence":
         input_names.append("token_type_ids")
     outputs = None
     for bname, ids, mask, types in batches(gen, dict(case, family=ref_family), cfg):
@@ -448,6 +769,13 @@ def make_case(root, name, case, gen):
             write_array(os.path.join(d, n + ".bin"), t.float().numpy())
     return "%s %s %s" % (name, ",".join(input_names), ",".join(outputs))
 
+
+DEBERTA_V3 = dict(relative_attention=True, position_buckets=8, max_relative_positions=-1, share_att_key=True,
+                  norm_rel_ebd="layer_norm", pos_att_type=["p2c", "c2p"], position_biased_input=False,
+                  type_vocab_size=0, pooler_hidden_act="gelu", pooler_dropout=0)
+DEBERTA_V2 = dict(relative_attention=True, max_relative_positions=16, position_buckets=-1, share_att_key=False,
+                  pos_att_type="c2p|p2c", position_biased_input=True, type_vocab_size=2, conv_kernel_size=3,
+                  conv_act="gelu")
 
 CASES = {
     "bert-base": dict(family="bert", head="base", prefix=""),
@@ -494,10 +822,624 @@ CASES = {
     "mpnet-mlm": dict(family="mpnet", head="masked-lm", prefix="mpnet."),
     "mpnet-mc": dict(family="mpnet", head="multiple-choice", prefix="mpnet."),
     "st-mpnet-mean": dict(family="mpnet", head="sentence", prefix="", pooling="mean", normalize=True),
+    "electra-mc": dict(family="electra", head="multiple-choice", prefix="electra."),
+    # DeBERTa-v3: log buckets (8 of them over 40 positions), shared keys, normed relative embeddings,
+    # no absolute positions, no token types.
+    "deberta-v3-base": dict(family="deberta-v2", head="base", prefix="", config=DEBERTA_V3),
+    "deberta-v3-seqcls": dict(family="deberta-v2", head="sequence-classification", prefix="deberta.",
+                              config=DEBERTA_V3),
+    "deberta-v3-qa": dict(family="deberta-v2", head="question-answering", prefix="deberta.",
+                          config=dict(DEBERTA_V3, pos_att_type=["c2p"])),
+    "deberta-v3-mlm": dict(family="deberta-v2", head="masked-lm", prefix="deberta.", config=DEBERTA_V3),
+    "deberta-v3-mlm-lm-head": dict(family="deberta-v2", head="masked-lm", prefix="deberta.",
+                                   config=dict(DEBERTA_V3, legacy=False)),
+    # DeBERTa-v2 as xlarge is made: own position projections, no buckets (span 16), absolute positions
+    # too, token types, a convolution after the first layer, embeddings narrower than the layers.
+    "deberta-v2-tokcls": dict(family="deberta-v2", head="token-classification", prefix="deberta.",
+                              embedding_size=16, config=DEBERTA_V2),
+    "deberta-v2-mc": dict(family="deberta-v2", head="multiple-choice", prefix="deberta.",
+                          config=dict(DEBERTA_V2, conv_kernel_size=0, pooler_hidden_act="tanh")),
+    # ModernBERT: layer 0 global, layer 1 local (window 4); with and without biases.
+    "modernbert-base": dict(family="modernbert", head="base", prefix=""),
+    "modernbert-seqcls": dict(family="modernbert", head="sequence-classification", prefix="model."),
+    "modernbert-seqcls-mean": dict(family="modernbert", head="sequence-classification", prefix="model.",
+                                   config=dict(classifier_pooling="mean", norm_bias=True, attention_bias=True,
+                                               mlp_bias=True, classifier_bias=True, local_rope_theta=1000.0)),
+    "modernbert-tokcls": dict(family="modernbert", head="token-classification", prefix="model.", act="gelu_new"),
+    "modernbert-mlm": dict(family="modernbert", head="masked-lm", prefix="model."),
+    "modernbert-qa": dict(family="modernbert", head="question-answering", prefix="model."),
+    # left padding: the cls token multiple choice pools is the first one the mask keeps
+    "modernbert-mc": dict(family="modernbert", head="multiple-choice", prefix="model.", left_pad=True),
+    "modernbert-mc-mean": dict(family="modernbert", head="multiple-choice", prefix="model.",
+                               config=dict(classifier_pooling="mean")),
     "st-mean-normalize": dict(family="bert", head="sentence", prefix="", pooling="mean", normalize=True),
     "st-cls": dict(family="bert", head="sentence", prefix="", pooling="cls"),
     "st-max": dict(family="bert", head="sentence", prefix="", pooling="max"),
 }
+
+# --- vision encoders (ViT, DeiT, DINOv2, CLIP vision tower) --------------------------------------
+# Plain torch written from transformers' modeling_vit / modeling_deit / modeling_dinov2 /
+# modeling_clip (eager inference): pre-norm layers over a strided-conv patch embedding.
+
+V_HIDDEN, V_LAYERS, V_HEADS, V_INTER, V_PATCH = 32, 2, 4, 37, 8
+
+VISION_LAYER_NAMES = {
+    "vit": dict(ln1="layernorm_before", q="attention.attention.query", k="attention.attention.key",
+                v="attention.attention.value", o="attention.output.dense", ln2="layernorm_after",
+                fc1="intermediate.dense", fc2="output.dense"),
+    "dinov2": dict(ln1="norm1", q="attention.attention.query", k="attention.attention.key",
+                   v="attention.attention.value", o="attention.output.dense", ln2="norm2", fc1="mlp.fc1",
+                   fc2="mlp.fc2", ls1="layer_scale1.lambda1", ls2="layer_scale2.lambda1"),
+    "clip": dict(ln1="layer_norm1", q="self_attn.q_proj", k="self_attn.k_proj", v="self_attn.v_proj",
+                 o="self_attn.out_proj", ln2="layer_norm2", fc1="mlp.fc1", fc2="mlp.fc2"),
+}
+VISION_LAYER_NAMES["deit"] = VISION_LAYER_NAMES["vit"]
+
+
+def vision_config(case):
+    arch = case["arch"]
+    cfg = {"hidden_size": V_HIDDEN, "num_hidden_layers": V_LAYERS, "num_attention_heads": V_HEADS,
+           "image_size": case.get("image_size", 32), "patch_size": V_PATCH, "num_channels": 3,
+           "hidden_act": case.get("act", "quick_gelu" if arch == "clip" else "gelu"),
+           "layer_norm_eps": case.get("eps", 1e-5 if arch == "clip" else 1e-12)}
+    if arch == "dinov2":
+        cfg.update(model_type="dinov2", mlp_ratio=case.get("mlp_ratio", 4), layerscale_value=1.0, qkv_bias=True,
+                   layer_norm_eps=1e-6)
+    else:
+        cfg["intermediate_size"] = V_INTER
+    if arch in ("vit", "deit"):
+        cfg.update(model_type=arch, qkv_bias=case.get("qkv_bias", True))
+    if arch == "clip":
+        cfg.update(model_type="clip_vision_model", projection_dim=24)
+    cfg["architectures"] = [case["cls"]]
+    if case.get("labels"):
+        cfg["id2label"] = {str(i): "class%d" % i for i in range(case["labels"])}
+        cfg["label2id"] = {"class%d" % i: i for i in range(case["labels"])}
+    return cfg
+
+
+def vision_weights(gen, case, cfg):
+    arch, p, H = case["arch"], case["prefix"], cfg["hidden_size"]
+    inter = int(H * cfg["mlp_ratio"]) if arch == "dinov2" else cfg["intermediate_size"]
+    grid = cfg["image_size"] // cfg["patch_size"]
+    w = {}
+
+    def lin(name, out_f, in_f, bias=True):
+        w[name + ".weight"] = torch.randn(out_f, in_f, generator=gen) * 0.2
+        if bias:
+            w[name + ".bias"] = torch.randn(out_f, generator=gen) * 0.1
+
+    def ln(name):
+        w[name + ".weight"] = 1.0 + torch.randn(H, generator=gen) * 0.1
+        w[name + ".bias"] = torch.randn(H, generator=gen) * 0.1
+
+    P, C = cfg["patch_size"], cfg["num_channels"]
+    if arch == "clip":
+        w[p + "embeddings.class_embedding"] = torch.randn(H, generator=gen) * 0.5
+        w[p + "embeddings.patch_embedding.weight"] = torch.randn(H, C, P, P, generator=gen) * 0.1
+        w[p + "embeddings.position_embedding.weight"] = torch.randn(grid * grid + 1, H, generator=gen) * 0.5
+        ln(p + "pre_layrnorm")
+        layer = p + "encoder.layers.%d."
+    else:
+        tokens = 2 if arch == "deit" else 1
+        w[p + "embeddings.cls_token"] = torch.randn(1, 1, H, generator=gen) * 0.5
+        if arch == "deit":
+            w[p + "embeddings.distillation_token"] = torch.randn(1, 1, H, generator=gen) * 0.5
+        if arch == "dinov2":
+            w[p + "embeddings.mask_token"] = torch.zeros(1, H)
+        w[p + "embeddings.position_embeddings"] = torch.randn(1, grid * grid + tokens, H, generator=gen) * 0.5
+        w[p + "embeddings.patch_embeddings.projection.weight"] = torch.randn(H, C, P, P, generator=gen) * 0.1
+        w[p + "embeddings.patch_embeddings.projection.bias"] = torch.randn(H, generator=gen) * 0.1
+        layer = p + "encoder.layer.%d."
+    names = VISION_LAYER_NAMES[arch]
+    qkv_bias = cfg.get("qkv_bias", True)
+    for i in range(cfg["num_hidden_layers"]):
+        lp = layer % i
+        ln(lp + names["ln1"])
+        for k in ("q", "k", "v"):
+            lin(lp + names[k], H, H, qkv_bias)
+        lin(lp + names["o"], H, H)
+        ln(lp + names["ln2"])
+        lin(lp + names["fc1"], inter, H)
+        lin(lp + names["fc2"], H, inter)
+        if arch == "dinov2":
+            w[lp + names["ls1"]] = 1.0 + torch.randn(H, generator=gen) * 0.3
+            w[lp + names["ls2"]] = 1.0 + torch.randn(H, generator=gen) * 0.3
+    if arch == "clip":
+        ln(p + "post_layernorm")
+        if case["head"] == "projection":
+            lin("visual_projection", cfg["projection_dim"], H, bias=False)
+    else:
+        ln(p + "layernorm")
+        if case["head"] == "base" and arch != "dinov2":
+            lin(p + "pooler.dense", H, H)
+    labels = case.get("labels", 0)
+    if case["head"] == "classification":
+        lin("classifier", labels, 2 * H if arch == "dinov2" else H)
+    if case["head"] == "teacher":
+        lin("cls_classifier", labels, H)
+        lin("distillation_classifier", labels, H)
+    return w
+
+
+def vision_forward(w, cfg, case, pixels):
+    arch, p, H = case["arch"], case["prefix"], cfg["hidden_size"]
+    nh, P = cfg["num_attention_heads"], cfg["patch_size"]
+    act = ACTS[cfg["hidden_act"]]
+    eps = cfg["layer_norm_eps"]
+    B, _, height, width = pixels.shape
+    if arch == "clip":
+        x = torch.nn.functional.conv2d(pixels, w[p + "embeddings.patch_embedding.weight"], stride=P)
+    else:
+        x = torch.nn.functional.conv2d(pixels, w[p + "embeddings.patch_embeddings.projection.weight"],
+                                       w[p + "embeddings.patch_embeddings.projection.bias"], stride=P)
+    x = x.flatten(2).transpose(1, 2)
+    if arch == "clip":
+        toks = [w[p + "embeddings.class_embedding"].expand(B, 1, -1)]
+        pos = w[p + "embeddings.position_embedding.weight"].unsqueeze(0)
+    else:
+        toks = [w[p + "embeddings.cls_token"].expand(B, -1, -1)]
+        if arch == "deit":
+            toks.append(w[p + "embeddings.distillation_token"].expand(B, -1, -1))
+        pos = w[p + "embeddings.position_embeddings"]
+    x = torch.cat(toks + [x], dim=1)
+    if arch == "dinov2":
+        n_patches, n_pos = x.shape[1] - 1, pos.shape[1] - 1
+        if not (n_patches == n_pos and height == width):
+            side = int(n_pos ** 0.5)
+            grid = pos[:, 1:].reshape(1, side, side, H).permute(0, 3, 1, 2)
+            grid = torch.nn.functional.interpolate(grid, size=(height // P, width // P), mode="bicubic",
+                                                   align_corners=False)
+            pos = torch.cat([pos[:, :1], grid.permute(0, 2, 3, 1).reshape(1, -1, H)], dim=1)
+    x = x + pos
+    if arch == "clip":
+        x = layer_norm(w, p + "pre_layrnorm", x, eps)
+    names = VISION_LAYER_NAMES[arch]
+    layer = p + ("encoder.layers.%d." if arch == "clip" else "encoder.layer.%d.")
+
+    def lin(name, t):
+        out = t @ w[name + ".weight"].T
+        return out + w[name + ".bias"] if name + ".bias" in w else out
+
+    for i in range(cfg["num_hidden_layers"]):
+        lp = layer % i
+        h = layer_norm(w, lp + names["ln1"], x, eps)
+        q, k, v = (lin(lp + names[n], h).view(B, -1, nh, H // nh).transpose(1, 2) for n in ("q", "k", "v"))
+        probs = torch.softmax(q @ k.transpose(-1, -2) * (H // nh) ** -0.5, dim=-1)
+        a = lin(lp + names["o"], (probs @ v).transpose(1, 2).reshape(B, -1, H))
+        if arch == "dinov2":
+            a = a * w[lp + names["ls1"]]
+        x = x + a
+        m = lin(lp + names["fc2"], act(lin(lp + names["fc1"], layer_norm(w, lp + names["ln2"], x, eps))))
+        if arch == "dinov2":
+            m = m * w[lp + names["ls2"]]
+        x = x + m
+    if arch == "clip":
+        pooled = layer_norm(w, p + "post_layernorm", x[:, 0], eps)
+        if case["head"] == "projection":
+            return {"image_embeds": pooled @ w["visual_projection.weight"].T, "last_hidden_state": x}
+        return {"last_hidden_state": x, "pooler_output": pooled}
+    x = layer_norm(w, p + "layernorm", x, eps)
+    if case["head"] == "base":
+        if arch == "dinov2":
+            return {"last_hidden_state": x, "pooler_output": x[:, 0]}
+        return {"last_hidden_state": x, "pooler_output": torch.tanh(lin(p + "pooler.dense", x[:, 0]))}
+    if case["head"] == "teacher":
+        return {"logits": (lin("cls_classifier", x[:, 0]) + lin("distillation_classifier", x[:, 1])) / 2}
+    if arch == "dinov2":
+        return {"logits": lin("classifier", torch.cat([x[:, 0], x[:, 1:].mean(dim=1)], dim=1))}
+    return {"logits": lin("classifier", x[:, 0])}
+
+
+def make_vision_case(root, name, case, gen):
+    folder = os.path.join(root, name)
+    os.makedirs(folder, exist_ok=True)
+    cfg = vision_config(case)
+    with open(os.path.join(folder, "config.json"), "w") as f:
+        json.dump(cfg, f, indent=1)
+    if case.get("processor"):
+        with open(os.path.join(folder, "preprocessor_config.json"), "w") as f:
+            json.dump(case["processor"], f, indent=1)
+    w = vision_weights(gen, case, cfg)
+    storage = case.get("dtype", torch.float32)
+    stored = {k: v.to(storage) for k, v in w.items()}
+    write_safetensors(os.path.join(folder, "model.safetensors"), stored)
+    ref_w = {k: v.float() for k, v in stored.items()}
+    height, width = case.get("export_size", (cfg["image_size"], cfg["image_size"]))
+    outputs = None
+    for bname, batch in (("b1", 1), ("b3", 3)):
+        pixels = torch.randn(batch, 3, height, width, generator=gen)
+        outs = vision_forward(ref_w, cfg, case, pixels)
+        outputs = list(outs)
+        d = os.path.join(folder, "reference", bname)
+        os.makedirs(d, exist_ok=True)
+        write_array(os.path.join(d, "pixel_values.bin"), pixels.numpy())
+        for n, t in outs.items():
+            write_array(os.path.join(d, n + ".bin"), t.float().numpy())
+    return "%s %s %s" % (name, "pixel_values", ",".join(outputs))
+
+
+VISION_CASES = {
+    "vit-base": dict(arch="vit", cls="ViTModel", head="base", prefix=""),
+    "vit-imgcls": dict(arch="vit", cls="ViTForImageClassification", head="classification", prefix="vit.", labels=5,
+                       act="gelu_new",
+                       processor={"image_processor_type": "ViTImageProcessor", "do_resize": True,
+                                  "size": {"height": 32, "width": 32}, "image_mean": [0.5, 0.5, 0.5],
+                                  "image_std": [0.5, 0.5, 0.5]}),
+    "vit-noqkvbias-bf16": dict(arch="vit", cls="ViTForImageClassification", head="classification", prefix="vit.",
+                               labels=3, qkv_bias=False, dtype=torch.bfloat16),
+    "deit-base": dict(arch="deit", cls="DeiTModel", head="base", prefix=""),
+    "deit-imgcls": dict(arch="deit", cls="DeiTForImageClassification", head="classification", prefix="deit.",
+                        labels=4),
+    "deit-teacher": dict(arch="deit", cls="DeiTForImageClassificationWithTeacher", head="teacher", prefix="deit.",
+                         labels=4),
+    # image_size 48 (a 6x6 grid) exported at the processor's 32x32 crop: interpolated position embeddings.
+    "dinov2-base": dict(arch="dinov2", cls="Dinov2Model", head="base", prefix="", image_size=48, export_size=(32, 32),
+                        processor={"image_processor_type": "BitImageProcessor", "do_resize": True,
+                                   "size": {"shortest_edge": 40}, "do_center_crop": True,
+                                   "crop_size": {"height": 32, "width": 32}}),
+    # A non-square crop (5x3 patches from a 4x4 grid).
+    "dinov2-imgcls": dict(arch="dinov2", cls="Dinov2ForImageClassification", head="classification", prefix="dinov2.",
+                          labels=3, export_size=(40, 24),
+                          processor={"image_processor_type": "BitImageProcessor", "do_resize": True,
+                                     "size": {"shortest_edge": 40}, "do_center_crop": True,
+                                     "crop_size": {"height": 40, "width": 24}}),
+    "dinov2-native": dict(arch="dinov2", cls="Dinov2Model", head="base", prefix="", mlp_ratio=2),
+    "clip-vision-base": dict(arch="clip", cls="CLIPVisionModel", head="base", prefix="vision_model."),
+    "clip-vision-proj": dict(arch="clip", cls="CLIPVisionModelWithProjection", head="projection",
+                             prefix="vision_model.", act="gelu"),
+}
+
+
+def convnext_case(root, name, case, gen):
+    """ConvNeXt from transformers' modeling_convnext: patchify conv + channels-first LayerNorm, stages of
+    depthwise 7x7 conv / LayerNorm / pointwise Linears / layer scale with a residual, stride-2 downsampling
+    between stages, pooled output the LayerNorm of the spatial mean."""
+    folder = os.path.join(root, name)
+    os.makedirs(folder, exist_ok=True)
+    sizes, depths, p = case["hidden_sizes"], case["depths"], case["prefix"]
+    cfg = {"model_type": "convnext", "architectures": [case["cls"]], "num_channels": 3, "patch_size": 4,
+           "image_size": 32, "num_stages": len(sizes), "hidden_sizes": sizes, "depths": depths,
+           "hidden_act": "gelu", "layer_norm_eps": 1e-12, "layer_scale_init_value": case.get("layer_scale", 1e-6)}
+    if case.get("labels"):
+        cfg["id2label"] = {str(i): "class%d" % i for i in range(case["labels"])}
+    with open(os.path.join(folder, "config.json"), "w") as f:
+        json.dump(cfg, f, indent=1)
+    w = {}
+
+    def conv(name, out_c, in_c, k):
+        w[name + ".weight"] = torch.randn(out_c, in_c, k, k, generator=gen) * 0.2
+        w[name + ".bias"] = torch.randn(out_c, generator=gen) * 0.1
+
+    def norm(name, size):
+        w[name + ".weight"] = 1.0 + torch.randn(size, generator=gen) * 0.1
+        w[name + ".bias"] = torch.randn(size, generator=gen) * 0.1
+
+    def lin(name, out_f, in_f):
+        w[name + ".weight"] = torch.randn(out_f, in_f, generator=gen) * 0.2
+        w[name + ".bias"] = torch.randn(out_f, generator=gen) * 0.1
+
+    conv(p + "embeddings.patch_embeddings", sizes[0], 3, 4)
+    norm(p + "embeddings.layernorm", sizes[0])
+    prev = sizes[0]
+    for s, (C, depth) in enumerate(zip(sizes, depths)):
+        st = p + "encoder.stages.%d." % s
+        if s > 0:
+            norm(st + "downsampling_layer.0", prev)
+            conv(st + "downsampling_layer.1", C, prev, 2)
+        for j in range(depth):
+            lp = st + "layers.%d." % j
+            w[lp + "dwconv.weight"] = torch.randn(C, 1, 7, 7, generator=gen) * 0.2
+            w[lp + "dwconv.bias"] = torch.randn(C, generator=gen) * 0.1
+            norm(lp + "layernorm", C)
+            lin(lp + "pwconv1", 4 * C, C)
+            lin(lp + "pwconv2", C, 4 * C)
+            if cfg["layer_scale_init_value"] > 0:
+                w[lp + "layer_scale_parameter"] = 1.0 + torch.randn(C, generator=gen) * 0.3
+        prev = C
+    norm(p + "layernorm", sizes[-1])
+    if case.get("labels"):
+        lin("classifier", case["labels"], sizes[-1])
+    write_safetensors(os.path.join(folder, "model.safetensors"), w)
+    if case.get("processor"):
+        with open(os.path.join(folder, "preprocessor_config.json"), "w") as f:
+            json.dump(case["processor"], f, indent=1)
+    F = torch.nn.functional
+
+    def cf_norm(name, x):  # channels_first, eps 1e-6, as ConvNextLayerNorm computes it
+        u = x.mean(1, keepdim=True)
+        v = (x - u).pow(2).mean(1, keepdim=True)
+        x = (x - u) / torch.sqrt(v + 1e-6)
+        return w[name + ".weight"][:, None, None] * x + w[name + ".bias"][:, None, None]
+
+    def forward(pixels):
+        x = F.conv2d(pixels, w[p + "embeddings.patch_embeddings.weight"], w[p + "embeddings.patch_embeddings.bias"],
+                     stride=4)
+        x = cf_norm(p + "embeddings.layernorm", x)
+        for s, (C, depth) in enumerate(zip(sizes, depths)):
+            st = p + "encoder.stages.%d." % s
+            if s > 0:
+                x = cf_norm(st + "downsampling_layer.0", x)
+                x = F.conv2d(x, w[st + "downsampling_layer.1.weight"], w[st + "downsampling_layer.1.bias"], stride=2)
+            for j in range(depth):
+                lp = st + "layers.%d." % j
+                y = F.conv2d(x, w[lp + "dwconv.weight"], w[lp + "dwconv.bias"], padding=3, groups=C)
+                y = y.permute(0, 2, 3, 1)
+                y = layer_norm(w, lp + "layernorm", y, 1e-6)
+                y = ACTS["gelu"](linear(w, lp + "pwconv1", y))
+                y = linear(w, lp + "pwconv2", y)
+                if cfg["layer_scale_init_value"] > 0:
+                    y = w[lp + "layer_scale_parameter"] * y
+                x = x + y.permute(0, 3, 1, 2)
+        pooled = layer_norm(w, p + "layernorm", x.mean([-2, -1]), cfg["layer_norm_eps"])
+        if case.get("labels"):
+            return {"logits": linear(w, "classifier", pooled)}
+        return {"last_hidden_state": x, "pooler_output": pooled}
+
+    height, width = case.get("export_size", (32, 32))
+    outputs = None
+    for bname, batch in (("b1", 1), ("b3", 3)):
+        pixels = torch.randn(batch, 3, height, width, generator=gen)
+        outs = forward(pixels)
+        outputs = list(outs)
+        d = os.path.join(folder, "reference", bname)
+        os.makedirs(d, exist_ok=True)
+        write_array(os.path.join(d, "pixel_values.bin"), pixels.numpy())
+        for n, t in outs.items():
+            write_array(os.path.join(d, n + ".bin"), t.float().numpy())
+    return "%s %s %s" % (name, "pixel_values", ",".join(outputs))
+
+
+CONVNEXT_CASES = {
+    "convnext-base": dict(cls="ConvNextModel", prefix="", hidden_sizes=[8, 16], depths=[1, 2]),
+    # ConvNeXt's processor: shortest edge int(40 / crop_pct) then a 40x40 crop; no layer scale.
+    "convnext-imgcls": dict(cls="ConvNextForImageClassification", prefix="convnext.", hidden_sizes=[8, 12, 16],
+                            depths=[2, 1, 1], labels=4, layer_scale=0.0, export_size=(40, 40),
+                            processor={"image_processor_type": "ConvNextImageProcessor", "do_resize": True,
+                                       "size": {"shortest_edge": 40}, "crop_pct": 0.875, "resample": 3}),
+}
+
+
+def resnet_case(root, name, case, gen):
+    """ResNet from transformers' modeling_resnet, BatchNorm in inference mode (running statistics)."""
+    folder = os.path.join(root, name)
+    os.makedirs(folder, exist_ok=True)
+    sizes, depths, p, kind = case["hidden_sizes"], case["depths"], case["prefix"], case["layer_type"]
+    cfg = {"model_type": "resnet", "architectures": [case["cls"]], "num_channels": 3, "embedding_size": 8,
+           "hidden_sizes": sizes, "depths": depths, "layer_type": kind, "hidden_act": "relu",
+           "downsample_in_first_stage": case.get("first_stage", False),
+           "downsample_in_bottleneck": case.get("in_bottleneck", False)}
+    if case.get("labels"):
+        cfg["id2label"] = {str(i): "class%d" % i for i in range(case["labels"])}
+    with open(os.path.join(folder, "config.json"), "w") as f:
+        json.dump(cfg, f, indent=1)
+    w = {}
+    F = torch.nn.functional
+
+    def conv_bn(name, out_c, in_c, k):
+        w[name + ".convolution.weight"] = torch.randn(out_c, in_c, k, k, generator=gen) * (1.5 / (in_c * k * k)) ** 0.5
+        w[name + ".normalization.weight"] = 1.0 + torch.randn(out_c, generator=gen) * 0.2
+        w[name + ".normalization.bias"] = torch.randn(out_c, generator=gen) * 0.1
+        w[name + ".normalization.running_mean"] = torch.randn(out_c, generator=gen) * 0.1
+        w[name + ".normalization.running_var"] = 0.5 + torch.rand(out_c, generator=gen)
+        w[name + ".normalization.num_batches_tracked"] = torch.tensor(7)
+
+    def run_conv_bn(name, x, stride, k, act=True):
+        y = F.conv2d(x, w[name + ".convolution.weight"], stride=stride, padding=k // 2)
+        y = F.batch_norm(y, w[name + ".normalization.running_mean"], w[name + ".normalization.running_var"],
+                         w[name + ".normalization.weight"], w[name + ".normalization.bias"], False, 0.0, 1e-5)
+        return torch.relu(y) if act else y
+
+    conv_bn(p + "embedder.embedder", 8, 3, 7)
+    plan = []
+    prev = 8
+    for s, (out, depth) in enumerate(zip(sizes, depths)):
+        stride = 2 if s > 0 or cfg["downsample_in_first_stage"] else 1
+        for j in range(depth):
+            base = p + "encoder.stages.%d.layers.%d." % (s, j)
+            cin, st = (prev, stride) if j == 0 else (out, 1)
+            if cin != out or st != 1:
+                conv_bn(base + "shortcut", out, cin, 1)
+            if kind == "basic":
+                conv_bn(base + "layer.0", out, cin, 3)
+                conv_bn(base + "layer.1", out, out, 3)
+            else:
+                r = out // 4
+                conv_bn(base + "layer.0", r, cin, 1)
+                conv_bn(base + "layer.1", r, r, 3)
+                conv_bn(base + "layer.2", out, r, 1)
+            plan.append((base, cin, out, st))
+        prev = out
+    if case.get("labels"):
+        w["classifier.1.weight"] = torch.randn(case["labels"], sizes[-1], generator=gen) * 0.2
+        w["classifier.1.bias"] = torch.randn(case["labels"], generator=gen) * 0.1
+    write_safetensors(os.path.join(folder, "model.safetensors"), w)
+    # ResNet's processor (ConvNeXt's recipe) gives the export size: config.json has no image_size.
+    with open(os.path.join(folder, "preprocessor_config.json"), "w") as f:
+        json.dump({"image_processor_type": "ConvNextImageProcessor", "do_resize": True, "size": {"shortest_edge": 32},
+                   "crop_pct": 0.875, "resample": 3}, f, indent=1)
+    dib = cfg["downsample_in_bottleneck"]
+
+    def forward(pixels):
+        x = run_conv_bn(p + "embedder.embedder", pixels, 2, 7)
+        x = F.max_pool2d(x, 3, 2, 1)
+        for base, cin, out, st in plan:
+            res = run_conv_bn(base + "shortcut", x, st, 1, act=False) if (cin != out or st != 1) else x
+            if kind == "basic":
+                y = run_conv_bn(base + "layer.1", run_conv_bn(base + "layer.0", x, st, 3), 1, 3, act=False)
+            else:
+                y = run_conv_bn(base + "layer.0", x, st if dib else 1, 1)
+                y = run_conv_bn(base + "layer.1", y, 1 if dib else st, 3)
+                y = run_conv_bn(base + "layer.2", y, 1, 1, act=False)
+            x = torch.relu(y + res)
+        pooled = x.mean([-2, -1], keepdim=True)
+        if case.get("labels"):
+            return {"logits": linear(w, "classifier.1", pooled.flatten(1))}
+        return {"last_hidden_state": x, "pooler_output": pooled}
+
+    outputs = None
+    for bname, batch in (("b1", 1), ("b3", 3)):
+        pixels = torch.randn(batch, 3, 32, 32, generator=gen)
+        outs = forward(pixels)
+        outputs = list(outs)
+        d = os.path.join(folder, "reference", bname)
+        os.makedirs(d, exist_ok=True)
+        write_array(os.path.join(d, "pixel_values.bin"), pixels.numpy())
+        for n, t in outs.items():
+            write_array(os.path.join(d, n + ".bin"), t.float().numpy())
+    return "%s %s %s" % (name, "pixel_values", ",".join(outputs))
+
+
+RESNET_CASES = {
+    "resnet-basic": dict(cls="ResNetModel", prefix="", layer_type="basic", hidden_sizes=[8, 16], depths=[2, 1]),
+    "resnet-bottleneck": dict(cls="ResNetForImageClassification", prefix="resnet.", layer_type="bottleneck",
+                              hidden_sizes=[16, 32, 32], depths=[1, 2, 1], labels=5, first_stage=True,
+                              in_bottleneck=True),
+}
+
+
+def clip_text_weights(gen, w, p, cfg):
+    H, V = cfg["hidden_size"], cfg["vocab_size"]
+    w[p + "embeddings.token_embedding.weight"] = torch.randn(V, H, generator=gen) * 0.5
+    w[p + "embeddings.position_embedding.weight"] = torch.randn(cfg["max_position_embeddings"], H, generator=gen) * 0.5
+    names = VISION_LAYER_NAMES["clip"]
+    for i in range(cfg["num_hidden_layers"]):
+        lp = p + "encoder.layers.%d." % i
+        for k in ("ln1", "ln2"):
+            w[lp + names[k] + ".weight"] = 1.0 + torch.randn(H, generator=gen) * 0.1
+            w[lp + names[k] + ".bias"] = torch.randn(H, generator=gen) * 0.1
+        for k, (o, i_) in (("q", (H, H)), ("k", (H, H)), ("v", (H, H)), ("o", (H, H)),
+                           ("fc1", (cfg["intermediate_size"], H)), ("fc2", (H, cfg["intermediate_size"]))):
+            w[lp + names[k] + ".weight"] = torch.randn(o, i_, generator=gen) * 0.2
+            w[lp + names[k] + ".bias"] = torch.randn(o, generator=gen) * 0.1
+    w[p + "final_layer_norm.weight"] = 1.0 + torch.randn(H, generator=gen) * 0.1
+    w[p + "final_layer_norm.bias"] = torch.randn(H, generator=gen) * 0.1
+
+
+def clip_text_forward(w, cfg, p, ids, mask):
+    """CLIPTextTransformer (eager): causal + padding masks, end-of-text pooling."""
+    H, nh = cfg["hidden_size"], cfg["num_attention_heads"]
+    B, S = ids.shape
+    act = ACTS[cfg["hidden_act"]]
+    eps = cfg["layer_norm_eps"]
+    x = w[p + "embeddings.token_embedding.weight"][ids] + w[p + "embeddings.position_embedding.weight"][:S]
+    low = torch.finfo(torch.float32).min
+    causal = torch.full((S, S), low).triu(1)
+    bias = causal[None, None] + (1.0 - mask[:, None, None, :].float()) * low
+    names = VISION_LAYER_NAMES["clip"]
+    for i in range(cfg["num_hidden_layers"]):
+        lp = p + "encoder.layers.%d." % i
+        h = layer_norm(w, lp + names["ln1"], x, eps)
+        q, k, v = (linear(w, lp + names[n], h).view(B, S, nh, H // nh).transpose(1, 2) for n in ("q", "k", "v"))
+        probs = torch.softmax(q @ k.transpose(-1, -2) * (H // nh) ** -0.5 + bias, dim=-1)
+        x = x + linear(w, lp + names["o"], (probs @ v).transpose(1, 2).reshape(B, S, H))
+        x = x + linear(w, lp + names["fc2"], act(linear(w, lp + names["fc1"], layer_norm(w, lp + names["ln2"], x, eps))))
+    x = layer_norm(w, p + "final_layer_norm", x, eps)
+    if cfg["eos_token_id"] == 2:
+        at = ids.argmax(dim=-1)
+    else:
+        at = (ids == cfg["eos_token_id"]).int().argmax(dim=-1)
+    return x, x[torch.arange(B), at]
+
+
+def clip_text_batch(gen, cfg, lengths, S):
+    """The end-of-text id after each text and as padding: eos_token_id, or with the legacy eos_token_id 2
+    the largest id (vocab-1). Other ids from 3..vocab-1 without it, so with eos_token_id 40 the largest
+    id is often not the end (pooling by argmax would be caught)."""
+    V = cfg["vocab_size"]
+    eos = V - 1 if cfg["eos_token_id"] == 2 else cfg["eos_token_id"]
+    ids = torch.full((len(lengths), S), eos, dtype=torch.int64)
+    mask = torch.zeros(len(lengths), S, dtype=torch.int64)
+    for r, n in enumerate(lengths):
+        t = torch.randint(3, V - 1, (n - 1,), generator=gen)
+        ids[r, :n - 1] = torch.where(t == eos, t + 1, t)
+        mask[r, :n] = 1
+    return ids, mask
+
+
+def clip_text_case(root, name, case, gen):
+    folder = os.path.join(root, name)
+    os.makedirs(folder, exist_ok=True)
+    V = 50
+    tcfg = {"vocab_size": V, "hidden_size": V_HIDDEN, "num_hidden_layers": V_LAYERS, "num_attention_heads": V_HEADS,
+            "intermediate_size": V_INTER, "max_position_embeddings": 12, "hidden_act": case.get("act", "quick_gelu"),
+            "layer_norm_eps": 1e-5, "eos_token_id": case["eos"], "projection_dim": 24}
+    if case["cls"] == "CLIPModel":
+        vcase = dict(arch="clip", cls="CLIPVisionModel", head="base", prefix="vision_model.")
+        vcfg = vision_config(vcase)
+        del vcfg["architectures"]
+        cfg = {"model_type": "clip", "architectures": ["CLIPModel"], "projection_dim": 24,
+               "logit_scale_init_value": 2.6592, "text_config": dict(tcfg, model_type="clip_text_model"),
+               "vision_config": dict(vcfg, projection_dim=24)}
+    else:
+        cfg = dict(tcfg, model_type="clip_text_model", architectures=[case["cls"]])
+    with open(os.path.join(folder, "config.json"), "w") as f:
+        json.dump(cfg, f, indent=1)
+    w = {}
+    clip_text_weights(gen, w, "text_model.", tcfg)
+    if case["cls"] != "CLIPTextModel":
+        w["text_projection.weight"] = torch.randn(24, V_HIDDEN, generator=gen) * 0.2
+    if case["cls"] == "CLIPModel":
+        vw = vision_weights(gen, dict(vcase, head="projection"), vcfg)
+        w.update(vw)
+        w["logit_scale"] = torch.tensor(2.6592)
+    write_safetensors(os.path.join(folder, "model.safetensors"), w)
+    inputs = ["input_ids", "attention_mask"]
+    if case["cls"] == "CLIPModel":
+        inputs = ["pixel_values"] + inputs
+    outputs = None
+    for bname, images, lengths, S in (("b1", 1, [7, 4], 7), ("b3", 3, [5, 5, 2], 6)):
+        ids, mask = clip_text_batch(gen, tcfg, lengths, S)
+        hidden, pooled = clip_text_forward(w, tcfg, "text_model.", ids, mask)
+        if case["cls"] == "CLIPTextModel":
+            outs = {"last_hidden_state": hidden, "pooler_output": pooled}
+        elif case["cls"] == "CLIPTextModelWithProjection":
+            outs = {"text_embeds": pooled @ w["text_projection.weight"].T, "last_hidden_state": hidden}
+        else:
+            pixels = torch.randn(images, 3, 32, 32, generator=gen)
+            image = vision_forward(w, vcfg, dict(vcase, head="projection"), pixels)["image_embeds"]
+            text = pooled @ w["text_projection.weight"].T
+            image = image / image.norm(p=2, dim=-1, keepdim=True)
+            text = text / text.norm(p=2, dim=-1, keepdim=True)
+            per_text = text @ image.T * w["logit_scale"].exp()
+            outs = {"logits_per_image": per_text.T, "logits_per_text": per_text, "text_embeds": text,
+                    "image_embeds": image}
+        outputs = list(outs)
+        d = os.path.join(folder, "reference", bname)
+        os.makedirs(d, exist_ok=True)
+        if case["cls"] == "CLIPModel":
+            write_array(os.path.join(d, "pixel_values.bin"), pixels.numpy())
+        write_array(os.path.join(d, "input_ids.bin"), ids.numpy())
+        write_array(os.path.join(d, "attention_mask.bin"), mask.numpy())
+        for n, t in outs.items():
+            write_array(os.path.join(d, n + ".bin"), t.float().numpy())
+    return "%s %s %s" % (name, ",".join(inputs), ",".join(outputs))
+
+
+CLIP_TEXT_CASES = {
+    # eos_token_id 2: the original configs, pooled at the largest id.
+    "clip-text-base": dict(cls="CLIPTextModel", eos=2),
+    "clip-text-proj": dict(cls="CLIPTextModelWithProjection", eos=40, act="gelu"),
+    "clip-model": dict(cls="CLIPModel", eos=40),
+}
+
+
+def make_vision_cases(root):
+    """The vision cases, seeded apart from the text cases; returns their cases.txt lines."""
+    lines = []
+    for i, (name, case) in enumerate(sorted(VISION_CASES.items())):
+        gen = torch.Generator().manual_seed(5000 + i)
+        lines.append(make_vision_case(root, name, case, gen))
+    for i, (name, case) in enumerate(sorted(CONVNEXT_CASES.items())):
+        gen = torch.Generator().manual_seed(6000 + i)
+        lines.append(convnext_case(root, name, case, gen))
+    for i, (name, case) in enumerate(sorted(RESNET_CASES.items())):
+        gen = torch.Generator().manual_seed(7000 + i)
+        lines.append(resnet_case(root, name, case, gen))
+    for i, (name, case) in enumerate(sorted(CLIP_TEXT_CASES.items())):
+        gen = torch.Generator().manual_seed(8000 + i)
+        lines.append(clip_text_case(root, name, case, gen))
+    return lines
 
 
 def main():
@@ -518,6 +1460,8 @@ def main():
         f.write(b"not read: modelkit never unpickles")
     with open(os.path.join(root, "cases.txt"), "w") as f:
         f.write("\n".join(lines) + "\n")
+    with open(os.path.join(root, "vision_cases.txt"), "w") as f:
+        f.write("\n".join(make_vision_cases(root)) + "\n")
 
 
 if __name__ == "__main__":

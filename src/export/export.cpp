@@ -4,6 +4,7 @@
 #include <modelkit/export.hpp>
 
 #include "export/families.hpp"
+#include "export/vision_families.hpp"
 #include "util/file.hpp"
 #include "util/json_writer.hpp"
 
@@ -22,6 +23,7 @@ namespace {
 std::string family_list() {
   std::string out;
   for (const auto& f : exporter::families()) out += (out.empty() ? "" : ", ") + std::string(f.model_type);
+  for (const auto& f : exporter::vision_families()) out += ", " + std::string(f.model_type);
   return out;
 }
 
@@ -139,12 +141,56 @@ std::vector<std::string> supported_export_classes() {
     for (auto head : f.heads)
       for (const auto& h : exporter::kHeads)
         if (h.head == head) out.push_back(std::string(f.class_prefix) + std::string(h.class_suffix));
+  for (const auto& f : exporter::vision_families())
+    for (const auto& c : f.classes) out.push_back(std::string(c.name));
   return out;
 }
 
+// Whether the folder holds safetensors weights (single file or shards).
+static bool has_safetensors(const fs::path& folder) {
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(folder, ec))
+    if (e.path().extension() == ".safetensors") return true;
+  return false;
+}
+
 Result<ExportSupport> export_support(const ResolvedModel& model) {
-  MODELKIT_TRY(auto plan, plan_for(model));
-  return ExportSupport{std::string(plan.family->model_type), std::string(head_name(plan.head))};
+  if (!model.checkpoint || !model.checkpoint->source.config_path)
+    return failure(quoted(model.reference()) + ": native export needs a checkpoint folder with config.json");
+  // Vision families (vision.cpp) have their own plan; the text encoders' plan otherwise.
+  MODELKIT_TRY(auto vision, exporter::vision_plan(model));
+  ExportSupport support;
+  if (vision) {
+    support = ExportSupport{std::string(vision->family->model_type), std::string(exporter::vision_head_name(vision->head))};
+  } else {
+    MODELKIT_TRY(auto plan, plan_for(model));
+    support = ExportSupport{std::string(plan.family->model_type), std::string(head_name(plan.head))};
+  }
+  const auto& folder = model.checkpoint->source.folder;
+  if (!has_safetensors(folder)) {
+    std::error_code ec;
+    if (fs::exists(folder / "pytorch_model.bin", ec))
+      return failure(quoted(folder.string()) +
+                     " holds pytorch_model.bin but no *.safetensors weights (modelkit never unpickles)");
+    return failure(quoted(folder.string()) + " holds no *.safetensors weights to export from");
+  }
+  return support;
+}
+
+Result<std::optional<std::array<std::int64_t, 2>>> export_image_size(const std::vector<InputShape>& shapes,
+                                                                   bool only_pixel_values) {
+  std::optional<std::array<std::int64_t, 2>> size;
+  for (const auto& s : shapes) {
+    if (s.name != "pixel_values") {
+      if (only_pixel_values)
+        return usage_error("--input-shape " + quoted(s.name) + ": export takes an input shape for pixel_values only");
+      continue;
+    }
+    if (s.shape.size() != 4 || s.shape[2] < 1 || s.shape[3] < 1)
+      return usage_error("--input-shape pixel_values must be NxCxHxW with a positive height and width");
+    size = std::array<std::int64_t, 2>{s.shape[2], s.shape[3]};
+  }
+  return size;
 }
 
 Result<ExportResult> export_model(const ExportRequest& request) {
@@ -156,9 +202,20 @@ Result<ExportResult> export_model(const ExportRequest& request) {
     return failure(quoted(model.reference()) + ": export needs a checkpoint with config.json");
   const auto& ck = *model.checkpoint;
   if (ck.source.onnx_path) return failure(quoted(model.reference()) + " is already an ONNX model");
-  MODELKIT_TRY(auto plan, plan_for(model));
+  // Vision families (vision.cpp) have their own plan; the text encoders' is below.
+  MODELKIT_TRY(auto vision, exporter::vision_plan(model));
+  GraphPlan plan;
+  if (!vision) {
+    MODELKIT_TRY(plan, plan_for(model));
+    if (request.image_size)
+      return usage_error("--input-shape pixel_values: " + std::string(plan.family->model_type) +
+                         " is a text model and takes no pixel_values");
+  }
+  const std::string family_name(vision ? vision->family->model_type : plan.family->model_type);
+  const std::string head(vision ? exporter::vision_head_name(vision->head) : head_name(plan.head));
+  const std::string model_class = vision ? vision->model_class : plan.model_class;
   const fs::path folder = ck.source.folder;
-  if (is_sentence_embedding_task(model.resolution)) {
+  if (!vision && is_sentence_embedding_task(model.resolution)) {
     MODELKIT_TRY(plan, exporter::sentence_transformers_plan(std::move(plan), folder));
   }
   MODELKIT_TRY(auto config_text, util::read_file(*ck.source.config_path, kMaxConfigBytes));
@@ -185,7 +242,13 @@ Result<ExportResult> export_model(const ExportRequest& request) {
     MODELKIT_TRY(owned, exporter::open_safetensors(folder));
   }
   exporter::GraphBuilder g(request.opset);
-  MODELKIT_TRY_VOID(exporter::build_encoder(g, plan, config_text, *owned, random));
+  if (vision) {
+    std::optional<exporter::ImageSize> size;
+    if (request.image_size) size = exporter::ImageSize{(*request.image_size)[0], (*request.image_size)[1]};
+    MODELKIT_TRY_VOID(exporter::build_vision(g, *vision, config_text, folder, owned, random, size));
+  } else {
+    MODELKIT_TRY_VOID(exporter::build_encoder(g, plan, config_text, *owned, random));
+  }
   MODELKIT_TRY_VOID(exporter::check_weights(g.weights(), *owned));
 
   auto& proto = g.model();
@@ -196,15 +259,15 @@ Result<ExportResult> export_model(const ExportRequest& request) {
   auto* opset = proto.add_opset_import();
   opset->set_domain("");
   opset->set_version(request.opset);
-  proto.mutable_graph()->set_name(plan.model_class.empty() ? "main_graph" : plan.model_class);
+  proto.mutable_graph()->set_name(model_class.empty() ? "main_graph" : model_class);
   auto meta = [&](const std::string& k, const std::string& v) {
     auto* p = proto.add_metadata_props();
     p->set_key(k);
     p->set_value(v);
   };
   meta("modelkit.exporter_version", std::string(kExporterVersion));
-  meta("modelkit.family", std::string(plan.family->model_type));
-  meta("modelkit.head", std::string(head_name(plan.head)));
+  meta("modelkit.family", family_name);
+  meta("modelkit.head", head);
   if (model.resolution.task) meta("modelkit.task", *model.resolution.task);
 
   Staging staging;
@@ -238,9 +301,9 @@ Result<ExportResult> export_model(const ExportRequest& request) {
 
   result.exporter_version = std::string(kExporterVersion);
   result.opset = request.opset;
-  result.family = std::string(plan.family->model_type);
-  result.head = std::string(head_name(plan.head));
-  result.model_class = plan.model_class;
+  result.family = family_name;
+  result.head = head;
+  result.model_class = model_class;
   result.task = model.resolution.task.value_or("");
   result.sentence_transformers = plan.sentence_pooling.has_value();
   if (plan.sentence_pooling) result.pooling = plan.sentence_pooling->describe();

@@ -43,6 +43,15 @@ enum class Classifier {
   dense_tanh_proj,      // RoBERTa, MPNet: classifier.dense + tanh + classifier.out_proj on token 0
   dense_gelu_proj,      // ELECTRA: classifier.dense + gelu + classifier.out_proj on token 0
   pre_classifier_relu,  // DistilBERT: pre_classifier + relu + classifier on token 0
+  context_pooler,       // DeBERTa: pooler.dense + pooler_hidden_act on token 0, then `classifier`
+  prediction_head,      // ModernBERT: cls/mean pooling, head (dense, act, norm), then `classifier`
+};
+
+// The backbone's layer structure.
+enum class Architecture {
+  post_norm,     // BERT and its relatives: embeddings, post-norm layers (MPNet: plus a relative bias)
+  disentangled,  // DeBERTa-v2/v3: relative positions through c2p/p2c disentangled attention
+  modern,        // ModernBERT: pre-norm, fused QKV, RoPE, GeGLU, alternating local/global attention
 };
 
 // Checkpoint tensor names of one family. "{p}" is the base model prefix ("bert.", or "" for a
@@ -85,6 +94,9 @@ struct Family {
   bool always_project = false;     // ALBERT maps embeddings to hidden_size even when the sizes agree
   bool mlm_at_embedding_size = false;  // ELECTRA/ALBERT: the MLM transform projects to embedding_size
   bool layer_groups = false;       // ALBERT: layers share weights by group
+  Architecture architecture = Architecture::post_norm;
+  bool token_type_if_vocab = false;  // DeBERTa: token_type_ids is an input only when type_vocab_size > 0
+  std::string_view mc_summary = {};  // ELECTRA: multiple choice reads token 0 through this dense + gelu
 };
 
 [[nodiscard]] const std::vector<Family>& families();

@@ -111,17 +111,27 @@ Result<void> read_weight(const WeightSpec& w, const WeightSource& source, std::v
   auto count = element_count(w.shape);
   out.resize(count);
   if (!w.transpose) return source.read(w.source, w.init, out);
+  auto rows = static_cast<std::size_t>(w.shape[0]), cols = static_cast<std::size_t>(w.shape[1]);
+  auto transpose = [&](const float* in) {
+    // In tiles, so both the reads and the writes stay in cache.
+    constexpr std::size_t kTile = 32;
+    for (std::size_t r0 = 0; r0 < rows; r0 += kTile)
+      for (std::size_t c0 = 0; c0 < cols; c0 += kTile) {
+        const std::size_t r1 = std::min(rows, r0 + kTile), c1 = std::min(cols, c0 + kTile);
+        for (std::size_t r = r0; r < r1; ++r)
+          for (std::size_t c = c0; c < c1; ++c) out[c * rows + r] = in[r * cols + c];
+      }
+  };
+  // float32 in the checkpoint: transposed straight from the mapping, without a copy first.
+  MODELKIT_TRY(bool direct, source.visit_f32(w.source, [&](const float* in, std::size_t n) -> Result<void> {
+    if (n != count) return failure("tensor '" + w.source + "' changed size while it was read");
+    transpose(in);
+    return {};
+  }));
+  if (direct) return {};
   scratch.resize(count);
   MODELKIT_TRY_VOID(source.read(w.source, w.init, scratch));
-  auto rows = static_cast<std::size_t>(w.shape[0]), cols = static_cast<std::size_t>(w.shape[1]);
-  // In tiles, so both the reads and the writes stay in cache.
-  constexpr std::size_t kTile = 32;
-  for (std::size_t r0 = 0; r0 < rows; r0 += kTile)
-    for (std::size_t c0 = 0; c0 < cols; c0 += kTile) {
-      const std::size_t r1 = std::min(rows, r0 + kTile), c1 = std::min(cols, c0 + kTile);
-      for (std::size_t r = r0; r < r1; ++r)
-        for (std::size_t c = c0; c < c1; ++c) out[c * rows + r] = scratch[r * cols + c];
-    }
+  transpose(scratch.data());
   return {};
 }
 
@@ -217,6 +227,16 @@ std::string GraphBuilder::const_f32(float value) {
   t->set_name(name);
   t->set_data_type(::onnx::TensorProto_DataType_FLOAT);
   t->set_raw_data(std::string(reinterpret_cast<const char*>(&value), 4));
+  return name;
+}
+
+std::string GraphBuilder::const_f32s(const std::vector<float>& values) {
+  auto* t = model_.mutable_graph()->add_initializer();
+  std::string name = "const_" + std::to_string(constants_++);
+  t->set_name(name);
+  t->set_data_type(::onnx::TensorProto_DataType_FLOAT);
+  t->add_dims(static_cast<std::int64_t>(values.size()));
+  t->set_raw_data(std::string(reinterpret_cast<const char*>(values.data()), values.size() * 4));
   return name;
 }
 

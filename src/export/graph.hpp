@@ -52,6 +52,7 @@ class GraphBuilder {
 
   std::string const_i64(const std::vector<std::int64_t>& values, bool scalar = false);
   std::string const_f32(float value);  // a scalar
+  std::string const_f32s(const std::vector<float>& values);  // a 1-D tensor
 
   // A weight from the checkpoint; the same (source, transpose) pair is one initializer.
   std::string weight(const std::string& source, std::vector<std::int64_t> shape, Init init, bool transpose = false);

@@ -114,6 +114,19 @@ class SafetensorsWeights final : public WeightSource {
     return true;
   }
 
+  Result<bool> visit_f32(const std::string& name,
+                         const std::function<Result<void>(const float*, std::size_t)>& use) const override {
+    auto it = entries_.find(name);
+    if (it == entries_.end() || it->second.info.dtype != "F32") return false;
+    const auto& e = it->second;
+    const unsigned char* p = files_[e.file]->base + files_[e.file]->data_start + e.begin;
+    if (reinterpret_cast<std::uintptr_t>(p) % alignof(float) != 0 || (e.end - e.begin) % sizeof(float) != 0)
+      return false;
+    MODELKIT_TRY_VOID(use(reinterpret_cast<const float*>(p), (e.end - e.begin) / sizeof(float)));
+    release(p, e.end - e.begin);
+    return true;
+  }
+
   WeightsSummary summary() const override { return summary_; }
 
   // The pages were read once; let the kernel drop them so resident memory stays one tensor deep.

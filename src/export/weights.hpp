@@ -42,6 +42,15 @@ class WeightSource {
     (void)sink;
     return false;
   }
+  // Calls `use` with the float32 values of `name` in place (memory-mapped) when they are stored as
+  // aligned float32 (the transposing writer reads them without a copy); false when the caller
+  // must read() instead.
+  [[nodiscard]] virtual Result<bool> visit_f32(const std::string& name,
+                                               const std::function<Result<void>(const float*, std::size_t)>& use) const {
+    (void)name;
+    (void)use;
+    return false;
+  }
   // For the manifest: files and dtypes read (empty for random weights).
   [[nodiscard]] virtual WeightsSummary summary() const = 0;
 };

@@ -128,6 +128,20 @@ std::string render_json(const InspectReport& r) {
   } else {
     w.null();
   }
+  w.key("export");
+  if (r.native_export) {
+    w.begin_object();
+    w.field("native", r.native_export->native);
+    if (r.native_export->native) {
+      w.field("family", r.native_export->family);
+      w.field("head", r.native_export->head);
+    } else {
+      w.field("reason", r.native_export->reason);
+    }
+    w.end_object();
+  } else {
+    w.null();
+  }
   w.key("onnx_files");
   onnx::write_onnx_files_json(w, r.onnx_files);
   w.key("onnx");
@@ -204,6 +218,10 @@ std::string render_table(const InspectReport& r) {
   } else if (r.weights) {
     line("weights", "no safetensors files");
   }
+  if (r.native_export)
+    line("native export", r.native_export->native
+                              ? "yes (" + r.native_export->family + ", " + r.native_export->head + ")"
+                              : "no: " + r.native_export->reason);
   if (!r.onnx_files.empty()) {
     out.append("\n");
     for (const auto& f : r.onnx_files)

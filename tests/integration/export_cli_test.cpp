@@ -256,5 +256,37 @@ TEST(ExportCli, BuildWithNeitherOnnxNorANativeExportNamesBoth) {
   EXPECT_FALSE(fs::exists(out / "b"));
 }
 
+// inspect says whether a checkpoint exports natively, from the same check build uses.
+TEST(ExportCli, InspectShowsWhetherACheckpointExportsNatively) {
+  TempDir tmp, out;
+  auto ck = copy_case(tmp, "deberta-v3-seqcls");
+  auto table = run_cli({"inspect", "-m", ck.string()});
+  ASSERT_EQ(table.exit_code, 0) << table.err;
+  EXPECT_THAT(table.out, HasSubstr("native export     yes (deberta-v2, sequence-classification)"));
+  auto json = run_cli({"inspect", "-m", ck.string(), "--format", "json"});
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  simdjson::dom::parser parser;
+  auto doc = parser.parse(json.out);
+  ASSERT_FALSE(doc.error());
+  EXPECT_TRUE(doc["export"]["native"].get_bool().value());
+  EXPECT_EQ(doc["export"]["family"].get_string().value(), "deberta-v2");
+  EXPECT_EQ(doc["export"]["head"].get_string().value(), "sequence-classification");
+
+  auto bin = copy_case(tmp, "bin-only");
+  auto refused = run_cli({"inspect", "-m", bin.string(), "--format", "json"});
+  ASSERT_EQ(refused.exit_code, 0) << refused.err;
+  simdjson::dom::parser parser2;
+  auto doc2 = parser2.parse(refused.out);
+  ASSERT_FALSE(doc2.error());
+  EXPECT_FALSE(doc2["export"]["native"].get_bool().value());
+  EXPECT_THAT(std::string(doc2["export"]["reason"].get_string().value()), HasSubstr("pytorch_model.bin"));
+  // build gives the same reason.
+  auto r = run_cli({"build", "-m", bin.string(), "-o", (out / "b").string()});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("nor does it export natively: "));
+  EXPECT_THAT(r.err, HasSubstr("pytorch_model.bin but no *.safetensors weights"));
+  EXPECT_FALSE(fs::exists(out / "b"));
+}
+
 }  // namespace
 }  // namespace modelkit::test

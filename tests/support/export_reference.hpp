@@ -26,6 +26,7 @@ struct ReferenceCase {
 struct ExportReference {
   std::filesystem::path root;  // holds one folder per case
   std::vector<ReferenceCase> cases;
+  std::vector<ReferenceCase> vision_cases;  // vision_cases.txt: pixel_values in
 };
 
 inline std::vector<std::string> split_commas(const std::string& s) {
@@ -66,13 +67,17 @@ inline const ExportReference& export_reference() {
     }
     ExportReference r;
     r.root = dir;
-    std::ifstream list(dir / "cases.txt");
-    for (std::string line; std::getline(list, line);) {
-      std::stringstream fields(line);
-      std::string name, ins, outs;
-      fields >> name >> ins >> outs;
-      if (!name.empty()) r.cases.push_back({name, split_commas(ins), split_commas(outs)});
-    }
+    auto read_cases = [&](const char* file, std::vector<ReferenceCase>& into) {
+      std::ifstream list(dir / file);
+      for (std::string line; std::getline(list, line);) {
+        std::stringstream fields(line);
+        std::string name, ins, outs;
+        fields >> name >> ins >> outs;
+        if (!name.empty()) into.push_back({name, split_commas(ins), split_commas(outs)});
+      }
+    };
+    read_cases("cases.txt", r.cases);
+    read_cases("vision_cases.txt", r.vision_cases);
     return r;
   }();
   return ref;

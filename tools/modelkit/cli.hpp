@@ -111,6 +111,8 @@ Result<void> run_tokenize(std::span<char* const> args);
 Result<void> run_perf(std::span<char* const> args);
 Result<void> run_quantize(std::span<char* const> args);
 Result<void> run_export(std::span<char* const> args);
+Result<void> run_run(std::span<char* const> args);
+Result<void> run_eval(std::span<char* const> args);
 CommandSyntax inspect_syntax();
 CommandSyntax config_syntax();
 CommandSyntax build_syntax();
@@ -118,6 +120,8 @@ CommandSyntax tokenize_syntax();
 CommandSyntax perf_syntax();
 CommandSyntax quantize_syntax();
 CommandSyntax export_syntax();
+CommandSyntax run_syntax();
+CommandSyntax eval_syntax();
 // The option groups several commands share (cmd_config.cpp, build_events.hpp).
 std::vector<OptionSpec> calibration_options();
 

@@ -17,11 +17,13 @@ CommandSyntax export_syntax() {
       {"--opset", "", "N", "ONNX opset (default 17; 17..21)"},
       {"--random-weights", "", "", "weights from a seeded normal(0, initializer_range) instead of the checkpoint's"},
       {"--seed", "", "N", "seed of --random-weights (default 0)"},
+      {"--input-shape", "", "pixel_values=NxCxHxW", "vision models: the image size to export for (default: the processor's)"},
       {"--force", "", "", "replace an existing output (never an input)"},
       {"--format", "", "table|json", "output format (default table)"},
       {"--help", "-h", "", "show this help"},
   };
-  return {"modelkit export -m PATH|ID [--task T] -o OUT [--opset 17] [--random-weights [--seed N]] [--force] "
+  return {"modelkit export -m PATH|ID [--task T] -o OUT [--opset 17] [--random-weights [--seed N]] "
+          "[--input-shape pixel_values=NxCxHxW] [--force] "
           "[--format table|json]",
           std::move(o)};
 }
@@ -53,6 +55,13 @@ Result<void> run_export(std::span<char* const> argv) {
     request.seed = static_cast<std::uint64_t>(n);
   }
   request.force = args->has("--force");
+  std::vector<InputShape> shapes;
+  for (const auto& text : args->values("--input-shape")) {
+    auto s = parse_input_shape(text);
+    if (!s) return Error{"option '--input-shape': " + s.error().message, ErrorKind::usage};
+    shapes.push_back(std::move(*s));
+  }
+  MODELKIT_TRY(request.image_size, export_image_size(shapes, true));
   MODELKIT_TRY(request.model, resolve_model(spec, CacheLocation::from_environment()));
   MODELKIT_TRY(auto result, export_model(request));
   if (format == OutputFormat::json) {

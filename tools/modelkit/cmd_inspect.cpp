@@ -1,6 +1,7 @@
 // modelkit inspect: what a checkpoint is and what modelkit resolves for it.
 #include "cli.hpp"
 
+#include <modelkit/export.hpp>
 #include <modelkit/registry.hpp>
 
 #include <algorithm>
@@ -68,6 +69,18 @@ Result<void> run_inspect(std::span<char* const> argv) {
   }
   auto report = inspect_model(std::move(*model));
   if (!report) return report.take_error();
+  if (report->model.checkpoint && !report->model.checkpoint->source.onnx_path) {
+    auto support = export_support(report->model);
+    InspectReport::NativeExport e;
+    e.native = support.ok();
+    if (support) {
+      e.family = support->family;
+      e.head = support->head;
+    } else {
+      e.reason = support.error().message;
+    }
+    report->native_export = std::move(e);
+  }
   std::fputs(render_inspect(*report, *format).c_str(), stdout);
   return {};
 }

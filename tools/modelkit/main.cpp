@@ -22,6 +22,10 @@ constexpr std::array kCommands = {
             perf_syntax},
     Command{"tokenize", "run a checkpoint's tokenizer.json on text and print ids and tokens", run_tokenize,
             tokenize_syntax},
+    Command{"run", "run a model on text, an image, audio or .npy tensors and print the answer by task", run_run,
+            run_syntax},
+    Command{"eval", "measure a model on a data set (accuracy, macro-F1) or against another model (agreement, KL)",
+            run_eval, eval_syntax},
 };
 
 }  // namespace

@@ -18,6 +18,7 @@ Result<StageOutcome> export_stage(Context& c) {
   er.model = req.model;
   er.output = c.export_dir.path() / "model.onnx";
   er.force = true;  // the temporary folder is ours
+  MODELKIT_TRY(er.image_size, export_image_size(req.input_shapes, false));  // --input-shape pixel_values=NxCxHxW
   MODELKIT_TRY_CTX(c.exported, export_model(er), "export");
   c.float_model = c.exported->model_path;
   c.source_onnx = c.float_model;

@@ -27,13 +27,6 @@ std::vector<fs::path> inputs_read(const BuildRequest& req, const fs::path& float
   return in;
 }
 
-bool has_safetensors(const fs::path& folder) {
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator(folder, ec))
-    if (e.path().extension() == ".safetensors") return true;
-  return false;
-}
-
 }  // namespace
 
 Result<StageOutcome> resolve_stage(Context& c) {
@@ -44,13 +37,10 @@ Result<StageOutcome> resolve_stage(Context& c) {
     c.source_onnx = c.float_model;
   } else if (req.model.checkpoint && !req.onnx && !req.model.checkpoint->source.onnx_path) {
     // No ONNX model in the checkpoint: the export stage writes one from the weights, when the
-    // family and head export natively; otherwise both reasons are given.
+    // family, head and weights export natively; otherwise both reasons are given.
     auto support = export_support(req.model);
     if (!support) return Error{found.error().message + "; nor does it export natively: " + support.error().message,
                                found.error().kind};
-    if (!has_safetensors(req.model.checkpoint->source.folder))
-      return Error{found.error().message + "; nor does it hold *.safetensors weights to export natively from",
-                   found.error().kind};
     c.needs_export = true;
   } else {
     return found.take_error();

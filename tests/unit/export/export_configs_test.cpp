@@ -52,6 +52,8 @@ std::string shrink(std::string text) {
                                                                {"num_attention_heads", "4"},
                                                                {"intermediate_size", "37"},
                                                                {"embedding_size", "16"},
+                                                               {"attention_head_size", "8"},
+                                                               {"pooler_hidden_size", "32"},
                                                                {"dim", "32"},
                                                                {"n_layers", "2"},
                                                                {"n_heads", "4"},

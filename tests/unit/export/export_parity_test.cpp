@@ -27,14 +27,17 @@ constexpr float kParityTolerance = 1e-4f;
 
 // Every case the reference script writes (the suite checks the two lists agree).
 const std::vector<std::string> kCases = {
-    "albert-base", "albert-mc", "albert-mlm", "albert-qa", "albert-seqcls", "albert-tokcls",
-    "bert-base", "bert-bf16", "bert-f16", "bert-mc", "bert-mlm", "bert-mlm-untied", "bert-qa", "bert-seqcls",
-    "bert-sharded", "bert-tokcls", "camembert-mlm", "camembert-qa",
-    "distilbert-base", "distilbert-mc", "distilbert-mlm", "distilbert-qa", "distilbert-seqcls", "distilbert-tokcls",
-    "electra-base", "electra-mlm", "electra-qa", "electra-seqcls", "electra-tokcls",
-    "mpnet-base", "mpnet-mc", "mpnet-mlm", "mpnet-qa", "mpnet-seqcls", "mpnet-tokcls",
-    "roberta-base", "roberta-mc", "roberta-mlm", "roberta-qa", "roberta-seqcls", "roberta-tokcls",
-    "st-cls", "st-max", "st-mean-normalize", "st-mpnet-mean", "xlm-roberta-base", "xlm-roberta-seqcls",
+    "albert-base", "albert-mc", "albert-mlm", "albert-qa", "albert-seqcls", "albert-tokcls", "bert-base",
+    "bert-bf16", "bert-f16", "bert-mc", "bert-mlm", "bert-mlm-untied", "bert-qa", "bert-seqcls", "bert-sharded",
+    "bert-tokcls", "camembert-mlm", "camembert-qa", "deberta-v2-mc", "deberta-v2-tokcls", "deberta-v3-base",
+    "deberta-v3-mlm", "deberta-v3-mlm-lm-head", "deberta-v3-qa", "deberta-v3-seqcls", "distilbert-base",
+    "distilbert-mc", "distilbert-mlm", "distilbert-qa", "distilbert-seqcls", "distilbert-tokcls", "electra-base",
+    "electra-mc", "electra-mlm", "electra-qa", "electra-seqcls", "electra-tokcls", "modernbert-base",
+    "modernbert-mc", "modernbert-mc-mean", "modernbert-mlm", "modernbert-qa", "modernbert-seqcls",
+    "modernbert-seqcls-mean", "modernbert-tokcls", "mpnet-base", "mpnet-mc", "mpnet-mlm", "mpnet-qa",
+    "mpnet-seqcls", "mpnet-tokcls", "roberta-base", "roberta-mc", "roberta-mlm", "roberta-qa", "roberta-seqcls",
+    "roberta-tokcls", "st-cls", "st-max", "st-mean-normalize", "st-mpnet-mean", "xlm-roberta-base",
+    "xlm-roberta-seqcls",
 };
 
 Tensor read_array(const fs::path& path, const std::string& name) {

@@ -1,0 +1,214 @@
+// ConvNeXt: a patchify Conv with a channels-first LayerNorm, then stages of blocks (depthwise 7x7
+// Conv, LayerNorm over channels, two pointwise Linears with the activation between, layer scale,
+// residual), each stage after the first opening with LayerNorm + a 2x2 stride-2 Conv; the pooled
+// output is the LayerNorm of the spatial mean. As transformers' modeling_convnext (eager).
+#include "export/vision_families.hpp"
+
+#include "util/json_read.hpp"
+
+#include <cmath>
+
+namespace modelkit::exporter {
+namespace {
+
+constexpr auto kFloat = ::onnx::TensorProto_DataType_FLOAT;
+using Ints = std::vector<std::int64_t>;
+
+struct ConvNextConfig {
+  std::int64_t num_channels = 3, patch_size = 4, image_size = 224, num_labels = 2;
+  Ints hidden_sizes = {96, 192, 384, 768}, depths = {3, 3, 9, 3};
+  double layer_norm_eps = 1e-12, layer_scale_init_value = 1e-6;
+  std::string hidden_act = "gelu";
+};
+
+Result<ConvNextConfig> read_convnext_config(std::string_view text) {
+  simdjson::dom::parser parser;
+  MODELKIT_TRY_CTX(auto doc, util::parse_json(parser, text), "config.json");
+  simdjson::dom::object root;
+  if (doc.get_object().get(root) != simdjson::SUCCESS) return failure("config.json: must be a JSON object");
+  ConvNextConfig c;
+  auto integer = [&](std::string_view key, std::int64_t& into, std::int64_t min, std::int64_t max) -> Result<void> {
+    auto v = util::optional_int(root, key);
+    if (!v) return v.take_error().with_context("config.json");
+    if (!*v) return {};
+    if (**v < min || **v > max)
+      return failure("config.json: field '" + std::string(key) + "' is " + std::to_string(**v) + ", expected " +
+                     std::to_string(min) + ".." + std::to_string(max));
+    into = **v;
+    return {};
+  };
+  auto list = [&](std::string_view key, Ints& into, std::int64_t max) -> Result<void> {
+    simdjson::dom::element e;
+    if (root[key].get(e) != simdjson::SUCCESS || e.is_null()) return {};
+    simdjson::dom::array a;
+    if (e.get_array().get(a) != simdjson::SUCCESS)
+      return failure("config.json: field '" + std::string(key) + "' must be a list of integers");
+    into.clear();
+    for (auto x : a) {
+      std::int64_t v = 0;
+      if (x.get_int64().get(v) != simdjson::SUCCESS || v < 1 || v > max)
+        return failure("config.json: field '" + std::string(key) + "' must hold integers 1.." + std::to_string(max));
+      into.push_back(v);
+    }
+    return {};
+  };
+  MODELKIT_TRY_VOID(integer("num_channels", c.num_channels, 1, 64));
+  MODELKIT_TRY_VOID(integer("patch_size", c.patch_size, 1, 1 << 10));
+  MODELKIT_TRY_VOID(integer("image_size", c.image_size, 1, 1 << 14));
+  MODELKIT_TRY_VOID(list("hidden_sizes", c.hidden_sizes, 1 << 16));
+  MODELKIT_TRY_VOID(list("depths", c.depths, 1024));
+  std::int64_t stages = static_cast<std::int64_t>(c.depths.size());
+  MODELKIT_TRY_VOID(integer("num_stages", stages, 1, 64));
+  if (stages != static_cast<std::int64_t>(c.depths.size()) || stages != static_cast<std::int64_t>(c.hidden_sizes.size()))
+    return failure("config.json: num_stages " + std::to_string(stages) + ", depths (" + std::to_string(c.depths.size()) +
+                   ") and hidden_sizes (" + std::to_string(c.hidden_sizes.size()) + ") disagree");
+  auto number = [&](std::string_view key, double& into) -> Result<void> {
+    auto v = util::optional_number(root, key);
+    if (!v) return v.take_error().with_context("config.json");
+    if (*v) into = **v;
+    return {};
+  };
+  MODELKIT_TRY_VOID(number("layer_norm_eps", c.layer_norm_eps));
+  MODELKIT_TRY_VOID(number("layer_scale_init_value", c.layer_scale_init_value));
+  auto act = util::optional_string(root, "hidden_act");
+  if (!act) return act.take_error().with_context("config.json");
+  if (*act) c.hidden_act = std::string(**act);
+  simdjson::dom::object id2label;
+  if (root["id2label"].get_object().get(id2label) == simdjson::SUCCESS) {
+    c.num_labels = static_cast<std::int64_t>(id2label.size());
+  } else {
+    MODELKIT_TRY_VOID(integer("num_labels", c.num_labels, 1, std::int64_t{1} << 24));
+  }
+  if (c.num_labels < 1) return failure("config.json: id2label is empty");
+  return c;
+}
+
+class ConvNextGraph {
+ public:
+  ConvNextGraph(GraphBuilder& g, const ConvNextConfig& c, RandomWeights* random) : g_(g), c_(c), random_(random) {}
+
+  std::string weight(const std::string& name, Ints shape, Init init, bool transpose = false) {
+    if (random_) random_->expect(name, shape);
+    return g_.weight(name, std::move(shape), init, transpose);
+  }
+
+  std::string conv(const std::string& x, const std::string& base, std::int64_t out, std::int64_t in, std::int64_t k,
+                   std::int64_t stride, std::int64_t pad, std::int64_t groups = 1) {
+    return g_.node("Conv",
+                   {x, weight(base + ".weight", {out, in / groups, k, k}, Init::normal),
+                    weight(base + ".bias", {out}, Init::zeros)},
+                   {{"kernel_shape", Ints{k, k}},
+                    {"strides", Ints{stride, stride}},
+                    {"pads", Ints{pad, pad, pad, pad}},
+                    {"group", groups}},
+                   "conv");
+  }
+
+  std::string linear(const std::string& x, const std::string& base, std::int64_t in, std::int64_t out) {
+    auto y = g_.node("MatMul", {x, weight(base + ".weight", {out, in}, Init::normal, true)}, {}, "matmul");
+    return g_.node("Add", {y, weight(base + ".bias", {out}, Init::zeros)}, {}, "add");
+  }
+
+  // LayerNorm over the last axis.
+  std::string layer_norm(const std::string& x, const std::string& base, std::int64_t size, double eps) {
+    return g_.node("LayerNormalization",
+                   {x, weight(base + ".weight", {size}, Init::ones), weight(base + ".bias", {size}, Init::zeros)},
+                   {{"axis", std::int64_t{-1}}, {"epsilon", static_cast<float>(eps)}}, "layernorm");
+  }
+
+  std::string to_channels_last(const std::string& x) { return g_.node("Transpose", {x}, {{"perm", Ints{0, 2, 3, 1}}}); }
+  std::string to_channels_first(const std::string& x) { return g_.node("Transpose", {x}, {{"perm", Ints{0, 3, 1, 2}}}); }
+
+  // ConvNextLayerNorm(channels_first): the same normalisation over the channel axis of NCHW.
+  std::string channels_first_norm(const std::string& x, const std::string& base, std::int64_t size) {
+    return to_channels_first(layer_norm(to_channels_last(x), base, size, 1e-6));
+  }
+
+  Result<std::string> activation(const std::string& x) {
+    const auto& name = c_.hidden_act;
+    if (name == "gelu") {
+      auto e = g_.node("Erf", {g_.node("Div", {x, g_.const_f32(static_cast<float>(std::sqrt(2.0)))})});
+      return g_.node("Mul", {g_.node("Mul", {x, g_.node("Add", {e, g_.const_f32(1.0f)})}), g_.const_f32(0.5f)}, {},
+                     "gelu");
+    }
+    if (name == "relu") return g_.node("Relu", {x});
+    if (name == "silu" || name == "swish") return g_.node("Mul", {x, g_.node("Sigmoid", {x})}, {}, "silu");
+    return failure("config.json: hidden_act '" + name + "' is not supported by the exporter for convnext (gelu, relu, "
+                   "silu)");
+  }
+
+  GraphBuilder& g_;
+  const ConvNextConfig& c_;
+  RandomWeights* random_;
+};
+
+}  // namespace
+
+Result<void> build_convnext(GraphBuilder& g, const VisionPlan& plan, std::string_view config_json,
+                            const std::filesystem::path& folder, const WeightSource& source, RandomWeights* random,
+                            std::optional<ImageSize> size) {
+  MODELKIT_TRY(auto c, read_convnext_config(config_json));
+  std::string from;
+  MODELKIT_TRY(auto hw, vision_export_size(folder, c.image_size, size, &from));
+  // The patchify Conv and every stage's stride-2 Conv must leave at least one position.
+  const std::int64_t shrink = c.patch_size << (c.depths.size() - 1);
+  if (hw.height < shrink || hw.width < shrink || hw.height > (1 << 14) || hw.width > (1 << 14))
+    return failure("export image size " + std::to_string(hw.height) + "x" + std::to_string(hw.width) + " (from " +
+                   from + ") must be " + std::to_string(shrink) + "..16384 for this convnext");
+
+  ConvNextGraph v(g, c, random);
+  std::string p;
+  const std::string probe = "embeddings.patch_embeddings.weight";
+  if (random) {
+    p = plan.head == VisionHead::base ? "" : "convnext.";
+  } else {
+    bool found = false;
+    for (auto prefix : plan.family->base_prefixes)
+      if (source.find(std::string(prefix) + probe)) {
+        p = std::string(prefix);
+        found = true;
+        break;
+      }
+    if (!found) return failure("tensor 'convnext." + probe + "' is missing from the checkpoint's weights");
+  }
+
+  auto pixels = g.input("pixel_values", kFloat, {"batch_size", c.num_channels, hw.height, hw.width});
+  const auto C0 = c.hidden_sizes.front();
+  auto x = v.conv(pixels, p + "embeddings.patch_embeddings", C0, c.num_channels, c.patch_size, c.patch_size, 0);
+  x = v.channels_first_norm(x, p + "embeddings.layernorm", C0);
+  std::int64_t prev = C0, h = hw.height / c.patch_size, w = hw.width / c.patch_size;
+  for (std::size_t s = 0; s < c.depths.size(); ++s) {
+    const auto C = c.hidden_sizes[s];
+    const std::string stage = p + "encoder.stages." + std::to_string(s) + ".";
+    if (s > 0 || prev != C) {
+      const std::int64_t stride = s > 0 ? 2 : 1;
+      x = v.channels_first_norm(x, stage + "downsampling_layer.0", prev);
+      x = v.conv(x, stage + "downsampling_layer.1", C, prev, 2, stride, 0);
+      h = (h - 2) / stride + 1;
+      w = (w - 2) / stride + 1;
+    }
+    for (std::int64_t j = 0; j < c.depths[s]; ++j) {
+      const std::string layer = stage + "layers." + std::to_string(j) + ".";
+      auto y = v.conv(x, layer + "dwconv", C, C, 7, 1, 3, C);
+      y = v.layer_norm(v.to_channels_last(y), layer + "layernorm", C, 1e-6);
+      y = v.linear(y, layer + "pwconv1", C, 4 * C);
+      MODELKIT_TRY(y, v.activation(y));
+      y = v.linear(y, layer + "pwconv2", 4 * C, C);
+      if (c.layer_scale_init_value > 0)
+        y = g.node("Mul", {y, v.weight(layer + "layer_scale_parameter", {C}, Init::ones)}, {}, "layer_scale");
+      x = g.node("Add", {x, v.to_channels_first(y)}, {}, "residual");
+    }
+    prev = C;
+  }
+  const auto last = c.hidden_sizes.back();
+  auto pooled = v.layer_norm(g.reduce("ReduceMean", x, {2, 3}, false), p + "layernorm", last, c.layer_norm_eps);
+  if (plan.head == VisionHead::base) {
+    g.output(x, "last_hidden_state", kFloat, {"batch_size", last, h, w});
+    g.output(pooled, "pooler_output", kFloat, {"batch_size", last});
+    return {};
+  }
+  g.output(v.linear(pooled, "classifier", last, c.num_labels), "logits", kFloat, {"batch_size", c.num_labels});
+  return {};
+}
+
+}  // namespace modelkit::exporter

@@ -1,0 +1,310 @@
+// The vision exporter (ViT, DeiT, DINOv2, CLIP vision tower) against plain torch modules written
+// from transformers' modeling files (scripts/test_models/export_reference.py, vision section), on
+// random-weight checkpoints with transformers' parameter names and batches of 1 and 3 images; plus
+// the input size rules, the real configs of these families with random weights, and refusals.
+#include <modelkit/export.hpp>
+#include <modelkit/runtime.hpp>
+
+#include "export/vision_families.hpp"
+#include "export_reference.hpp"
+#include "test_support.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <simdjson.h>
+
+#include <cmath>
+#include <fstream>
+#include <map>
+#include <regex>
+
+namespace modelkit {
+namespace {
+
+namespace fs = std::filesystem;
+using test::export_reference;
+using test::TempDir;
+
+// float32 graphs against float32 torch: the sums run in a different order, nothing more.
+constexpr float kParityTolerance = 1e-4f;
+
+const std::vector<std::string> kVisionCases = {
+    "clip-vision-base", "clip-vision-proj", "deit-base",  "deit-imgcls", "deit-teacher",       "dinov2-base",
+    "dinov2-imgcls",    "dinov2-native",    "vit-base",   "vit-imgcls",  "vit-noqkvbias-bf16", "convnext-base",
+    "convnext-imgcls",  "resnet-basic",     "resnet-bottleneck", "clip-model",  "clip-text-base",     "clip-text-proj",
+};
+
+Tensor read_array(const fs::path& path, const std::string& name) {
+  std::ifstream in(path, std::ios::binary);
+  std::string header;
+  std::getline(in, header);
+  std::stringstream h(header);
+  std::string kind;
+  h >> kind;
+  Tensor t;
+  t.name = name;
+  t.type = kind == "i64" ? ElementType::int64 : ElementType::float32;
+  for (std::int64_t d; h >> d;) t.shape.push_back(d);
+  t.bytes.resize(t.element_count() * (kind == "i64" ? 8 : 4));
+  in.read(reinterpret_cast<char*>(t.bytes.data()), static_cast<std::streamsize>(t.bytes.size()));
+  EXPECT_TRUE(in.good()) << path;
+  return t;
+}
+
+const test::ReferenceCase* find_case(const std::string& name) {
+  for (const auto& c : export_reference().vision_cases)
+    if (c.name == name) return &c;
+  return nullptr;
+}
+
+Result<ExportResult> export_checkpoint(const fs::path& folder, const fs::path& out, int opset = kDefaultExportOpset,
+                                       std::optional<std::array<std::int64_t, 2>> size = std::nullopt) {
+  ModelSpec spec;
+  spec.model = folder.string();
+  // A CLIPModel checkpoint resolves to its text tower for feature-extraction; the whole model is zero-shot.
+  if (folder.filename() == "clip-model") spec.task = "zero-shot-image-classification";
+  MODELKIT_TRY(auto model, resolve_model(spec, {}));
+  ExportRequest request;
+  request.model = std::move(model);
+  request.output = out;
+  request.opset = opset;
+  request.image_size = size;
+  return export_model(request);
+}
+
+// Runs the exported model on the case's reference batches (1 and 3 images).
+void expect_parity(const fs::path& model_path, const test::ReferenceCase& c, const fs::path& case_dir) {
+  auto session = runtime::Session::open(model_path);
+  ASSERT_TRUE(session.ok()) << session.error().message;
+  std::vector<std::string> input_names, output_names;
+  for (const auto& i : session->inputs()) input_names.push_back(i.name);
+  for (const auto& o : session->outputs()) output_names.push_back(o.name);
+  EXPECT_EQ(input_names, c.inputs);
+  EXPECT_EQ(output_names, c.outputs);
+  int batches = 0;
+  for (const auto& batch : fs::directory_iterator(case_dir / "reference")) {
+    ++batches;
+    std::vector<Tensor> inputs;
+    for (const auto& n : c.inputs) inputs.push_back(read_array(batch.path() / (n + ".bin"), n));
+    auto outputs = session->run(inputs, c.outputs);
+    ASSERT_TRUE(outputs.ok()) << outputs.error().message;
+    for (std::size_t k = 0; k < c.outputs.size(); ++k) {
+      auto want = read_array(batch.path() / (c.outputs[k] + ".bin"), c.outputs[k]);
+      const auto& got = (*outputs)[k];
+      ASSERT_EQ(got.shape, want.shape) << c.name << " " << c.outputs[k];
+      auto g = got.values<float>();
+      auto w = want.values<float>();
+      float worst = 0;
+      for (std::size_t i = 0; i < w.size(); ++i) worst = std::max(worst, std::abs(g[i] - w[i]));
+      EXPECT_LE(worst, kParityTolerance) << c.name << " " << batch.path().filename() << " " << c.outputs[k];
+    }
+  }
+  EXPECT_EQ(batches, 2) << c.name;
+}
+
+TEST(ExportVisionReference, ListsEveryCaseTheTestsKnow) {
+  std::vector<std::string> names;
+  for (const auto& c : export_reference().vision_cases) names.push_back(c.name);
+  EXPECT_EQ(names, kVisionCases);
+}
+
+class ExportVisionParity : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(ExportVisionParity, MatchesTheTorchReference) {
+  const auto* c = find_case(GetParam());
+  ASSERT_NE(c, nullptr) << GetParam();
+  TempDir tmp;
+  auto result = export_checkpoint(export_reference().root / c->name, tmp / "model.onnx");
+  ASSERT_TRUE(result.ok()) << result.error().message;
+  EXPECT_EQ(result->outputs, c->outputs);
+  EXPECT_EQ(result->inputs, c->inputs);
+  expect_parity(tmp / "model.onnx", *c, export_reference().root / c->name);
+}
+
+INSTANTIATE_TEST_SUITE_P(Cases, ExportVisionParity, ::testing::ValuesIn(kVisionCases), [](const auto& info) {
+  std::string n = info.param;
+  for (auto& ch : n)
+    if (ch == '-') ch = '_';
+  return n;
+});
+
+// ReduceMean (DINOv2's classifier) takes its axes as an input from opset 18.
+TEST(ExportVision, LaterOpsetsMatchTheReference) {
+  for (int opset : {18, kMaxExportOpset}) {
+    SCOPED_TRACE(opset);
+    TempDir tmp;
+    auto result = export_checkpoint(export_reference().root / "dinov2-imgcls", tmp / "m.onnx", opset);
+    ASSERT_TRUE(result.ok()) << result.error().message;
+    expect_parity(tmp / "m.onnx", *find_case("dinov2-imgcls"), export_reference().root / "dinov2-imgcls");
+  }
+}
+
+TEST(ExportVision, RecordsFamilyHeadAndTheStaticImageSize) {
+  TempDir tmp;
+  auto result = export_checkpoint(export_reference().root / "deit-teacher", tmp / "m.onnx");
+  ASSERT_TRUE(result.ok()) << result.error().message;
+  EXPECT_EQ(result->family, "deit");
+  EXPECT_EQ(result->head, "image-classification-with-teacher");
+  EXPECT_EQ(result->model_class, "DeiTForImageClassificationWithTeacher");
+  EXPECT_EQ(result->task, "image-classification");
+  auto session = runtime::Session::open(tmp / "m.onnx");
+  ASSERT_TRUE(session.ok()) << session.error().message;
+  const auto& in = session->inputs()[0];
+  ASSERT_EQ(in.shape.size(), 4u);
+  EXPECT_EQ(in.symbols[0], "batch_size");
+  EXPECT_EQ(in.shape[1], 3);
+  EXPECT_EQ(in.shape[2], 32);
+  EXPECT_EQ(in.shape[3], 32);
+}
+
+TEST(ExportVision, SupportAndClassListsNameTheVisionFamilies) {
+  ModelSpec spec;
+  spec.model = (export_reference().root / "clip-vision-proj").string();
+  auto model = resolve_model(spec, {});
+  ASSERT_TRUE(model.ok()) << model.error().message;
+  auto support = export_support(*model);
+  ASSERT_TRUE(support.ok()) << support.error().message;
+  EXPECT_EQ(support->family, "clip_vision_model");
+  EXPECT_EQ(support->head, "with-projection");
+  auto classes = supported_export_classes();
+  for (const char* c : {"ViTForImageClassification", "DeiTForImageClassificationWithTeacher", "Dinov2Model",
+                        "CLIPVisionModelWithProjection"})
+    EXPECT_NE(std::find(classes.begin(), classes.end(), c), classes.end()) << c;
+}
+
+// An explicit size beats the processor's: DINOv2 re-interpolates its position embeddings to it.
+TEST(ExportVision, AnExplicitSizeOverridesTheProcessor) {
+  TempDir tmp;
+  auto result = export_checkpoint(export_reference().root / "dinov2-base", tmp / "m.onnx", kDefaultExportOpset,
+                                  std::array<std::int64_t, 2>{48, 16});
+  ASSERT_TRUE(result.ok()) << result.error().message;
+  auto session = runtime::Session::open(tmp / "m.onnx");
+  ASSERT_TRUE(session.ok()) << session.error().message;
+  EXPECT_EQ(session->inputs()[0].shape[2], 48);
+  EXPECT_EQ(session->inputs()[0].shape[3], 16);
+  std::vector<Tensor> inputs = {
+      Tensor::from_values<float>("pixel_values", {1, 3, 48, 16}, std::vector<float>(3 * 48 * 16, 0.25f))};
+  auto out = session->run(inputs);
+  ASSERT_TRUE(out.ok()) << out.error().message;
+  EXPECT_EQ((*out)[0].shape, (std::vector<std::int64_t>{1, 1 + 6 * 2, 32}));
+}
+
+// ViT does not interpolate: another size is refused, naming where it came from.
+TEST(ExportVision, ASizeViTCannotTakeIsRefused) {
+  TempDir tmp;
+  auto result = export_checkpoint(export_reference().root / "vit-imgcls", tmp / "m.onnx", kDefaultExportOpset,
+                                  std::array<std::int64_t, 2>{64, 64});
+  ASSERT_FALSE(result.ok());
+  EXPECT_THAT(result.error().message, ::testing::HasSubstr("64x64"));
+  EXPECT_THAT(result.error().message, ::testing::HasSubstr("image_size 32"));
+  EXPECT_FALSE(fs::exists(tmp / "m.onnx"));
+}
+
+TEST(ExportVision, MissingOrMisShapedTensorsAreNamed) {
+  // DINOv2 at another size reads its position table through the interpolation: still checked by name.
+  TempDir folder;
+  const auto src = export_reference().root / "dinov2-base";
+  fs::copy_file(src / "config.json", folder / "config.json");
+  fs::copy_file(src / "preprocessor_config.json", folder / "preprocessor_config.json");
+  auto config = test::read_text(src / "config.json");
+  // A 5x5 grid in config.json: the stored 6x6 table no longer fits.
+  test::write_file(folder / "config.json", std::regex_replace(config, std::regex("\"image_size\": 48"), "\"image_size\": 40"));
+  fs::copy_file(src / "model.safetensors", folder / "model.safetensors");
+  TempDir tmp;
+  auto result = export_checkpoint(folder.path(), tmp / "m.onnx");
+  ASSERT_FALSE(result.ok());
+  EXPECT_THAT(result.error().message,
+              ::testing::HasSubstr("tensor 'embeddings.position_embeddings' has shape [1, 37, 32], config.json calls "
+                                   "for [1, 26, 32]"));
+}
+
+TEST(ExportVision, BicubicResizeIsTheIdentityAtTheSameSizeAndKeepsConstants) {
+  std::vector<float> plane(2 * 4 * 5);
+  for (std::size_t i = 0; i < plane.size(); ++i) plane[i] = static_cast<float>(i % 7) - 3.0f;
+  EXPECT_EQ(exporter::resize_bicubic(plane, 2, 4, 5, 4, 5), plane);
+  // Cubic weights sum to one: a constant plane stays constant at any size.
+  auto out = exporter::resize_bicubic(std::vector<float>(16, 2.5f), 1, 4, 4, 7, 3);
+  ASSERT_EQ(out.size(), 21u);
+  for (float x : out) EXPECT_NEAR(x, 2.5f, 1e-6f);
+}
+
+// --- the real configs of these families --------------------------------------------------
+
+// The config with its widths replaced (text edit of the numbers, the rest byte for byte).
+std::string shrink(std::string text) {
+  for (auto [key, value] : std::map<std::string, std::string>{{"hidden_size", "32"},
+                                                               {"num_hidden_layers", "2"},
+                                                               {"num_attention_heads", "4"},
+                                                               {"intermediate_size", "37"},
+                                                               {"projection_dim", "24"}})
+    text = std::regex_replace(text, std::regex("\"" + key + "\"\\s*:\\s*[0-9]+"), "\"" + key + "\": " + value);
+  // ConvNeXt's four stage widths (the depths are kept).
+  return std::regex_replace(text, std::regex("\"hidden_sizes\"\\s*:\\s*\\[[^\\]]*\\]"),
+                            "\"hidden_sizes\": [8, 16, 24, 32]");
+}
+
+TEST(ExportVisionConfigs, EveryFamilyConfigExportsWithRandomWeightsAndRuns) {
+  int exported = 0;
+  for (const auto& e : fs::directory_iterator(test::data_dir() / "configs")) {
+    if (e.path().extension() != ".json") continue;
+    simdjson::dom::parser parser;
+    simdjson::dom::element doc;
+    if (parser.load(e.path().string()).get(doc) != simdjson::SUCCESS) continue;
+    std::string_view type;
+    if (doc["model_type"].get_string().get(type) != simdjson::SUCCESS || !exporter::find_vision_family(type)) continue;
+    std::string_view architecture;
+    if (type == "clip" && (doc["architectures"].at(0).get_string().get(architecture) != simdjson::SUCCESS ||
+                           architecture != "CLIPModel"))
+      continue;  // e.g. a safety checker built on CLIP: another model
+    SCOPED_TRACE(e.path().filename().string());
+    TempDir folder;
+    test::write_file(folder / "config.json", shrink(test::read_text(e.path())));
+    ModelSpec spec;
+    spec.model = folder.path().string();
+    auto model = resolve_model(spec, {});
+    ASSERT_TRUE(model.ok()) << model.error().message;
+    const auto task = model->resolution.task.value_or("");
+    TempDir tmp;
+    ExportRequest request;
+    request.model = std::move(*model);
+    request.output = tmp / "m.onnx";
+    request.random_weights = true;
+    auto result = export_model(request);
+    ASSERT_TRUE(result.ok()) << result.error().message;
+    auto session = runtime::Session::open(tmp / "m.onnx");
+    ASSERT_TRUE(session.ok()) << session.error().message;
+    std::vector<Tensor> inputs;
+    for (const auto& in : session->inputs()) {
+      if (in.name != "pixel_values") {  // CLIPModel's text: two texts of 5 tokens, the last padded
+        std::vector<std::int64_t> v = {5, 6, 7, 8, 9, 10, 11, 12, 13, 13};
+        if (in.name == "attention_mask") v = {1, 1, 1, 1, 1, 1, 1, 1, 1, 0};
+        inputs.push_back(Tensor::from_values<std::int64_t>(in.name, {2, 5}, v));
+        continue;
+      }
+      ASSERT_EQ(in.shape.size(), 4u);
+      std::vector<std::int64_t> shape = {2, in.shape[1], in.shape[2], in.shape[3]};
+      std::vector<float> pixels(static_cast<std::size_t>(2 * in.shape[1] * in.shape[2] * in.shape[3]));
+      for (std::size_t i = 0; i < pixels.size(); ++i) pixels[i] = static_cast<float>(i % 17) / 8.0f - 1.0f;
+      inputs.push_back(Tensor::from_values<float>("pixel_values", shape, pixels));
+    }
+    auto ran = session->run(inputs);
+    ASSERT_TRUE(ran.ok()) << ran.error().message;
+    std::vector<std::string> names;
+    for (const auto& t : *ran) {
+      names.push_back(t.name);
+      EXPECT_EQ(t.shape[0], 2) << t.name;
+      for (float x : t.values<float>()) ASSERT_TRUE(std::isfinite(x)) << t.name;
+    }
+    if (task == "image-classification") EXPECT_EQ(names, std::vector<std::string>{"logits"});
+    else if (type == "clip") EXPECT_EQ(names.front(), result->head == "contrastive" ? "logits_per_image" : "text_embeds");
+    else if (result->head == "with-projection")
+      EXPECT_EQ(names.front(), type == "clip_text_model" ? "text_embeds" : "image_embeds");
+    else EXPECT_EQ(names.front(), "last_hidden_state") << task;
+    ++exported;
+  }
+  EXPECT_GE(exported, 9);  // four ViT, a DINOv2, a CLIP vision tower, a CLIPModel, a ConvNeXt and a ResNet
+}
+
+}  // namespace
+}  // namespace modelkit
