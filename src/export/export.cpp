@@ -3,6 +3,7 @@
 // output without force).
 #include <modelkit/export.hpp>
 
+#include "export/audio.hpp"
 #include "export/families.hpp"
 #include "util/file.hpp"
 #include "util/json_writer.hpp"
@@ -139,10 +140,15 @@ std::vector<std::string> supported_export_classes() {
     for (auto head : f.heads)
       for (const auto& h : exporter::kHeads)
         if (h.head == head) out.push_back(std::string(f.class_prefix) + std::string(h.class_suffix));
+  for (auto& c : exporter::audio_export_classes()) out.push_back(std::move(c));
   return out;
 }
 
 Result<ExportSupport> export_support(const ResolvedModel& model) {
+  if (exporter::is_audio_model_type(model.facts.config.model_type.value_or(""))) {
+    MODELKIT_TRY(auto audio, exporter::audio_plan(model));
+    return ExportSupport{audio.model_type, audio.head_name};
+  }
   MODELKIT_TRY(auto plan, plan_for(model));
   return ExportSupport{std::string(plan.family->model_type), std::string(head_name(plan.head))};
 }
@@ -156,9 +162,18 @@ Result<ExportResult> export_model(const ExportRequest& request) {
     return failure(quoted(model.reference()) + ": export needs a checkpoint with config.json");
   const auto& ck = *model.checkpoint;
   if (ck.source.onnx_path) return failure(quoted(model.reference()) + " is already an ONNX model");
-  MODELKIT_TRY(auto plan, plan_for(model));
+  // Audio encoders (audio_encoder.cpp) or the text encoders (encoder.cpp).
+  std::optional<exporter::AudioPlan> audio;
+  GraphPlan plan;
+  if (exporter::is_audio_model_type(model.facts.config.model_type.value_or(""))) {
+    MODELKIT_TRY(audio, exporter::audio_plan(model));
+  } else {
+    MODELKIT_TRY(plan, plan_for(model));
+  }
+  const std::string family_name = audio ? audio->model_type : std::string(plan.family->model_type);
+  const std::string head = audio ? audio->head_name : std::string(head_name(plan.head));
   const fs::path folder = ck.source.folder;
-  if (is_sentence_embedding_task(model.resolution)) {
+  if (!audio && is_sentence_embedding_task(model.resolution)) {
     MODELKIT_TRY(plan, exporter::sentence_transformers_plan(std::move(plan), folder));
   }
   MODELKIT_TRY(auto config_text, util::read_file(*ck.source.config_path, kMaxConfigBytes));
@@ -185,7 +200,11 @@ Result<ExportResult> export_model(const ExportRequest& request) {
     MODELKIT_TRY(owned, exporter::open_safetensors(folder));
   }
   exporter::GraphBuilder g(request.opset);
-  MODELKIT_TRY_VOID(exporter::build_encoder(g, plan, config_text, *owned, random));
+  if (audio) {
+    MODELKIT_TRY(owned, exporter::build_audio_graph(g, *audio, config_text, std::move(owned), random));
+  } else {
+    MODELKIT_TRY_VOID(exporter::build_encoder(g, plan, config_text, *owned, random));
+  }
   MODELKIT_TRY_VOID(exporter::check_weights(g.weights(), *owned));
 
   auto& proto = g.model();
@@ -196,20 +215,23 @@ Result<ExportResult> export_model(const ExportRequest& request) {
   auto* opset = proto.add_opset_import();
   opset->set_domain("");
   opset->set_version(request.opset);
-  proto.mutable_graph()->set_name(plan.model_class.empty() ? "main_graph" : plan.model_class);
+  const std::string model_class = audio ? audio->model_class : plan.model_class;
+  proto.mutable_graph()->set_name(model_class.empty() ? "main_graph" : model_class);
   auto meta = [&](const std::string& k, const std::string& v) {
     auto* p = proto.add_metadata_props();
     p->set_key(k);
     p->set_value(v);
   };
   meta("modelkit.exporter_version", std::string(kExporterVersion));
-  meta("modelkit.family", std::string(plan.family->model_type));
-  meta("modelkit.head", std::string(head_name(plan.head)));
+  meta("modelkit.family", family_name);
+  meta("modelkit.head", head);
+  if (audio && !audio->component.empty()) meta("modelkit.component", audio->component);
   if (model.resolution.task) meta("modelkit.task", *model.resolution.task);
 
   Staging staging;
   MODELKIT_TRY_VOID(staging.create(request.output));
-  const fs::path model_name = to_file ? request.output.filename() : fs::path("model.onnx");
+  const fs::path model_name =
+      to_file ? request.output.filename() : fs::path(audio ? audio->model_file : std::string("model.onnx"));
   MODELKIT_TRY(auto stats, exporter::write_model(proto, g.weights(), *owned, staging.path() / model_name));
 
   ExportResult result;
@@ -238,9 +260,10 @@ Result<ExportResult> export_model(const ExportRequest& request) {
 
   result.exporter_version = std::string(kExporterVersion);
   result.opset = request.opset;
-  result.family = std::string(plan.family->model_type);
-  result.head = std::string(head_name(plan.head));
-  result.model_class = plan.model_class;
+  result.family = family_name;
+  result.head = head;
+  result.model_class = audio ? audio->model_class : plan.model_class;
+  if (audio) result.component = audio->component;
   result.task = model.resolution.task.value_or("");
   result.sentence_transformers = plan.sentence_pooling.has_value();
   if (plan.sentence_pooling) result.pooling = plan.sentence_pooling->describe();
@@ -267,6 +290,7 @@ std::string export_result_json(const ExportResult& r) {
   w.field("family", r.family);
   w.field("head", r.head);
   w.field("model_class", r.model_class);
+  w.field("component", r.component);
   w.field("task", r.task);
   w.field("sentence_transformers", r.sentence_transformers);
   w.field("pooling", r.pooling);
