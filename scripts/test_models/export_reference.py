@@ -661,17 +661,20 @@ def make_audio_case(root, name, case, gen):
     folder = os.path.join(root, name)
     os.makedirs(folder, exist_ok=True)
     if kind == "whisper":
+        # Whisper's own input shape (80 mels x 3000 frames) when the case is built for `build`, with
+        # the feature extractor's config; otherwise 8 x 24.
+        MELS, POSITIONS = (80, 1500) if case.get("full_input") else (8, 12)
         cfg = {"model_type": "whisper", "architectures": [cls], "d_model": HIDDEN, "encoder_layers": LAYERS,
                "encoder_attention_heads": HEADS, "encoder_ffn_dim": INTER, "decoder_layers": 1,
                "decoder_attention_heads": HEADS, "decoder_ffn_dim": INTER, "activation_function": case.get("act", "gelu"),
-               "num_mel_bins": 8, "max_source_positions": 12, "max_target_positions": 16, "vocab_size": VOCAB,
-               "init_std": 0.02, "is_encoder_decoder": True}
+               "num_mel_bins": MELS, "max_source_positions": POSITIONS, "max_target_positions": 16,
+               "vocab_size": VOCAB, "init_std": 0.02, "is_encoder_decoder": True}
         p = "model.encoder." if head == "asr" else "encoder."
-        w[p + "conv1.weight"] = rnd(HIDDEN, 8, 3)
+        w[p + "conv1.weight"] = rnd(HIDDEN, MELS, 3, scale=0.1)
         w[p + "conv1.bias"] = rnd(HIDDEN, scale=0.1)
         w[p + "conv2.weight"] = rnd(HIDDEN, HIDDEN, 3, scale=0.1)
         w[p + "conv2.bias"] = rnd(HIDDEN, scale=0.1)
-        pos = torch.arange(12).float()[:, None] * torch.exp(-math.log(10000) * torch.arange(HIDDEN // 2).float() / (HIDDEN // 2 - 1))
+        pos = torch.arange(POSITIONS).float()[:, None] * torch.exp(-math.log(10000) * torch.arange(HIDDEN // 2).float() / (HIDDEN // 2 - 1))
         w[p + "embed_positions.weight"] = torch.cat([torch.sin(pos), torch.cos(pos)], dim=1)
         for i in range(LAYERS):
             L = p + "layers.%d." % i
@@ -688,8 +691,15 @@ def make_audio_case(root, name, case, gen):
         w[dp + "embed_tokens.weight"] = rnd(VOCAB, HIDDEN)
         if head == "asr":
             w["proj_out.weight"] = w[dp + "embed_tokens.weight"].clone()
+        if case.get("full_input"):
+            with open(os.path.join(folder, "preprocessor_config.json"), "w") as f:
+                json.dump({"feature_extractor_type": "WhisperFeatureExtractor", "feature_size": 80,
+                           "sampling_rate": 16000, "hop_length": 160, "n_fft": 400, "chunk_length": 30,
+                           "n_samples": 480000, "nb_max_frames": 3000, "padding_value": 0.0,
+                           "return_attention_mask": False, "processor_class": "WhisperProcessor"}, f, indent=2)
         inputs = ["input_features"]
-        batches_ = [("b0", torch.randn(2, 8, 24, generator=gen)), ("b1", torch.randn(3, 8, 24, generator=gen))]
+        batches_ = [("b0", torch.randn(2, MELS, 2 * POSITIONS, generator=gen)),
+                    ("b1", torch.randn(3, MELS, 2 * POSITIONS, generator=gen))]
     else:
         cfg = {"model_type": kind, "architectures": [cls], "hidden_size": HIDDEN, "num_hidden_layers": LAYERS,
                "num_attention_heads": HEADS, "intermediate_size": INTER, "hidden_act": case.get("act", "gelu"),
@@ -814,6 +824,7 @@ AUDIO_CASES = {
     "wavlm-frame": dict(family="wavlm", head="frame"),
     "whisper-asr": dict(family="whisper", head="asr"),
     "whisper-base": dict(family="whisper", head="base", act="gelu_new"),
+    "whisper-asr-80": dict(family="whisper", head="asr", full_input=True),
 }
 
 

@@ -30,7 +30,7 @@ constexpr float kParityTolerance = 1e-4f;
 const std::vector<std::string> kAudioCases = {
     "hubert-ctc", "hubert-seqcls-mask", "wav2vec2-base", "wav2vec2-ctc-mask", "wav2vec2-frame",
     "wav2vec2-seqcls", "wav2vec2-seqcls-mask", "wavlm-base", "wavlm-ctc-mask", "wavlm-frame",
-    "wavlm-seqcls-mask", "whisper-asr", "whisper-base",
+    "wavlm-seqcls-mask", "whisper-asr", "whisper-asr-80", "whisper-base",
 };
 
 const std::vector<test::ReferenceCase>& audio_cases() {
