@@ -59,14 +59,29 @@ class Scanner {
     return fail(start, std::string(what) + " is longer than 10 bytes");
   }
 
+  // A tag is at most 5 bytes, read modulo 2^32 (as protobuf reads it).
+  bool field_tag(const char*& p, const char* end, std::uint32_t& out) {
+    const char* start = p;
+    std::uint32_t v = 0;
+    for (int i = 0; i < 5; ++i) {
+      if (p == end) return fail(start, "a field tag runs past the end of its message");
+      auto byte = static_cast<std::uint8_t>(*p++);
+      v |= static_cast<std::uint32_t>(byte & 0x7f) << (7 * i);
+      if ((byte & 0x80) == 0) {
+        out = v;
+        return true;
+      }
+    }
+    return fail(start, "a field tag is longer than 5 bytes");
+  }
+
   // Reads one field (tag and value) at p, stepping over its value. Groups (a protobuf 2 relic no
   // ONNX field uses) are stepped over whole.
   bool field(const char*& p, const char* end, int depth, const char* message, Field& f) {
     f.at = p;
-    std::uint64_t tag = 0;
-    if (!varint(p, end, tag, "a field tag")) return false;
-    if (tag > 0xffffffffu) return fail(f.at, std::string("a field tag in ") + message + " is out of range");
-    f.number = static_cast<std::uint32_t>(tag >> 3);
+    std::uint32_t tag = 0;
+    if (!field_tag(p, end, tag)) return false;
+    f.number = tag >> 3;
     f.wire = static_cast<std::uint32_t>(tag & 7);
     if (f.number == 0) return fail(f.at, std::string("field number 0 in ") + message);
     switch (f.wire) {
@@ -105,8 +120,8 @@ class Scanner {
     if (depth > kMaxNesting) return fail(p, "messages nested more than " + std::to_string(kMaxNesting) + " deep");
     while (p < end) {
       const char* at = p;
-      std::uint64_t tag = 0;
-      if (!varint(p, end, tag, "a field tag")) return false;
+      std::uint32_t tag = 0;
+      if (!field_tag(p, end, tag)) return false;
       if ((tag & 7) == kEndGroup) {
         if ((tag >> 3) != number) return fail(at, std::string("a mismatched end-group tag in ") + message);
         return true;
