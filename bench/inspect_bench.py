@@ -79,7 +79,7 @@ def write_model(path):
 
 
 def run(binary, args):
-    """(wall ms, peak RSS MiB) of one `modelkit` process."""
+    """(wall ms, peak RSS MiB, CPU ms) of one `modelkit` process."""
     t0 = time.perf_counter()
     pid = os.fork()
     if pid == 0:
@@ -91,7 +91,7 @@ def run(binary, args):
     wall = (time.perf_counter() - t0) * 1000
     if os.waitstatus_to_exitcode(status) != 0:
         sys.exit(f"inspect bench: `modelkit {' '.join(args)}` failed (exit {os.waitstatus_to_exitcode(status)})")
-    return wall, usage.ru_maxrss / 1024.0
+    return wall, usage.ru_maxrss / 1024.0, (usage.ru_utime + usage.ru_stime) * 1000
 
 
 def main():
@@ -125,13 +125,14 @@ def main():
         print(f"modelkit inspect, {a.runs} runs each (load avg {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
         med = {}
         for name, _ in cases:
-            walls = sorted(w for w, _ in results[name])
-            rss = max(r for _, r in results[name])
+            walls = sorted(w for w, _, _ in results[name])
+            rss = max(r for _, r, _ in results[name])
+            cpu = statistics.median(c for _, _, c in results[name])
             med[name] = statistics.median(walls)
             print(f"  {name:22s} median {med[name]:6.2f} ms  p90 {walls[int(len(walls) * 0.9)]:6.2f} ms  "
-                  f"min {walls[0]:6.2f} ms  peak RSS {rss:5.1f} MiB")
+                  f"min {walls[0]:6.2f} ms  CPU {cpu:5.1f} ms  peak RSS {rss:5.1f} MiB")
         model_ms, config_ms = med["1 GiB embedded model"], med["config-only folder"]
-        model_rss = max(r for _, r in results["1 GiB embedded model"])
+        model_rss = max(r for _, r, _ in results["1 GiB embedded model"])
         ratio = model_ms / config_ms
         ok = model_ms <= TIME_TARGET_MS and model_rss <= RSS_TARGET_MIB and ratio <= RATIO_TARGET
         print(f"  ratio {ratio:.2f}x; targets <= {TIME_TARGET_MS:.0f} ms, <= {RSS_TARGET_MIB:.0f} MiB, "
