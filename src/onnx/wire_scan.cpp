@@ -102,7 +102,7 @@ class Scanner {
         if (length > left)
           return fail(f.at, "field " + std::to_string(f.number) + " of " + message + " claims " +
                                 std::to_string(length) + " bytes but only " + std::to_string(left) +
-                                " are left in its message (truncated or corrupt)");
+                                " are left in its message");
         f.bytes = std::string_view(p, static_cast<std::size_t>(length));
         p += length;  // not read: payloads are stepped over
         return true;

@@ -194,7 +194,7 @@ TEST(ReadModel, TruncatedFileIsAClearError) {
   auto info = read_model_info(path);
   ASSERT_FALSE(info.ok());
   // The scanner says where: "... (truncated or corrupt: field 7 of ModelProto claims N bytes but only M are left
-  // in its message (truncated or corrupt) at byte 12)".
+  // in its message at byte 12)".
   EXPECT_THAT(info.error().message,
               ::testing::StartsWith("'" + path.string() + "' is not a valid ONNX model (truncated or corrupt: "));
   EXPECT_THAT(info.error().message, HasSubstr(" at byte "));
