@@ -220,7 +220,9 @@ Result<ExportResult> export_model(const ExportRequest& request) {
   } else {
     MODELKIT_TRY(vision, exporter::vision_plan(model));
   }
-  if (!audio && !vision) MODELKIT_TRY(plan, plan_for(model));
+  if (!audio && !vision) {
+    MODELKIT_TRY(plan, plan_for(model));
+  }
   if (request.image_size && !vision)
     return usage_error("--input-shape pixel_values: " + (audio ? audio->model_type : std::string(plan.family->model_type)) +
                        " takes no pixel_values");
