@@ -124,29 +124,33 @@ void parallel_chunks(std::size_t chunks, int threads, const std::function<void(s
   for (auto& t : pool) t.join();
 }
 
-// round-half-even of a double in the default rounding mode, as std::nearbyint, without a libm
-// call: for |v| < 2^52 adding and removing 2^52 rounds to an integer; larger values already are
-// integers, and NaN stays NaN.
-inline double round_half_even(double v) {
-  constexpr double kMagic = 4503599627370496.0;  // 2^52
-  if (!(std::fabs(v) < kMagic)) return v;
-  return v >= 0 ? (v + kMagic) - kMagic : (v - kMagic) + kMagic;
-}
-
+// quantize_value (params.cpp) element for element, written branch-free so the compiler
+// vectorizes it: round-half-even(x / scale) + zero_point in double, NaN -> zero_point, saturated.
+// Rounding: adding and removing 2^52 with v's sign rounds |v| < 2^52 to the nearest integer, ties
+// to even, as std::nearbyint in the default mode; larger |v| (and infinities) may move by a
+// little but stay far past the limits, so they saturate the same; NaN stays NaN.
 template <class Q>
 void quantize_rows(const FloatView& src, unsigned char* dst, std::size_t first_row, std::size_t last_row,
                    std::size_t channels, std::size_t inner, const std::vector<QuantParams>& params, QuantLimits lim) {
+  constexpr double kMagic = 4503599627370496.0;  // 2^52
   const double qmin = static_cast<double>(lim.qmin), qmax = static_cast<double>(lim.qmax);
+  Q* out = reinterpret_cast<Q*>(dst);
   for (std::size_t row = first_row; row < last_row; ++row) {
     const QuantParams& p = params[row % channels];
     const double scale = static_cast<double>(p.scale), zp = static_cast<double>(p.zero_point);
     const std::size_t base = row * inner;
+    const unsigned char* in = src.bytes() + base * sizeof(float);
+    Q* o = out + base;
     for (std::size_t i = 0; i < inner; ++i) {
-      // quantize_value (params.cpp), element for element.
-      double q = round_half_even(static_cast<double>(src.at(base + i)) / scale) + zp;
-      if (std::isnan(q)) q = zp;
-      Q v = static_cast<Q>(static_cast<std::int64_t>(std::clamp(q, qmin, qmax)));
-      std::memcpy(dst + (base + i) * sizeof(Q), &v, sizeof(Q));
+      float x;
+      std::memcpy(&x, in + i * sizeof(float), sizeof x);
+      const double v = static_cast<double>(x) / scale;
+      const double magic = std::copysign(kMagic, v);
+      double q = ((v + magic) - magic) + zp;
+      q = q != q ? zp : q;
+      q = q < qmin ? qmin : q;
+      q = q > qmax ? qmax : q;
+      o[i] = static_cast<Q>(static_cast<std::int32_t>(q));
     }
   }
 }
