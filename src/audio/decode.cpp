@@ -180,14 +180,12 @@ Result<std::vector<float>> resample(std::span<const float> samples, int from_rat
 }
 
 Result<Audio> load_audio(const fs::path& path, int sample_rate, double max_seconds) {
-  auto audio = decode_audio(path, max_seconds);
-  if (!audio) return audio.take_error();
-  if (audio->sample_rate != sample_rate) {
-    auto resampled = resample(audio->samples, audio->sample_rate, sample_rate);
-    if (!resampled) return resampled.take_error().with_context(quoted(path));
-    audio->samples = std::move(*resampled);
-    audio->sample_rate = sample_rate;
-    if (audio->samples.empty()) return failure(quoted(path) + ": too short to resample to " +
+  MODELKIT_TRY(auto audio, decode_audio(path, max_seconds));
+  if (audio.sample_rate != sample_rate) {
+    MODELKIT_TRY_CTX(auto resampled, resample(audio.samples, audio.sample_rate, sample_rate), quoted(path));
+    audio.samples = std::move(resampled);
+    audio.sample_rate = sample_rate;
+    if (audio.samples.empty()) return failure(quoted(path) + ": too short to resample to " +
                                                std::to_string(sample_rate) + " Hz");
   }
   return audio;

@@ -51,18 +51,16 @@ Result<void> read_int(simdjson::dom::object obj, std::string_view key, int lo, i
 }
 
 Result<void> read_number(simdjson::dom::object obj, std::string_view key, double& out) {
-  auto v = util::optional_number(obj, key);
-  if (!v) return v.take_error();
-  if (!*v) return {};
-  if (!std::isfinite(**v)) return field_error(key, "must be finite");
-  out = **v;
+  MODELKIT_TRY(auto v, util::optional_number(obj, key));
+  if (!v) return {};
+  if (!std::isfinite(*v)) return field_error(key, "must be finite");
+  out = *v;
   return {};
 }
 
 Result<void> read_bool(simdjson::dom::object obj, std::string_view key, bool& out) {
-  auto v = util::optional_bool(obj, key);
-  if (!v) return v.take_error();
-  if (*v) out = **v;
+  MODELKIT_TRY(auto v, util::optional_bool(obj, key));
+  if (v) out = *v;
   return {};
 }
 
@@ -70,16 +68,15 @@ Result<FeatureExtractorConfig> parse(simdjson::dom::element root) {
   simdjson::dom::object obj;
   if (root.get_object().get(obj) != simdjson::SUCCESS)
     return failure("expected a JSON object, got " + std::string(util::json_type_name(root)));
-  auto type = util::optional_string(obj, "feature_extractor_type");
-  if (!type) return type.take_error();
-  if (!*type) {
+  MODELKIT_TRY(auto type, util::optional_string(obj, "feature_extractor_type"));
+  if (!type) {
     auto image = util::optional_string(obj, "image_processor_type");
     if (image && *image)
       return failure("names image processor '" + std::string(**image) + "', not an audio feature extractor");
     return failure("field 'feature_extractor_type' is missing; expected one of " + known_types());
   }
   FeatureExtractorConfig c;
-  c.extractor_type = std::string(**type);
+  c.extractor_type = std::string(*type);
   const ExtractorRow* row = nullptr;
   for (const auto& r : kExtractors)
     if (r.type == c.extractor_type) row = &r;
@@ -151,16 +148,13 @@ std::string_view FeatureExtractorConfig::input_name() const {
 
 Result<FeatureExtractorConfig> FeatureExtractorConfig::from_json(std::string_view text) {
   simdjson::dom::parser parser;
-  auto root = util::parse_json(parser, text);
-  if (!root) return root.take_error();
-  return parse(*root);
+  MODELKIT_TRY(auto root, util::parse_json(parser, text));
+  return parse(root);
 }
 
 Result<FeatureExtractorConfig> FeatureExtractorConfig::from_file(const std::filesystem::path& path) {
-  auto text = util::read_file(path, std::uint64_t{16} << 20);
-  if (!text) return text.take_error();
-  auto config = from_json(*text);
-  if (!config) return config.take_error().with_context(path.string());
+  MODELKIT_TRY(auto text, util::read_file(path, std::uint64_t{16} << 20));
+  MODELKIT_TRY_CTX(auto config, from_json(text), path.string());
   return config;
 }
 

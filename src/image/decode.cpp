@@ -319,9 +319,8 @@ Result<Image> decode_image_bytes(std::string_view bytes, std::string_view name) 
 
 Result<Image> decode_image(const std::filesystem::path& path) {
   // A 1 GiB cap: no photo worth calibrating on is larger, and the pixel cap applies after.
-  auto bytes = util::read_file(path, std::uint64_t{1} << 30);
-  if (!bytes) return bytes.take_error();
-  return decode_image_bytes(*bytes, path.string());
+  MODELKIT_TRY(auto bytes, util::read_file(path, std::uint64_t{1} << 30));
+  return decode_image_bytes(bytes, path.string());
 }
 
 }  // namespace modelkit::image

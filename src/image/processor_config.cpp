@@ -159,9 +159,8 @@ Result<SizeDict> read_size(simdjson::dom::element e, std::string_view field, boo
       if (slot == nullptr)
         return field_error(field, "has unknown key '" + std::string(key) + "'; expected " +
                                       std::string(valid_size_forms));
-      auto v = positive_int(value, sub);
-      if (!v) return v.take_error();
-      *slot = *v;
+      MODELKIT_TRY(auto v, positive_int(value, sub));
+      *slot = v;
     }
     if (!(s.is_exact() || s.is_shortest() || s.is_shortest_longest() || s.is_longest() || s.is_max_hw()))
       return field_error(field, "must be one of " + std::string(valid_size_forms) + ", got " + s.keys());
@@ -172,9 +171,8 @@ Result<SizeDict> read_size(simdjson::dom::element e, std::string_view field, boo
     simdjson::dom::array items;
     if (e.get_array().get(items) != simdjson::SUCCESS) return field_error(field, "is not a list");
     for (auto item : items) {
-      auto n = positive_int(item, field);
-      if (!n) return n.take_error();
-      v.push_back(*n);
+      MODELKIT_TRY(auto n, positive_int(item, field));
+      v.push_back(n);
     }
     if (v.size() != 2) return field_error(field, "as a list must be [height, width], got " + describe(e));
     s.height = v[0];
@@ -182,12 +180,11 @@ Result<SizeDict> read_size(simdjson::dom::element e, std::string_view field, boo
     return s;
   }
   if (e.is_number()) {
-    auto n = positive_int(e, field);
-    if (!n) return n.take_error();
+    MODELKIT_TRY(auto n, positive_int(e, field));
     if (default_to_square) {
-      s.height = s.width = *n;
+      s.height = s.width = n;
     } else {
-      s.shortest_edge = *n;
+      s.shortest_edge = n;
       if (max_size) s.longest_edge = *max_size;
     }
     return s;
@@ -261,9 +258,8 @@ Result<ImageProcessorConfig> parse_config(simdjson::dom::element root) {
   }
 
   auto flag = [&](std::string_view key, bool fallback) -> Result<bool> {
-    auto v = util::optional_bool(obj, key);
-    if (!v) return v.take_error();
-    return v->value_or(fallback);
+    MODELKIT_TRY(auto v, util::optional_bool(obj, key));
+    return v.value_or(fallback);
   };
 
   // -- resize
@@ -273,9 +269,8 @@ Result<ImageProcessorConfig> parse_config(simdjson::dom::element root) {
 
   std::optional<int> max_size;
   if (auto e = get(obj, "max_size")) {
-    auto v = positive_int(*e, "max_size");
-    if (!v) return v.take_error();
-    max_size = *v;
+    MODELKIT_TRY(auto v, positive_int(*e, "max_size"));
+    max_size = v;
   }
   const bool default_to_square = row ? row->default_to_square : true;
   SizeDict size;
@@ -283,9 +278,8 @@ Result<ImageProcessorConfig> parse_config(simdjson::dom::element root) {
     // DETR reads a bare int size with max_size, 1333 when the config gives none.
     std::optional<int> int_max = max_size;
     if (row && row->forms == SizeForms::detr && !int_max) int_max = 1333;
-    auto s = read_size(*e, "size", default_to_square, int_max);
-    if (!s) return s.take_error();
-    size = *s;
+    MODELKIT_TRY(auto s, read_size(*e, "size", default_to_square, int_max));
+    size = s;
   } else if (row) {
     switch (row->default_rule) {
       case ResizeRule::exact: size.height = row->default_size_a, size.width = row->default_size_b; break;
@@ -366,9 +360,8 @@ Result<ImageProcessorConfig> parse_config(simdjson::dom::element root) {
   if (c.do_center_crop) {
     SizeDict crop;
     if (auto e = get(obj, "crop_size")) {
-      auto s = read_size(*e, "crop_size", true, std::nullopt);
-      if (!s) return s.take_error();
-      crop = *s;
+      MODELKIT_TRY(auto s, read_size(*e, "crop_size", true, std::nullopt));
+      crop = s;
     } else if (row && row->default_crop > 0) {
       crop.height = crop.width = row->default_crop;
     } else {
@@ -403,33 +396,28 @@ Result<ImageProcessorConfig> parse_config(simdjson::dom::element root) {
   }
   bool mean_given = false, std_given = false;
   if (auto e = get(obj, "image_mean")) {
-    auto v = read_channels(*e, "image_mean");
-    if (!v) return v.take_error();
-    c.image_mean = *v;
+    MODELKIT_TRY(auto v, read_channels(*e, "image_mean"));
+    c.image_mean = v;
     mean_given = true;
   }
   if (auto e = get(obj, "image_std")) {
-    auto v = read_channels(*e, "image_std");
-    if (!v) return v.take_error();
-    for (float s : *v)
+    MODELKIT_TRY(auto v, read_channels(*e, "image_std"));
+    for (float s : v)
       if (s == 0.0F) return field_error("image_std", "must not contain 0, got " + describe(*e));
-    c.image_std = *v;
+    c.image_std = v;
     std_given = true;
   }
   if (c.do_normalize && !row && (!mean_given || !std_given))
     return field_error(mean_given ? "image_std" : "image_mean", "is required when do_normalize is true");
 
-  auto convert_rgb = flag("do_convert_rgb", true);
-  if (!convert_rgb) return convert_rgb.take_error();
-  c.do_convert_rgb = *convert_rgb;
-  auto flip = flag("do_flip_channel_order", row ? row->default_flip : false);
-  if (!flip) return flip.take_error();
-  c.bgr = *flip;
+  MODELKIT_TRY(auto convert_rgb, flag("do_convert_rgb", true));
+  c.do_convert_rgb = convert_rgb;
+  MODELKIT_TRY(auto flip, flag("do_flip_channel_order", row ? row->default_flip : false));
+  c.bgr = flip;
 
   // -- what is not reproduced
-  auto do_pad = util::optional_bool(obj, "do_pad");
-  if (!do_pad) return do_pad.take_error();
-  if (do_pad->value_or(false)) {
+  MODELKIT_TRY(auto do_pad, util::optional_bool(obj, "do_pad"));
+  if (do_pad.value_or(false)) {
     c.notes.emplace_back(c.family == "detr" ? "do_pad: one image at a time needs no padding; pixel_mask is not produced"
                                             : "do_pad is not reproduced; images are not padded");
   }
@@ -473,16 +461,13 @@ std::array<int, 2> detr_size(int height, int width, int size, int max_size) {
 
 Result<ImageProcessorConfig> ImageProcessorConfig::from_json(std::string_view text) {
   simdjson::dom::parser parser;
-  auto root = util::parse_json(parser, text);
-  if (!root) return root.take_error();
-  return parse_config(*root);
+  MODELKIT_TRY(auto root, util::parse_json(parser, text));
+  return parse_config(root);
 }
 
 Result<ImageProcessorConfig> ImageProcessorConfig::from_file(const std::filesystem::path& path) {
-  auto text = util::read_file(path, std::uint64_t{16} << 20);
-  if (!text) return text.take_error();
-  auto config = from_json(*text);
-  if (!config) return config.take_error().with_context(path.string());
+  MODELKIT_TRY(auto text, util::read_file(path, std::uint64_t{16} << 20));
+  MODELKIT_TRY_CTX(auto config, from_json(text), path.string());
   return config;
 }
 

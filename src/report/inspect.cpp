@@ -24,16 +24,14 @@ Result<InspectReport> inspect_model(ResolvedModel model) {
     report.weights = std::move(*weights);
     std::optional<std::filesystem::path> onnx_path = src.onnx_path;
     if (!onnx_path) {
-      auto files = onnx::scan_folder(src.folder);
-      if (!files) return files.take_error();
-      report.onnx_files = std::move(*files);
+      MODELKIT_TRY(auto files, onnx::scan_folder(src.folder));
+      report.onnx_files = std::move(files);
       for (const auto& f : report.onnx_files)
         if (f.is_float_model) onnx_path = f.path;
     }
     if (onnx_path) {
-      auto info = onnx::read_model_info(*onnx_path);
-      if (!info) return info.take_error();
-      report.onnx_model = std::move(*info);
+      MODELKIT_TRY(auto info, onnx::read_model_info(*onnx_path));
+      report.onnx_model = std::move(info);
       // File names only suggest a variant; the graph says what it is. A built output's
       // model.onnx is named like a float model but holds Q/DQ pairs.
       if (report.onnx_model->quantization.quantized)

@@ -203,60 +203,53 @@ class Fields {
   Result<void> get(std::string_view k, std::optional<T>& out) const {
     known_.insert(std::string(k));
     if constexpr (std::is_same_v<T, std::string>) {
-      auto v = util::optional_string(obj_, k);
-      if (!v) return v.take_error().with_context(path_);
-      if (*v) out = std::string(**v);
+      MODELKIT_TRY_CTX(auto v, util::optional_string(obj_, k), path_);
+      if (v) out = std::string(*v);
     }
     return {};
   }
   Result<void> get(std::string_view k, std::string& out) const {
     known_.insert(std::string(k));
-    auto v = util::optional_string(obj_, k);
-    if (!v) return v.take_error().with_context(path_);
-    if (*v) out = std::string(**v);
+    MODELKIT_TRY_CTX(auto v, util::optional_string(obj_, k), path_);
+    if (v) out = std::string(*v);
     return {};
   }
   Result<void> get(std::string_view k, int& out, int min, int max) const {
     known_.insert(std::string(k));
-    auto v = util::optional_int(obj_, k);
-    if (!v) return v.take_error().with_context(path_);
-    if (*v) {
-      if (**v < min || **v > max)
+    MODELKIT_TRY_CTX(auto v, util::optional_int(obj_, k), path_);
+    if (v) {
+      if (*v < min || *v > max)
         return failure("field '" + name(k) + "' must be from " + std::to_string(min) + " to " + std::to_string(max) +
-                       ", got " + std::to_string(**v));
-      out = static_cast<int>(**v);
+                       ", got " + std::to_string(*v));
+      out = static_cast<int>(*v);
     }
     return {};
   }
   Result<void> get(std::string_view k, double& out) const {
     known_.insert(std::string(k));
-    auto v = util::optional_number(obj_, k);
-    if (!v) return v.take_error().with_context(path_);
-    if (*v) out = **v;
+    MODELKIT_TRY_CTX(auto v, util::optional_number(obj_, k), path_);
+    if (v) out = *v;
     return {};
   }
   Result<void> get(std::string_view k, bool& out) const {
     known_.insert(std::string(k));
-    auto v = util::optional_bool(obj_, k);
-    if (!v) return v.take_error().with_context(path_);
-    if (*v) out = **v;
+    MODELKIT_TRY_CTX(auto v, util::optional_bool(obj_, k), path_);
+    if (v) out = *v;
     return {};
   }
   Result<void> get(std::string_view k, std::uint64_t& out) const {
     known_.insert(std::string(k));
-    auto v = util::optional_int(obj_, k);
-    if (!v) return v.take_error().with_context(path_);
-    if (*v) {
-      if (**v < 0) return failure("field '" + name(k) + "' must not be negative");
-      out = static_cast<std::uint64_t>(**v);
+    MODELKIT_TRY_CTX(auto v, util::optional_int(obj_, k), path_);
+    if (v) {
+      if (*v < 0) return failure("field '" + name(k) + "' must not be negative");
+      out = static_cast<std::uint64_t>(*v);
     }
     return {};
   }
   Result<void> get(std::string_view k, std::optional<double>& out) const {
     known_.insert(std::string(k));
-    auto v = util::optional_number(obj_, k);
-    if (!v) return v.take_error().with_context(path_);
-    out = *v;
+    MODELKIT_TRY_CTX(auto v, util::optional_number(obj_, k), path_);
+    out = v;
     return {};
   }
   // A list of numbers, or null/absent.
@@ -285,9 +278,8 @@ class Fields {
   }
   Result<void> get(std::string_view k, std::vector<std::string>& out) const {
     known_.insert(std::string(k));
-    auto v = util::optional_string_list(obj_, k);
-    if (!v) return v.take_error().with_context(path_);
-    if (*v) out = std::move(**v);
+    MODELKIT_TRY_CTX(auto v, util::optional_string_list(obj_, k), path_);
+    if (v) out = std::move(*v);
     return {};
   }
   Result<void> one_of(std::string_view k, std::string& out, std::initializer_list<std::string_view> allowed) const {
@@ -350,57 +342,51 @@ class Fields {
 
 Result<BuildConfig> parse_build_config(std::string_view json) {
   simdjson::dom::parser parser;
-  auto doc = util::parse_json(parser, json);
-  if (!doc) return doc.take_error();
-  if (!doc->is_object())
-    return failure("expected a JSON object at the top level, got " + std::string(util::json_type_name(*doc)));
-  simdjson::dom::object root_obj = doc->get_object().value_unsafe();
+  MODELKIT_TRY(auto doc, util::parse_json(parser, json));
+  if (!doc.is_object())
+    return failure("expected a JSON object at the top level, got " + std::string(util::json_type_name(doc)));
+  simdjson::dom::object root_obj = doc.get_object().value_unsafe();
   BuildConfig c;
-  auto version = util::optional_int(root_obj, "schema_version");
-  if (!version) return version.take_error();
-  if (!*version) return failure("missing field 'schema_version'");
-  if (**version != kBuildConfigSchemaVersion)
-    return failure("schema_version " + std::to_string(**version) + " is not supported (this modelkit reads " +
+  MODELKIT_TRY(auto version, util::optional_int(root_obj, "schema_version"));
+  if (!version) return failure("missing field 'schema_version'");
+  if (*version != kBuildConfigSchemaVersion)
+    return failure("schema_version " + std::to_string(*version) + " is not supported (this modelkit reads " +
                    std::to_string(kBuildConfigSchemaVersion) + ")");
   Fields root(root_obj, "");
-  auto request = root.object("request");
-  if (!request) return request.take_error();
-  MODELKIT_TRY_VOID(request->get("model", c.request.model));
-  MODELKIT_TRY_VOID(request->get("model_type", c.request.model_type));
-  MODELKIT_TRY_VOID(request->get("model_class", c.request.model_class));
-  MODELKIT_TRY_VOID(request->get("task", c.request.task));
-  auto resolution = root.object("resolution");
-  if (!resolution) return resolution.take_error();
-  MODELKIT_TRY_VOID(resolution->get("task", c.resolution.task));
-  MODELKIT_TRY_VOID(resolution->get("optimum_task", c.resolution.optimum_task));
-  MODELKIT_TRY_VOID(resolution->get("source", c.resolution.source));
-  MODELKIT_TRY_VOID(resolution->get("model_class", c.resolution.model_class));
-  MODELKIT_TRY_VOID(resolution->get("modality", c.resolution.modality));
-  MODELKIT_TRY_VOID(resolution->get("notes", c.resolution.notes));
-  auto loader = root.object("loader");
-  if (!loader) return loader.take_error();
-  MODELKIT_TRY_VOID(loader->get("model_type", c.model_type));
-  MODELKIT_TRY_VOID(loader->get("model_id", c.model_id));
-  MODELKIT_TRY_VOID(loader->get("library", c.resolution.library));
-  auto cal = root.object("calibration");
-  if (!cal) return cal.take_error();
+  MODELKIT_TRY(auto request, root.object("request"));
+  MODELKIT_TRY_VOID(request.get("model", c.request.model));
+  MODELKIT_TRY_VOID(request.get("model_type", c.request.model_type));
+  MODELKIT_TRY_VOID(request.get("model_class", c.request.model_class));
+  MODELKIT_TRY_VOID(request.get("task", c.request.task));
+  MODELKIT_TRY(auto resolution, root.object("resolution"));
+  MODELKIT_TRY_VOID(resolution.get("task", c.resolution.task));
+  MODELKIT_TRY_VOID(resolution.get("optimum_task", c.resolution.optimum_task));
+  MODELKIT_TRY_VOID(resolution.get("source", c.resolution.source));
+  MODELKIT_TRY_VOID(resolution.get("model_class", c.resolution.model_class));
+  MODELKIT_TRY_VOID(resolution.get("modality", c.resolution.modality));
+  MODELKIT_TRY_VOID(resolution.get("notes", c.resolution.notes));
+  MODELKIT_TRY(auto loader, root.object("loader"));
+  MODELKIT_TRY_VOID(loader.get("model_type", c.model_type));
+  MODELKIT_TRY_VOID(loader.get("model_id", c.model_id));
+  MODELKIT_TRY_VOID(loader.get("library", c.resolution.library));
+  MODELKIT_TRY(auto cal, root.object("calibration"));
   auto& cs = c.calibration;
-  MODELKIT_TRY_VOID(cal->setting("kind", cs.kind));
-  MODELKIT_TRY_VOID(cal->get("kind_reason", cs.kind_reason));
-  MODELKIT_TRY_VOID(cal->get("data", cs.data));
-  MODELKIT_TRY_VOID(cal->get("text_column", cs.text_column));
-  MODELKIT_TRY_VOID(cal->get("pair_column", cs.pair_column));
-  MODELKIT_TRY_VOID(cal->get("samples", cs.samples, 1, 1'000'000));
-  MODELKIT_TRY_VOID(cal->get("sequence_length", cs.sequence_length, 1, 1'000'000));
+  MODELKIT_TRY_VOID(cal.setting("kind", cs.kind));
+  MODELKIT_TRY_VOID(cal.get("kind_reason", cs.kind_reason));
+  MODELKIT_TRY_VOID(cal.get("data", cs.data));
+  MODELKIT_TRY_VOID(cal.get("text_column", cs.text_column));
+  MODELKIT_TRY_VOID(cal.get("pair_column", cs.pair_column));
+  MODELKIT_TRY_VOID(cal.get("samples", cs.samples, 1, 1'000'000));
+  MODELKIT_TRY_VOID(cal.get("sequence_length", cs.sequence_length, 1, 1'000'000));
   int sample_rate = 0;
-  MODELKIT_TRY_VOID(cal->get("sample_rate", sample_rate, 1000, 768000));
+  MODELKIT_TRY_VOID(cal.get("sample_rate", sample_rate, 1000, 768000));
   if (sample_rate != 0) cs.sample_rate = sample_rate;
-  MODELKIT_TRY_VOID(cal->setting("method", cs.method));
-  MODELKIT_TRY_VOID(cal->get("percentile", cs.percentile));
-  MODELKIT_TRY_VOID(cal->get("histogram_bins", cs.histogram_bins, 16, 1 << 20));
-  MODELKIT_TRY_VOID(cal->get("seed", cs.seed));
-  MODELKIT_TRY_VOID(cal->get("input_shapes", cs.input_shapes));
-  if (auto img = cal->optional_object("image")) {
+  MODELKIT_TRY_VOID(cal.setting("method", cs.method));
+  MODELKIT_TRY_VOID(cal.get("percentile", cs.percentile));
+  MODELKIT_TRY_VOID(cal.get("histogram_bins", cs.histogram_bins, 16, 1 << 20));
+  MODELKIT_TRY_VOID(cal.get("seed", cs.seed));
+  MODELKIT_TRY_VOID(cal.get("input_shapes", cs.input_shapes));
+  if (auto img = cal.optional_object("image")) {
     auto& is = cs.image;
     MODELKIT_TRY_VOID(img->get("input", is.input));
     MODELKIT_TRY_VOID(img->optional_setting("layout", is.layout));
@@ -410,26 +396,25 @@ Result<BuildConfig> parse_build_config(std::string_view json) {
     MODELKIT_TRY_VOID(img->get("rescale", is.rescale));
     MODELKIT_TRY_VOID(img->get("bgr", is.bgr));
   }
-  auto quant = root.object("quantization");
-  if (!quant) return quant.take_error();
+  MODELKIT_TRY(auto quant, root.object("quantization"));
   auto& q = c.quantization;
-  MODELKIT_TRY_VOID(quant->one_of("format", q.format, {"qdq"}));
-  MODELKIT_TRY_VOID(quant->setting("activation_type", q.activation_type));
-  MODELKIT_TRY_VOID(quant->setting("weight_type", q.weight_type));
-  MODELKIT_TRY_VOID(quant->get("per_channel", q.per_channel));
-  MODELKIT_TRY_VOID(quant->get("op_types", q.op_types));
-  MODELKIT_TRY_VOID(quant->get("exclude_nodes", q.exclude_nodes));
+  MODELKIT_TRY_VOID(quant.one_of("format", q.format, {"qdq"}));
+  MODELKIT_TRY_VOID(quant.setting("activation_type", q.activation_type));
+  MODELKIT_TRY_VOID(quant.setting("weight_type", q.weight_type));
+  MODELKIT_TRY_VOID(quant.get("per_channel", q.per_channel));
+  MODELKIT_TRY_VOID(quant.get("op_types", q.op_types));
+  MODELKIT_TRY_VOID(quant.get("exclude_nodes", q.exclude_nodes));
   if (auto validation = root.optional_object("validation")) {
     MODELKIT_TRY_VOID(validation->get("min_cosine", c.min_cosine));
     if (c.min_cosine && !(*c.min_cosine >= -1.0 && *c.min_cosine <= 1.0))
       return failure("field '.validation.min_cosine' must be from -1 to 1");
   }
   MODELKIT_TRY_VOID(root.no_unknown_fields({"schema_version", "modelkit_version"}));
-  MODELKIT_TRY_VOID(request->no_unknown_fields());
-  MODELKIT_TRY_VOID(resolution->no_unknown_fields());
-  MODELKIT_TRY_VOID(loader->no_unknown_fields({"task", "model_class"}));
-  MODELKIT_TRY_VOID(cal->no_unknown_fields());
-  MODELKIT_TRY_VOID(quant->no_unknown_fields());
+  MODELKIT_TRY_VOID(request.no_unknown_fields());
+  MODELKIT_TRY_VOID(resolution.no_unknown_fields());
+  MODELKIT_TRY_VOID(loader.no_unknown_fields({"task", "model_class"}));
+  MODELKIT_TRY_VOID(cal.no_unknown_fields());
+  MODELKIT_TRY_VOID(quant.no_unknown_fields());
   if (!c.request.model && !c.request.model_type && !c.request.model_class)
     return failure("field 'request' names no model (model, model_type or model_class)");
   return c;
@@ -451,10 +436,8 @@ Result<void> write_build_config(const BuildConfig& config, const std::string& pa
 }
 
 Result<BuildConfig> read_build_config(const std::string& path) {
-  auto text = util::read_file(path, 16u << 20);
-  if (!text) return text.take_error();
-  auto parsed = parse_build_config(*text);
-  if (!parsed) return parsed.take_error().with_context("'" + path + "'");
+  MODELKIT_TRY(auto text, util::read_file(path, 16u << 20));
+  MODELKIT_TRY_CTX(auto parsed, parse_build_config(text), "'" + path + "'");
   return parsed;
 }
 

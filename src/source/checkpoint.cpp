@@ -82,9 +82,8 @@ Result<ModelSource> source_from_folder(std::string_view reference, const fs::pat
   if (name.empty()) name = folder.parent_path().filename().string();
   if (name.starts_with("models--") && is_dir(folder / "snapshots")) {
     auto id = model_id_from_cache_path(folder);
-    auto snap = snapshot_of_repo(folder, id.value_or(name));
-    if (!snap) return snap.take_error();
-    src.folder = *snap;
+    MODELKIT_TRY(auto snap, snapshot_of_repo(folder, id.value_or(name)));
+    src.folder = snap;
   }
   if (auto id = model_id_from_cache_path(src.folder)) {
     src.model_id = id;
@@ -155,9 +154,8 @@ Result<ModelSource> locate_model(std::string_view reference, const CacheLocation
   if (!is_dir(repo))
     return failure("model '" + std::string(reference) + "' not found: no folder '" + std::string(reference) +
                    "' and no " + quoted(repo) + " in the Hugging Face cache (modelkit never downloads)");
-  auto snapshot = snapshot_of_repo(repo, reference);
-  if (!snapshot) return snapshot.take_error();
-  auto src = source_from_folder(reference, *snapshot, cache);
+  MODELKIT_TRY(auto snapshot, snapshot_of_repo(repo, reference));
+  auto src = source_from_folder(reference, snapshot, cache);
   if (!src) return src;
   src->kind = SourceKind::hf_cache;
   src->model_id = std::string(reference);
@@ -223,17 +221,15 @@ Result<Checkpoint> load_checkpoint(const ModelSource& source) {
   Checkpoint ck;
   ck.source = source;
   if (source.config_path) {
-    auto text = util::read_file(*source.config_path, kMaxConfigBytes);
-    if (!text) return text.take_error();
-    auto config = parse_model_config(*text);
+    MODELKIT_TRY(auto text, util::read_file(*source.config_path, kMaxConfigBytes));
+    auto config = parse_model_config(text);
     if (!config) return config.take_error().with_context(quoted(*source.config_path));
     ck.config = std::move(*config);
   }
   const auto& folder = source.folder;
   if (auto readme = folder / "README.md"; is_file(readme)) {
-    auto text = util::read_file(readme, kMaxConfigBytes);
-    if (!text) return text.take_error();
-    ck.card = parse_model_card(*text);
+    MODELKIT_TRY(auto text, util::read_file(readme, kMaxConfigBytes));
+    ck.card = parse_model_card(text);
   }
   ck.sentence_transformers = is_file(folder / "modules.json") || is_file(folder / "config_sentence_transformers.json");
   ck.tokenizer_files = present(folder, kTokenizerFiles);

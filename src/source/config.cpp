@@ -58,11 +58,10 @@ Result<ModelConfig> parse_model_config(std::string_view json) {
   thread_local simdjson::dom::parser parser;
   // Python's json reads NaN/Infinity (real configs hold them): read them as it does.
   const auto strict = util::python_json_literals_to_null(json);
-  auto doc = util::parse_json(parser, strict ? std::string_view(*strict) : json);
-  if (!doc) return doc.take_error();
+  MODELKIT_TRY(auto doc, util::parse_json(parser, strict ? std::string_view(*strict) : json));
   simdjson::dom::object root;
-  if (doc->get_object().get(root) != simdjson::SUCCESS)
-    return failure("expected a JSON object at the top level, got " + std::string(util::json_type_name(*doc)));
+  if (doc.get_object().get(root) != simdjson::SUCCESS)
+    return failure("expected a JSON object at the top level, got " + std::string(util::json_type_name(doc)));
 
   ModelConfig config;
   auto model_type = util::optional_string(root, "model_type");
@@ -71,14 +70,12 @@ Result<ModelConfig> parse_model_config(std::string_view json) {
 
   simdjson::dom::element archs;
   if (last_value(root, "architectures").get(archs) == simdjson::SUCCESS && !archs.is_null()) {
-    auto list = util::optional_string_list(root, "architectures");
-    if (!list) return list.take_error();
+    MODELKIT_TRY(auto list, util::optional_string_list(root, "architectures"));
     config.has_architectures = true;
-    config.architectures = std::move(**list);
+    if (list) config.architectures = std::move(*list);
   }
-  auto name = util::optional_string(root, "_name_or_path");
-  if (!name) return name.take_error();
-  if (*name) config.name_or_path = std::string(**name);
+  MODELKIT_TRY(auto name, util::optional_string(root, "_name_or_path"));
+  if (name) config.name_or_path = std::string(*name);
 
   simdjson::dom::element enc;
   if (last_value(root, "is_encoder_decoder").get(enc) == simdjson::SUCCESS && enc.is_bool())

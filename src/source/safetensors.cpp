@@ -49,11 +49,10 @@ bool mul_overflows(std::uint64_t a, std::uint64_t b, std::uint64_t& out) { retur
 
 Result<WeightsSummary> parse_safetensors_header(std::string_view header_json, std::uint64_t data_bytes) {
   simdjson::dom::parser parser;
-  auto doc = util::parse_json(parser, header_json);
-  if (!doc) return doc.take_error().with_context("header");
+  MODELKIT_TRY_CTX(auto doc, util::parse_json(parser, header_json), "header");
   simdjson::dom::object root;
-  if (doc->get_object().get(root) != simdjson::SUCCESS)
-    return failure("header must be a JSON object, got " + std::string(util::json_type_name(*doc)));
+  if (doc.get_object().get(root) != simdjson::SUCCESS)
+    return failure("header must be a JSON object, got " + std::string(util::json_type_name(doc)));
 
   struct Span {
     std::uint64_t begin, end;
@@ -122,20 +121,17 @@ Result<WeightsSummary> read_safetensors(const std::filesystem::path& file) {
   auto size = std::filesystem::file_size(file, ec);
   if (ec) return failure("cannot read " + ctx + ": " + ec.message());
   if (size < 8) return failure(ctx + ": " + std::to_string(size) + " bytes, too short for a safetensors header");
-  auto prefix = util::read_file_range(file, 0, 8);
-  if (!prefix) return prefix.take_error();
+  MODELKIT_TRY(auto prefix, util::read_file_range(file, 0, 8));
   std::uint64_t n = 0;
-  for (int i = 7; i >= 0; --i) n = (n << 8) | static_cast<unsigned char>((*prefix)[static_cast<size_t>(i)]);
+  for (int i = 7; i >= 0; --i) n = (n << 8) | static_cast<unsigned char>((prefix)[static_cast<size_t>(i)]);
   if (n > size - 8)
     return failure(ctx + ": header length " + std::to_string(n) + " is larger than the file (" +
                    std::to_string(size) + " bytes)");
   if (n > kMaxSafetensorsHeader)
     return failure(ctx + ": header length " + std::to_string(n) + " exceeds the 100 MB safetensors limit");
-  auto header = util::read_file_range(file, 8, n);
-  if (!header) return header.take_error();
-  auto summary = parse_safetensors_header(*header, size - 8 - n);
-  if (!summary) return summary.take_error().with_context(ctx);
-  summary->files.push_back(file.filename().string());
+  MODELKIT_TRY(auto header, util::read_file_range(file, 8, n));
+  MODELKIT_TRY_CTX(auto summary, parse_safetensors_header(header, size - 8 - n), ctx);
+  summary.files.push_back(file.filename().string());
   return summary;
 }
 
@@ -144,14 +140,12 @@ Result<WeightsSummary> summarize_weights(const std::filesystem::path& folder) {
   auto index = folder / "model.safetensors.index.json";
   std::error_code ec;
   if (std::filesystem::is_regular_file(index, ec)) {
-    auto text = util::read_file(index, 64u << 20);
-    if (!text) return text.take_error();
+    MODELKIT_TRY(auto text, util::read_file(index, 64u << 20));
     auto ctx = "'" + index.string() + "'";
     simdjson::dom::parser parser;
-    auto doc = util::parse_json(parser, *text);
-    if (!doc) return doc.take_error().with_context(ctx);
+    MODELKIT_TRY_CTX(auto doc, util::parse_json(parser, text), ctx);
     simdjson::dom::object weight_map;
-    if ((*doc)["weight_map"].get_object().get(weight_map) != simdjson::SUCCESS)
+    if ((doc)["weight_map"].get_object().get(weight_map) != simdjson::SUCCESS)
       return failure(ctx + ": missing object field 'weight_map'");
     std::vector<std::string> shards;
     for (auto [tensor, file] : weight_map) {
@@ -165,9 +159,8 @@ Result<WeightsSummary> summarize_weights(const std::filesystem::path& folder) {
     }
     std::sort(shards.begin(), shards.end());
     for (const auto& shard : shards) {
-      auto s = read_safetensors(folder / shard);
-      if (!s) return s.take_error();
-      merge_into(total, *s);
+      MODELKIT_TRY(auto s, read_safetensors(folder / shard));
+      merge_into(total, s);
     }
     return total;
   }
@@ -176,9 +169,8 @@ Result<WeightsSummary> summarize_weights(const std::filesystem::path& folder) {
     if (entry.path().extension() == ".safetensors" && entry.is_regular_file(ec)) files.push_back(entry.path());
   std::sort(files.begin(), files.end());
   for (const auto& f : files) {
-    auto s = read_safetensors(f);
-    if (!s) return s.take_error();
-    merge_into(total, *s);
+    MODELKIT_TRY(auto s, read_safetensors(f));
+    merge_into(total, s);
   }
   return total;
 }

@@ -21,9 +21,8 @@ Result<ResolvedModel> resolve_model(const ModelSpec& spec, const CacheLocation& 
   ResolvedModel out;
   out.spec = spec;
   if (spec.model) {
-    auto source = locate_model(*spec.model, cache);
-    if (!source) return source.take_error();
-    auto checkpoint = load_checkpoint(*source);
+    MODELKIT_TRY(auto source, locate_model(*spec.model, cache));
+    auto checkpoint = load_checkpoint(source);
     if (!checkpoint) return checkpoint.take_error();
     out.facts = ModelFacts::from_checkpoint(*checkpoint);
     out.checkpoint = std::move(*checkpoint);

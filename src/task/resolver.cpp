@@ -99,9 +99,8 @@ class Resolver {
     if (row == nullptr) return usage_error("unknown model class '" + name + "'" + class_suggestion(name));
     TaskId task = reg::kNoTask;
     if (request_.task) {
-      auto parsed = reg::parse_task(*request_.task);
-      if (!parsed) return parsed.take_error();
-      task = *parsed;
+      MODELKIT_TRY(auto parsed, reg::parse_task(*request_.task));
+      task = parsed;
     } else {
       task = task_of_class(*row);
       if (task == reg::kNoTask) return usage_error("model class '" + name + "' serves no task modelkit knows; pass --task");
@@ -117,9 +116,8 @@ class Resolver {
 
   // Stage 0, --task: surfaced verbatim, no modality upgrade.
   Result<TaskResolution> user_task() {
-    auto parsed = reg::parse_task(*request_.task);
-    if (!parsed) return parsed.take_error();
-    TaskId task = *parsed;
+    MODELKIT_TRY(auto parsed, reg::parse_task(*request_.task));
+    TaskId task = parsed;
     TaskResolution r = base("user-task");
     set_task(r, task);
     std::optional<std::string> cls;

@@ -152,9 +152,8 @@ Result<std::unique_ptr<ByteLevelPreTokenizer>> ByteLevelPreTokenizer::create(boo
   p->add_prefix_space_ = add_prefix_space;
   p->use_regex_ = use_regex;
   if (use_regex) {
-    auto re = Regex::compile_onig(R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)");
-    if (!re) return re.take_error();
-    p->regex_ = std::move(re.value());
+    MODELKIT_TRY(auto re, Regex::compile_onig(R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)"));
+    p->regex_ = std::move(re);
   }
   return p;
 }

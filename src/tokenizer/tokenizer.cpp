@@ -322,9 +322,8 @@ Tokenizer& Tokenizer::operator=(Tokenizer&&) noexcept = default;
 Tokenizer::~Tokenizer() = default;
 
 Result<Tokenizer> Tokenizer::from_json(std::string_view json, std::string_view source) {
-  auto impl = load_tokenizer_json(json, source);
-  if (!impl) return impl.take_error();
-  return Tokenizer(std::move(impl.value()));
+  MODELKIT_TRY(auto impl, load_tokenizer_json(json, source));
+  return Tokenizer(std::move(impl));
 }
 
 namespace {
@@ -361,19 +360,15 @@ Result<Tokenizer> Tokenizer::from_file(const std::filesystem::path& path) {
   std::filesystem::path file = path;
   if (std::filesystem::is_directory(path, ec)) file = path / "tokenizer.json";
   if (!std::filesystem::exists(file, ec)) return failure("no tokenizer.json at '" + file.string() + "'");
-  auto text = util::read_file(file);
-  if (!text) return text.take_error();
-  auto impl = load_tokenizer_json(*text, file.string());
-  if (!impl) return impl.take_error();
+  MODELKIT_TRY(auto text, util::read_file(file));
+  MODELKIT_TRY(auto impl, load_tokenizer_json(text, file.string()));
   std::filesystem::path config = file.parent_path() / "tokenizer_config.json";
   if (std::filesystem::exists(config, ec)) {
-    auto config_text = util::read_file(config);
-    if (!config_text) return config_text.take_error();
-    auto max_length = read_model_max_length(*config_text);
-    if (!max_length) return max_length.take_error().with_context(config.string());
-    impl.value()->model_max_length = *max_length;
+    MODELKIT_TRY(auto config_text, util::read_file(config));
+    MODELKIT_TRY_CTX(auto max_length, read_model_max_length(config_text), config.string());
+    impl->model_max_length = max_length;
   }
-  return Tokenizer(std::move(impl.value()));
+  return Tokenizer(std::move(impl));
 }
 
 const std::optional<TruncationParams>& Tokenizer::truncation() const { return truncation_; }
@@ -592,13 +587,11 @@ Result<Encoding> Tokenizer::encode(std::string_view text, std::optional<std::str
   if (pair && !unicode::valid_utf8(*pair)) return failure("pair text is not valid UTF-8");
   const Impl& impl = *impl_;
   thread_local EncodeState state;
-  auto a = encode_sequence(impl, truncation_, text, 0, state);
-  if (!a) return a.take_error();
+  MODELKIT_TRY(auto a, encode_sequence(impl, truncation_, text, 0, state));
   std::optional<RawEncoding> b;
   if (pair) {
-    auto rb = encode_sequence(impl, truncation_, *pair, 1, state);
-    if (!rb) return rb.take_error();
-    b = std::move(rb.value());
+    MODELKIT_TRY(auto rb, encode_sequence(impl, truncation_, *pair, 1, state));
+    b = std::move(rb);
   }
   if (truncation_) {
     TruncationParams params = *truncation_;
@@ -609,10 +602,10 @@ Result<Encoding> Tokenizer::encode(std::string_view text, std::optional<std::str
                        std::to_string(n_added) + " special tokens the post-processor adds");
       params.max_length -= n_added;
     }
-    MODELKIT_TRY_VOID(truncate_encodings(a.value(), b ? &*b : nullptr, params));
+    MODELKIT_TRY_VOID(truncate_encodings(a, b ? &*b : nullptr, params));
   }
   std::vector<RawEncoding> parts;
-  parts.push_back(std::move(a.value()));
+  parts.push_back(std::move(a));
   if (b) parts.push_back(std::move(*b));
   if (impl.post_processor) {
     for (std::size_t i = 0; i < parts.size(); ++i)
@@ -650,9 +643,8 @@ Result<void> encode_file_lines(const Tokenizer& tokenizer, const std::filesystem
     if (line->cut())
       return failure(where + ": " + std::to_string(line->full_bytes) + " bytes, more than the " +
                      std::to_string(kMaxTextBytes) + " one encoding takes; split the line");
-    auto enc = tokenizer.encode(line->text, std::nullopt, add_special_tokens);
-    if (!enc) return enc.take_error().with_context(where);
-    MODELKIT_TRY_VOID(emit(*enc, index));
+    MODELKIT_TRY_CTX(auto enc, tokenizer.encode(line->text, std::nullopt, add_special_tokens), where);
+    MODELKIT_TRY_VOID(emit(enc, index));
   }
 }
 
