@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <random>
 #include <string>
 #include <grp.h>
@@ -54,6 +55,25 @@ inline std::string read_text(const fs::path& path) {
 }
 
 inline fs::path data_dir() { return fs::path(MODELKIT_TEST_DATA_DIR); }
+
+// Quotes `s` for /bin/sh.
+inline std::string shell_quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) {
+    if (c == '\'') out += "'\\''";
+    else out += c;
+  }
+  return out + "'";
+}
+
+// Runs a shell command; on failure returns its combined output (for the assertion message).
+inline std::optional<std::string> run_command(const std::string& command) {
+  TempDir tmp;
+  const fs::path log = tmp / "log";
+  const int rc = std::system((command + " >" + shell_quote(log.string()) + " 2>&1").c_str());
+  if (rc == 0) return std::nullopt;
+  return "command failed (status " + std::to_string(rc) + "): " + command + "\n" + read_text(log);
+}
 
 struct CliResult {
   int exit_code = -1;

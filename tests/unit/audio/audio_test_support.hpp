@@ -4,6 +4,8 @@
 
 #include <modelkit/audio.hpp>
 
+#include "test_support.hpp"
+
 #include <gtest/gtest.h>
 #include <sndfile.h>
 
@@ -26,25 +28,8 @@ namespace fs = std::filesystem;
 
 inline fs::path default_clips_dir() { return fs::path(MODELKIT_SOURCE_DIR) / "data" / "audio"; }
 
-class ScratchDir {
- public:
-  ScratchDir() {
-    static int count = 0;
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    path_ = fs::temp_directory_path() / ("modelkit-audio-" + std::string(info ? info->name() : "test") + "-" +
-                                         std::to_string(::getpid()) + "-" + std::to_string(count++));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~ScratchDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  [[nodiscard]] const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using ScratchDir = modelkit::test::TempDir;
+using modelkit::test::shell_quote;
 
 // A sine of `hz` at `rate`, amplitude `amp`.
 inline std::vector<float> sine(int rate, double hz, double seconds, double amp = 0.5) {
@@ -69,26 +54,8 @@ inline bool write_sound(const fs::path& path, int format, int rate, int channels
   return true;
 }
 
-inline void write_bytes(const fs::path& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary);
-  out << bytes;
-}
-
-inline std::string read_bytes(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-inline std::string shell_quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) {
-    if (c == '\'') out += "'\\''";
-    else out += c;
-  }
-  return out + "'";
-}
+using modelkit::test::read_text;
+using modelkit::test::write_file;
 
 // Runs scripts/audio_reference.py KIND on `samples`; returns its float32 output and the shape it prints.
 struct Reference {
@@ -108,13 +75,13 @@ inline std::optional<Reference> run_reference(const std::string& kind, const std
   for (const auto& a : args) cmd += " " + shell_quote(a);
   cmd += " >" + shell_quote(shape.string()) + " 2>" + shell_quote(log.string());
   if (std::system(cmd.c_str()) != 0) {
-    ADD_FAILURE() << "the numpy reference failed (needs Debian's python3-numpy): " << cmd << "\n" << read_bytes(log);
+    ADD_FAILURE() << "the numpy reference failed (needs Debian's python3-numpy): " << cmd << "\n" << read_text(log);
     return std::nullopt;
   }
   Reference r;
-  std::istringstream dims(read_bytes(shape));
+  std::istringstream dims(read_text(shape));
   for (std::int64_t d; dims >> d;) r.shape.push_back(d);
-  const std::string bytes = read_bytes(out);
+  const std::string bytes = read_text(out);
   r.data.resize(bytes.size() / sizeof(float));
   std::memcpy(r.data.data(), bytes.data(), r.data.size() * sizeof(float));
   return r;

@@ -10,7 +10,7 @@ namespace {
 
 using testing::ScratchDir;
 using testing::sine;
-using testing::write_bytes;
+using testing::write_file;
 using testing::write_sound;
 
 // Largest |a - b| over the common length.
@@ -154,22 +154,22 @@ std::string wav_header(int rate, int channels, std::uint32_t data_bytes, int bit
 TEST(DecodeAudioErrors, NameTheFileInOneLine) {
   ScratchDir dir;
   const auto d = dir.path();
-  write_bytes(d / "empty.wav", "");
+  write_file(d / "empty.wav", "");
   EXPECT_NE(error_of(d / "empty.wav").find("empty file"), std::string::npos);
-  write_bytes(d / "text.wav", "this is not audio, just some text that happens to be long enough\n");
+  write_file(d / "text.wav", "this is not audio, just some text that happens to be long enough\n");
   EXPECT_NE(error_of(d / "text.wav").find("not a readable audio file"), std::string::npos);
-  write_bytes(d / "no_samples.wav", wav_header(16000, 1, 0));
+  write_file(d / "no_samples.wav", wav_header(16000, 1, 0));
   EXPECT_NE(error_of(d / "no_samples.wav").find("empty audio"), std::string::npos);
-  write_bytes(d / "slow.wav", wav_header(1, 1, 4) + std::string(4, '\0'));
+  write_file(d / "slow.wav", wav_header(1, 1, 4) + std::string(4, '\0'));
   auto slow = error_of(d / "slow.wav");
   EXPECT_TRUE(slow.find("sample rate 1 Hz") != std::string::npos || slow.find("not a readable") != std::string::npos) << slow;
-  write_bytes(d / "many.wav", wav_header(16000, 200, 800) + std::string(800, '\0'));
+  write_file(d / "many.wav", wav_header(16000, 200, 800) + std::string(800, '\0'));
   auto many = error_of(d / "many.wav");
   EXPECT_TRUE(many.find("200 channels") != std::string::npos || many.find("not a readable") != std::string::npos) << many;
   EXPECT_NE(error_of(d / "missing.wav").find("no such file"), std::string::npos);
   EXPECT_NE(error_of(d).find("not a regular file"), std::string::npos);
   // A PNG signature with a .mp3 name.
-  write_bytes(d / "image.mp3", std::string("\x89PNG\r\n\x1a\n", 8) + std::string(100, 'x'));
+  write_file(d / "image.mp3", std::string("\x89PNG\r\n\x1a\n", 8) + std::string(100, 'x'));
   EXPECT_NE(error_of(d / "image.mp3").find("not a readable audio file"), std::string::npos);
 }
 
@@ -178,7 +178,7 @@ TEST(DecodeAudioErrors, TruncatedDataDecodesWhatIsThere) {
   // The header claims 1 s of 16-bit samples; only 1000 samples follow.
   std::string pcm(2000, '\0');
   for (size_t i = 0; i < pcm.size(); i += 2) pcm[i + 1] = 0x10;
-  write_bytes(dir.path() / "cut.wav", wav_header(16000, 1, 32000) + pcm);
+  write_file(dir.path() / "cut.wav", wav_header(16000, 1, 32000) + pcm);
   auto audio = decode_audio(dir.path() / "cut.wav");
   ASSERT_TRUE(audio) << audio.error().message;
   EXPECT_EQ(audio->samples.size(), 1000u);
@@ -233,7 +233,7 @@ TEST(LoadAudio, ResamplesToTheRequestedRate) {
 TEST(AudioFiles, FolderListingAndTextLists) {
   ScratchDir dir;
   const auto d = dir.path();
-  for (const char* n : {"b.WAV", "a.flac", "c.mp3", "d.ogg", "notes.txt", "e.jpg"}) write_bytes(d / n, "x");
+  for (const char* n : {"b.WAV", "a.flac", "c.mp3", "d.ogg", "notes.txt", "e.jpg"}) write_file(d / n, "x");
   std::filesystem::create_directory(d / "sub.wav");
   auto files = list_audio_files(d);
   ASSERT_TRUE(files);
@@ -242,7 +242,7 @@ TEST(AudioFiles, FolderListingAndTextLists) {
   EXPECT_EQ(names, (std::vector<std::string>{"a.flac", "b.WAV", "c.mp3", "d.ogg"}));
   EXPECT_FALSE(list_audio_files(d / "notes.txt"));
 
-  write_bytes(d / "list.txt", "# clips\na.flac\n\n  /abs/x.wav  \r\nsub/y.mp3\n");
+  write_file(d / "list.txt", "# clips\na.flac\n\n  /abs/x.wav  \r\nsub/y.mp3\n");
   auto listed = read_audio_list(d / "list.txt");
   ASSERT_TRUE(listed) << listed.error().message;
   ASSERT_EQ(listed->size(), 3u);
@@ -264,7 +264,7 @@ TEST(DecodeAudioBytes, DecodesFromMemoryLikeFromAFile) {
   testing::ScratchDir dir;
   ASSERT_TRUE(testing::write_sound(dir.path() / "a.flac", SF_FORMAT_FLAC | SF_FORMAT_PCM_16, 22050, 2,
                                    std::vector<float>(22050, 0.5F)));
-  const std::string bytes = testing::read_bytes(dir.path() / "a.flac");
+  const std::string bytes = testing::read_text(dir.path() / "a.flac");
   auto from_file = decode_audio(dir.path() / "a.flac");
   auto from_memory = decode_audio_bytes(bytes, "clip.flac");
   ASSERT_TRUE(from_file && from_memory);

@@ -5,6 +5,8 @@
 
 #include <modelkit/image.hpp>
 
+#include "test_support.hpp"
+
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -22,30 +24,12 @@
 namespace modelkit::image::testing {
 
 namespace fs = std::filesystem;
+using ScratchDir = modelkit::test::TempDir;
+using modelkit::test::run_command;
+using modelkit::test::shell_quote;
 
 inline const char* python() { return "/usr/bin/python3"; }
 inline fs::path reference_script() { return fs::path(MODELKIT_SOURCE_DIR) / "scripts" / "image_reference.py"; }
-
-inline std::string shell_quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) {
-    if (c == '\'') out += "'\\''";
-    else out += c;
-  }
-  return out + "'";
-}
-
-// Runs a shell command; on failure returns its combined output (for the assertion message).
-inline std::optional<std::string> run_command(const std::string& command) {
-  const fs::path log = fs::temp_directory_path() / ("modelkit-image-cmd-" + std::to_string(::getpid()) + ".log");
-  const int rc = std::system((command + " >" + shell_quote(log.string()) + " 2>&1").c_str());
-  std::ifstream in(log);
-  std::stringstream text;
-  text << in.rdbuf();
-  fs::remove(log);
-  if (rc == 0) return std::nullopt;
-  return "command failed (status " + std::to_string(rc) + "): " + command + "\n" + text.str();
-}
 
 // The reference needs python3-pil and python3-numpy; their absence is a failure, not a skip:
 // scripts/setup.sh installs them.
@@ -57,26 +41,6 @@ inline void require_reference() {
                                     << *missing;
 }
 
-// A scratch folder for one test, removed at the end.
-class ScratchDir {
- public:
-  ScratchDir() {
-    static int count = 0;
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    path_ = fs::temp_directory_path() / ("modelkit-image-" + std::string(info ? info->name() : "test") + "-" +
-                                         std::to_string(::getpid()) + "-" + std::to_string(count++));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~ScratchDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  [[nodiscard]] const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
 
 // An array written by the reference: "u8|f32 dims...\n" then raw little-endian data.
 struct RefArray {

@@ -1,6 +1,8 @@
 // Where setup (scripts/setup.d/30-test-models.sh) puts the real test models.
 #pragma once
 
+#include "test_support.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -18,23 +20,6 @@ inline std::filesystem::path test_model(const std::string& relative) {
   return p;
 }
 
-// A fresh temporary folder removed at scope exit.
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "modelkit-test-XXXXXX").string();
-    path_ = ::mkdtemp(tmpl.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  [[nodiscard]] const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
+using TempDir = modelkit::test::TempDir;
 
 }  // namespace modelkit::testing
