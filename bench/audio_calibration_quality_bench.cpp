@@ -3,7 +3,9 @@
 // the embedded default audio and once on random inputs (what modelkit did before), and both are
 // validated against the float model on the SAME held-back real audio (clips not used for
 // calibration). Prints the cosine similarity of every output.
-// usage: audio_calibration_quality_bench [MODELS_DIR]   (default .deps/models)
+// usage: audio_calibration_quality_bench [MODELS_DIR [MODEL.onnx...]]   (default .deps/models)
+// Extra models (e.g. `modelkit export` folder outputs, whose preprocessor_config.json sits beside
+// model.onnx) are measured the same way, on whole clips.
 #include <modelkit/calib_sources.hpp>
 #include <modelkit/calib_stats.hpp>
 #include <modelkit/onnx.hpp>
@@ -175,5 +177,6 @@ int main(int argc, char** argv) {
   rc |= run_model(models / "silero-vad" / "silero_vad_legacy.onnx", {},
                   "Silero VAD legacy, whole clips (up to 5 s), zero h/c states", true);
   rc |= run_model(models / "audio-tiny" / "model.onnx", {}, "audio-tiny (wav2vec2-style), whole clips (up to 5 s)");
+  for (int i = 2; i < argc; ++i) rc |= run_model(argv[i], {}, argv[i]);
   return rc;
 }

@@ -7,6 +7,9 @@
 #include <modelkit/runtime.hpp>
 
 #include <benchmark/benchmark.h>
+// modelkit runs the C++ API on the OrtApi it loads on first use; this benchmark links ORT and
+// hands it the same table before using the C++ API itself.
+#define ORT_API_MANUAL_INIT
 #include <onnxruntime_cxx_api.h>
 
 #include <chrono>
@@ -43,6 +46,7 @@ void BM_PerfOverhead(benchmark::State& state, const char* relative, std::int64_t
   }
 
   // The bare loop: its own Ort::Env and session with the same settings.
+  Ort::InitApi(OrtGetApiBase()->GetApi(ORT_API_VERSION));
   Ort::Env env(ORT_LOGGING_LEVEL_ERROR, "bench");
   Ort::SessionOptions bare_options;
   bare_options.SetIntraOpNumThreads(1);

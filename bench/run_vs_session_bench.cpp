@@ -4,6 +4,8 @@
 // same machine state. Target: run < 2x the bare first inference. The CLI is build/bin/modelkit
 // unless MODELKIT_CLI names another.
 #include <benchmark/benchmark.h>
+// modelkit's runtime initialises ORT's C++ API itself (ORT_API_MANUAL_INIT); this file does the same.
+#define ORT_API_MANUAL_INIT
 #include <onnxruntime_cxx_api.h>
 
 #include <sys/wait.h>
@@ -61,6 +63,7 @@ double bare_first_inference_ms(Ort::Env& env, const fs::path& model, std::size_t
 void BM_RunVsSession(benchmark::State& state) {
   const fs::path cli = std::getenv("MODELKIT_CLI") ? fs::path(std::getenv("MODELKIT_CLI")) : kRoot / "build" / "bin" / "modelkit";
   const fs::path folder = kRoot / ".deps" / "models" / "minilm-like";
+  Ort::InitApi(OrtGetApiBase()->GetApi(ORT_API_VERSION));
   Ort::Env env(ORT_LOGGING_LEVEL_ERROR, "bench");
   std::vector<double> run_ms, bare_ms;
   for (auto _ : state) {

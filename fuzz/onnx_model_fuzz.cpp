@@ -3,10 +3,15 @@
 // described (model_info_from_proto checks every external-data reference) and each initializer's
 // reference is parsed and its data read. Never crashes; errors are single lines; data read through
 // an external reference is exactly that range of weights.bin (never a file outside the folder); a
-// model that model_info_from_proto accepts loads its external data.
+// model that model_info_from_proto accepts loads its external data. The wire scanner inspect uses
+// (onnx/wire_scan) runs on every input: never crashes, errors are single lines, and wherever
+// protobuf parses the bytes and they describe, the scan describes them identically.
 #include "fuzz_check.hpp"
 
 #include "onnx/model_proto.hpp"
+#include "onnx/onnx_json.hpp"
+#include "onnx/wire_scan.hpp"
+#include "util/json_writer.hpp"
 
 #include <modelkit/onnx.hpp>
 
@@ -60,15 +65,34 @@ void check_tensor(const ::onnx::TensorProto& proto, const fs::path& dir) {
   }
 }
 
+std::string info_json(const modelkit::onnx::ModelInfo& info) {
+  modelkit::util::JsonWriter json;
+  modelkit::onnx::write_model_info_json(json, info);
+  return json.str();
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const auto& dir = scratch_folder();
-  auto model = modelkit::onnx::parse_model_proto(std::string_view(reinterpret_cast<const char*>(data), size),
-                                                 "'model.onnx'");
+  const std::string_view bytes(reinterpret_cast<const char*>(data), size);
+  auto scan = modelkit::onnx::wire::scan_model(bytes, "'model.onnx'");
+  modelkit::Result<modelkit::onnx::ModelInfo> scanned_info =
+      scan.ok() ? modelkit::onnx::model_info_from_scan(*scan, dir / "model.onnx", size)
+                : modelkit::Result<modelkit::onnx::ModelInfo>(scan.error());
+  modelkit::fuzz::check(scanned_info);
+  auto model = modelkit::onnx::parse_model_proto(bytes, "'model.onnx'");
   if (!modelkit::fuzz::check(model)) return 0;
   auto info = modelkit::onnx::model_info_from_proto(*model, dir / "model.onnx", size);
   if (modelkit::fuzz::check(info)) (void)modelkit::onnx::format_model_info_table(*info);
+  // The scanner describes what protobuf describes, exactly; it may be more lenient, not stricter
+  // (it does not look inside fields inspect does not show), except past its nesting bound.
+  if (info.ok()) {
+    MODELKIT_FUZZ_REQUIRE(scanned_info.ok() || scanned_info.error().message.find("nested more than") != std::string::npos);
+    if (scanned_info.ok()) MODELKIT_FUZZ_REQUIRE(info_json(*scanned_info) == info_json(*info));
+  } else if (scanned_info.ok()) {
+    MODELKIT_FUZZ_REQUIRE(false && "protobuf's description failed but the scan's succeeded");
+  }
   for (const auto& init : model->graph().initializer()) check_tensor(init, dir);
   auto loaded = *model;
   auto load = modelkit::onnx::load_external_data(loaded, dir);

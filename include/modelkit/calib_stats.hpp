@@ -164,6 +164,14 @@ struct CollectProgress {
   double elapsed_seconds = 0;
 };
 
+// The float model's own outputs on samples run through the calibration session after the
+// calibration samples (CollectOptions::reference_source), so validation can compare the
+// quantized model against them without loading the float model again.
+struct ReferenceOutputs {
+  std::vector<std::string> names;            // the model's outputs, in its order
+  std::vector<std::vector<Tensor>> samples;  // per sample, one tensor per name
+};
+
 struct CollectOptions {
   CalibrationMethod method = CalibrationMethod::minmax;
   std::uint64_t max_samples = 100;  // 0: until the source is exhausted
@@ -178,6 +186,10 @@ struct CollectOptions {
   // Checked before every sample; when set, collection stops with an error "calibration
   // cancelled after N samples" (the CLI's Ctrl-C handler sets it).
   const std::atomic<bool>* cancel = nullptr;
+  // When both are set: after calibration, every sample of reference_source (rewound first) runs
+  // through the same session and the model's own outputs are stored in *reference_outputs.
+  SampleSource* reference_source = nullptr;
+  ReferenceOutputs* reference_outputs = nullptr;
 
   // Usage errors for out-of-range settings, naming the setting.
   [[nodiscard]] Result<void> validate() const;

@@ -198,6 +198,13 @@ struct CompareOptions {
                                                       const std::filesystem::path& quantized_model,
                                                       calib::SampleSource& source, const CompareOptions& options = {});
 
+// compare_models with the float side given: reference.samples[i] are the float outputs of the
+// i-th sample of `source` (rewound first); only the quantized model is loaded.
+[[nodiscard]] Result<ValidationReport> compare_with_reference(const std::filesystem::path& quantized_model,
+                                                              calib::SampleSource& source,
+                                                              const calib::ReferenceOutputs& reference,
+                                                              const CompareOptions& options = {});
+
 // Which outputs warrant a warning. The defaults are set from measurements (docs/validation.md):
 // a per-sample cosine below min_cosine, or an SQNR below min_sqnr_db, warns; so does an
 // uninformative comparison.

@@ -1442,6 +1442,343 @@ def make_vision_cases(root):
     return lines
 
 
+# --- audio encoders: Wav2Vec2, HuBERT, WavLM, the Whisper encoder -------------------------------
+# Plain torch from the published architectures (transformers' eager inference path), on padded
+# batches of raw audio (or log-mel features for Whisper). Listed in OUT_DIR/audio_cases.txt.
+
+F = torch.nn.functional
+AUDIO_CONV = dict(conv_dim=[16, 16, 16], conv_kernel=[10, 3, 3], conv_stride=[5, 2, 2])
+AUDIO_CLASS = {"wav2vec2": "Wav2Vec2", "hubert": "Hubert", "wavlm": "WavLM", "whisper": "Whisper"}
+AUDIO_SUFFIX = {"base": "Model", "ctc": "ForCTC", "seqcls": "ForSequenceClassification",
+                "frame": "ForAudioFrameClassification", "asr": "ForConditionalGeneration"}
+
+
+def audio_frame_mask(mask, frames, cfg):
+    """transformers' _get_feature_vector_attention_mask: lengths through each conv, then a mask."""
+    lengths = mask.sum(-1)
+    for k, s in zip(cfg["conv_kernel"], cfg["conv_stride"]):
+        lengths = torch.div(lengths - k, s, rounding_mode="floor") + 1
+    m = torch.zeros((mask.shape[0], frames), dtype=torch.long)
+    m[(torch.arange(mask.shape[0]), lengths - 1)] = 1
+    return m.flip([-1]).cumsum(-1).flip([-1]).bool()
+
+
+def wavlm_buckets(rel, num_buckets, max_distance):
+    num_buckets //= 2
+    out = (rel > 0).long() * num_buckets
+    rel = torch.abs(rel)
+    max_exact = num_buckets // 2
+    large = torch.log(rel.float() / max_exact) / math.log(max_distance / max_exact) * (num_buckets - max_exact)
+    large = torch.min((max_exact + large).long(), torch.full_like(rel, num_buckets - 1))
+    return out + torch.where(rel < max_exact, rel, large)
+
+
+def pos_conv_weight(w, base):
+    if base + ".weight_g" in w:
+        return torch._weight_norm(w[base + ".weight_v"], w[base + ".weight_g"], 2)
+    return torch._weight_norm(w[base + ".parametrizations.weight.original1"],
+                              w[base + ".parametrizations.weight.original0"], 2)
+
+
+def speech_encoder(w, cfg, kind, p, values, mask):
+    act = ACTS[cfg["hidden_act"]]
+    eps = cfg["layer_norm_eps"]
+    x = values[:, None]
+    for i, (c, k, s) in enumerate(zip(cfg["conv_dim"], cfg["conv_kernel"], cfg["conv_stride"])):
+        b = p + "feature_extractor.conv_layers.%d." % i
+        x = F.conv1d(x, w[b + "conv.weight"], w.get(b + "conv.bias"), stride=s)
+        if cfg["feat_extract_norm"] == "layer":
+            x = F.layer_norm(x.transpose(1, 2), (c,), w[b + "layer_norm.weight"], w[b + "layer_norm.bias"]).transpose(1, 2)
+        elif i == 0:
+            x = F.group_norm(x, c, w[b + "layer_norm.weight"], w[b + "layer_norm.bias"])
+        x = ACTS[cfg["feat_extract_activation"]](x)
+    x = x.transpose(1, 2)
+    if kind != "hubert" or cfg.get("feat_proj_layer_norm", True):
+        x = layer_norm(w, p + "feature_projection.layer_norm", x, eps)
+    x = linear(w, p + "feature_projection.projection", x)
+    n, t, h = x.shape
+    nh = cfg["num_attention_heads"]
+    hd = h // nh
+    fm, bias = None, None
+    if mask is not None:
+        fm = audio_frame_mask(mask, t, cfg)
+        x = x.masked_fill(~fm[..., None], 0.0)
+        bias = (1.0 - fm.float())[:, None, None, :] * torch.finfo(torch.float32).min
+    pc = p + "encoder.pos_conv_embed.conv"
+    kern = cfg["num_conv_pos_embeddings"]
+    y = F.conv1d(x.transpose(1, 2), pos_conv_weight(w, pc), w[pc + ".bias"], padding=kern // 2,
+                 groups=cfg["num_conv_pos_embedding_groups"])
+    if kern % 2 == 0:
+        y = y[:, :, :-1]
+    x = x + ACTS[cfg["feat_extract_activation"]](y).transpose(1, 2)
+    stable = cfg["do_stable_layer_norm"]
+    if not stable:
+        x = layer_norm(w, p + "encoder.layer_norm", x, eps)
+    position_bias = None
+    if kind == "wavlm":
+        pos = torch.arange(t)
+        buckets = wavlm_buckets(pos[None, :] - pos[:, None], cfg["num_buckets"], cfg["max_bucket_distance"])
+        values_ = w[p + "encoder.layers.0.attention.rel_attn_embed.weight"][buckets].permute(2, 0, 1)
+        position_bias = values_.unsqueeze(0).repeat(n, 1, 1, 1).view(n * nh, t, t)
+    for i in range(cfg["num_hidden_layers"]):
+        L = p + "encoder.layers.%d." % i
+        a_in = layer_norm(w, L + "layer_norm", x, eps) if stable else x
+        A = L + "attention."
+        if kind == "wavlm":
+            # gated relative position bias, then torch's own multi-head attention as WavLM calls it
+            g = a_in.view(n, t, nh, hd).permute(0, 2, 1, 3)
+            proj = linear(w, A + "gru_rel_pos_linear", g).view(n, nh, t, 2, 4).sum(-1)
+            gate_a, gate_b = torch.sigmoid(proj).chunk(2, dim=-1)
+            gate = gate_a * (gate_b * w[A + "gru_rel_pos_const"] - 1.0) + 2.0
+            gated = (gate.view(n * nh, -1, 1) * position_bias).view(-1, t, t)
+            q = a_in.transpose(0, 1)
+            attn, _ = F.multi_head_attention_forward(
+                q, q, q, h, nh, torch.empty([0]),
+                torch.cat((w[A + "q_proj.bias"], w[A + "k_proj.bias"], w[A + "v_proj.bias"])),
+                None, None, False, 0.0, w[A + "out_proj.weight"], w[A + "out_proj.bias"], False,
+                None if fm is None else ~fm, False, gated, use_separate_proj_weight=True,
+                q_proj_weight=w[A + "q_proj.weight"], k_proj_weight=w[A + "k_proj.weight"],
+                v_proj_weight=w[A + "v_proj.weight"])
+            attn = attn.transpose(0, 1)
+        else:
+            def heads(z):
+                return z.view(n, t, nh, hd).transpose(1, 2)
+            q = heads(linear(w, A + "q_proj", a_in) * hd ** -0.5)
+            k = heads(linear(w, A + "k_proj", a_in))
+            v = heads(linear(w, A + "v_proj", a_in))
+            scores = q @ k.transpose(-1, -2)
+            if bias is not None:
+                scores = scores + bias
+            attn = linear(w, A + "out_proj", (torch.softmax(scores, -1) @ v).transpose(1, 2).reshape(n, t, h))
+        y = x + attn
+        ff = lambda z: linear(w, L + "feed_forward.output_dense", act(linear(w, L + "feed_forward.intermediate_dense", z)))
+        if stable:
+            x = y + ff(layer_norm(w, L + "final_layer_norm", y, eps))
+        else:
+            y = layer_norm(w, L + "layer_norm", y, eps)
+            x = layer_norm(w, L + "final_layer_norm", y + ff(y), eps)
+    if stable:
+        x = layer_norm(w, p + "encoder.layer_norm", x, eps)
+    return x, fm
+
+
+def whisper_encoder(w, cfg, p, feats):
+    x = ACTS["gelu"](F.conv1d(feats, w[p + "conv1.weight"], w[p + "conv1.bias"], padding=1))
+    x = ACTS["gelu"](F.conv1d(x, w[p + "conv2.weight"], w[p + "conv2.bias"], padding=1, stride=2))
+    x = x.permute(0, 2, 1) + w[p + "embed_positions.weight"]
+    n, t, h = x.shape
+    nh = cfg["encoder_attention_heads"]
+    hd = h // nh
+    for i in range(cfg["encoder_layers"]):
+        L = p + "layers.%d." % i
+        a = layer_norm(w, L + "self_attn_layer_norm", x, 1e-5)
+        heads = lambda z: z.view(n, t, nh, hd).transpose(1, 2)
+        q = heads(linear(w, L + "self_attn.q_proj", a) * hd ** -0.5)
+        k = heads(a @ w[L + "self_attn.k_proj.weight"].T)  # k_proj has no bias
+        v = heads(linear(w, L + "self_attn.v_proj", a))
+        ctx = (torch.softmax(q @ k.transpose(-1, -2), -1) @ v).transpose(1, 2).reshape(n, t, h)
+        x = x + linear(w, L + "self_attn.out_proj", ctx)
+        f = layer_norm(w, L + "final_layer_norm", x, 1e-5)
+        x = x + linear(w, L + "fc2", ACTS[cfg["activation_function"]](linear(w, L + "fc1", f)))
+    return layer_norm(w, p + "layer_norm", x, 1e-5)
+
+
+def make_audio_case(root, name, case, gen):
+    kind, head = case["family"], case["head"]
+    cls = AUDIO_CLASS[kind] + AUDIO_SUFFIX[head]
+    w = {}
+
+    def rnd(*shape, scale=0.2):
+        return torch.randn(*shape, generator=gen) * scale
+
+    def lin(nm, o, i, bias=True):
+        w[nm + ".weight"] = rnd(o, i)
+        if bias:
+            w[nm + ".bias"] = rnd(o, scale=0.1)
+
+    def ln(nm, size):
+        w[nm + ".weight"] = 1.0 + rnd(size, scale=0.1)
+        w[nm + ".bias"] = rnd(size, scale=0.1)
+
+    folder = os.path.join(root, name)
+    os.makedirs(folder, exist_ok=True)
+    if kind == "whisper":
+        # Whisper's own input shape (80 mels x 3000 frames) when the case is built for `build`, with
+        # the feature extractor's config; otherwise 8 x 24.
+        MELS, POSITIONS = (80, 1500) if case.get("full_input") else (8, 12)
+        cfg = {"model_type": "whisper", "architectures": [cls], "d_model": HIDDEN, "encoder_layers": LAYERS,
+               "encoder_attention_heads": HEADS, "encoder_ffn_dim": INTER, "decoder_layers": 1,
+               "decoder_attention_heads": HEADS, "decoder_ffn_dim": INTER, "activation_function": case.get("act", "gelu"),
+               "num_mel_bins": MELS, "max_source_positions": POSITIONS, "max_target_positions": 16,
+               "vocab_size": VOCAB, "init_std": 0.02, "is_encoder_decoder": True}
+        p = "model.encoder." if head == "asr" else "encoder."
+        w[p + "conv1.weight"] = rnd(HIDDEN, MELS, 3, scale=0.1)
+        w[p + "conv1.bias"] = rnd(HIDDEN, scale=0.1)
+        w[p + "conv2.weight"] = rnd(HIDDEN, HIDDEN, 3, scale=0.1)
+        w[p + "conv2.bias"] = rnd(HIDDEN, scale=0.1)
+        pos = torch.arange(POSITIONS).float()[:, None] * torch.exp(-math.log(10000) * torch.arange(HIDDEN // 2).float() / (HIDDEN // 2 - 1))
+        w[p + "embed_positions.weight"] = torch.cat([torch.sin(pos), torch.cos(pos)], dim=1)
+        for i in range(LAYERS):
+            L = p + "layers.%d." % i
+            for nm in ("q_proj", "v_proj", "out_proj"):
+                lin(L + "self_attn." + nm, HIDDEN, HIDDEN)
+            lin(L + "self_attn.k_proj", HIDDEN, HIDDEN, bias=False)
+            ln(L + "self_attn_layer_norm", HIDDEN)
+            lin(L + "fc1", INTER, HIDDEN)
+            lin(L + "fc2", HIDDEN, INTER)
+            ln(L + "final_layer_norm", HIDDEN)
+        ln(p + "layer_norm", HIDDEN)
+        # decoder tensors the encoder export leaves alone
+        dp = "model.decoder." if head == "asr" else "decoder."
+        w[dp + "embed_tokens.weight"] = rnd(VOCAB, HIDDEN)
+        if head == "asr":
+            w["proj_out.weight"] = w[dp + "embed_tokens.weight"].clone()
+        if case.get("full_input"):
+            with open(os.path.join(folder, "preprocessor_config.json"), "w") as f:
+                json.dump({"feature_extractor_type": "WhisperFeatureExtractor", "feature_size": 80,
+                           "sampling_rate": 16000, "hop_length": 160, "n_fft": 400, "chunk_length": 30,
+                           "n_samples": 480000, "nb_max_frames": 3000, "padding_value": 0.0,
+                           "return_attention_mask": False, "processor_class": "WhisperProcessor"}, f, indent=2)
+        inputs = ["input_features"]
+        batches_ = [("b0", torch.randn(2, MELS, 2 * POSITIONS, generator=gen)),
+                    ("b1", torch.randn(3, MELS, 2 * POSITIONS, generator=gen))]
+    else:
+        cfg = {"model_type": kind, "architectures": [cls], "hidden_size": HIDDEN, "num_hidden_layers": LAYERS,
+               "num_attention_heads": HEADS, "intermediate_size": INTER, "hidden_act": case.get("act", "gelu"),
+               "layer_norm_eps": 1e-5, **AUDIO_CONV, "num_feat_extract_layers": 3,
+               "conv_bias": case.get("conv_bias", False), "feat_extract_norm": case.get("norm", "group"),
+               "feat_extract_activation": "gelu", "do_stable_layer_norm": case.get("stable", False),
+               "num_conv_pos_embeddings": case.get("pos_kernel", 8), "num_conv_pos_embedding_groups": 4,
+               "vocab_size": 20, "classifier_proj_size": 12, "use_weighted_layer_sum": False, "add_adapter": False,
+               "initializer_range": 0.02, "mask_time_prob": 0.05}
+        if kind == "hubert":
+            cfg["feat_proj_layer_norm"] = case.get("feat_proj_layer_norm", True)
+        if kind == "wavlm":
+            cfg["num_buckets"], cfg["max_bucket_distance"] = 16, 20  # distances past 4 use the log buckets
+        if head in ("seqcls", "frame"):
+            cfg["id2label"] = {str(i): "L%d" % i for i in range(3)}
+            cfg["label2id"] = {"L%d" % i: i for i in range(3)}
+        p = "" if head == "base" else kind + "."
+        cin = 1
+        for i, (c, k) in enumerate(zip(cfg["conv_dim"], cfg["conv_kernel"])):
+            b = p + "feature_extractor.conv_layers.%d." % i
+            w[b + "conv.weight"] = rnd(c, cin, k, scale=0.5 if i == 0 else 0.3)
+            if cfg["conv_bias"]:
+                w[b + "conv.bias"] = rnd(c, scale=0.1)
+            if cfg["feat_extract_norm"] == "layer" or i == 0:
+                ln(b + "layer_norm", c)
+            cin = c
+        if kind != "hubert" or cfg["feat_proj_layer_norm"]:
+            ln(p + "feature_projection.layer_norm", 16)
+        lin(p + "feature_projection.projection", HIDDEN, 16)
+        w[p + "masked_spec_embed"] = torch.rand(HIDDEN, generator=gen)  # stored, unused at inference
+        pc = p + "encoder.pos_conv_embed.conv"
+        kern = cfg["num_conv_pos_embeddings"]
+        gname, vname = ((".parametrizations.weight.original0", ".parametrizations.weight.original1")
+                        if case.get("parametrizations") else (".weight_g", ".weight_v"))
+        w[pc + gname] = 1.0 + rnd(1, 1, kern, scale=0.3)
+        w[pc + vname] = rnd(HIDDEN, HIDDEN // 4, kern)
+        w[pc + ".bias"] = rnd(HIDDEN, scale=0.1)
+        ln(p + "encoder.layer_norm", HIDDEN)
+        for i in range(LAYERS):
+            L = p + "encoder.layers.%d." % i
+            for nm in ("q_proj", "k_proj", "v_proj", "out_proj"):
+                lin(L + "attention." + nm, HIDDEN, HIDDEN)
+            if kind == "wavlm":
+                lin(L + "attention.gru_rel_pos_linear", 8, HIDDEN // HEADS)
+                w[L + "attention.gru_rel_pos_const"] = 1.0 + rnd(1, HEADS, 1, 1, scale=0.3)
+                if i == 0:
+                    w[L + "attention.rel_attn_embed.weight"] = rnd(16, HEADS, scale=1.0)
+            ln(L + "layer_norm", HIDDEN)
+            lin(L + "feed_forward.intermediate_dense", INTER, HIDDEN)
+            lin(L + "feed_forward.output_dense", HIDDEN, INTER)
+            ln(L + "final_layer_norm", HIDDEN)
+        if head == "ctc":
+            lin("lm_head", 20, HIDDEN)
+        elif head == "seqcls":
+            lin("projector", 12, HIDDEN)
+            lin("classifier", 3, 12)
+        elif head == "frame":
+            lin("classifier", 3, HIDDEN)
+        if "mask" in case:
+            with open(os.path.join(folder, "preprocessor_config.json"), "w") as f:
+                json.dump({"feature_extractor_type": "Wav2Vec2FeatureExtractor", "feature_size": 1,
+                           "sampling_rate": 16000, "padding_value": 0.0, "do_normalize": True,
+                           "return_attention_mask": case["mask"]}, f, indent=2)
+        inputs = ["input_values"] + (["attention_mask"] if case.get("mask") else [])
+        batches_ = []
+        for bname, lengths, t in (("b0", [800, 563], 800), ("b1", [640, 401, 517], 640)):
+            values = torch.zeros(len(lengths), t)
+            mask = torch.zeros(len(lengths), t, dtype=torch.int64)
+            for r, n in enumerate(lengths):
+                values[r, :n] = torch.randn(n, generator=gen)
+                mask[r, :n] = 1
+            batches_.append((bname, values, mask))
+    with open(os.path.join(folder, "config.json"), "w") as f:
+        json.dump(cfg, f, indent=2)
+    write_safetensors(os.path.join(folder, "model.safetensors"), w)
+    outputs = None
+    for batch in batches_:
+        d = os.path.join(folder, "reference", batch[0])
+        os.makedirs(d, exist_ok=True)
+        if kind == "whisper":
+            outs = {"last_hidden_state": whisper_encoder(w, cfg, p, batch[1])}
+            write_array(os.path.join(d, "input_features.bin"), batch[1].numpy())
+        else:
+            _, values, mask = batch
+            use_mask = mask if case.get("mask") else None
+            x, fm = speech_encoder(w, cfg, kind, p, values, use_mask)
+            if head == "base":
+                outs = {"last_hidden_state": x}
+            elif head == "ctc":
+                outs = {"logits": linear(w, "lm_head", x)}
+            elif head == "frame":
+                outs = {"logits": linear(w, "classifier", x)}
+            else:
+                hs = linear(w, "projector", x)
+                if fm is None:
+                    pooled = hs.mean(dim=1)
+                else:
+                    hs = hs.masked_fill(~fm[..., None], 0.0)
+                    pooled = hs.sum(dim=1) / fm.sum(dim=1).view(-1, 1)
+                outs = {"logits": linear(w, "classifier", pooled)}
+            write_array(os.path.join(d, "input_values.bin"), values.numpy())
+            if use_mask is not None:
+                write_array(os.path.join(d, "attention_mask.bin"), mask.numpy())
+        outputs = list(outs)
+        for n_, t_ in outs.items():
+            write_array(os.path.join(d, n_ + ".bin"), t_.float().numpy())
+    return "%s %s %s" % (name, ",".join(inputs), ",".join(outputs))
+
+
+AUDIO_CASES = {
+    "wav2vec2-base": dict(family="wav2vec2", head="base", mask=False),
+    "wav2vec2-ctc-mask": dict(family="wav2vec2", head="ctc", norm="layer", stable=True, conv_bias=True, mask=True,
+                              parametrizations=True),
+    "wav2vec2-seqcls": dict(family="wav2vec2", head="seqcls"),
+    "wav2vec2-seqcls-mask": dict(family="wav2vec2", head="seqcls", mask=True, pos_kernel=7),
+    "wav2vec2-frame": dict(family="wav2vec2", head="frame", norm="layer", act="relu"),
+    "hubert-ctc": dict(family="hubert", head="ctc", parametrizations=True, feat_proj_layer_norm=False),
+    "hubert-seqcls-mask": dict(family="hubert", head="seqcls", stable=True, norm="layer", mask=True, pos_kernel=7),
+    "wavlm-base": dict(family="wavlm", head="base"),
+    "wavlm-ctc-mask": dict(family="wavlm", head="ctc", stable=True, norm="layer", mask=True, parametrizations=True),
+    "wavlm-seqcls-mask": dict(family="wavlm", head="seqcls", mask=True),
+    "wavlm-frame": dict(family="wavlm", head="frame"),
+    "whisper-asr": dict(family="whisper", head="asr"),
+    "whisper-base": dict(family="whisper", head="base", act="gelu_new"),
+    "whisper-asr-80": dict(family="whisper", head="asr", full_input=True),
+}
+
+
+def make_audio_cases(root):
+    lines = []
+    for i, (name, case) in enumerate(sorted(AUDIO_CASES.items())):
+        gen = torch.Generator().manual_seed(5000 + i)
+        lines.append(make_audio_case(root, name, case, gen))
+    with open(os.path.join(root, "audio_cases.txt"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
 def main():
     root = sys.argv[1]
     os.makedirs(root, exist_ok=True)
@@ -1458,6 +1795,7 @@ def main():
         f.write(cfg)
     with open(os.path.join(binonly, "pytorch_model.bin"), "wb") as f:
         f.write(b"not read: modelkit never unpickles")
+    make_audio_cases(root)
     with open(os.path.join(root, "cases.txt"), "w") as f:
         f.write("\n".join(lines) + "\n")
     with open(os.path.join(root, "vision_cases.txt"), "w") as f:

@@ -14,6 +14,8 @@
 #include <chrono>
 #include <cstdio>
 
+#include <sys/resource.h>
+
 namespace modelkit {
 namespace fs = std::filesystem;
 
@@ -32,6 +34,20 @@ constexpr std::array<StageImpl, 8> kStageTable = {{
     {BuildStage::write, nullptr, write_stage, nullptr},
 }};
 static_assert(kStageTable.size() == std::size(kBuildStages));
+
+// The build's peak resident memory (getrusage ru_maxrss: every stage so far) against the float
+// and quantized models' sizes (.onnx plus external data), which bound it from below for large models.
+void write_resources(const Context& c, util::JsonWriter& w) {
+  rusage usage{};
+  const std::uint64_t peak = ::getrusage(RUSAGE_SELF, &usage) == 0 ? static_cast<std::uint64_t>(usage.ru_maxrss) * 1024 : 0;
+  const std::uint64_t models = c.report.input_bytes + c.report.output_bytes;
+  w.key("resources").begin_object();
+  w.field("peak_rss_bytes", peak);
+  w.field("float_model_bytes", c.report.input_bytes);
+  w.field("quantized_model_bytes", c.report.output_bytes);
+  w.field("peak_rss_over_models", models > 0 ? static_cast<double>(peak) / static_cast<double>(models) : 0.0);
+  w.end_object();
+}
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -65,6 +81,7 @@ Result<void> finish(Context& c) {
   w.key("timings").begin_object();
   for (const auto& t : c.result.timings) w.field(t.stage, t.seconds);
   w.end_object();
+  write_resources(c, w);
   w.key("stages").begin_array();
   for (const auto& s : c.result.stages) {
     w.begin_object();

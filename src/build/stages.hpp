@@ -71,7 +71,13 @@ struct Context {
   util::TempFolder temp;
   std::filesystem::path quantized;  // inside temp
   quant::QuantizeReport report;
-  // validate
+  // validate (the window is chosen by calibrate, so its session can keep the float outputs)
+  struct ValidationWindow {
+    int offset = 0, count = 0;
+    bool held_back_unreadable = false;  // every held-back input was unreadable: calibration samples reused
+  };
+  std::optional<ValidationWindow> validation_window;
+  calib::ReferenceOutputs reference;  // float outputs of the window's samples (empty: load the float model)
   quant::ValidationReport validation;
   QualityDecision quality;
   // write
@@ -112,6 +118,8 @@ Result<StageOutcome> calibrate_stage(Context&);
 void calibrate_manifest(const Context&, util::JsonWriter&);
 Result<StageOutcome> quantize_stage(Context&);
 void quantize_manifest(const Context&, util::JsonWriter&);
+// Which samples validation compares on (held back, or calibration ones when none are usable).
+[[nodiscard]] Result<Context::ValidationWindow> choose_validation_window(Context&);
 Result<StageOutcome> validate_stage(Context&);
 void validate_manifest(const Context&, util::JsonWriter&);
 Result<StageOutcome> write_stage(Context&);

@@ -199,6 +199,8 @@ Result<TensorRanges> collect_ranges(const fs::path& model_path, std::span<const 
   if (unique_names.empty()) return failure("no tensor of " + what + " to calibrate");
   // minmax needs only each tensor's extremes: reduce in the graph. The histograms need values.
   const bool reduce = options.method == CalibrationMethod::minmax;
+  std::vector<std::string> model_outputs;  // the model's own outputs, before calibration adds any
+  for (const auto& o : model->graph().output()) model_outputs.push_back(o.name());
   auto routed = expose(*model, unique_names, graph_inputs, reduce, what);
   if (!routed) return routed.take_error();
 
@@ -266,6 +268,23 @@ Result<TensorRanges> collect_ranges(const fs::path& model_path, std::span<const 
     }
   }
   if (done == 0) return failure("calibration data " + quoted(source.describe()) + " yielded no sample");
+  if (options.reference_source && options.reference_outputs && !model_outputs.empty()) {
+    // The float outputs validation compares against, from the session already loaded.
+    auto& reference = *options.reference_outputs;
+    reference.names = model_outputs;
+    reference.samples.clear();
+    MODELKIT_TRY_VOID(options.reference_source->rewind());
+    for (;;) {
+      if (options.cancel && options.cancel->load()) return failure("calibration cancelled");
+      auto sample = options.reference_source->next();
+      if (!sample) return sample.error().with_context("validation data");
+      if (!*sample) break;
+      auto outputs = session->run(**sample, model_outputs);
+      if (!outputs) return outputs.error().with_context("float outputs of validation sample " +
+                                                        std::to_string(reference.samples.size() + 1));
+      reference.samples.push_back(std::move(*outputs));
+    }
+  }
   TensorRanges ranges = stats.ranges();
   ranges.model = model_path.filename().string();
   ranges.source = source.describe();

@@ -3,6 +3,7 @@
 // output without force).
 #include <modelkit/export.hpp>
 
+#include "export/audio.hpp"
 #include "export/families.hpp"
 #include "export/vision_families.hpp"
 #include "util/file.hpp"
@@ -143,6 +144,7 @@ std::vector<std::string> supported_export_classes() {
         if (h.head == head) out.push_back(std::string(f.class_prefix) + std::string(h.class_suffix));
   for (const auto& f : exporter::vision_families())
     for (const auto& c : f.classes) out.push_back(std::string(c.name));
+  for (auto& c : exporter::audio_export_classes()) out.push_back(std::move(c));
   return out;
 }
 
@@ -157,14 +159,20 @@ static bool has_safetensors(const fs::path& folder) {
 Result<ExportSupport> export_support(const ResolvedModel& model) {
   if (!model.checkpoint || !model.checkpoint->source.config_path)
     return failure(quoted(model.reference()) + ": native export needs a checkpoint folder with config.json");
-  // Vision families (vision.cpp) have their own plan; the text encoders' plan otherwise.
-  MODELKIT_TRY(auto vision, exporter::vision_plan(model));
+  // Audio encoders (audio_encoder.cpp) and vision families (vision.cpp) have their own plans; the
+  // text encoders' plan otherwise.
   ExportSupport support;
-  if (vision) {
-    support = ExportSupport{std::string(vision->family->model_type), std::string(exporter::vision_head_name(vision->head))};
+  if (exporter::is_audio_model_type(model.facts.config.model_type.value_or(""))) {
+    MODELKIT_TRY(auto audio, exporter::audio_plan(model));
+    support = ExportSupport{audio.model_type, audio.head_name};
   } else {
-    MODELKIT_TRY(auto plan, plan_for(model));
-    support = ExportSupport{std::string(plan.family->model_type), std::string(head_name(plan.head))};
+    MODELKIT_TRY(auto vision, exporter::vision_plan(model));
+    if (vision) {
+      support = ExportSupport{std::string(vision->family->model_type), std::string(exporter::vision_head_name(vision->head))};
+    } else {
+      MODELKIT_TRY(auto plan, plan_for(model));
+      support = ExportSupport{std::string(plan.family->model_type), std::string(head_name(plan.head))};
+    }
   }
   const auto& folder = model.checkpoint->source.folder;
   if (!has_safetensors(folder)) {
@@ -202,20 +210,31 @@ Result<ExportResult> export_model(const ExportRequest& request) {
     return failure(quoted(model.reference()) + ": export needs a checkpoint with config.json");
   const auto& ck = *model.checkpoint;
   if (ck.source.onnx_path) return failure(quoted(model.reference()) + " is already an ONNX model");
-  // Vision families (vision.cpp) have their own plan; the text encoders' is below.
-  MODELKIT_TRY(auto vision, exporter::vision_plan(model));
+  // Audio encoders (audio_encoder.cpp) and vision families (vision.cpp) have their own plans; the
+  // text encoders' is below.
+  std::optional<exporter::AudioPlan> audio;
+  std::optional<exporter::VisionPlan> vision;
   GraphPlan plan;
-  if (!vision) {
-    MODELKIT_TRY(plan, plan_for(model));
-    if (request.image_size)
-      return usage_error("--input-shape pixel_values: " + std::string(plan.family->model_type) +
-                         " is a text model and takes no pixel_values");
+  if (exporter::is_audio_model_type(model.facts.config.model_type.value_or(""))) {
+    MODELKIT_TRY(audio, exporter::audio_plan(model));
+  } else {
+    MODELKIT_TRY(vision, exporter::vision_plan(model));
   }
-  const std::string family_name(vision ? vision->family->model_type : plan.family->model_type);
-  const std::string head(vision ? exporter::vision_head_name(vision->head) : head_name(plan.head));
-  const std::string model_class = vision ? vision->model_class : plan.model_class;
+  if (!audio && !vision) {
+    MODELKIT_TRY(plan, plan_for(model));
+  }
+  if (request.image_size && !vision)
+    return usage_error("--input-shape pixel_values: " + (audio ? audio->model_type : std::string(plan.family->model_type)) +
+                       " takes no pixel_values");
+  const std::string family_name = audio    ? audio->model_type
+                                  : vision ? std::string(vision->family->model_type)
+                                           : std::string(plan.family->model_type);
+  const std::string head = audio    ? audio->head_name
+                           : vision ? std::string(exporter::vision_head_name(vision->head))
+                                    : std::string(head_name(plan.head));
+  const std::string model_class = audio ? audio->model_class : vision ? vision->model_class : plan.model_class;
   const fs::path folder = ck.source.folder;
-  if (!vision && is_sentence_embedding_task(model.resolution)) {
+  if (!audio && !vision && is_sentence_embedding_task(model.resolution)) {
     MODELKIT_TRY(plan, exporter::sentence_transformers_plan(std::move(plan), folder));
   }
   MODELKIT_TRY(auto config_text, util::read_file(*ck.source.config_path, kMaxConfigBytes));
@@ -246,6 +265,8 @@ Result<ExportResult> export_model(const ExportRequest& request) {
     std::optional<exporter::ImageSize> size;
     if (request.image_size) size = exporter::ImageSize{(*request.image_size)[0], (*request.image_size)[1]};
     MODELKIT_TRY_VOID(exporter::build_vision(g, *vision, config_text, folder, owned, random, size));
+  } else if (audio) {
+    MODELKIT_TRY(owned, exporter::build_audio_graph(g, *audio, config_text, std::move(owned), random));
   } else {
     MODELKIT_TRY_VOID(exporter::build_encoder(g, plan, config_text, *owned, random));
   }
@@ -268,11 +289,13 @@ Result<ExportResult> export_model(const ExportRequest& request) {
   meta("modelkit.exporter_version", std::string(kExporterVersion));
   meta("modelkit.family", family_name);
   meta("modelkit.head", head);
+  if (audio && !audio->component.empty()) meta("modelkit.component", audio->component);
   if (model.resolution.task) meta("modelkit.task", *model.resolution.task);
 
   Staging staging;
   MODELKIT_TRY_VOID(staging.create(request.output));
-  const fs::path model_name = to_file ? request.output.filename() : fs::path("model.onnx");
+  const fs::path model_name =
+      to_file ? request.output.filename() : fs::path(audio ? audio->model_file : std::string("model.onnx"));
   MODELKIT_TRY(auto stats, exporter::write_model(proto, g.weights(), *owned, staging.path() / model_name));
 
   ExportResult result;
@@ -304,6 +327,7 @@ Result<ExportResult> export_model(const ExportRequest& request) {
   result.family = family_name;
   result.head = head;
   result.model_class = model_class;
+  if (audio) result.component = audio->component;
   result.task = model.resolution.task.value_or("");
   result.sentence_transformers = plan.sentence_pooling.has_value();
   if (plan.sentence_pooling) result.pooling = plan.sentence_pooling->describe();
@@ -330,6 +354,7 @@ std::string export_result_json(const ExportResult& r) {
   w.field("family", r.family);
   w.field("head", r.head);
   w.field("model_class", r.model_class);
+  w.field("component", r.component);
   w.field("task", r.task);
   w.field("sentence_transformers", r.sentence_transformers);
   w.field("pooling", r.pooling);

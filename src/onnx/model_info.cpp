@@ -1,5 +1,6 @@
 #include "onnx/onnx_json.hpp"
 #include "onnx/model_proto.hpp"
+#include "onnx/wire_scan.hpp"
 #include "util/json_writer.hpp"
 
 #include <algorithm>
@@ -37,48 +38,51 @@ bool is_low_bit_integer(std::int32_t type) {
   return t == ElementType::int8 || t == ElementType::uint8 || t == ElementType::int4 || t == ElementType::uint4;
 }
 
-ValueInfo value_info(const ::onnx::ValueInfoProto& v) {
+bool is_default_domain(std::string_view domain) { return domain.empty() || domain == "ai.onnx"; }
+
+std::string op_key(const wire::Node& n) {
+  return is_default_domain(n.domain) ? std::string(n.op_type) : std::string(n.domain) + "." + std::string(n.op_type);
+}
+
+std::vector<Dim> dims_of(const std::vector<wire::Dimension>& dims) {
+  std::vector<Dim> out;
+  out.reserve(dims.size());
+  for (const auto& d : dims)
+    out.push_back(d.which == 1 ? Dim{d.value, {}} : Dim{std::nullopt, d.which == 2 ? std::string(d.param) : ""});
+  return out;
+}
+
+ValueInfo value_info(const wire::ValueInfo& v) {
+  static const wire::Type kNoType;
   ValueInfo out;
-  out.name = v.name();
-  if (!v.has_type()) {
+  out.name = v.name;
+  if (!v.has_type) {
     out.kind = "unknown";
     return out;
   }
-  const ::onnx::TypeProto* type = &v.type();
+  const wire::Type* type = &v.type;
   // Sequence/optional: describe the element tensor, keep the outer kind.
-  if (type->has_sequence_type()) {
+  if (type->which == 4) {
     out.kind = "sequence";
-    type = &type->sequence_type().elem_type();
-  } else if (type->has_optional_type()) {
+    type = type->inner ? type->inner.get() : &kNoType;
+  } else if (type->which == 9) {
     out.kind = "optional";
-    type = &type->optional_type().elem_type();
-  } else if (type->has_map_type()) {
+    type = type->inner ? type->inner.get() : &kNoType;
+  } else if (type->which == 5) {
     out.kind = "map";
-    out.element_type = static_cast<ElementType>(type->map_type().key_type());
+    out.element_type = static_cast<ElementType>(type->elem_type);
     return out;
   }
-  const ::onnx::TypeProto_Tensor* tensor = nullptr;
-  if (type->has_tensor_type()) {
-    tensor = &type->tensor_type();
-  } else if (type->has_sparse_tensor_type()) {
+  if (type->which == 8) {
     if (out.kind == "tensor") out.kind = "sparse_tensor";
-    out.element_type = static_cast<ElementType>(type->sparse_tensor_type().elem_type());
-    if (type->sparse_tensor_type().has_shape()) {
-      out.has_shape = true;
-      for (const auto& d : type->sparse_tensor_type().shape().dim())
-        out.shape.push_back(d.has_dim_value() ? Dim{d.dim_value(), {}} : Dim{std::nullopt, d.dim_param()});
-    }
-    return out;
-  } else if (out.kind == "tensor") {
-    out.kind = "unknown";
+  } else if (type->which != 1) {
+    if (out.kind == "tensor") out.kind = "unknown";
     return out;
   }
-  if (tensor == nullptr) return out;
-  out.element_type = static_cast<ElementType>(tensor->elem_type());
-  if (tensor->has_shape()) {
+  out.element_type = static_cast<ElementType>(type->elem_type);
+  if (type->has_shape) {
     out.has_shape = true;
-    for (const auto& d : tensor->shape().dim())
-      out.shape.push_back(d.has_dim_value() ? Dim{d.dim_value(), {}} : Dim{std::nullopt, d.dim_param()});
+    out.shape = dims_of(type->shape);
   }
   return out;
 }
@@ -88,70 +92,173 @@ struct Walk {
   std::int64_t low_bit_initializers = 0;
   std::string low_bit_example;
   std::int64_t subgraph_nodes = 0;
-  std::vector<const ::onnx::TensorProto*> tensors;  // every tensor, for external data checks
+  std::vector<const wire::Tensor*> tensors;  // every tensor, for external data checks
 };
 
-void walk_graph(const ::onnx::GraphProto& g, Walk& w, bool is_subgraph);
+void walk_graph(const wire::Graph& g, Walk& w, bool is_subgraph);
 
-void walk_nodes(const google::protobuf::RepeatedPtrField<::onnx::NodeProto>& nodes, Walk& w) {
+void walk_nodes(const std::vector<wire::Node>& nodes, Walk& w) {
   for (const auto& n : nodes) {
-    if (is_quantized_op(n.op_type())) ++w.quant_ops[op_key(n)];
-    for (const auto& a : n.attribute()) {
-      if (a.has_t()) w.tensors.push_back(&a.t());
-      for (const auto& t : a.tensors()) w.tensors.push_back(&t);
-      if (a.has_g()) walk_graph(a.g(), w, true);
-      for (const auto& g : a.graphs()) walk_graph(g, w, true);
+    if (is_quantized_op(n.op_type)) ++w.quant_ops[op_key(n)];
+    for (const auto& a : n.attributes) {
+      if (a.has_t) w.tensors.push_back(&a.t);
+      for (const auto& t : a.tensors) w.tensors.push_back(&t);
+      if (a.g) walk_graph(*a.g, w, true);
+      for (const auto& g : a.graphs) walk_graph(g, w, true);
     }
   }
 }
 
-void walk_graph(const ::onnx::GraphProto& g, Walk& w, bool is_subgraph) {
-  if (is_subgraph) w.subgraph_nodes += g.node_size();
-  for (const auto& t : g.initializer()) {
+void walk_graph(const wire::Graph& g, Walk& w, bool is_subgraph) {
+  if (is_subgraph) w.subgraph_nodes += static_cast<std::int64_t>(g.nodes.size());
+  for (const auto& t : g.initializers) {
     w.tensors.push_back(&t);
-    if (!is_low_bit_integer(t.data_type())) continue;
+    if (!is_low_bit_integer(t.data_type)) continue;
     std::uint64_t count = 1;
-    for (auto d : t.dims()) count *= static_cast<std::uint64_t>(std::max<std::int64_t>(d, 0));
+    for (auto d : t.dims) count *= static_cast<std::uint64_t>(std::max<std::int64_t>(d, 0));
     if (count < kQuantizedWeightMinElements) continue;
-    if (w.low_bit_initializers++ == 0) w.low_bit_example = t.name();
+    if (w.low_bit_initializers++ == 0) w.low_bit_example = t.name;
   }
-  for (const auto& s : g.sparse_initializer()) {
-    w.tensors.push_back(&s.values());
-    w.tensors.push_back(&s.indices());
+  for (const auto& s : g.sparse_initializers) {
+    w.tensors.push_back(&s.values);
+    w.tensors.push_back(&s.indices);
   }
-  walk_nodes(g.node(), w);
+  walk_nodes(g.nodes, w);
 }
+
+Result<std::uint64_t> dense_bytes(const wire::Tensor& t) { return tensor_dense_bytes(t.name, t.data_type, t.dims); }
 
 // An embedded tensor's data must be what its dims describe: sizes are reported from the dims,
 // so a tensor claiming [1000000, 1000000] over 16 bytes would otherwise show as 3.6 TiB (and
 // ONNX Runtime refuses the file anyway). External data is checked against its file elsewhere.
-Result<void> check_embedded_data(const ::onnx::TensorProto& t, std::uint64_t dense_bytes) {
-  if (t.data_location() == ::onnx::TensorProto::EXTERNAL) return {};
-  auto info = element_type_info(t.data_type());
+// The data's size comes from its length on the wire; the data itself is never read.
+Result<void> check_embedded_data(const wire::Tensor& t, std::uint64_t dense_bytes) {
+  if (t.external) return {};
+  auto info = element_type_info(t.data_type);
   if (!info || info->bits == 0) return {};
   std::uint64_t held = 0;
   std::string unit = "bytes";
   std::uint64_t want = dense_bytes;
-  if (t.has_raw_data()) {
-    held = t.raw_data().size();
+  if (t.has_raw_data) {
+    held = t.raw_data_bytes;
   } else {
     // Typed fields hold one element per entry (two for complex types).
-    held = static_cast<std::uint64_t>(t.float_data_size()) + static_cast<std::uint64_t>(t.int32_data_size()) +
-           static_cast<std::uint64_t>(t.int64_data_size()) + static_cast<std::uint64_t>(t.double_data_size()) +
-           static_cast<std::uint64_t>(t.uint64_data_size());
+    held = t.typed_entries;
     std::uint64_t count = 1;
-    for (auto d : t.dims()) count *= static_cast<std::uint64_t>(d);
+    for (auto d : t.dims) count *= static_cast<std::uint64_t>(d);
     want = count;
     unit = "elements";
-    if (t.data_type() == ::onnx::TensorProto::COMPLEX64 || t.data_type() == ::onnx::TensorProto::COMPLEX128) want *= 2;
+    if (t.data_type == ::onnx::TensorProto::COMPLEX64 || t.data_type == ::onnx::TensorProto::COMPLEX128) want *= 2;
     // Packed 4-bit types store two elements per int32 entry.
     if (info->bits == 4) want = (count + 1) / 2;
   }
   if (held == want) return {};
   std::string dims;
-  for (auto d : t.dims()) dims += (dims.empty() ? "" : ", ") + std::to_string(d);
-  return failure("tensor " + quoted(t.name()) + ": dims [" + dims + "] describe " + std::to_string(want) + " " + unit +
+  for (auto d : t.dims) dims += (dims.empty() ? "" : ", ") + std::to_string(d);
+  return failure("tensor " + quoted(t.name) + ": dims [" + dims + "] describe " + std::to_string(want) + " " + unit +
                  " but its data holds " + std::to_string(held));
+}
+
+// The scanner's view of a parsed model, with views into `model`'s strings (for callers that
+// already hold a ModelProto: one description code path for both).
+wire::Tensor wire_tensor(const ::onnx::TensorProto& t) {
+  wire::Tensor w;
+  w.name = t.name();
+  w.dims.assign(t.dims().begin(), t.dims().end());
+  w.data_type = t.data_type();
+  w.external = t.data_location() == ::onnx::TensorProto::EXTERNAL;
+  for (const auto& kv : t.external_data()) w.external_data.emplace_back(kv.key(), kv.value());
+  w.has_raw_data = t.has_raw_data();
+  w.raw_data_bytes = t.raw_data().size();
+  w.typed_entries = static_cast<std::uint64_t>(t.float_data_size()) + static_cast<std::uint64_t>(t.int32_data_size()) +
+                    static_cast<std::uint64_t>(t.int64_data_size()) + static_cast<std::uint64_t>(t.double_data_size()) +
+                    static_cast<std::uint64_t>(t.uint64_data_size());
+  return w;
+}
+
+void wire_type(const ::onnx::TypeProto& t, wire::Type& w) {
+  w.which = static_cast<int>(t.value_case());
+  auto shape = [&w](const ::onnx::TensorShapeProto& s) {
+    w.has_shape = true;
+    for (const auto& d : s.dim()) {
+      auto& wd = w.shape.emplace_back();
+      wd.which = static_cast<int>(d.value_case());
+      if (d.has_dim_value()) wd.value = d.dim_value();
+      if (d.has_dim_param()) wd.param = d.dim_param();
+    }
+  };
+  if (t.has_tensor_type()) {
+    w.elem_type = t.tensor_type().elem_type();
+    if (t.tensor_type().has_shape()) shape(t.tensor_type().shape());
+  } else if (t.has_sparse_tensor_type()) {
+    w.elem_type = t.sparse_tensor_type().elem_type();
+    if (t.sparse_tensor_type().has_shape()) shape(t.sparse_tensor_type().shape());
+  } else if (t.has_map_type()) {
+    w.elem_type = t.map_type().key_type();
+  } else if (t.has_sequence_type() || t.has_optional_type()) {
+    bool has_elem = t.has_sequence_type() ? t.sequence_type().has_elem_type() : t.optional_type().has_elem_type();
+    if (has_elem) {
+      w.inner = std::make_unique<wire::Type>();
+      wire_type(t.has_sequence_type() ? t.sequence_type().elem_type() : t.optional_type().elem_type(), *w.inner);
+    }
+  }
+}
+
+wire::ValueInfo wire_value_info(const ::onnx::ValueInfoProto& v) {
+  wire::ValueInfo w;
+  w.name = v.name();
+  w.has_type = v.has_type();
+  if (v.has_type()) wire_type(v.type(), w.type);
+  return w;
+}
+
+wire::Graph wire_graph(const ::onnx::GraphProto& g);
+
+wire::Node wire_node(const ::onnx::NodeProto& n) {
+  wire::Node w;
+  w.op_type = n.op_type();
+  w.domain = n.domain();
+  for (const auto& i : n.input()) w.inputs.push_back(i);
+  for (const auto& a : n.attribute()) {
+    auto& wa = w.attributes.emplace_back();
+    wa.name = a.name();
+    wa.i = a.i();
+    wa.has_t = a.has_t();
+    if (a.has_t()) wa.t = wire_tensor(a.t());
+    for (const auto& t : a.tensors()) wa.tensors.push_back(wire_tensor(t));
+    if (a.has_g()) wa.g = std::make_unique<wire::Graph>(wire_graph(a.g()));
+    for (const auto& g : a.graphs()) wa.graphs.push_back(wire_graph(g));
+  }
+  return w;
+}
+
+wire::Graph wire_graph(const ::onnx::GraphProto& g) {
+  wire::Graph w;
+  w.name = g.name();
+  for (const auto& n : g.node()) w.nodes.push_back(wire_node(n));
+  for (const auto& t : g.initializer()) w.initializers.push_back(wire_tensor(t));
+  for (const auto& s : g.sparse_initializer()) w.sparse_initializers.push_back({wire_tensor(s.values()), wire_tensor(s.indices())});
+  for (const auto& v : g.input()) w.inputs.push_back(wire_value_info(v));
+  for (const auto& v : g.output()) w.outputs.push_back(wire_value_info(v));
+  return w;
+}
+
+wire::Model wire_model(const ::onnx::ModelProto& m) {
+  wire::Model w;
+  w.ir_version = m.ir_version();
+  w.producer_name = m.producer_name();
+  w.producer_version = m.producer_version();
+  w.domain = m.domain();
+  w.model_version = m.model_version();
+  w.has_graph = m.has_graph();
+  w.graph = wire_graph(m.graph());
+  for (const auto& o : m.opset_import()) w.opset_imports.push_back({o.domain(), o.version()});
+  for (const auto& p : m.metadata_props()) w.metadata_props.emplace_back(p.key(), p.value());
+  for (const auto& f : m.functions()) {
+    auto& nodes = w.function_nodes.emplace_back();
+    for (const auto& n : f.node()) nodes.push_back(wire_node(n));
+  }
+  return w;
 }
 
 std::string human_bytes(std::uint64_t n) {
@@ -201,62 +308,61 @@ std::int64_t ModelInfo::default_opset() const {
   return 0;
 }
 
-Result<ModelInfo> model_info_from_proto(const ::onnx::ModelProto& model, const fs::path& path,
-                                        std::uint64_t file_bytes) {
+Result<ModelInfo> model_info_from_scan(const wire::Model& model, const fs::path& path, std::uint64_t file_bytes) {
   ModelInfo info;
   info.path = path.string();
   info.file_bytes = file_bytes;
-  info.ir_version = model.ir_version();
-  info.producer_name = model.producer_name();
-  info.producer_version = model.producer_version();
-  info.domain = model.domain();
-  info.model_version = model.model_version();
-  const auto& g = model.graph();
-  info.graph_name = g.name();
-  for (const auto& o : model.opset_import()) info.opset_imports.push_back({o.domain(), o.version()});
-  for (const auto& p : model.metadata_props()) info.metadata_props.emplace_back(p.key(), p.value());
-  info.function_count = model.functions_size();
+  info.ir_version = model.ir_version;
+  info.producer_name = model.producer_name;
+  info.producer_version = model.producer_version;
+  info.domain = model.domain;
+  info.model_version = model.model_version;
+  const auto& g = model.graph;
+  info.graph_name = g.name;
+  for (const auto& o : model.opset_imports) info.opset_imports.push_back({std::string(o.domain), o.version});
+  for (const auto& [k, v] : model.metadata_props) info.metadata_props.emplace_back(k, v);
+  info.function_count = static_cast<std::int64_t>(model.function_nodes.size());
 
-  std::map<std::string, const ::onnx::TensorProto*, std::less<>> initializers;
-  for (const auto& t : g.initializer()) initializers.emplace(t.name(), &t);
+  std::map<std::string_view, const wire::Tensor*> initializers;
+  for (const auto& t : g.initializers) initializers.emplace(t.name, &t);
 
   // index_bound: an input used as Gather indices into an initializer (an embedding table).
   std::map<std::string, std::int64_t, std::less<>> index_bounds;
-  for (const auto& n : g.node()) {
-    if (n.op_type() != "Gather" || n.input_size() < 2 || !(n.domain().empty() || n.domain() == "ai.onnx")) continue;
-    auto table = initializers.find(n.input(0));
-    if (table == initializers.end() || table->second->dims_size() == 0) continue;
+  for (const auto& n : g.nodes) {
+    if (n.op_type != "Gather" || n.inputs.size() < 2 || !is_default_domain(n.domain)) continue;
+    auto table = initializers.find(n.inputs[0]);
+    if (table == initializers.end() || table->second->dims.empty()) continue;
     std::int64_t axis = 0;
-    for (const auto& a : n.attribute())
-      if (a.name() == "axis") axis = a.i();
+    for (const auto& a : n.attributes)
+      if (a.name == "axis") axis = a.i;
     if (axis != 0) continue;
-    auto rows = table->second->dims(0);
-    auto [it, inserted] = index_bounds.emplace(n.input(1), rows);
+    auto rows = table->second->dims[0];
+    auto [it, inserted] = index_bounds.emplace(std::string(n.inputs[1]), rows);
     if (!inserted) it->second = std::min(it->second, rows);
   }
-  for (const auto& v : g.input()) {
-    if (initializers.count(v.name())) continue;  // IR < 4 lists initializers as inputs too
+  for (const auto& v : g.inputs) {
+    if (initializers.count(v.name)) continue;  // IR < 4 lists initializers as inputs too
     auto vi = value_info(v);
-    if (auto b = index_bounds.find(v.name()); b != index_bounds.end()) vi.index_bound = b->second;
+    if (auto b = index_bounds.find(v.name); b != index_bounds.end()) vi.index_bound = b->second;
     info.inputs.push_back(std::move(vi));
   }
-  for (const auto& v : g.output()) info.outputs.push_back(value_info(v));
+  for (const auto& v : g.outputs) info.outputs.push_back(value_info(v));
 
-  info.node_count = g.node_size();
+  info.node_count = static_cast<std::int64_t>(g.nodes.size());
   std::map<std::string, std::int64_t> ops;
-  for (const auto& n : g.node()) ++ops[op_key(n)];
+  for (const auto& n : g.nodes) ++ops[op_key(n)];
   for (auto& [op, count] : ops) info.op_types.push_back({op, count});
   std::stable_sort(info.op_types.begin(), info.op_types.end(),
                    [](const OpCount& a, const OpCount& b) { return a.count > b.count; });
 
   Walk walk;
   walk_graph(g, walk, false);
-  for (const auto& f : model.functions()) walk_nodes(f.node(), walk);
+  for (const auto& nodes : model.function_nodes) walk_nodes(nodes, walk);
   info.subgraph_node_count = walk.subgraph_nodes;
 
-  info.initializer_count = g.initializer_size();
-  for (const auto& t : g.initializer()) {
-    auto bytes = tensor_dense_bytes(t);
+  info.initializer_count = static_cast<std::int64_t>(g.initializers.size());
+  for (const auto& t : g.initializers) {
+    auto bytes = dense_bytes(t);
     if (!bytes) return bytes.error().with_context(quoted(info.path));
     if (auto checked = check_embedded_data(t, *bytes); !checked) return checked.error().with_context(quoted(info.path));
     info.initializer_bytes += *bytes;
@@ -266,15 +372,15 @@ Result<ModelInfo> model_info_from_proto(const ::onnx::ModelProto& model, const f
   const fs::path model_dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
   std::map<std::string, std::size_t> file_index;
   for (const auto* t : walk.tensors) {
-    auto ref = external_ref(*t);
+    auto ref = external_ref(t->name, t->external, t->external_data);
     if (!ref) return ref.error().with_context(quoted(info.path));
     if (!ref->has_value()) continue;
     const auto& r = **ref;
-    auto dense = tensor_dense_bytes(*t);
+    auto dense = dense_bytes(*t);
     if (!dense) return dense.error().with_context(quoted(info.path));
     // The same check load_external_data makes: a model described here must also load.
     if (r.length && *r.length != *dense)
-      return failure(quoted(info.path) + ": tensor " + quoted(t->name()) + ": external data length " +
+      return failure(quoted(info.path) + ": tensor " + quoted(t->name) + ": external data length " +
                      std::to_string(*r.length) + " does not match its shape and type (" + std::to_string(*dense) +
                      " bytes)");
     std::uint64_t length = *dense;
@@ -293,7 +399,7 @@ Result<ModelInfo> model_info_from_proto(const ::onnx::ModelProto& model, const f
     }
     auto& file = info.external_data_files[it->second];
     if (r.offset > file.file_bytes || length > file.file_bytes - r.offset)
-      return failure(quoted(info.path) + ": tensor " + quoted(t->name()) + " reads bytes " + std::to_string(r.offset) +
+      return failure(quoted(info.path) + ": tensor " + quoted(t->name) + " reads bytes " + std::to_string(r.offset) +
                      "+" + std::to_string(length) + " of " + quoted(r.location) + ", which has only " +
                      std::to_string(file.file_bytes));
     ++file.tensor_count;
@@ -308,12 +414,16 @@ Result<ModelInfo> model_info_from_proto(const ::onnx::ModelProto& model, const f
   return info;
 }
 
+Result<ModelInfo> model_info_from_proto(const ::onnx::ModelProto& model, const fs::path& path,
+                                        std::uint64_t file_bytes) {
+  return model_info_from_scan(wire_model(model), path, file_bytes);
+}
+
+// The file is mapped and scanned, not parsed: only the graph's pages are read, never the weights.
 Result<ModelInfo> read_model_info(const fs::path& path) {
-  auto model = read_model_proto(path);
-  if (!model) return model.take_error();
-  std::error_code ec;
-  auto size = fs::file_size(path, ec);
-  return model_info_from_proto(*model, path, ec ? 0 : size);
+  MODELKIT_TRY(auto file, wire::MappedFile::open(path));
+  MODELKIT_TRY(auto model, wire::scan_model(file.bytes(), quoted(path.string())));
+  return model_info_from_scan(model, path, file.bytes().size());
 }
 
 std::string format_dims(const ValueInfo& v) {

@@ -35,19 +35,24 @@ Result<std::uint64_t> parse_u64(std::string_view text, std::string_view key, std
 
 }  // namespace
 
-Result<std::uint64_t> tensor_dense_bytes(const ::onnx::TensorProto& t) {
-  auto info = element_type_info(t.data_type());
+Result<std::uint64_t> tensor_dense_bytes(std::string_view name, std::int32_t data_type,
+                                         std::span<const std::int64_t> dims) {
+  auto info = element_type_info(data_type);
   if (!info || info->bits == 0)
-    return failure("tensor " + quoted(t.name()) + ": element type " + std::to_string(t.data_type()) +
+    return failure("tensor " + quoted(name) + ": element type " + std::to_string(data_type) +
                    " has no dense byte layout");
   std::uint64_t count = 1;
-  for (auto d : t.dims()) {
-    if (d < 0) return failure("tensor " + quoted(t.name()) + ": negative dimension " + std::to_string(d));
+  for (auto d : dims) {
+    if (d < 0) return failure("tensor " + quoted(name) + ": negative dimension " + std::to_string(d));
     if (d != 0 && count > kMaxTensorBytes / static_cast<std::uint64_t>(d))
-      return failure("tensor " + quoted(t.name()) + ": dimensions describe more than 1 TiB");
+      return failure("tensor " + quoted(name) + ": dimensions describe more than 1 TiB");
     count *= static_cast<std::uint64_t>(d);
   }
   return element_storage_bytes(info->type, count);
+}
+
+Result<std::uint64_t> tensor_dense_bytes(const ::onnx::TensorProto& t) {
+  return tensor_dense_bytes(t.name(), t.data_type(), std::span<const std::int64_t>(t.dims().data(), t.dims().size()));
 }
 
 namespace {
@@ -255,27 +260,36 @@ Result<::onnx::ModelProto> read_model_proto(const fs::path& path) {
   return parse_model_proto(*bytes, quoted(path.string()));
 }
 
-Result<std::optional<ExternalRef>> external_ref(const ::onnx::TensorProto& tensor) {
-  if (tensor.data_location() != ::onnx::TensorProto_DataLocation_EXTERNAL) return std::optional<ExternalRef>{};
+Result<std::optional<ExternalRef>> external_ref(std::string_view name, bool external,
+                                                std::span<const std::pair<std::string_view, std::string_view>> entries) {
+  if (!external) return std::optional<ExternalRef>{};
   ExternalRef ref;
   bool has_location = false;
-  for (const auto& kv : tensor.external_data()) {
-    if (kv.key() == "location") {
-      ref.location = kv.value();
+  for (const auto& [key, value] : entries) {
+    if (key == "location") {
+      ref.location = value;
       has_location = true;
-    } else if (kv.key() == "offset") {
-      auto v = parse_u64(kv.value(), "offset", tensor.name());
+    } else if (key == "offset") {
+      auto v = parse_u64(value, "offset", name);
       if (!v) return v.take_error();
       ref.offset = *v;
-    } else if (kv.key() == "length") {
-      auto v = parse_u64(kv.value(), "length", tensor.name());
+    } else if (key == "length") {
+      auto v = parse_u64(value, "length", name);
       if (!v) return v.take_error();
       ref.length = *v;
     }
   }
   if (!has_location || ref.location.empty())
-    return failure("tensor " + quoted(tensor.name()) + " is stored externally but names no location");
+    return failure("tensor " + quoted(name) + " is stored externally but names no location");
   return std::optional<ExternalRef>(std::move(ref));
+}
+
+Result<std::optional<ExternalRef>> external_ref(const ::onnx::TensorProto& tensor) {
+  bool external = tensor.data_location() == ::onnx::TensorProto_DataLocation_EXTERNAL;
+  std::vector<std::pair<std::string_view, std::string_view>> entries;
+  if (external)
+    for (const auto& kv : tensor.external_data()) entries.emplace_back(kv.key(), kv.value());
+  return external_ref(tensor.name(), external, entries);
 }
 
 Result<fs::path> resolve_external_location(const fs::path& model_dir, std::string_view location) {

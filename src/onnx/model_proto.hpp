@@ -15,8 +15,10 @@
 #include <cstdint>
 #include <filesystem>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace modelkit::onnx {
 
@@ -48,10 +50,15 @@ struct ExternalRef {
 
 // nullopt when the tensor holds its data inline; an error for malformed keys.
 [[nodiscard]] Result<std::optional<ExternalRef>> external_ref(const ::onnx::TensorProto& tensor);
+// The same from a tensor's name, whether it is stored externally and its external_data entries.
+[[nodiscard]] Result<std::optional<ExternalRef>> external_ref(
+    std::string_view name, bool external, std::span<const std::pair<std::string_view, std::string_view>> entries);
 
 // Dense byte size a tensor's dims and type call for. Errors for negative dims, string or unknown
 // element types, and sizes past 1 TiB (corrupt dims).
 [[nodiscard]] Result<std::uint64_t> tensor_dense_bytes(const ::onnx::TensorProto& tensor);
+[[nodiscard]] Result<std::uint64_t> tensor_dense_bytes(std::string_view name, std::int32_t data_type,
+                                                       std::span<const std::int64_t> dims);
 
 // Resolves `location` against the model's folder. Refuses absolute paths and anything that,
 // after following symlinks, lies outside `model_dir`; the error names the location and the model.

@@ -10,6 +10,7 @@
 #include <cfloat>
 #include <cmath>
 #include <cstdio>
+#include <functional>
 #include <limits>
 
 namespace modelkit::quant {
@@ -97,6 +98,17 @@ std::string format(const char* fmt, double a, double b = 0, double c = 0) {
 
 }  // namespace
 
+namespace {
+
+// The float side of one sample: its outputs, in the order of the compared names.
+using FloatOutputs = std::function<Result<std::vector<Tensor>>(std::uint64_t sample, const calib::Sample&)>;
+
+Result<ValidationReport> compare_against(const std::vector<std::string>& names, runtime::Session& quantized,
+                                         const std::filesystem::path& quantized_model, calib::SampleSource& source,
+                                         const CompareOptions& options, const FloatOutputs& float_outputs);
+
+}  // namespace
+
 Result<ValidationReport> compare_models(const std::filesystem::path& float_model,
                                         const std::filesystem::path& quantized_model, calib::SampleSource& source,
                                         const CompareOptions& options) {
@@ -106,14 +118,40 @@ Result<ValidationReport> compare_models(const std::filesystem::path& float_model
   if (!reference) return reference.take_error();
   auto candidate = runtime::Session::open(quantized_model, so);
   if (!candidate) return candidate.take_error();
-
-  ValidationReport report;
   std::vector<std::string> names;
-  for (const auto& o : reference->outputs()) {
-    names.push_back(o.name);
+  for (const auto& o : reference->outputs()) names.push_back(o.name);
+  return compare_against(names, *candidate, quantized_model, source, options,
+                         [&](std::uint64_t, const calib::Sample& sample) { return reference->run(sample, names); });
+}
+
+Result<ValidationReport> compare_with_reference(const std::filesystem::path& quantized_model,
+                                                calib::SampleSource& source, const calib::ReferenceOutputs& reference,
+                                                const CompareOptions& options) {
+  runtime::SessionOptions so;
+  so.intra_op_threads = options.intra_op_threads;
+  auto candidate = runtime::Session::open(quantized_model, so);
+  if (!candidate) return candidate.take_error();
+  return compare_against(reference.names, *candidate, quantized_model, source, options,
+                         [&](std::uint64_t i, const calib::Sample&) -> Result<std::vector<Tensor>> {
+                           if (i >= reference.samples.size())
+                             return failure("validation sample " + std::to_string(i + 1) + " has no float outputs (" +
+                                            std::to_string(reference.samples.size()) + " were kept)");
+                           return reference.samples[i];
+                         });
+}
+
+namespace {
+
+Result<ValidationReport> compare_against(const std::vector<std::string>& names, runtime::Session& quantized,
+                                         const std::filesystem::path& quantized_model, calib::SampleSource& source,
+                                         const CompareOptions& options, const FloatOutputs& float_outputs) {
+  auto* candidate = &quantized;
+  ValidationReport report;
+  for (const auto& name : names) {
+    const auto& o = name;
     bool found = false;
-    for (const auto& q : candidate->outputs()) found = found || q.name == o.name;
-    if (!found) return failure(quoted(quantized_model.string()) + " lacks output " + quoted(o.name));
+    for (const auto& q : candidate->outputs()) found = found || q.name == o;
+    if (!found) return failure(quoted(quantized_model.string()) + " lacks output " + quoted(o));
   }
   std::vector<Accumulator> acc(names.size());
   report.outputs.resize(names.size());
@@ -125,8 +163,9 @@ Result<ValidationReport> compare_models(const std::filesystem::path& float_model
     auto sample = source.next();
     if (!sample) return sample.error().with_context("validation data");
     if (!*sample) break;
-    auto rf = reference->run(**sample, names);
+    auto rf = float_outputs(report.samples, **sample);
     if (!rf) return rf.take_error();
+    if (rf->size() != names.size()) return failure("the float side returned " + std::to_string(rf->size()) + " outputs for " + std::to_string(names.size()));
     auto rq = candidate->run(**sample, names);
     if (!rq) return rq.take_error();
     for (std::size_t i = 0; i < names.size(); ++i) {
@@ -151,6 +190,8 @@ Result<ValidationReport> compare_models(const std::filesystem::path& float_model
     if (report.outputs[i].compared) finish(report.outputs[i], acc[i]);
   return report;
 }
+
+}  // namespace
 
 ValidationThresholds default_validation_thresholds() {
   ValidationThresholds t;

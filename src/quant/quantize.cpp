@@ -8,6 +8,7 @@
 #include "onnx/model_proto.hpp"
 #include "quant/graph.hpp"
 #include "quant/params.hpp"
+#include "quant/weight_quantizer.hpp"
 #include "util/json_writer.hpp"
 
 #include <algorithm>
@@ -333,10 +334,10 @@ class Emitter {
   }
 
   // DequantizeLinear of an offline-quantized tensor; returns the DQ output name.
-  std::string add_quantized_initializer(GraphScope& s, const QuantizedTensor& q, const std::string& base,
+  std::string add_quantized_initializer(GraphScope& s, QuantizedTensor q, const std::string& base,
                                         std::vector<::onnx::NodeProto>& front) {
     auto& g = *s.graph;
-    Tensor values = q.values;
+    Tensor values = std::move(q.values);
     values.name = unique(base + "_quantized");
     *g.add_initializer() = onnx::tensor_to_proto(values);
     auto [scale, zp] = add_params(g, base, values.type, q.params, q.axis >= 0);
@@ -423,6 +424,21 @@ class Emitter {
     // Weights with their node's bias: the bias scale is input_scale * weight_scale, and weight
     // scales are widened where a bias would not fit int32 (onnxruntime does the same).
     std::map<std::tuple<std::string, int>, std::pair<std::string, std::vector<QuantParams>>> weight_cache;
+    // Every distinct (weight, axis) of this graph quantized up front, read in place and in
+    // parallel (weight_quantizer.hpp); the loop below then only emits. Same bytes as
+    // quantize_weight, which stays the path for the rare requantization.
+    std::map<std::tuple<std::string, int>, std::size_t> prepared_index;
+    std::vector<WeightJob> jobs;
+    for (const auto& w : p_.weights) {
+      if (w.scope != &s || w.is_bias) continue;
+      const std::string& name = g.node(w.node).input(w.slot);
+      if (prepared_index.emplace(std::make_tuple(name, w.axis), jobs.size()).second)
+        jobs.push_back(WeightJob{s.find_initializer(name), w.axis});
+    }
+    MODELKIT_TRY(auto prepared, quantize_weights(jobs, options_.weight_type, model_dir_, weight_quantization_threads()));
+    std::vector<int> prepared_uses(prepared.size(), 0);
+    for (const auto& w : p_.weights)
+      if (w.scope == &s && !w.is_bias) ++prepared_uses[prepared_index.at({g.node(w.node).input(w.slot), w.axis})];
     for (const auto& w : p_.weights) {
       if (w.scope != &s || w.is_bias) continue;
       auto& node = *g.mutable_node(w.node);
@@ -430,14 +446,24 @@ class Emitter {
       const WeightUse* bias_use = nullptr;
       for (const auto& b : p_.weights)
         if (b.scope == &s && b.node == w.node && b.is_bias) bias_use = &b;
-      auto t = onnx::tensor_from_proto(*s.find_initializer(name), model_dir_);
-      if (!t) return t.take_error();
-      auto q = quantize_weight(*t, options_.weight_type, w.axis);
-      if (!q) return q.take_error();
+      // The float tensor, read only when a requantization needs it.
+      std::optional<Tensor> t;
+      auto float_weight = [&]() -> Result<const Tensor*> {
+        if (!t) {
+          MODELKIT_TRY(auto read, onnx::tensor_from_proto(*s.find_initializer(name), model_dir_));
+          t = std::move(read);
+        }
+        return &*t;
+      };
+      const std::size_t index = prepared_index.at({name, w.axis});
+      // The last use takes the prepared tensor; earlier ones copy it (a weight shared by nodes).
+      Result<QuantizedTensor> q =
+          --prepared_uses[index] == 0 ? std::move(prepared[index]) : QuantizedTensor(prepared[index]);
       if (kPlantedWeightScale != 1 || reduced_range_factor() != 1) {
         auto planted = q->params;
         for (auto& p : planted) p.scale *= kPlantedWeightScale * reduced_range_factor();
-        q = quantize_with_channel_params(*t, options_.weight_type, w.axis, planted);
+        MODELKIT_TRY(auto* f, float_weight());
+        q = quantize_with_channel_params(*f, options_.weight_type, w.axis, planted);
         if (!q) return q.take_error();
       }
       std::optional<Tensor> bias;
@@ -460,16 +486,18 @@ class Emitter {
       std::string dq;
       auto key = std::make_tuple(name, w.axis);
       if (widened) {
-        auto requantized = quantize_with_channel_params(*t, options_.weight_type, w.axis, params);
+        MODELKIT_TRY(auto* f, float_weight());
+        auto requantized = quantize_with_channel_params(*f, options_.weight_type, w.axis, params);
         if (!requantized) return requantized.take_error();
-        dq = add_quantized_initializer(s, *requantized, name, front);
+        dq = add_quantized_initializer(s, std::move(*requantized), name, front);
         ++report_.weights_quantized;
       } else if (auto it = weight_cache.find(key); it != weight_cache.end()) {
         dq = it->second.first;
       } else {
-        dq = add_quantized_initializer(s, *q, name, front);
+        std::vector<QuantParams> cached = q->params;
+        dq = add_quantized_initializer(s, std::move(*q), name, front);
         ++report_.weights_quantized;
-        weight_cache.emplace(key, std::make_pair(dq, q->params));
+        weight_cache.emplace(key, std::make_pair(dq, std::move(cached)));
       }
       node.set_input(w.slot, dq);
       if (!bias) continue;
@@ -722,6 +750,8 @@ Result<QuantizeReport> quantize(const fs::path& model_path, const calib::TensorR
   auto out_info = onnx::read_model_info(output_path);
   report.output_bytes = model_bytes(output_path, out_info ? &*out_info : nullptr);
 
+  // The written proto (the quantized weights' one copy in memory) is not needed while ORT loads the file.
+  model.Clear();
   runtime::SessionOptions check;
   check.intra_op_threads = 1;
   auto session = runtime::Session::open(output_path, check);

@@ -209,20 +209,20 @@ class Fields {
   Result<void> get(std::string_view k, std::optional<T>& out) const {
     known_.insert(std::string(k));
     if constexpr (std::is_same_v<T, std::string>) {
-      MODELKIT_TRY_CTX(auto v, util::optional_string(obj_, k), path_);
+      MODELKIT_TRY(auto v, dotted(util::optional_string(obj_, k), k));
       if (v) out = std::string(*v);
     }
     return {};
   }
   Result<void> get(std::string_view k, std::string& out) const {
     known_.insert(std::string(k));
-    MODELKIT_TRY_CTX(auto v, util::optional_string(obj_, k), path_);
+    MODELKIT_TRY(auto v, dotted(util::optional_string(obj_, k), k));
     if (v) out = std::string(*v);
     return {};
   }
   Result<void> get(std::string_view k, int& out, int min, int max) const {
     known_.insert(std::string(k));
-    MODELKIT_TRY_CTX(auto v, util::optional_int(obj_, k), path_);
+    MODELKIT_TRY(auto v, dotted(util::optional_int(obj_, k), k));
     if (v) {
       if (*v < min || *v > max)
         return failure("field '" + name(k) + "' must be from " + std::to_string(min) + " to " + std::to_string(max) +
@@ -233,19 +233,19 @@ class Fields {
   }
   Result<void> get(std::string_view k, double& out) const {
     known_.insert(std::string(k));
-    MODELKIT_TRY_CTX(auto v, util::optional_number(obj_, k), path_);
+    MODELKIT_TRY(auto v, dotted(util::optional_number(obj_, k), k));
     if (v) out = *v;
     return {};
   }
   Result<void> get(std::string_view k, bool& out) const {
     known_.insert(std::string(k));
-    MODELKIT_TRY_CTX(auto v, util::optional_bool(obj_, k), path_);
+    MODELKIT_TRY(auto v, dotted(util::optional_bool(obj_, k), k));
     if (v) out = *v;
     return {};
   }
   Result<void> get(std::string_view k, std::uint64_t& out) const {
     known_.insert(std::string(k));
-    MODELKIT_TRY_CTX(auto v, util::optional_int(obj_, k), path_);
+    MODELKIT_TRY(auto v, dotted(util::optional_int(obj_, k), k));
     if (v) {
       if (*v < 0) return failure("field '" + name(k) + "' must not be negative");
       out = static_cast<std::uint64_t>(*v);
@@ -254,7 +254,7 @@ class Fields {
   }
   Result<void> get(std::string_view k, std::optional<double>& out) const {
     known_.insert(std::string(k));
-    MODELKIT_TRY_CTX(auto v, util::optional_number(obj_, k), path_);
+    MODELKIT_TRY(auto v, dotted(util::optional_number(obj_, k), k));
     out = v;
     return {};
   }
@@ -284,7 +284,7 @@ class Fields {
   }
   Result<void> get(std::string_view k, std::vector<std::string>& out) const {
     known_.insert(std::string(k));
-    MODELKIT_TRY_CTX(auto v, util::optional_string_list(obj_, k), path_);
+    MODELKIT_TRY(auto v, dotted(util::optional_string_list(obj_, k), k));
     if (v) out = std::move(*v);
     return {};
   }
@@ -339,6 +339,17 @@ class Fields {
 
  private:
   std::string name(std::string_view k) const { return path_.empty() ? std::string(k) : path_ + "." + std::string(k); }
+  // util's readers name the key alone ("field 'samples' must be an integer"); errors here name
+  // its dotted path from the top ("field 'calibration.samples' ..."), as the range checks do.
+  template <class T>
+  Result<T> dotted(Result<T> r, std::string_view k) const {
+    if (r.ok() || path_.empty()) return r;
+    std::string message = r.error().message;
+    const std::string bare = "field '" + std::string(k) + "'";
+    if (auto at = message.find(bare); at != std::string::npos) message.replace(at, bare.size(), "field '" + name(k) + "'");
+    else message = path_ + ": " + message;
+    return failure(message);
+  }
   simdjson::dom::object obj_;
   std::string path_;
   mutable std::set<std::string> known_;

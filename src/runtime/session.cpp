@@ -1,8 +1,11 @@
 #include <modelkit/runtime.hpp>
 
 #include "onnx/model_proto.hpp"
+#include "runtime/ort_loader.hpp"
 #include "util/strings.hpp"
 
+// The C++ API runs on the OrtApi ort_loader opens on first use (the library is not linked).
+#define ORT_API_MANUAL_INIT
 #include <onnxruntime_cxx_api.h>
 #include <onnxruntime_session_options_config_keys.h>
 
@@ -25,11 +28,34 @@ Ort::Env& env() {
 }
 
 // ORT's messages can span lines (and carry trailing whitespace); errors are one line.
-Error ort_error(std::string_view what, const std::exception& e) {
+std::string ort_message(const std::exception& e) {
   std::string message = e.what();
   std::replace(message.begin(), message.end(), '\n', ' ');
-  while (!message.empty() && message.back() == ' ') message.pop_back();
-  return failure("onnxruntime: " + std::string(what) + ": " + message);
+  std::replace(message.begin(), message.end(), '\r', ' ');
+  while (!message.empty() && (message.back() == ' ' || message.back() == '.')) message.pop_back();
+  return message;
+}
+
+// The model as the user named it ("'m.onnx'" of "'m.onnx' (with extra outputs)"), for a hint.
+std::string_view model_named(std::string_view what) {
+  if (what.size() > 1 && what.front() == '\'') {
+    auto end = what.find("' ", 1);
+    if (end != std::string_view::npos) return what.substr(0, end + 1);
+  }
+  return what;
+}
+
+// ORT's own words, inside a sentence that says what to do about them.
+Error ort_load_error(std::string_view what, const std::exception& e) {
+  return failure("onnxruntime: cannot load " + std::string(what) + ": " + ort_message(e) +
+                 "; the model may need a newer opset or ONNX Runtime than " + onnxruntime_version() +
+                 ", or be corrupt: check it with `modelkit inspect -m " + std::string(model_named(what)) + "`");
+}
+
+Error ort_run_error(std::string_view what, const std::exception& e) {
+  return failure("onnxruntime: running " + std::string(what) + " failed: " + ort_message(e) +
+                 "; check that the inputs match what `modelkit inspect -m " + std::string(model_named(what)) +
+                 "` lists (names, types, shapes, and index ranges such as the vocabulary size)");
 }
 
 Ort::SessionOptions make_options(const SessionOptions& o) {
@@ -69,7 +95,10 @@ TensorSpec spec_of(const std::string& name, const Ort::TypeInfo& info) {
 
 }  // namespace
 
-std::string onnxruntime_version() { return Ort::GetVersionString(); }
+std::string onnxruntime_version() {
+  auto version = loaded_onnxruntime_version();
+  return version.ok() ? *version : "unavailable (" + version.error().message + ")";
+}
 
 std::string onnxruntime_header_version() { return "1." + std::to_string(ORT_API_VERSION); }
 
@@ -100,6 +129,7 @@ const std::vector<TensorSpec>& Session::outputs() const { return impl_->outputs;
 Result<Session> Session::open(const fs::path& model, const SessionOptions& options) {
   std::error_code ec;
   if (!fs::is_regular_file(model, ec)) return failure("cannot open " + quoted(model.string()) + ": no such file");
+  if (auto api = load_onnxruntime(); !api.ok()) return api.error();
   try {
     auto impl = std::make_unique<Impl>();
     impl->what = quoted(model.string());
@@ -107,12 +137,13 @@ Result<Session> Session::open(const fs::path& model, const SessionOptions& optio
     impl->read_specs();
     return Session(std::move(impl));
   } catch (const std::exception& e) {
-    return ort_error("cannot load " + quoted(model.string()), e);
+    return ort_load_error(quoted(model.string()), e);
   }
 }
 
 Result<Session> Session::from_bytes(std::string_view model_bytes, const SessionOptions& options,
                                     std::string_view what) {
+  if (auto api = load_onnxruntime(); !api.ok()) return api.error();
   try {
     auto impl = std::make_unique<Impl>();
     impl->what = std::string(what);
@@ -120,7 +151,7 @@ Result<Session> Session::from_bytes(std::string_view model_bytes, const SessionO
     impl->read_specs();
     return Session(std::move(impl));
   } catch (const std::exception& e) {
-    return ort_error("cannot load " + std::string(what), e);
+    return ort_load_error(what, e);
   }
 }
 
@@ -183,7 +214,7 @@ Result<std::vector<Tensor>> Session::run(std::span<const Tensor> inputs, std::sp
     }
     return out;
   } catch (const std::exception& e) {
-    return ort_error("running " + impl.what, e);
+    return ort_run_error(impl.what, e);
   }
 }
 

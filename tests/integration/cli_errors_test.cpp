@@ -124,7 +124,7 @@ TEST(ConfigReplay, BadConfigFileNamesTheField) {
   write_file(tmp / "c.json", R"({"schema_version": 1, "request": {"model_type": "bert"}, "resolution": {}, "loader": {},
     "calibration": {"kind": "text", "samples": "many"}, "quantization": {}})");
   expect_one_line_error(run_cli({"build", "-c", (tmp / "c.json").string(), "--dry-run"}), 1,
-                        "c.json': calibration: field 'samples' must be an integer, got a string");
+                        "c.json': field 'calibration.samples' must be an integer, got a string");
   write_file(tmp / "c.json", R"({"schema_version": 7})");
   expect_one_line_error(run_cli({"build", "-c", (tmp / "c.json").string(), "--dry-run"}), 1,
                         "schema_version 7 is not supported");

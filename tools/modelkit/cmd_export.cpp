@@ -85,6 +85,9 @@ Result<void> run_export(std::span<char* const> argv) {
   for (const auto& i : result.inputs) ins += (ins.empty() ? "" : ", ") + i;
   for (const auto& o : result.outputs) outs += (outs.empty() ? "" : ", ") + o;
   std::printf("  inputs: %s\n  outputs: %s\n", ins.c_str(), outs.c_str());
+  if (!result.component.empty())
+    std::printf("  note: only the %s of %s is exported (the decoder is not exported yet)\n", result.component.c_str(),
+                result.model_class.c_str());
   return {};
 }
 

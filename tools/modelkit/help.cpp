@@ -598,7 +598,8 @@ std::vector<HelpTopic> help_topics() {
 
 std::string version_text() {
   std::string out = version_report() + "\n";
-  out += "onnxruntime " + runtime::onnxruntime_version() + " (library in use)\n";
+  auto ort = runtime::onnxruntime_version();  // loads it: "unavailable (why)" when it cannot
+  out += "onnxruntime " + ort + (ort.starts_with("unavailable") ? "\n" : " (library in use)\n");
   out += "onnxruntime API " + runtime::onnxruntime_header_version() + " (headers modelkit was built against)\n";
   return out;
 }

@@ -94,6 +94,10 @@ Result<StageOutcome> calibrate_stage(Context& c) {
     return ran();
   }
   WindowSource calibration_view(*c.selected->source, 0, c.calibration_samples);
+  // Validation's samples run through the calibration session too: their float outputs are kept,
+  // so validation loads only the quantized model.
+  MODELKIT_TRY(c.validation_window, choose_validation_window(c));
+  WindowSource validation_view(*c.selected->source, c.validation_window->offset, c.validation_window->count);
   calib::CollectOptions copts;
   copts.method = cs.method;
   copts.max_samples = static_cast<std::uint64_t>(c.calibration_samples);
@@ -101,6 +105,8 @@ Result<StageOutcome> calibrate_stage(Context& c) {
   copts.bins = static_cast<std::size_t>(cs.histogram_bins);
   copts.intra_op_threads = req.threads;
   copts.cancel = req.cancel;
+  copts.reference_source = &validation_view;
+  copts.reference_outputs = &c.reference;
   if (req.events.progress)
     copts.progress = [&req](const calib::CollectProgress& p) {
       req.events.progress(p.samples_done, p.samples_total, p.elapsed_seconds);

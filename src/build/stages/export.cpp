@@ -39,6 +39,7 @@ void export_manifest(const Context& c, util::JsonWriter& w) {
   w.field("family", e.family);
   w.field("head", e.head);
   w.field("model_class", e.model_class);
+  if (!e.component.empty()) w.field("component", e.component);  // "encoder": the decoder is not in this model
   w.field("sentence_transformers", e.sentence_transformers);
   w.field("pooling", e.pooling);
   w.field("parameters", e.parameters);

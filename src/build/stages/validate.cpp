@@ -18,23 +18,40 @@ quant::ValidationThresholds validation_thresholds(const BuildRequest& req) {
 
 }  // namespace
 
-Result<StageOutcome> validate_stage(Context& c) {
-  const auto& req = c.request;
+Result<Context::ValidationWindow> choose_validation_window(Context& c) {
   auto& source = *c.selected->source;
   // Unreadable inputs (a truncated image) are skipped by the source: when every held-back one
   // was unreadable, validation falls back to calibration samples rather than failing.
-  bool held_back_unreadable = false;
+  Context::ValidationWindow w;
   if (c.held_back > 0) {
     MODELKIT_TRY(int usable, count_samples(source, c.calibration_samples, c.held_back));
-    held_back_unreadable = usable == 0;
-    if (held_back_unreadable) c.held_back = 0;
+    w.held_back_unreadable = usable == 0;
+    if (w.held_back_unreadable) c.held_back = 0;
   }
-  const int count = c.held_back > 0 ? c.held_back : std::min(c.calibration_samples, 3);
-  WindowSource held(source, c.held_back > 0 ? c.calibration_samples : 0, count);
+  w.count = c.held_back > 0 ? c.held_back : std::min(c.calibration_samples, 3);
+  w.offset = c.held_back > 0 ? c.calibration_samples : 0;
+  return w;
+}
+
+Result<StageOutcome> validate_stage(Context& c) {
+  const auto& req = c.request;
+  auto& source = *c.selected->source;
+  if (!c.validation_window) {
+    MODELKIT_TRY(c.validation_window, choose_validation_window(c));
+  }
+  const auto window = *c.validation_window;
+  const bool held_back_unreadable = window.held_back_unreadable;
+  WindowSource held(source, window.offset, window.count);
   quant::CompareOptions vopts;
-  vopts.max_samples = static_cast<std::uint64_t>(count);
+  vopts.max_samples = static_cast<std::uint64_t>(window.count);
   vopts.intra_op_threads = req.threads;
-  MODELKIT_TRY(c.validation, quant::compare_models(c.float_model, c.quantized, held, vopts));
+  // The float outputs kept by calibration spare loading the float model a second time.
+  if (!c.reference.samples.empty()) {
+    MODELKIT_TRY(c.validation, quant::compare_with_reference(c.quantized, held, c.reference, vopts));
+    c.reference = {};
+  } else {
+    MODELKIT_TRY(c.validation, quant::compare_models(c.float_model, c.quantized, held, vopts));
+  }
   if (held_back_unreadable) c.warn("validation reuses calibration samples: every held-back input was unreadable");
   else if (c.held_back == 0) c.warn("validation reuses calibration samples: the data held too few samples to hold some back");
   // The lowest per-sample cosine of any output; which outputs warrant a warning is the quant

@@ -49,6 +49,17 @@ TEST(Pipeline, StagesRunInTableOrderAndAreRecorded) {
   EXPECT_EQ(std::string_view(stages.at(4)["name"].get_string().value()), "calibrate");
   EXPECT_EQ(std::string_view(stages.at(4)["status"].get_string().value()), "ran");
   EXPECT_TRUE((*doc)["timings"]["calibrate"].is_double());
+  // Peak resident memory of the build, beside the sizes of the float and quantized models.
+  auto resources = (*doc)["resources"];
+  ASSERT_FALSE(resources.error()) << "manifest lacks 'resources'";
+  EXPECT_GT(resources["peak_rss_bytes"].get_uint64().value(), 0u);
+  EXPECT_EQ(resources["float_model_bytes"].get_uint64().value(),
+            fs::file_size(fs::path(MODELKIT_DEPS_DIR) / "models" / "cnn-tiny" / "model.onnx"));
+  EXPECT_EQ(resources["quantized_model_bytes"].get_uint64().value(), fs::file_size(tmp / "out.onnx"));
+  EXPECT_GT(resources["peak_rss_over_models"].get_double().value(), 0.0);
+  // Validation compared the held-back samples (against float outputs kept by calibration).
+  EXPECT_EQ((*doc)["validation"]["report"]["samples"].get_uint64().value(),
+            (*doc)["calibration"]["held_back_for_validation"].get_uint64().value());
 }
 
 TEST(Pipeline, AFailingStageLeavesNothing) {

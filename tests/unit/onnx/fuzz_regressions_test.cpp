@@ -5,6 +5,9 @@
 #include "test_support.hpp"
 
 #include "onnx/model_proto.hpp"
+#include "onnx/onnx_json.hpp"
+#include "onnx/wire_scan.hpp"
+#include "util/json_writer.hpp"
 
 #include <modelkit/onnx.hpp>
 
@@ -35,6 +38,18 @@ TEST_F(OnnxFuzzRegressions, Models) {
     }
     auto info = model_info_from_proto(*model, dir_ / "model.onnx", input.size());
     if (!info) test::expect_one_line(info.error(), name);
+    // inspect's wire scanner describes what protobuf describes, identically (a tag of 5 bytes
+    // is read modulo 2^32 as protobuf reads it: tag_wider_than_32_bits.bin).
+    auto scan = wire::scan_model(input, "'model.onnx'");
+    if (info.ok()) {
+      ASSERT_TRUE(scan.ok()) << name << ": " << scan.error().message;
+      auto scanned = model_info_from_scan(*scan, dir_ / "model.onnx", input.size());
+      ASSERT_TRUE(scanned.ok()) << name << ": " << scanned.error().message;
+      util::JsonWriter a, b;
+      write_model_info_json(a, *info);
+      write_model_info_json(b, *scanned);
+      EXPECT_EQ(a.str(), b.str()) << name;
+    }
     for (const auto& init : model->graph().initializer()) {
       auto tensor = tensor_from_proto(init, dir_.path());
       if (!tensor) test::expect_one_line(tensor.error(), name);

@@ -12,6 +12,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cctype>
+#include <ostream>
+#include <string_view>
+
 #include <map>
 
 namespace modelkit::onnx {
@@ -25,6 +29,16 @@ struct Case {
   const char* model;      // under .deps/models
   const char* reference;  // under .deps/models/reference
 };
+// Test names and printed parameters say which model (not "16-byte object <...>").
+void PrintTo(const Case& c, std::ostream* os) { *os << c.model; }
+
+// A gtest name from free text: letters and digits kept, anything else '_'.
+std::string param_name(std::string_view text) {
+  std::string out(text);
+  for (auto& ch : out)
+    if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+  return out;
+}
 
 const Case kCases[] = {
     {"silero-vad/silero_vad_legacy.onnx", "silero-vad__silero_vad_legacy.json"},
@@ -120,7 +134,8 @@ TEST_P(ReferenceFacts, MatchesPythonOnnx) {
   EXPECT_TRUE(info->quantization.evidence.empty());
 }
 
-INSTANTIATE_TEST_SUITE_P(RealModels, ReferenceFacts, ::testing::ValuesIn(kCases));
+INSTANTIATE_TEST_SUITE_P(RealModels, ReferenceFacts, ::testing::ValuesIn(kCases),
+                         [](const auto& info) { return param_name(info.param.model); });
 
 // index_bound is the embedding table's row count: it must equal config.json's vocab_size and
 // type_vocab_size that the model was exported with.
@@ -194,6 +209,7 @@ struct QuantCase {
   const char* node_test;
   const char* evidence;
 };
+void PrintTo(const QuantCase& c, std::ostream* os) { *os << c.node_test; }
 class QuantizedDetection : public ::testing::TestWithParam<QuantCase> {};
 
 TEST_P(QuantizedDetection, NamesTheEvidence) {
@@ -210,7 +226,8 @@ INSTANTIATE_TEST_SUITE_P(NodeTests, QuantizedDetection,
                                            QuantCase{"test_convinteger_with_padding", "ConvInteger x1"},
                                            QuantCase{"test_dequantizelinear", "DequantizeLinear x1"},
                                            QuantCase{"test_quantizelinear", "QuantizeLinear x1"},
-                                           QuantCase{"test_dynamicquantizelinear", "DynamicQuantizeLinear x1"}));
+                                           QuantCase{"test_dynamicquantizelinear", "DynamicQuantizeLinear x1"}),
+                         [](const auto& info) { return param_name(info.param.node_test); });
 
 TEST(QuantizedDetection, FloatNodeTestsAreNotQuantized) {
   for (const char* t : {"test_matmul_2d", "test_conv_with_strides_padding", "test_gemm_default_matrix_bias"}) {

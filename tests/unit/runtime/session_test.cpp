@@ -256,14 +256,19 @@ TEST(Runtime, RunErrorsAreClear) {
   out_of_range[0].values<std::int64_t>()[0] = 5000;  // vocabulary is 1000
   auto ort_error = session->run(out_of_range);
   ASSERT_FALSE(ort_error.ok());
-  EXPECT_THAT(ort_error.error().message, HasSubstr("onnxruntime: running '" + path.string() + "'"));
+  EXPECT_THAT(ort_error.error().message, HasSubstr("onnxruntime: running '" + path.string() + "' failed: "));
+  EXPECT_THAT(ort_error.error().message, HasSubstr("; check that the inputs match what `modelkit inspect -m '" + path.string() + "'` lists"));
 
   TempDir dir;
   auto bad = dir.path() / "bad.onnx";
   ASSERT_TRUE(util::write_file_atomic(bad, "not a model").ok());
   auto load = Session::open(bad);
   ASSERT_FALSE(load.ok());
-  EXPECT_THAT(load.error().message, HasSubstr("onnxruntime: cannot load '" + bad.string() + "'"));
+  EXPECT_THAT(load.error().message, HasSubstr("onnxruntime: cannot load '" + bad.string() + "': "));
+  // ORT's words inside a sentence saying what to do.
+  EXPECT_THAT(load.error().message, HasSubstr("; the model may need a newer opset or ONNX Runtime than " +
+                                                  onnxruntime_version() + ", or be corrupt: check it with `modelkit inspect -m '" +
+                                                  bad.string() + "'`"));
   EXPECT_EQ(load.error().message.find('\n'), std::string::npos);
   EXPECT_THAT(Session::open(dir.path() / "absent.onnx").error().message, HasSubstr("no such file"));
 }

@@ -30,6 +30,8 @@ struct BadConfig {
   std::string json;
   std::string message;
 };
+// Printed (in test names and failures) as its name, not "72-byte object <...>".
+void PrintTo(const BadConfig& c, std::ostream* os) { *os << c.name; }
 
 class BadConfigs : public ::testing::TestWithParam<BadConfig> {};
 

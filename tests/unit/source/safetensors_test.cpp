@@ -60,6 +60,8 @@ struct BadHeader {
   std::string bytes;
   std::string message_tail;
 };
+// Printed (in test names and failures) as its name, not "72-byte object <...>".
+void PrintTo(const BadHeader& c, std::ostream* os) { *os << c.name; }
 
 class BadHeaders : public ::testing::TestWithParam<BadHeader> {};
 

@@ -12,6 +12,8 @@
 #include <util/json_writer.hpp>
 
 #include <gtest/gtest.h>
+
+#include <ostream>
 #include <simdjson.h>
 
 #include <cstdlib>
@@ -41,6 +43,8 @@ struct Config {
   std::string base;   // key of a base file (see base_path)
   std::string patch;  // JSON patch, empty for none
 };
+// Printed (in test names and failures) as its name, not "96-byte object <...>".
+void PrintTo(const Config& c, std::ostream* os) { *os << c.name; }
 
 fs::path base_path(const std::string& base) {
   if (base == "bert-uncased" || base == "albert" || base == "t5-smart" || base == "unigram-bytes")
