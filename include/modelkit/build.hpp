@@ -1,5 +1,5 @@
 // `modelkit build` and `modelkit quantize` as a library call: the stages of kBuildStages
-// (plan.hpp; resolve -> export -> optimize -> plan -> calibrate -> quantize -> validate -> write, see
+// (plan.hpp; resolve -> export -> optimize -> plan -> calibrate -> quantize -> validate -> evaluate -> write, see
 // docs/design.md). Every stage is timed and recorded in build_manifest.json. The output folder appears whole or not at all:
 // everything is written into a temporary folder beside it and renamed at the end.
 #pragma once
@@ -85,6 +85,9 @@ struct BuildResult {
   std::vector<StageTiming> timings;  // the stages that ran, in order
   std::vector<StageRecord> stages;   // every stage, in order
   double min_cosine = 1.0;
+  // The evaluate stage's report (--eval-data), as `modelkit eval --format json` prints it and as
+  // readable text; empty when the stage was skipped.
+  std::string evaluation_json, evaluation_text;
 };
 
 // Finds the float ONNX model of a request: --onnx, -m FILE.onnx, or the checkpoint folder's

@@ -20,7 +20,7 @@ inline constexpr int kBuildConfigSchemaVersion = 1;
 // The stages of a build, in the order they run (docs/design.md, "The build"). Each is one file
 // under src/build/stages/; progress output, the manifest's "stages" and "timings" and the dry
 // run's plan list them in this order. A stage that does not apply is skipped with a reason.
-enum class BuildStage { resolve, export_model, optimize, plan, calibrate, quantize, validate, write };
+enum class BuildStage { resolve, export_model, optimize, plan, calibrate, quantize, validate, evaluate, write };
 struct BuildStageInfo {
   BuildStage value;
   std::string_view name;
@@ -34,6 +34,7 @@ inline constexpr BuildStageInfo kBuildStages[] = {
     {BuildStage::calibrate, "calibrate", "run the float model on the task's samples and collect ranges"},
     {BuildStage::quantize, "quantize", "insert QDQ with scales from the ranges; quantize weights"},
     {BuildStage::validate, "validate", "compare the quantized model with the float one on held-back samples"},
+    {BuildStage::evaluate, "evaluate", "with --eval-data: modelkit eval of the quantized model against the float one"},
     {BuildStage::write, "write", "copy the checkpoint's files, write the manifest, publish atomically"},
 };
 template <>
@@ -94,6 +95,7 @@ struct BuildConfig {
   CalibrationSettings calibration;
   QuantizationSettings quantization;
   std::optional<double> min_cosine;  // --min-cosine: below it the build fails
+  std::optional<std::string> eval_data;  // --eval-data FILE|DIR: the evaluate stage's data
 };
 
 // The calibration data kind of a task (registry::calibration_kind_for_task, else random) with its reason.

@@ -55,6 +55,7 @@ std::string build_summary_json(const BuildResult& r) {
   for (const auto& t : r.timings) w.field(t.stage, t.seconds);
   w.end_object();
   w.key("warnings").string_array(r.warnings);
+  if (!r.evaluation_json.empty()) w.key("evaluation").raw(r.evaluation_json);
   w.end_object();
   std::string out = w.take();
   if (!out.ends_with('\n')) out += '\n';

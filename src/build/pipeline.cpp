@@ -23,7 +23,7 @@ namespace build {
 namespace {
 
 // In kBuildStages order (a test checks the two tables agree).
-constexpr std::array<StageImpl, 8> kStageTable = {{
+constexpr std::array<StageImpl, 9> kStageTable = {{
     {BuildStage::resolve, nullptr, resolve_stage, resolve_manifest},
     {BuildStage::export_model, export_skip, export_stage, export_manifest},
     {BuildStage::optimize, optimize_skip, optimize_stage, optimize_manifest},
@@ -31,6 +31,7 @@ constexpr std::array<StageImpl, 8> kStageTable = {{
     {BuildStage::calibrate, nullptr, calibrate_stage, calibrate_manifest},
     {BuildStage::quantize, nullptr, quantize_stage, quantize_manifest},
     {BuildStage::validate, nullptr, validate_stage, validate_manifest},
+    {BuildStage::evaluate, evaluate_skip, evaluate_stage, evaluate_manifest},
     {BuildStage::write, nullptr, write_stage, nullptr},
 }};
 static_assert(kStageTable.size() == std::size(kBuildStages));
@@ -193,6 +194,11 @@ Result<fs::path> find_float_model(const BuildRequest& req) {
 
 Result<BuildResult> run_build(BuildRequest request) {
   BuildResult result;
+  // Before any work: the evaluation's data must be there (a replayed config may name a gone file).
+  if (const auto& data = request.config.eval_data) {
+    std::error_code ec;
+    if (!fs::exists(*data, ec)) return usage_error("option '--eval-data': no file or folder " + quoted(*data));
+  }
   build::Context context{request, result};
   for (const auto& stage : build::kStageTable) {
     const auto name = setting_name(stage.stage);

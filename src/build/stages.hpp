@@ -122,6 +122,9 @@ void quantize_manifest(const Context&, util::JsonWriter&);
 [[nodiscard]] Result<Context::ValidationWindow> choose_validation_window(Context&);
 Result<StageOutcome> validate_stage(Context&);
 void validate_manifest(const Context&, util::JsonWriter&);
+std::optional<std::string> evaluate_skip(const Context&);
+Result<StageOutcome> evaluate_stage(Context&);
+void evaluate_manifest(const Context&, util::JsonWriter&);
 Result<StageOutcome> write_stage(Context&);
 
 // The precisions that are not static QDQ (stages/precision.cpp): the plan, calibrate and

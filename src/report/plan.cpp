@@ -171,6 +171,7 @@ void write_settings(util::JsonWriter& w, const BuildConfig& c) {
   w.end_object();
   w.key("validation").begin_object();
   w.field("min_cosine", c.min_cosine);
+  w.field("eval_data", c.eval_data);
   w.end_object();
 }
 
@@ -435,6 +436,8 @@ Result<BuildConfig> parse_build_config(std::string_view json) {
     MODELKIT_TRY_VOID(validation->get("min_cosine", c.min_cosine));
     if (c.min_cosine && !(*c.min_cosine >= -1.0 && *c.min_cosine <= 1.0))
       return failure("field '.validation.min_cosine' must be from -1 to 1");
+    // Absent in configs written before --eval-data: no evaluation.
+    MODELKIT_TRY_VOID(validation->get("eval_data", c.eval_data));
   }
   MODELKIT_TRY_VOID(root.no_unknown_fields({"schema_version", "modelkit_version"}));
   MODELKIT_TRY_VOID(request.no_unknown_fields());
@@ -476,6 +479,7 @@ void replay_build_settings(BuildConfig& fresh, const BuildConfig& recorded) {
   fresh.calibration.kind_reason = std::move(kind_reason);
   fresh.quantization = recorded.quantization;
   fresh.min_cosine = recorded.min_cosine;
+  fresh.eval_data = recorded.eval_data;
 }
 
 Result<void> check_replayed_resolution(const TaskResolution& recorded, const TaskResolution& fresh) {

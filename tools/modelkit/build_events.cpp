@@ -104,6 +104,7 @@ void print_build_summary(const BuildResult& r, bool quiet, OutputFormat format) 
   std::printf("manifest %s\n", r.manifest_path.string().c_str());
   std::printf("min cosine similarity %.4f\n", r.min_cosine);
   for (const auto& t : r.timings) std::printf("  %-10s %.2fs\n", t.stage.c_str(), t.seconds);
+  if (!r.evaluation_text.empty()) std::printf("evaluation (--eval-data)\n%s", r.evaluation_text.c_str());
 }
 
 }  // namespace modelkit::cli

@@ -56,6 +56,8 @@ std::vector<OptionSpec> calibration_options() {
       {"--resize-mode", "", kResizeModeValues, "without preprocessor_config.json: stretch to the input's size (default) "
                                             "or resize the short edge and crop the centre"},
       {"--min-cosine", "", "X", "fail the build when an output's cosine similarity to the float model is below X"},
+      {"--eval-data", "", "FILE|DIR", "after validation, evaluate the quantized model against the float one on this "
+                                      "data (as modelkit eval --compare) and record it in the manifest"},
   };
 }
 
@@ -243,6 +245,12 @@ Result<void> apply_calibration_options(const ParsedArgs& args, BuildConfig& conf
   if (args.has("--bgr")) img.bgr = true;
   if (auto v = args.value("--min-cosine")) {
     MODELKIT_TRY(config.min_cosine, parse_double_option("--min-cosine", *v, -1, 1));
+  }
+  if (auto v = args.value("--eval-data")) {
+    std::error_code ec;
+    if (!std::filesystem::exists(*v, ec))
+      return usage_error("option '--eval-data': no file or folder " + quoted(*v));
+    config.eval_data = *v;
   }
   return {};
 }

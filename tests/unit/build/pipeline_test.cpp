@@ -23,13 +23,17 @@ TEST(Pipeline, StagesRunInTableOrderAndAreRecorded) {
   ASSERT_TRUE(r.ok()) << r.error().message;
   ASSERT_EQ(r->stages.size(), std::size(kBuildStages));
   for (std::size_t i = 0; i < r->stages.size(); ++i) EXPECT_EQ(r->stages[i].stage, kBuildStages[i].name);
-  // export does not apply when an ONNX model is given, optimize not at --optimize none; every
-  // other stage ran and was timed.
+  // export does not apply when an ONNX model is given, optimize not at --optimize none, evaluate
+  // not without --eval-data; every other stage ran and was timed.
   ASSERT_TRUE(r->stages[1].skipped.has_value());
   EXPECT_NE(r->stages[1].skipped->find("using the ONNX model"), std::string::npos) << *r->stages[1].skipped;
   ASSERT_TRUE(r->stages[2].skipped.has_value());
   EXPECT_EQ(*r->stages[2].skipped, "--optimize none");
-  ASSERT_EQ(r->timings.size(), std::size(kBuildStages) - 2);
+  const auto evaluate = static_cast<std::size_t>(BuildStage::evaluate);
+  ASSERT_TRUE(r->stages[evaluate].skipped.has_value());
+  EXPECT_EQ(*r->stages[evaluate].skipped, "no --eval-data");
+  EXPECT_TRUE(r->evaluation_json.empty());
+  ASSERT_EQ(r->timings.size(), std::size(kBuildStages) - 3);
   EXPECT_EQ(r->timings.front().stage, "resolve");
   EXPECT_EQ(r->timings.back().stage, "write");
   // Progress events name the stages in the same order, the skipped one with its reason.
