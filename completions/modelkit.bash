@@ -147,7 +147,7 @@ quantization model-types' -- "$cur"))
 --text-column --pair-column --column --sample-rate --per-channel --precision --block-size
 --symmetric --accuracy-level --reduce-range --optimize --activation-type --weight-type --seed
 --input-shape --op-types --exclude-nodes --image-input --layout --image-mean --image-std --rescale
---bgr --resize-mode --min-cosine -o --output --force --format -h --help'
+--bgr --resize-mode --min-cosine --eval-data -o --output --force --format -h --help'
       case "$prev" in
         -m|--model) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
         --model-type) COMPREPLY=($(compgen -W "$_modelkit_model_types" -- "$cur")); return 0 ;;
@@ -178,6 +178,7 @@ quantization model-types' -- "$cur"))
         --rescale) return 0 ;;
         --resize-mode) COMPREPLY=($(compgen -W 'stretch crop' -- "$cur")); return 0 ;;
         --min-cosine) return 0 ;;
+        --eval-data) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -d -- "$cur")); return 0 ;;
         -o|--output) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
         --format) COMPREPLY=($(compgen -W 'json table' -- "$cur")); return 0 ;;
       esac ;;
@@ -198,8 +199,8 @@ quantization model-types' -- "$cur"))
 --calibration-data --text-column --pair-column --column --sample-rate --per-channel --precision
 --block-size --symmetric --accuracy-level --reduce-range --optimize --activation-type --weight-type
 --seed --input-shape --op-types --exclude-nodes --image-input --layout --image-mean --image-std
---rescale --bgr --resize-mode --min-cosine --onnx --force --ranges --save-ranges --threads -q
---quiet -o --output --dry-run --format -h --help'
+--rescale --bgr --resize-mode --min-cosine --eval-data --onnx --force --ranges --save-ranges
+--threads -q --quiet -o --output --dry-run --format -h --help'
       case "$prev" in
         -m|--model) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
         --model-type) COMPREPLY=($(compgen -W "$_modelkit_model_types" -- "$cur")); return 0 ;;
@@ -231,6 +232,7 @@ quantization model-types' -- "$cur"))
         --rescale) return 0 ;;
         --resize-mode) COMPREPLY=($(compgen -W 'stretch crop' -- "$cur")); return 0 ;;
         --min-cosine) return 0 ;;
+        --eval-data) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -d -- "$cur")); return 0 ;;
         --onnx) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
         --ranges) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
         --save-ranges) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
@@ -243,8 +245,8 @@ quantization model-types' -- "$cur"))
 --text-column --pair-column --column --sample-rate --per-channel --precision --block-size
 --symmetric --accuracy-level --reduce-range --optimize --activation-type --weight-type --seed
 --input-shape --op-types --exclude-nodes --image-input --layout --image-mean --image-std --rescale
---bgr --resize-mode --min-cosine --force --ranges --save-ranges --threads -q --quiet -o --output
---format -h --help'
+--bgr --resize-mode --min-cosine --eval-data --force --ranges --save-ranges --threads -q --quiet -o
+--output --format -h --help'
       case "$prev" in
         -m|--model) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
         --task) COMPREPLY=($(compgen -W "$_modelkit_tasks" -- "$cur")); return 0 ;;
@@ -275,6 +277,7 @@ quantization model-types' -- "$cur"))
         --rescale) return 0 ;;
         --resize-mode) COMPREPLY=($(compgen -W 'stretch crop' -- "$cur")); return 0 ;;
         --min-cosine) return 0 ;;
+        --eval-data) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -d -- "$cur")); return 0 ;;
         --ranges) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
         --save-ranges) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
         --threads) return 0 ;;

@@ -560,6 +560,7 @@ std::string render_plan(const BuildConfig& c, const std::optional<std::string>& 
       break;
   }
   line("optimize", std::string(setting_name(q.optimize)));
+  line("evaluation", c.eval_data ? "modelkit eval --compare on " + quoted(*c.eval_data) : "none (no --eval-data)");
   line("stages", setting_list<BuildStage>(" -> "));
   line("output", output.value_or("(none: dry run)"));
   return out;
