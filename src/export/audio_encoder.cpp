@@ -5,6 +5,7 @@
 //   convolution whose weight-normalized kernel is computed into a plain weight at export time, and
 //   a post-norm (or "stable", pre-norm) transformer; WavLM adds its gated relative position bias.
 // - Whisper: the encoder only (two convolutions, the stored sinusoidal positions, pre-norm layers).
+#include "export/layers.hpp"
 #include "export/audio.hpp"
 
 #include <modelkit/audio.hpp>
@@ -315,9 +316,9 @@ class AudioGraph {
   AudioGraph(GraphBuilder& g, const AudioConfig& c, const WeightSource& source, RandomWeights* random)
       : g_(g), c_(c), source_(source), random_(random) {}
 
+  // Layers shared by every family (layers.hpp).
   std::string weight(const std::string& name, std::vector<std::int64_t> shape, Init init, bool transpose = false) {
-    if (random_) random_->expect(name, shape);
-    return g_.weight(name, std::move(shape), init, transpose);
+    return l_.weight(name, std::move(shape), init, transpose);
   }
   std::string ints(const Ints& v) { return g_.const_i64(v); }
   std::string scalar(std::int64_t v) { return g_.const_i64({v}, true); }
@@ -325,33 +326,13 @@ class AudioGraph {
 
   std::string linear(const std::string& x, const std::string& base, std::int64_t in, std::int64_t out,
                      bool bias = true) {
-    auto y = g_.node("MatMul", {x, weight(base + ".weight", {out, in}, Init::normal, true)}, {}, "matmul");
-    if (!bias) return y;
-    return g_.node("Add", {y, weight(base + ".bias", {out}, Init::zeros)}, {}, "add");
+    return l_.linear(x, base, in, out, bias);
   }
   std::string layer_norm(const std::string& x, const std::string& base, std::int64_t size, double eps) {
-    return g_.node("LayerNormalization",
-                   {x, weight(base + ".weight", {size}, Init::ones), weight(base + ".bias", {size}, Init::zeros)},
-                   {{"axis", std::int64_t{-1}}, {"epsilon", static_cast<float>(eps)}}, "layernorm");
+    return l_.layer_norm(x, base, size, eps);
   }
   Result<std::string> activation(const std::string& x, std::string_view name, std::string_view field) {
-    if (name == "gelu") {  // exact: 0.5 x (1 + erf(x / sqrt 2))
-      auto e = g_.node("Erf", {g_.node("Div", {x, g_.const_f32(static_cast<float>(std::sqrt(2.0)))})});
-      return g_.node("Mul", {g_.node("Mul", {x, g_.node("Add", {e, g_.const_f32(1.0f)})}), g_.const_f32(0.5f)}, {},
-                     "gelu");
-    }
-    if (name == "gelu_new" || name == "gelu_pytorch_tanh" || name == "gelu_fast") {
-      auto cube = g_.node("Mul", {g_.node("Mul", {x, x}), x});
-      auto inner = g_.node("Add", {x, g_.node("Mul", {cube, g_.const_f32(0.044715f)})});
-      auto t = g_.node("Tanh", {g_.node("Mul", {inner, g_.const_f32(static_cast<float>(std::sqrt(2.0 / M_PI)))})});
-      return g_.node("Mul", {g_.node("Mul", {x, g_.node("Add", {t, g_.const_f32(1.0f)})}), g_.const_f32(0.5f)}, {},
-                     "gelu_tanh");
-    }
-    if (name == "relu") return g_.node("Relu", {x});
-    if (name == "silu" || name == "swish") return g_.node("Mul", {x, g_.node("Sigmoid", {x})}, {}, "silu");
-    if (name == "tanh") return g_.node("Tanh", {x});
-    return failure("config.json: " + std::string(field) + " '" + std::string(name) +
-                   "' is not supported by the exporter (gelu, gelu_new, gelu_pytorch_tanh, relu, silu, swish, tanh)");
+    return l_.activation(x, name, field);
   }
 
   // Finds the backbone prefix by where `probe` (a name relative to the backbone) is.
@@ -600,6 +581,7 @@ class AudioGraph {
   const AudioConfig& c_;
   const WeightSource& source_;
   RandomWeights* random_;
+  Layers l_{g_, random_};
 
  public:
   std::string prefix_;

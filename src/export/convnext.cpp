@@ -2,6 +2,7 @@
 // Conv, LayerNorm over channels, two pointwise Linears with the activation between, layer scale,
 // residual), each stage after the first opening with LayerNorm + a 2x2 stride-2 Conv; the pooled
 // output is the LayerNorm of the spatial mean. As transformers' modeling_convnext (eager).
+#include "export/layers.hpp"
 #include "export/vision_families.hpp"
 
 #include "util/json_read.hpp"
@@ -87,9 +88,9 @@ class ConvNextGraph {
  public:
   ConvNextGraph(GraphBuilder& g, const ConvNextConfig& c, RandomWeights* random) : g_(g), c_(c), random_(random) {}
 
+  // Layers shared by every family (layers.hpp).
   std::string weight(const std::string& name, Ints shape, Init init, bool transpose = false) {
-    if (random_) random_->expect(name, shape);
-    return g_.weight(name, std::move(shape), init, transpose);
+    return l_.weight(name, std::move(shape), init, transpose);
   }
 
   std::string conv(const std::string& x, const std::string& base, std::int64_t out, std::int64_t in, std::int64_t k,
@@ -105,15 +106,12 @@ class ConvNextGraph {
   }
 
   std::string linear(const std::string& x, const std::string& base, std::int64_t in, std::int64_t out) {
-    auto y = g_.node("MatMul", {x, weight(base + ".weight", {out, in}, Init::normal, true)}, {}, "matmul");
-    return g_.node("Add", {y, weight(base + ".bias", {out}, Init::zeros)}, {}, "add");
+    return l_.linear(x, base, in, out);
   }
 
   // LayerNorm over the last axis.
   std::string layer_norm(const std::string& x, const std::string& base, std::int64_t size, double eps) {
-    return g_.node("LayerNormalization",
-                   {x, weight(base + ".weight", {size}, Init::ones), weight(base + ".bias", {size}, Init::zeros)},
-                   {{"axis", std::int64_t{-1}}, {"epsilon", static_cast<float>(eps)}}, "layernorm");
+    return l_.layer_norm(x, base, size, eps);
   }
 
   std::string to_channels_last(const std::string& x) { return g_.node("Transpose", {x}, {{"perm", Ints{0, 2, 3, 1}}}); }
@@ -124,22 +122,12 @@ class ConvNextGraph {
     return to_channels_first(layer_norm(to_channels_last(x), base, size, 1e-6));
   }
 
-  Result<std::string> activation(const std::string& x) {
-    const auto& name = c_.hidden_act;
-    if (name == "gelu") {
-      auto e = g_.node("Erf", {g_.node("Div", {x, g_.const_f32(static_cast<float>(std::sqrt(2.0)))})});
-      return g_.node("Mul", {g_.node("Mul", {x, g_.node("Add", {e, g_.const_f32(1.0f)})}), g_.const_f32(0.5f)}, {},
-                     "gelu");
-    }
-    if (name == "relu") return g_.node("Relu", {x});
-    if (name == "silu" || name == "swish") return g_.node("Mul", {x, g_.node("Sigmoid", {x})}, {}, "silu");
-    return failure("config.json: hidden_act '" + name + "' is not supported by the exporter for convnext (gelu, relu, "
-                   "silu)");
-  }
+  Result<std::string> activation(const std::string& x) { return l_.activation(x, c_.hidden_act); }
 
   GraphBuilder& g_;
   const ConvNextConfig& c_;
   RandomWeights* random_;
+  Layers l_{g_, random_};
 };
 
 }  // namespace

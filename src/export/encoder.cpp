@@ -1,6 +1,7 @@
 // BERT-style text encoders (bert, roberta, xlm-roberta, camembert, electra): embeddings, post-norm
 // transformer layers, and the heads, built from standard ONNX ops at opset 17+. The arithmetic
 // follows transformers' eager (dropout-free) inference path.
+#include "export/layers.hpp"
 #include "export/families.hpp"
 
 #include "util/file.hpp"
@@ -567,52 +568,21 @@ class EncoderGraph {
                const WeightSource& source, RandomWeights* random)
       : g_(g), c_(c), f_(f), n_(names), source_(source), random_(random) {}
 
-  // A checkpoint tensor as an initializer; registered with a random source.
+  // Layers shared by every family (layers.hpp).
   std::string weight(const std::string& name, std::vector<std::int64_t> shape, Init init, bool transpose = false) {
-    if (random_) random_->expect(name, shape);
-    return g_.weight(name, std::move(shape), init, transpose);
+    return l_.weight(name, std::move(shape), init, transpose);
   }
 
-  // y = x W^T + b for a torch Linear stored as `<base>.weight` [out, in] and `<base>.bias` [out].
   std::string linear(const std::string& x, const std::string& base, std::int64_t in, std::int64_t out,
                      bool bias = true) {
-    auto w = weight(base + ".weight", {out, in}, Init::normal, true);
-    auto y = g_.node("MatMul", {x, w}, {}, "matmul");
-    if (!bias) return y;
-    return g_.node("Add", {y, weight(base + ".bias", {out}, Init::zeros)}, {}, "add");
+    return l_.linear(x, base, in, out, bias);
   }
 
   std::string layer_norm(const std::string& x, const std::string& base, std::int64_t size, bool bias = true) {
-    auto scale = weight(base + ".weight", {size}, Init::ones);
-    std::vector<std::string> inputs = {x, scale};
-    if (bias) inputs.push_back(weight(base + ".bias", {size}, Init::zeros));
-    return g_.node("LayerNormalization", inputs,
-                   {{"axis", std::int64_t{-1}}, {"epsilon", static_cast<float>(c_.layer_norm_eps)}}, "layernorm");
+    return l_.layer_norm(x, base, size, c_.layer_norm_eps, bias);
   }
 
-  Result<std::string> activation(const std::string& x, std::string_view name) {
-    if (name == "gelu") {  // exact: 0.5 x (1 + erf(x / sqrt 2))
-      auto e = g_.node("Erf", {g_.node("Div", {x, g_.const_f32(static_cast<float>(std::sqrt(2.0)))})});
-      auto one_plus = g_.node("Add", {e, g_.const_f32(1.0f)});
-      return g_.node("Mul", {g_.node("Mul", {x, one_plus}), g_.const_f32(0.5f)}, {}, "gelu");
-    }
-    if (name == "gelu_new" || name == "gelu_pytorch_tanh" || name == "gelu_fast") {
-      // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
-      auto cube = g_.node("Mul", {g_.node("Mul", {x, x}), x});
-      auto inner = g_.node("Add", {x, g_.node("Mul", {cube, g_.const_f32(0.044715f)})});
-      auto t = g_.node("Tanh", {g_.node("Mul", {inner, g_.const_f32(static_cast<float>(std::sqrt(2.0 / M_PI)))})});
-      auto one_plus = g_.node("Add", {t, g_.const_f32(1.0f)});
-      return g_.node("Mul", {g_.node("Mul", {x, one_plus}), g_.const_f32(0.5f)}, {}, "gelu_tanh");
-    }
-    if (name == "relu") return g_.node("Relu", {x});
-    if (name == "silu" || name == "swish") return g_.node("Mul", {x, g_.node("Sigmoid", {x})}, {}, "silu");
-    if (name == "quick_gelu")
-      return g_.node("Mul", {x, g_.node("Sigmoid", {g_.node("Mul", {x, g_.const_f32(1.702f)})})}, {}, "quick_gelu");
-    if (name == "tanh") return g_.node("Tanh", {x});
-    return failure("config.json: hidden_act '" + std::string(name) +
-                   "' is not supported by the exporter (gelu, gelu_new, gelu_pytorch_tanh, relu, silu, swish, "
-                   "quick_gelu, tanh)");
-  }
+  Result<std::string> activation(const std::string& x, std::string_view name) { return l_.activation(x, name); }
 
   // Finds the backbone prefix ("bert." or "") by where the word embeddings are.
   Result<void> pick_prefix() {
@@ -1099,6 +1069,7 @@ class EncoderGraph {
   const FamilyNames& n_;
   const WeightSource& source_;
   RandomWeights* random_;
+  Layers l_{g_, random_};
   std::string prefix_;
   std::string word_embeddings_;
 };

@@ -2,6 +2,7 @@
 // transformers over a patch embedding (a strided Conv) with learned absolute position embeddings
 // and a class token (DeiT adds a distillation token, DINOv2 layer scale, CLIP a LayerNorm before
 // the encoder and one on the pooled token). The arithmetic follows transformers' eager inference.
+#include "export/layers.hpp"
 #include "export/vision_families.hpp"
 
 #include "util/file.hpp"
@@ -216,47 +217,21 @@ class VisionGraph {
               RandomWeights* random)
       : g_(g), c_(c), f_(f), n_(names_of(f.arch)), source_(source), random_(random) {}
 
+  // Layers shared by every family (layers.hpp).
   std::string weight(const std::string& name, std::vector<std::int64_t> shape, Init init, bool transpose = false) {
-    if (random_) random_->expect(name, shape);
-    return g_.weight(name, std::move(shape), init, transpose);
+    return l_.weight(name, std::move(shape), init, transpose);
   }
 
   std::string linear(const std::string& x, const std::string& base, std::int64_t in, std::int64_t out,
                      bool bias = true) {
-    auto y = g_.node("MatMul", {x, weight(base + ".weight", {out, in}, Init::normal, true)}, {}, "matmul");
-    if (!bias) return y;
-    return g_.node("Add", {y, weight(base + ".bias", {out}, Init::zeros)}, {}, "add");
+    return l_.linear(x, base, in, out, bias);
   }
 
   std::string layer_norm(const std::string& x, const std::string& base) {
-    auto scale = weight(base + ".weight", {c_.hidden_size}, Init::ones);
-    auto shift = weight(base + ".bias", {c_.hidden_size}, Init::zeros);
-    return g_.node("LayerNormalization", {x, scale, shift},
-                   {{"axis", std::int64_t{-1}}, {"epsilon", static_cast<float>(c_.layer_norm_eps)}}, "layernorm");
+    return l_.layer_norm(x, base, c_.hidden_size, c_.layer_norm_eps);
   }
 
-  Result<std::string> activation(const std::string& x, std::string_view name) {
-    if (name == "gelu") {  // exact: 0.5 x (1 + erf(x / sqrt 2))
-      auto e = g_.node("Erf", {g_.node("Div", {x, g_.const_f32(static_cast<float>(std::sqrt(2.0)))})});
-      return g_.node("Mul", {g_.node("Mul", {x, g_.node("Add", {e, g_.const_f32(1.0f)})}), g_.const_f32(0.5f)}, {},
-                     "gelu");
-    }
-    if (name == "gelu_new" || name == "gelu_pytorch_tanh" || name == "gelu_fast") {
-      auto cube = g_.node("Mul", {g_.node("Mul", {x, x}), x});
-      auto inner = g_.node("Add", {x, g_.node("Mul", {cube, g_.const_f32(0.044715f)})});
-      auto t = g_.node("Tanh", {g_.node("Mul", {inner, g_.const_f32(static_cast<float>(std::sqrt(2.0 / M_PI)))})});
-      return g_.node("Mul", {g_.node("Mul", {x, g_.node("Add", {t, g_.const_f32(1.0f)})}), g_.const_f32(0.5f)}, {},
-                     "gelu_tanh");
-    }
-    if (name == "quick_gelu")
-      return g_.node("Mul", {x, g_.node("Sigmoid", {g_.node("Mul", {x, g_.const_f32(1.702f)})})}, {}, "quick_gelu");
-    if (name == "relu") return g_.node("Relu", {x});
-    if (name == "silu" || name == "swish") return g_.node("Mul", {x, g_.node("Sigmoid", {x})}, {}, "silu");
-    if (name == "tanh") return g_.node("Tanh", {x});
-    return failure("config.json: activation '" + std::string(name) +
-                   "' is not supported by the exporter (gelu, gelu_new, gelu_pytorch_tanh, quick_gelu, relu, silu, "
-                   "tanh)");
-  }
+  Result<std::string> activation(const std::string& x, std::string_view name) { return l_.activation(x, name); }
 
   // The backbone prefix: where the patch projection is ("vit." in a classifier, "" in a base model).
   Result<void> pick_prefix(VisionHead head) {
@@ -351,6 +326,7 @@ class VisionGraph {
   const WeightSource& source_;
   RandomWeights* random_;
   std::string prefix_;
+  Layers l_{g_, random_};
 };
 
 }  // namespace
