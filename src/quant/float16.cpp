@@ -5,6 +5,8 @@
 #include "quant/graph.hpp"
 #include "quant/rewrite.hpp"
 
+#include <onnxruntime_float16.h>
+
 #include <cmath>
 #include <cstring>
 
@@ -30,7 +32,12 @@ namespace {
 constexpr int kFloat = ::onnx::TensorProto::FLOAT;
 constexpr int kFloat16 = ::onnx::TensorProto::FLOAT16;
 
-static_assert(sizeof(_Float16) == 2, "float16 conversion needs the compiler's _Float16");
+// ONNX Runtime's own float -> float16 rounding (round to nearest even; its header-only
+// Float16Impl), so the initializers we write are the ones the runtime would make, with any
+// compiler (clang before 15 has no _Float16 on x86).
+struct Float16Bits : onnxruntime_float16::Float16Impl<Float16Bits> {
+  static std::uint16_t from_float(float v) noexcept { return ToUint16Impl(v); }
+};
 
 // float -> float16 bits, as ONNX Runtime's converter does: finite values beyond the range become
 // +-65504, nonzero values below the smallest subnormal become +-2^-24 (keeping sign and
@@ -50,10 +57,7 @@ std::uint16_t to_float16(float v, Clamped& clamped) {
       ++clamped.tiny;
     }
   }
-  const _Float16 h = static_cast<_Float16>(v);
-  std::uint16_t bits;
-  std::memcpy(&bits, &h, 2);
-  return bits;
+  return Float16Bits::from_float(v);
 }
 
 // A float32 tensor proto rewritten as float16; `clamped` counts values moved into range.
