@@ -229,7 +229,8 @@ Result<RunResult> run_model(const RunRequest& req) {
     for (const auto& [name, path] : req.npy_inputs) {
       input_files.push_back(path);
       MODELKIT_TRY(auto t, read_npy(path, name));
-      if (std::none_of(m.inputs.begin(), m.inputs.end(), [&](const auto& in) { return in.name == name; })) {
+      const std::string& wanted = name;  // a structured binding: clang 14 cannot capture it in a lambda
+      if (std::none_of(m.inputs.begin(), m.inputs.end(), [&](const auto& in) { return in.name == wanted; })) {
         std::vector<std::string> names;
         for (const auto& in : m.inputs) names.push_back(in.name);
         return usage_error("--input " + name + ": the model has no such input (inputs: " + util::join(names, ", ") + ")");
