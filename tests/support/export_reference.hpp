@@ -3,7 +3,14 @@
 // folder; concurrent test processes race safely (each writes a temporary folder, one rename wins).
 #pragma once
 
+#include <modelkit/runtime.hpp>
+#include <modelkit/tensor.hpp>
+
 #include <gtest/gtest.h>
+
+#include <algorithm>
+#include <optional>
+#include <cmath>
 
 #include <cstdint>
 #include <cstdlib>
@@ -81,6 +88,76 @@ inline const ExportReference& export_reference() {
     return r;
   }();
   return ref;
+}
+
+// An export matches its torch reference within this, float32 (max absolute error).
+inline constexpr float kExportParityTolerance = 1e-4f;
+
+inline const ReferenceCase* find_reference_case(const std::vector<ReferenceCase>& cases, const std::string& name) {
+  for (const auto& c : cases)
+    if (c.name == name) return &c;
+  return nullptr;
+}
+
+// One array the reference script wrote: a text line "f32|i64 dim..." then the raw little-endian values.
+inline Tensor read_reference_array(const std::filesystem::path& path, const std::string& name) {
+  std::ifstream in(path, std::ios::binary);
+  std::string header;
+  std::getline(in, header);
+  std::stringstream h(header);
+  std::string kind;
+  h >> kind;
+  Tensor t;
+  t.name = name;
+  t.type = kind == "i64" ? ElementType::int64 : ElementType::float32;
+  for (std::int64_t d; h >> d;) t.shape.push_back(d);
+  t.bytes.resize(t.element_count() * (kind == "i64" ? 8 : 4));
+  in.read(reinterpret_cast<char*>(t.bytes.data()), static_cast<std::streamsize>(t.bytes.size()));
+  EXPECT_TRUE(in.good()) << path;
+  return t;
+}
+
+inline float max_abs_error(const Tensor& got, const Tensor& want) {
+  auto g = got.values<float>();
+  auto w = want.values<float>();
+  float worst = 0;
+  for (std::size_t i = 0; i < w.size(); ++i) worst = std::max(worst, std::abs(g[i] - w[i]));
+  return worst;
+}
+
+// Runs the exported model on each of the case's reference batches: the session's input and output
+// names must be the case's, and every output within kExportParityTolerance of the reference.
+// `batches` gets how many batches ran (callers check their case's count); with `input_type`, every
+// input must have that element type.
+inline void expect_reference_parity(const std::filesystem::path& model_path, const ReferenceCase& c,
+                                    const std::filesystem::path& case_dir, int& batches,
+                                    std::optional<ElementType> input_type = std::nullopt) {
+  namespace fs = std::filesystem;
+  batches = 0;
+  auto session = runtime::Session::open(model_path);
+  ASSERT_TRUE(session.ok()) << session.error().message;
+  std::vector<std::string> input_names, output_names;
+  for (const auto& i : session->inputs()) input_names.push_back(i.name);
+  for (const auto& o : session->outputs()) output_names.push_back(o.name);
+  EXPECT_EQ(input_names, c.inputs);
+  EXPECT_EQ(output_names, c.outputs);
+  if (input_type) {
+    for (const auto& i : session->inputs()) EXPECT_EQ(i.type, *input_type) << i.name;
+  }
+  for (const auto& batch : fs::directory_iterator(case_dir / "reference")) {
+    ++batches;
+    std::vector<Tensor> inputs;
+    for (const auto& n : c.inputs) inputs.push_back(read_reference_array(batch.path() / (n + ".bin"), n));
+    auto outputs = session->run(inputs, c.outputs);
+    ASSERT_TRUE(outputs.ok()) << outputs.error().message;
+    for (std::size_t k = 0; k < c.outputs.size(); ++k) {
+      auto want = read_reference_array(batch.path() / (c.outputs[k] + ".bin"), c.outputs[k]);
+      const auto& got = (*outputs)[k];
+      ASSERT_EQ(got.shape, want.shape) << c.name << " " << c.outputs[k];
+      EXPECT_LE(max_abs_error(got, want), kExportParityTolerance)
+          << c.name << " " << batch.path().filename() << " " << c.outputs[k];
+    }
+  }
 }
 
 }  // namespace modelkit::test

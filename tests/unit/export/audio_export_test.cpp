@@ -25,7 +25,6 @@ namespace fs = std::filesystem;
 using test::TempDir;
 
 // float32 graphs against float32 torch: the sums run in a different order, nothing more.
-constexpr float kParityTolerance = 1e-4f;
 
 const std::vector<std::string> kAudioCases = {
     "hubert-ctc", "hubert-seqcls-mask", "wav2vec2-base", "wav2vec2-ctc-mask", "wav2vec2-frame",
@@ -48,27 +47,12 @@ const std::vector<test::ReferenceCase>& audio_cases() {
   return cases;
 }
 
-const test::ReferenceCase* find_case(const std::string& name) {
-  for (const auto& c : audio_cases())
-    if (c.name == name) return &c;
-  return nullptr;
-}
+const test::ReferenceCase* find_case(const std::string& name) { return test::find_reference_case(audio_cases(), name); }
 
-Tensor read_array(const fs::path& path, const std::string& name) {
-  std::ifstream in(path, std::ios::binary);
-  std::string header;
-  std::getline(in, header);
-  std::stringstream h(header);
-  std::string kind;
-  h >> kind;
-  Tensor t;
-  t.name = name;
-  t.type = kind == "i64" ? ElementType::int64 : ElementType::float32;
-  for (std::int64_t d; h >> d;) t.shape.push_back(d);
-  t.bytes.resize(t.element_count() * (kind == "i64" ? 8 : 4));
-  in.read(reinterpret_cast<char*>(t.bytes.data()), static_cast<std::streamsize>(t.bytes.size()));
-  EXPECT_TRUE(in.good()) << path;
-  return t;
+void expect_parity(const fs::path& model_path, const test::ReferenceCase& c, const fs::path& case_dir) {
+  int batches = 0;
+  test::expect_reference_parity(model_path, c, case_dir, batches);
+  EXPECT_EQ(batches, 2) << c.name;  // two padded batches of different shapes
 }
 
 Result<ExportResult> export_folder(const fs::path& folder, const fs::path& out, bool random = false,
@@ -82,40 +66,6 @@ Result<ExportResult> export_folder(const fs::path& folder, const fs::path& out, 
   request.output = out;
   request.random_weights = random;
   return export_model(request);
-}
-
-float worst_error(const Tensor& got, const Tensor& want) {
-  auto g = got.values<float>();
-  auto w = want.values<float>();
-  float worst = 0;
-  for (std::size_t i = 0; i < w.size(); ++i) worst = std::max(worst, std::abs(g[i] - w[i]));
-  return worst;
-}
-
-void expect_parity(const fs::path& model_path, const test::ReferenceCase& c, const fs::path& case_dir) {
-  auto session = runtime::Session::open(model_path);
-  ASSERT_TRUE(session.ok()) << session.error().message;
-  std::vector<std::string> input_names, output_names;
-  for (const auto& i : session->inputs()) input_names.push_back(i.name);
-  for (const auto& o : session->outputs()) output_names.push_back(o.name);
-  EXPECT_EQ(input_names, c.inputs);
-  EXPECT_EQ(output_names, c.outputs);
-  int batches = 0;
-  for (const auto& batch : fs::directory_iterator(case_dir / "reference")) {
-    ++batches;
-    std::vector<Tensor> inputs;
-    for (const auto& n : c.inputs) inputs.push_back(read_array(batch.path() / (n + ".bin"), n));
-    auto outputs = session->run(inputs, c.outputs);
-    ASSERT_TRUE(outputs.ok()) << outputs.error().message;
-    for (std::size_t k = 0; k < c.outputs.size(); ++k) {
-      auto want = read_array(batch.path() / (c.outputs[k] + ".bin"), c.outputs[k]);
-      const auto& got = (*outputs)[k];
-      ASSERT_EQ(got.shape, want.shape) << c.name << " " << c.outputs[k];
-      EXPECT_LE(worst_error(got, want), kParityTolerance)
-          << c.name << " " << batch.path().filename() << " " << c.outputs[k];
-    }
-  }
-  EXPECT_EQ(batches, 2) << c.name;  // two padded batches of different shapes
 }
 
 TEST(AudioExportReference, ListsEveryCaseTheTestsKnow) {
@@ -157,8 +107,8 @@ TEST(AudioExport, TheMaskMakesPaddingInvisible) {
   auto session = runtime::Session::open(tmp / "m.onnx");
   ASSERT_TRUE(session.ok()) << session.error().message;
   const auto batch = test::export_reference().root / c->name / "reference" / "b0";
-  auto values = read_array(batch / "input_values.bin", "input_values");
-  auto mask = read_array(batch / "attention_mask.bin", "attention_mask");
+  auto values = test::read_reference_array(batch / "input_values.bin", "input_values");
+  auto mask = test::read_reference_array(batch / "attention_mask.bin", "attention_mask");
   std::vector<Tensor> both = {values, mask};
   auto padded = session->run(both);
   ASSERT_TRUE(padded.ok()) << padded.error().message;
@@ -178,7 +128,7 @@ TEST(AudioExport, TheMaskMakesPaddingInvisible) {
   auto a = (*padded)[0].values<float>();
   auto b = (*alone)[0].values<float>();
   ASSERT_EQ(b.size(), 3u);
-  for (std::size_t k = 0; k < 3; ++k) EXPECT_NEAR(a[3 + k], b[k], kParityTolerance);
+  for (std::size_t k = 0; k < 3; ++k) EXPECT_NEAR(a[3 + k], b[k], test::kExportParityTolerance);
 }
 
 TEST(AudioExport, WhisperWritesTheEncoderAndSaysSo) {

@@ -27,7 +27,6 @@ using test::export_reference;
 using test::TempDir;
 
 // float32 graphs against float32 torch: the sums run in a different order, nothing more.
-constexpr float kParityTolerance = 1e-4f;
 
 const std::vector<std::string> kVisionCases = {
     "clip-vision-base", "clip-vision-proj", "deit-base",  "deit-imgcls", "deit-teacher",       "dinov2-base",
@@ -35,27 +34,15 @@ const std::vector<std::string> kVisionCases = {
     "convnext-imgcls",  "resnet-basic",     "resnet-bottleneck", "clip-model",  "clip-text-base",     "clip-text-proj",
 };
 
-Tensor read_array(const fs::path& path, const std::string& name) {
-  std::ifstream in(path, std::ios::binary);
-  std::string header;
-  std::getline(in, header);
-  std::stringstream h(header);
-  std::string kind;
-  h >> kind;
-  Tensor t;
-  t.name = name;
-  t.type = kind == "i64" ? ElementType::int64 : ElementType::float32;
-  for (std::int64_t d; h >> d;) t.shape.push_back(d);
-  t.bytes.resize(t.element_count() * (kind == "i64" ? 8 : 4));
-  in.read(reinterpret_cast<char*>(t.bytes.data()), static_cast<std::streamsize>(t.bytes.size()));
-  EXPECT_TRUE(in.good()) << path;
-  return t;
+const test::ReferenceCase* find_case(const std::string& name) {
+  return test::find_reference_case(export_reference().vision_cases, name);
 }
 
-const test::ReferenceCase* find_case(const std::string& name) {
-  for (const auto& c : export_reference().vision_cases)
-    if (c.name == name) return &c;
-  return nullptr;
+// Runs the exported model on the case's reference batches (1 and 3 images).
+void expect_parity(const fs::path& model_path, const test::ReferenceCase& c, const fs::path& case_dir) {
+  int batches = 0;
+  test::expect_reference_parity(model_path, c, case_dir, batches);
+  EXPECT_EQ(batches, 2) << c.name;
 }
 
 Result<ExportResult> export_checkpoint(const fs::path& folder, const fs::path& out, int opset = kDefaultExportOpset,
@@ -71,36 +58,6 @@ Result<ExportResult> export_checkpoint(const fs::path& folder, const fs::path& o
   request.opset = opset;
   request.image_size = size;
   return export_model(request);
-}
-
-// Runs the exported model on the case's reference batches (1 and 3 images).
-void expect_parity(const fs::path& model_path, const test::ReferenceCase& c, const fs::path& case_dir) {
-  auto session = runtime::Session::open(model_path);
-  ASSERT_TRUE(session.ok()) << session.error().message;
-  std::vector<std::string> input_names, output_names;
-  for (const auto& i : session->inputs()) input_names.push_back(i.name);
-  for (const auto& o : session->outputs()) output_names.push_back(o.name);
-  EXPECT_EQ(input_names, c.inputs);
-  EXPECT_EQ(output_names, c.outputs);
-  int batches = 0;
-  for (const auto& batch : fs::directory_iterator(case_dir / "reference")) {
-    ++batches;
-    std::vector<Tensor> inputs;
-    for (const auto& n : c.inputs) inputs.push_back(read_array(batch.path() / (n + ".bin"), n));
-    auto outputs = session->run(inputs, c.outputs);
-    ASSERT_TRUE(outputs.ok()) << outputs.error().message;
-    for (std::size_t k = 0; k < c.outputs.size(); ++k) {
-      auto want = read_array(batch.path() / (c.outputs[k] + ".bin"), c.outputs[k]);
-      const auto& got = (*outputs)[k];
-      ASSERT_EQ(got.shape, want.shape) << c.name << " " << c.outputs[k];
-      auto g = got.values<float>();
-      auto w = want.values<float>();
-      float worst = 0;
-      for (std::size_t i = 0; i < w.size(); ++i) worst = std::max(worst, std::abs(g[i] - w[i]));
-      EXPECT_LE(worst, kParityTolerance) << c.name << " " << batch.path().filename() << " " << c.outputs[k];
-    }
-  }
-  EXPECT_EQ(batches, 2) << c.name;
 }
 
 TEST(ExportVisionReference, ListsEveryCaseTheTestsKnow) {
