@@ -7,6 +7,7 @@
 // - Whisper: the encoder only (two convolutions, the stored sinusoidal positions, pre-norm layers).
 #include "export/layers.hpp"
 #include "export/audio.hpp"
+#include "export/config_reader.hpp"
 
 #include <modelkit/audio.hpp>
 
@@ -104,74 +105,6 @@ struct AudioConfig {
   std::int64_t mel_bins = 80, source_positions = 1500;
 };
 
-class ConfigReader {
- public:
-  explicit ConfigReader(simdjson::dom::object root) : root_(root) {}
-
-  Result<std::int64_t> integer(std::string_view key, std::optional<std::int64_t> fallback, std::int64_t min,
-                               std::int64_t max) {
-    auto v = util::optional_int(root_, key);
-    if (!v) return v.take_error().with_context("config.json");
-    if (!*v) {
-      if (fallback) return *fallback;
-      return failure("config.json: missing integer field '" + std::string(key) + "'");
-    }
-    if (**v < min || **v > max)
-      return failure("config.json: field '" + std::string(key) + "' is " + std::to_string(**v) + ", expected " +
-                     std::to_string(min) + ".." + std::to_string(max));
-    return **v;
-  }
-  Result<bool> flag(std::string_view key, bool fallback) {
-    auto v = util::optional_bool(root_, key);
-    if (!v) return v.take_error().with_context("config.json");
-    return v->value_or(fallback);
-  }
-  Result<std::string> text(std::string_view key, std::string_view fallback) {
-    auto v = util::optional_string(root_, key);
-    if (!v) return v.take_error().with_context("config.json");
-    return std::string(v->value_or(fallback));
-  }
-  Result<double> number(std::string_view key, double fallback) {
-    auto v = util::optional_number(root_, key);
-    if (!v) return v.take_error().with_context("config.json");
-    return v->value_or(fallback);
-  }
-  Result<Ints> ints(std::string_view key, Ints fallback, std::int64_t min, std::int64_t max) {
-    simdjson::dom::element e;
-    if (root_[key].get(e) != simdjson::SUCCESS || e.is_null()) return fallback;
-    simdjson::dom::array a;
-    if (e.get_array().get(a) != simdjson::SUCCESS)
-      return failure("config.json: field '" + std::string(key) + "' must be a list of integers, got " +
-                     std::string(util::json_type_name(e)));
-    Ints out;
-    for (auto x : a) {
-      std::int64_t v = 0;
-      if (x.get_int64().get(v) != simdjson::SUCCESS || v < min || v > max)
-        return failure("config.json: field '" + std::string(key) + "' must hold integers in " + std::to_string(min) +
-                       ".." + std::to_string(max));
-      out.push_back(v);
-    }
-    if (out.empty() || out.size() > 64)
-      return failure("config.json: field '" + std::string(key) + "' must hold 1..64 values");
-    return out;
-  }
-  // "key" must be absent, null, false or the given harmless value; otherwise the exporter refuses it.
-  Result<void> refuse_flag(std::string_view key, std::string_view why) {
-    MODELKIT_TRY(auto on, flag(key, false));
-    if (on) return failure("config.json: " + std::string(key) + " true is not supported by the exporter (" +
-                           std::string(why) + ")");
-    return {};
-  }
-  [[nodiscard]] bool present(std::string_view key) const {
-    simdjson::dom::element e;
-    return root_[key].get(e) == simdjson::SUCCESS && !e.is_null();
-  }
-  [[nodiscard]] simdjson::dom::object root() const { return root_; }
-
- private:
-  simdjson::dom::object root_;
-};
-
 Result<AudioConfig> read_audio_config(std::string_view text, const AudioFamily& family, AudioHead head) {
   simdjson::dom::parser parser;
   MODELKIT_TRY_CTX(auto doc, util::parse_json(parser, text), "config.json");
@@ -232,13 +165,7 @@ Result<AudioConfig> read_audio_config(std::string_view text, const AudioFamily& 
                    " is not a multiple of num_conv_pos_embedding_groups " + std::to_string(c.pos_groups));
   MODELKIT_TRY(c.vocab, r.integer("vocab_size", 32, 1, 1 << 24));
   MODELKIT_TRY(c.proj_size, r.integer("classifier_proj_size", 256, 1, 1 << 16));
-  simdjson::dom::object id2label;
-  if (root["id2label"].get_object().get(id2label) == simdjson::SUCCESS) {
-    c.num_labels = static_cast<std::int64_t>(id2label.size());
-    if (c.num_labels < 1) return failure("config.json: id2label is empty");
-  } else {
-    MODELKIT_TRY(c.num_labels, r.integer("num_labels", 2, 1, 1 << 24));
-  }
+  MODELKIT_TRY(c.num_labels, r.num_labels());
   if (family.kind == AudioKind::wavlm) {
     MODELKIT_TRY(c.buckets, r.integer("num_buckets", 320, 4, 1 << 16));
     MODELKIT_TRY(c.max_distance, r.integer("max_bucket_distance", 800, 1, 1 << 24));

@@ -2,6 +2,7 @@
 // Conv, LayerNorm over channels, two pointwise Linears with the activation between, layer scale,
 // residual), each stage after the first opening with LayerNorm + a 2x2 stride-2 Conv; the pooled
 // output is the LayerNorm of the spatial mean. As transformers' modeling_convnext (eager).
+#include "export/config_reader.hpp"
 #include "export/layers.hpp"
 #include "export/vision_families.hpp"
 
@@ -27,60 +28,22 @@ Result<ConvNextConfig> read_convnext_config(std::string_view text) {
   MODELKIT_TRY_CTX(auto doc, util::parse_json(parser, text), "config.json");
   simdjson::dom::object root;
   if (doc.get_object().get(root) != simdjson::SUCCESS) return failure("config.json: must be a JSON object");
+  ConfigReader r(root);
   ConvNextConfig c;
-  auto integer = [&](std::string_view key, std::int64_t& into, std::int64_t min, std::int64_t max) -> Result<void> {
-    auto v = util::optional_int(root, key);
-    if (!v) return v.take_error().with_context("config.json");
-    if (!*v) return {};
-    if (**v < min || **v > max)
-      return failure("config.json: field '" + std::string(key) + "' is " + std::to_string(**v) + ", expected " +
-                     std::to_string(min) + ".." + std::to_string(max));
-    into = **v;
-    return {};
-  };
-  auto list = [&](std::string_view key, Ints& into, std::int64_t max) -> Result<void> {
-    simdjson::dom::element e;
-    if (root[key].get(e) != simdjson::SUCCESS || e.is_null()) return {};
-    simdjson::dom::array a;
-    if (e.get_array().get(a) != simdjson::SUCCESS)
-      return failure("config.json: field '" + std::string(key) + "' must be a list of integers");
-    into.clear();
-    for (auto x : a) {
-      std::int64_t v = 0;
-      if (x.get_int64().get(v) != simdjson::SUCCESS || v < 1 || v > max)
-        return failure("config.json: field '" + std::string(key) + "' must hold integers 1.." + std::to_string(max));
-      into.push_back(v);
-    }
-    return {};
-  };
-  MODELKIT_TRY_VOID(integer("num_channels", c.num_channels, 1, 64));
-  MODELKIT_TRY_VOID(integer("patch_size", c.patch_size, 1, 1 << 10));
-  MODELKIT_TRY_VOID(integer("image_size", c.image_size, 1, 1 << 14));
-  MODELKIT_TRY_VOID(list("hidden_sizes", c.hidden_sizes, 1 << 16));
-  MODELKIT_TRY_VOID(list("depths", c.depths, 1024));
+  MODELKIT_TRY(c.num_channels, r.integer("num_channels", c.num_channels, 1, 64));
+  MODELKIT_TRY(c.patch_size, r.integer("patch_size", c.patch_size, 1, 1 << 10));
+  MODELKIT_TRY(c.image_size, r.integer("image_size", c.image_size, 1, 1 << 14));
+  MODELKIT_TRY(c.hidden_sizes, r.ints("hidden_sizes", c.hidden_sizes, 1, 1 << 16));
+  MODELKIT_TRY(c.depths, r.ints("depths", c.depths, 1, 1024));
   std::int64_t stages = static_cast<std::int64_t>(c.depths.size());
-  MODELKIT_TRY_VOID(integer("num_stages", stages, 1, 64));
+  MODELKIT_TRY(stages, r.integer("num_stages", stages, 1, 64));
   if (stages != static_cast<std::int64_t>(c.depths.size()) || stages != static_cast<std::int64_t>(c.hidden_sizes.size()))
     return failure("config.json: num_stages " + std::to_string(stages) + ", depths (" + std::to_string(c.depths.size()) +
                    ") and hidden_sizes (" + std::to_string(c.hidden_sizes.size()) + ") disagree");
-  auto number = [&](std::string_view key, double& into) -> Result<void> {
-    auto v = util::optional_number(root, key);
-    if (!v) return v.take_error().with_context("config.json");
-    if (*v) into = **v;
-    return {};
-  };
-  MODELKIT_TRY_VOID(number("layer_norm_eps", c.layer_norm_eps));
-  MODELKIT_TRY_VOID(number("layer_scale_init_value", c.layer_scale_init_value));
-  auto act = util::optional_string(root, "hidden_act");
-  if (!act) return act.take_error().with_context("config.json");
-  if (*act) c.hidden_act = std::string(**act);
-  simdjson::dom::object id2label;
-  if (root["id2label"].get_object().get(id2label) == simdjson::SUCCESS) {
-    c.num_labels = static_cast<std::int64_t>(id2label.size());
-  } else {
-    MODELKIT_TRY_VOID(integer("num_labels", c.num_labels, 1, std::int64_t{1} << 24));
-  }
-  if (c.num_labels < 1) return failure("config.json: id2label is empty");
+  MODELKIT_TRY(c.layer_norm_eps, r.number("layer_norm_eps", c.layer_norm_eps));
+  MODELKIT_TRY(c.layer_scale_init_value, r.number("layer_scale_init_value", c.layer_scale_init_value));
+  MODELKIT_TRY(c.hidden_act, r.text("hidden_act", c.hidden_act));
+  MODELKIT_TRY(c.num_labels, r.num_labels());
   return c;
 }
 

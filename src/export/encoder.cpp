@@ -2,6 +2,7 @@
 // transformer layers, and the heads, built from standard ONNX ops at opset 17+. The arithmetic
 // follows transformers' eager (dropout-free) inference path.
 #include "export/layers.hpp"
+#include "export/config_reader.hpp"
 #include "export/families.hpp"
 
 #include "util/file.hpp"
@@ -460,60 +461,40 @@ Result<EncoderConfig> read_config(std::string_view text, const Family& family) {
   MODELKIT_TRY_CTX(auto doc, util::parse_json(parser, text), "config.json");
   simdjson::dom::object root;
   if (doc.get_object().get(root) != simdjson::SUCCESS) return failure("config.json: must be a JSON object");
-  auto ctx = [](Error e) { return e.with_context("config.json"); };
-  auto integer = [&](std::string_view key, std::optional<std::int64_t> fallback, std::int64_t min,
-                     std::int64_t max) -> Result<std::int64_t> {
-    auto v = util::optional_int(root, key);
-    if (!v) return ctx(v.take_error());
-    if (!*v) {
-      if (fallback) return *fallback;
-      return failure("config.json: missing integer field '" + std::string(key) + "'");
-    }
-    if (**v < min || **v > max)
-      return failure("config.json: field '" + std::string(key) + "' is " + std::to_string(**v) + ", expected " +
-                     std::to_string(min) + ".." + std::to_string(max));
-    return **v;
-  };
+  ConfigReader r(root);
   EncoderConfig c;
   constexpr std::int64_t kBig = std::int64_t{1} << 24;
-  MODELKIT_TRY(c.vocab_size, integer("vocab_size", std::nullopt, 1, kBig));
+  MODELKIT_TRY(c.vocab_size, r.integer("vocab_size", std::nullopt, 1, kBig));
   const auto& k = family.keys;
-  MODELKIT_TRY(c.hidden_size, integer(k.hidden_size, std::nullopt, 1, 1 << 16));
-  MODELKIT_TRY(c.layers, integer(k.layers, std::nullopt, 1, 1024));
-  MODELKIT_TRY(c.heads, integer(k.heads, std::nullopt, 1, 4096));
-  MODELKIT_TRY(c.intermediate_size, integer(k.intermediate_size, std::nullopt, 1, 1 << 20));
-  MODELKIT_TRY(c.max_positions, integer("max_position_embeddings", 512, 1, 1 << 20));
+  MODELKIT_TRY(c.hidden_size, r.integer(k.hidden_size, std::nullopt, 1, 1 << 16));
+  MODELKIT_TRY(c.layers, r.integer(k.layers, std::nullopt, 1, 1024));
+  MODELKIT_TRY(c.heads, r.integer(k.heads, std::nullopt, 1, 4096));
+  MODELKIT_TRY(c.intermediate_size, r.integer(k.intermediate_size, std::nullopt, 1, 1 << 20));
+  MODELKIT_TRY(c.max_positions, r.integer("max_position_embeddings", 512, 1, 1 << 20));
   if (!family.names->token_type_embeddings.empty()) {
-    MODELKIT_TRY(c.type_vocab_size, integer("type_vocab_size", family.token_type_if_vocab ? 0 : 2, 0, 1 << 16));
+    MODELKIT_TRY(c.type_vocab_size, r.integer("type_vocab_size", family.token_type_if_vocab ? 0 : 2, 0, 1 << 16));
   }
   // ALBERT's embeddings default to 128 wide; ELECTRA's to hidden_size.
-  MODELKIT_TRY(c.embedding_size, integer("embedding_size", family.always_project ? 128 : c.hidden_size, 1, 1 << 16));
+  MODELKIT_TRY(c.embedding_size, r.integer("embedding_size", family.always_project ? 128 : c.hidden_size, 1, 1 << 16));
   if (family.padding_idx) {
     c.padding_idx = *family.padding_idx;
   } else {
-    MODELKIT_TRY(c.padding_idx, integer("pad_token_id", family.positions == Positions::padding_offset ? 1 : 0, 0, kBig));
+    MODELKIT_TRY(c.padding_idx, r.integer("pad_token_id", family.positions == Positions::padding_offset ? 1 : 0, 0, kBig));
   }
   if (family.layer_groups) {
-    MODELKIT_TRY(c.hidden_groups, integer("num_hidden_groups", 1, 1, c.layers));
-    MODELKIT_TRY(c.inner_group_layers, integer("inner_group_num", 1, 1, 1024));
+    MODELKIT_TRY(c.hidden_groups, r.integer("num_hidden_groups", 1, 1, c.layers));
+    MODELKIT_TRY(c.inner_group_layers, r.integer("inner_group_num", 1, 1, 1024));
     if (c.layers % c.hidden_groups != 0)
       return failure("config.json: num_hidden_layers " + std::to_string(c.layers) +
                      " is not a multiple of num_hidden_groups " + std::to_string(c.hidden_groups));
   }
   if (!family.names->relative_attention_bias.empty()) {
-    MODELKIT_TRY(c.relative_buckets, integer("relative_attention_num_buckets", 32, 32, 1 << 16));
+    MODELKIT_TRY(c.relative_buckets, r.integer("relative_attention_num_buckets", 32, 32, 1 << 16));
   }
   if (c.hidden_size % c.heads != 0)
     return failure("config.json: " + std::string(k.hidden_size) + " " + std::to_string(c.hidden_size) +
                    " is not a multiple of " + std::string(k.heads) + " " + std::to_string(c.heads));
-  // num_labels: id2label's size when given (transformers derives it so), else num_labels, else 2.
-  simdjson::dom::object id2label;
-  if (root["id2label"].get_object().get(id2label) == simdjson::SUCCESS) {
-    c.num_labels = static_cast<std::int64_t>(id2label.size());
-  } else {
-    MODELKIT_TRY(c.num_labels, integer("num_labels", 2, 1, kBig));
-  }
-  if (c.num_labels < 1) return failure("config.json: id2label is empty");
+  MODELKIT_TRY(c.num_labels, r.num_labels());
   MODELKIT_TRY(auto eps, ctx_result(util::optional_number(root, "layer_norm_eps")));
   if (eps) c.layer_norm_eps = *eps;
   MODELKIT_TRY(auto act, ctx_result(util::optional_string(root, k.hidden_act)));

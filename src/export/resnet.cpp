@@ -6,6 +6,7 @@
 // at export time (w' = w * g / sqrt(v + eps) per output channel, b' = beta - m * g / sqrt(v + eps)):
 // one Conv per pair instead of Conv + BatchNormalization, which is what a static quantizer wants to
 // see (per-channel weight scales absorb the BatchNorm scale) and what ONNX Runtime would fuse anyway.
+#include "export/config_reader.hpp"
 #include "export/vision_families.hpp"
 
 #include "util/json_read.hpp"
@@ -33,68 +34,26 @@ Result<ResNetConfig> read_resnet_config(std::string_view text) {
   MODELKIT_TRY_CTX(auto doc, util::parse_json(parser, text), "config.json");
   simdjson::dom::object root;
   if (doc.get_object().get(root) != simdjson::SUCCESS) return failure("config.json: must be a JSON object");
+  ConfigReader r(root);
   ResNetConfig c;
-  auto integer = [&](std::string_view key, std::int64_t& into, std::int64_t min, std::int64_t max) -> Result<void> {
-    auto v = util::optional_int(root, key);
-    if (!v) return v.take_error().with_context("config.json");
-    if (!*v) return {};
-    if (**v < min || **v > max)
-      return failure("config.json: field '" + std::string(key) + "' is " + std::to_string(**v) + ", expected " +
-                     std::to_string(min) + ".." + std::to_string(max));
-    into = **v;
-    return {};
-  };
-  auto list = [&](std::string_view key, Ints& into, std::int64_t max) -> Result<void> {
-    simdjson::dom::element e;
-    if (root[key].get(e) != simdjson::SUCCESS || e.is_null()) return {};
-    simdjson::dom::array a;
-    if (e.get_array().get(a) != simdjson::SUCCESS)
-      return failure("config.json: field '" + std::string(key) + "' must be a list of integers");
-    into.clear();
-    for (auto x : a) {
-      std::int64_t v = 0;
-      if (x.get_int64().get(v) != simdjson::SUCCESS || v < 1 || v > max)
-        return failure("config.json: field '" + std::string(key) + "' must hold integers 1.." + std::to_string(max));
-      into.push_back(v);
-    }
-    return {};
-  };
-  auto flag = [&](std::string_view key, bool& into) -> Result<void> {
-    auto v = util::optional_bool(root, key);
-    if (!v) return v.take_error().with_context("config.json");
-    if (*v) into = **v;
-    return {};
-  };
-  auto string = [&](std::string_view key, std::string& into) -> Result<void> {
-    auto v = util::optional_string(root, key);
-    if (!v) return v.take_error().with_context("config.json");
-    if (*v) into = std::string(**v);
-    return {};
-  };
-  MODELKIT_TRY_VOID(integer("num_channels", c.num_channels, 1, 64));
-  MODELKIT_TRY_VOID(integer("embedding_size", c.embedding_size, 1, 1 << 16));
-  MODELKIT_TRY_VOID(integer("image_size", c.image_size, 1, 1 << 14));
-  MODELKIT_TRY_VOID(list("hidden_sizes", c.hidden_sizes, 1 << 16));
-  MODELKIT_TRY_VOID(list("depths", c.depths, 1024));
+  MODELKIT_TRY(c.num_channels, r.integer("num_channels", c.num_channels, 1, 64));
+  MODELKIT_TRY(c.embedding_size, r.integer("embedding_size", c.embedding_size, 1, 1 << 16));
+  MODELKIT_TRY(c.image_size, r.integer("image_size", c.image_size, 1, 1 << 14));
+  MODELKIT_TRY(c.hidden_sizes, r.ints("hidden_sizes", c.hidden_sizes, 1, 1 << 16));
+  MODELKIT_TRY(c.depths, r.ints("depths", c.depths, 1, 1024));
   if (c.hidden_sizes.size() != c.depths.size() || c.depths.empty())
     return failure("config.json: depths (" + std::to_string(c.depths.size()) + ") and hidden_sizes (" +
                    std::to_string(c.hidden_sizes.size()) + ") disagree");
-  MODELKIT_TRY_VOID(string("layer_type", c.layer_type));
+  MODELKIT_TRY(c.layer_type, r.text("layer_type", c.layer_type));
   if (c.layer_type != "basic" && c.layer_type != "bottleneck")
     return failure("config.json: layer_type '" + c.layer_type + "' is not 'basic' or 'bottleneck'");
-  MODELKIT_TRY_VOID(string("hidden_act", c.hidden_act));
+  MODELKIT_TRY(c.hidden_act, r.text("hidden_act", c.hidden_act));
   if (c.hidden_act != "relu" && c.hidden_act != "silu" && c.hidden_act != "swish")
     return failure("config.json: hidden_act '" + c.hidden_act + "' is not supported by the exporter for resnet (relu, "
                    "silu)");
-  MODELKIT_TRY_VOID(flag("downsample_in_first_stage", c.downsample_in_first_stage));
-  MODELKIT_TRY_VOID(flag("downsample_in_bottleneck", c.downsample_in_bottleneck));
-  simdjson::dom::object id2label;
-  if (root["id2label"].get_object().get(id2label) == simdjson::SUCCESS) {
-    c.num_labels = static_cast<std::int64_t>(id2label.size());
-  } else {
-    MODELKIT_TRY_VOID(integer("num_labels", c.num_labels, 1, std::int64_t{1} << 24));
-  }
-  if (c.num_labels < 1) return failure("config.json: id2label is empty");
+  MODELKIT_TRY(c.downsample_in_first_stage, r.flag("downsample_in_first_stage", c.downsample_in_first_stage));
+  MODELKIT_TRY(c.downsample_in_bottleneck, r.flag("downsample_in_bottleneck", c.downsample_in_bottleneck));
+  MODELKIT_TRY(c.num_labels, r.num_labels());
   return c;
 }
 

@@ -2,6 +2,7 @@
 // transformers over a patch embedding (a strided Conv) with learned absolute position embeddings
 // and a class token (DeiT adds a distillation token, DINOv2 layer scale, CLIP a LayerNorm before
 // the encoder and one on the pooled token). The arithmetic follows transformers' eager inference.
+#include "export/config_reader.hpp"
 #include "export/layers.hpp"
 #include "export/vision_families.hpp"
 
@@ -142,68 +143,41 @@ Result<VisionConfig> read_config(std::string_view text, VisionArch arch) {
   MODELKIT_TRY_CTX(auto doc, util::parse_json(parser, text), "config.json");
   simdjson::dom::object root;
   if (doc.get_object().get(root) != simdjson::SUCCESS) return failure("config.json: must be a JSON object");
-  auto integer = [&](std::string_view key, std::int64_t fallback, std::int64_t min,
-                     std::int64_t max) -> Result<std::int64_t> {
-    auto v = util::optional_int(root, key);
-    if (!v) return v.take_error().with_context("config.json");
-    if (!*v) return fallback;
-    if (**v < min || **v > max)
-      return failure("config.json: field '" + std::string(key) + "' is " + std::to_string(**v) + ", expected " +
-                     std::to_string(min) + ".." + std::to_string(max));
-    return **v;
-  };
-  auto number = [&](std::string_view key, double fallback) -> Result<double> {
-    auto v = util::optional_number(root, key);
-    if (!v) return v.take_error().with_context("config.json");
-    return v->value_or(fallback);
-  };
-  auto string = [&](std::string_view key, std::string fallback) -> Result<std::string> {
-    auto v = util::optional_string(root, key);
-    if (!v) return v.take_error().with_context("config.json");
-    return *v ? std::string(**v) : fallback;
-  };
+  ConfigReader r(root);
   VisionConfig c;
   const bool clip = arch == VisionArch::clip || arch == VisionArch::clip_text || arch == VisionArch::clip_model;
-  MODELKIT_TRY(c.hidden_size, integer("hidden_size", 768, 1, 1 << 16));
-  MODELKIT_TRY(c.layers, integer("num_hidden_layers", 12, 1, 1024));
-  MODELKIT_TRY(c.heads, integer("num_attention_heads", 12, 1, 4096));
+  MODELKIT_TRY(c.hidden_size, r.integer("hidden_size", 768, 1, 1 << 16));
+  MODELKIT_TRY(c.layers, r.integer("num_hidden_layers", 12, 1, 1024));
+  MODELKIT_TRY(c.heads, r.integer("num_attention_heads", 12, 1, 4096));
   if (arch == VisionArch::dinov2) {
-    MODELKIT_TRY(auto ratio, number("mlp_ratio", 4.0));
+    MODELKIT_TRY(auto ratio, r.number("mlp_ratio", 4.0));
     if (!(ratio > 0 && ratio <= 1024)) return failure("config.json: field 'mlp_ratio' must be in (0, 1024]");
     c.intermediate_size = static_cast<std::int64_t>(static_cast<double>(c.hidden_size) * ratio);
-    MODELKIT_TRY(c.layerscale_value, number("layerscale_value", 1.0));
-    auto swiglu = util::optional_bool(root, "use_swiglu_ffn");
-    if (!swiglu) return swiglu.take_error().with_context("config.json");
-    if (swiglu->value_or(false))
+    MODELKIT_TRY(c.layerscale_value, r.number("layerscale_value", 1.0));
+    MODELKIT_TRY(auto swiglu, r.flag("use_swiglu_ffn", false));
+    if (swiglu)
       return failure("config.json: use_swiglu_ffn (DINOv2 giant) is not supported by the exporter; export the ONNX "
                      "model another way and pass it with --onnx FILE");
   } else {
-    MODELKIT_TRY(c.intermediate_size, integer("intermediate_size", 3072, 1, 1 << 20));
+    MODELKIT_TRY(c.intermediate_size, r.integer("intermediate_size", 3072, 1, 1 << 20));
   }
-  MODELKIT_TRY(c.image_size, integer("image_size", 224, 1, 1 << 14));
-  MODELKIT_TRY(c.patch_size, integer("patch_size", clip ? 32 : arch == VisionArch::dinov2 ? 14 : 16, 1, 1 << 12));
-  MODELKIT_TRY(c.num_channels, integer("num_channels", 3, 1, 64));
-  MODELKIT_TRY(c.projection_dim, integer("projection_dim", 512, 1, 1 << 16));
-  MODELKIT_TRY(c.pooler_size, integer("pooler_output_size", c.hidden_size, 1, 1 << 16));
-  MODELKIT_TRY(c.layer_norm_eps, number("layer_norm_eps", clip ? 1e-5 : arch == VisionArch::dinov2 ? 1e-6 : 1e-12));
-  MODELKIT_TRY(c.hidden_act, string("hidden_act", clip ? "quick_gelu" : "gelu"));
-  MODELKIT_TRY(c.pooler_act, string("pooler_act", "tanh"));
-  auto qkv = util::optional_bool(root, "qkv_bias");
-  if (!qkv) return qkv.take_error().with_context("config.json");
-  c.qkv_bias = clip || qkv->value_or(true);
+  MODELKIT_TRY(c.image_size, r.integer("image_size", 224, 1, 1 << 14));
+  MODELKIT_TRY(c.patch_size, r.integer("patch_size", clip ? 32 : arch == VisionArch::dinov2 ? 14 : 16, 1, 1 << 12));
+  MODELKIT_TRY(c.num_channels, r.integer("num_channels", 3, 1, 64));
+  MODELKIT_TRY(c.projection_dim, r.integer("projection_dim", 512, 1, 1 << 16));
+  MODELKIT_TRY(c.pooler_size, r.integer("pooler_output_size", c.hidden_size, 1, 1 << 16));
+  MODELKIT_TRY(c.layer_norm_eps, r.number("layer_norm_eps", clip ? 1e-5 : arch == VisionArch::dinov2 ? 1e-6 : 1e-12));
+  MODELKIT_TRY(c.hidden_act, r.text("hidden_act", clip ? "quick_gelu" : "gelu"));
+  MODELKIT_TRY(c.pooler_act, r.text("pooler_act", "tanh"));
+  MODELKIT_TRY(auto qkv, r.flag("qkv_bias", true));
+  c.qkv_bias = clip || qkv;
   if (c.hidden_size % c.heads != 0)
     return failure("config.json: hidden_size " + std::to_string(c.hidden_size) +
                    " is not a multiple of num_attention_heads " + std::to_string(c.heads));
   if (c.image_size < c.patch_size)
     return failure("config.json: image_size " + std::to_string(c.image_size) + " is smaller than patch_size " +
                    std::to_string(c.patch_size));
-  simdjson::dom::object id2label;
-  if (root["id2label"].get_object().get(id2label) == simdjson::SUCCESS) {
-    c.num_labels = static_cast<std::int64_t>(id2label.size());
-  } else {
-    MODELKIT_TRY(c.num_labels, integer("num_labels", 2, 1, std::int64_t{1} << 24));
-  }
-  if (c.num_labels < 1) return failure("config.json: id2label is empty");
+  MODELKIT_TRY(c.num_labels, r.num_labels());
   return c;
 }
 
@@ -522,21 +496,12 @@ struct TextExtras {
 };
 
 Result<TextExtras> read_text_extras(simdjson::dom::object root) {
+  ConfigReader r(root);
   TextExtras t;
-  auto integer = [&](std::string_view key, std::int64_t& into, std::int64_t min, std::int64_t max) -> Result<void> {
-    auto v = util::optional_int(root, key);
-    if (!v) return v.take_error().with_context("config.json");
-    if (!*v) return {};
-    if (**v < min || **v > max)
-      return failure("config.json: field '" + std::string(key) + "' is " + std::to_string(**v) + ", expected " +
-                     std::to_string(min) + ".." + std::to_string(max));
-    into = **v;
-    return {};
-  };
-  MODELKIT_TRY_VOID(integer("vocab_size", t.vocab_size, 1, std::int64_t{1} << 24));
-  MODELKIT_TRY_VOID(integer("max_position_embeddings", t.max_positions, 1, 1 << 20));
-  MODELKIT_TRY_VOID(integer("eos_token_id", t.eos_token_id, 0, std::int64_t{1} << 24));
-  MODELKIT_TRY_VOID(integer("projection_dim", t.projection_dim, 1, 1 << 16));
+  MODELKIT_TRY(t.vocab_size, r.integer("vocab_size", t.vocab_size, 1, std::int64_t{1} << 24));
+  MODELKIT_TRY(t.max_positions, r.integer("max_position_embeddings", t.max_positions, 1, 1 << 20));
+  MODELKIT_TRY(t.eos_token_id, r.integer("eos_token_id", t.eos_token_id, 0, std::int64_t{1} << 24));
+  MODELKIT_TRY(t.projection_dim, r.integer("projection_dim", t.projection_dim, 1, 1 << 16));
   return t;
 }
 
