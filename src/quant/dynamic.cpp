@@ -164,29 +164,7 @@ Result<QuantizeReport> quantize_dynamic(const fs::path& model_path, const Dynami
   g.clear_node();
   for (auto& n : nodes) *g.add_node() = std::move(n);
   // Float weights no node reads any more.
-  std::set<std::string> used;
-  std::function<void(const ::onnx::GraphProto&)> collect = [&](const ::onnx::GraphProto& graph) {
-    for (const auto& n : graph.node()) {
-      for (const auto& in : n.input()) used.insert(in);
-      for (const auto& a : n.attribute()) {
-        if (a.has_g()) collect(a.g());
-        for (const auto& sub : a.graphs()) collect(sub);
-      }
-    }
-    for (const auto& o : graph.output()) used.insert(o.name());
-  };
-  collect(g);
-  ::google::protobuf::RepeatedPtrField<::onnx::TensorProto> kept;
-  std::set<std::string> dropped;
-  for (auto& t : *g.mutable_initializer()) {
-    if (used.count(t.name())) *kept.Add() = std::move(t);
-    else dropped.insert(t.name());
-  }
-  g.mutable_initializer()->Swap(&kept);
-  ::google::protobuf::RepeatedPtrField<::onnx::ValueInfoProto> inputs;
-  for (auto& v : *g.mutable_input())
-    if (!dropped.count(v.name())) *inputs.Add() = std::move(v);
-  g.mutable_input()->Swap(&inputs);
+  drop_initializers_not_in(g, names_read(g));
   summarize(report, std::move(outcomes));
   MODELKIT_TRY_VOID(save_and_check(m.model, m.dir, output_path, report));
   return report;

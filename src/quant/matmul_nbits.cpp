@@ -231,32 +231,7 @@ Result<QuantizeReport> quantize_matmul_nbits(const fs::path& model_path, const W
                    std::to_string(matmuls) + " MatMul(s)" + (why.empty() ? "" : ": " + why));
   }
   // The float weights no node reads any more.
-  for (const auto& scope : scopes) {
-    std::set<std::string> used;
-    std::function<void(const ::onnx::GraphProto&)> collect = [&](const ::onnx::GraphProto& g) {
-      for (const auto& n : g.node()) {
-        for (const auto& in : n.input()) used.insert(in);
-        for (const auto& a : n.attribute()) {
-          if (a.has_g()) collect(a.g());
-          for (const auto& sub : a.graphs()) collect(sub);
-        }
-      }
-      for (const auto& o : g.output()) used.insert(o.name());
-    };
-    collect(*scope->graph);
-    auto& g = *scope->graph;
-    ::google::protobuf::RepeatedPtrField<::onnx::TensorProto> kept;
-    std::set<std::string> dropped;
-    for (auto& t : *g.mutable_initializer()) {
-      if (used.count(t.name())) *kept.Add() = std::move(t);
-      else dropped.insert(t.name());
-    }
-    g.mutable_initializer()->Swap(&kept);
-    ::google::protobuf::RepeatedPtrField<::onnx::ValueInfoProto> inputs;
-    for (auto& v : *g.mutable_input())
-      if (!dropped.count(v.name())) *inputs.Add() = std::move(v);
-    g.mutable_input()->Swap(&inputs);
-  }
+  for (const auto& scope : scopes) drop_initializers_not_in(*scope->graph, names_read(*scope->graph));
   ensure_opset(m.model, "com.microsoft", 1);
   summarize(report, std::move(outcomes));
   MODELKIT_TRY_VOID(save_and_check(m.model, m.dir, output_path, report));

@@ -7,6 +7,7 @@
 #include "quant/report_json.hpp"
 #include "onnx/model_proto.hpp"
 #include "quant/graph.hpp"
+#include "quant/rewrite.hpp"
 #include "quant/params.hpp"
 #include "quant/weight_quantizer.hpp"
 #include "util/json_writer.hpp"
@@ -48,20 +49,6 @@ constexpr bool kPlantedIdentityModel = false;
 #endif
 
 using Key = std::pair<GraphScope*, std::string>;
-
-std::uint64_t file_size_or_zero(const fs::path& p) {
-  std::error_code ec;
-  auto n = fs::file_size(p, ec);
-  return ec ? 0 : n;
-}
-
-// .onnx file plus the external data files it names.
-std::uint64_t model_bytes(const fs::path& path, const onnx::ModelInfo* info) {
-  std::uint64_t n = file_size_or_zero(path);
-  if (info)
-    for (const auto& f : info->external_data_files) n += f.file_bytes;
-  return n;
-}
 
 class Emitter {
  public:
@@ -537,28 +524,10 @@ class Emitter {
     return s.graph->node(node).input(0);
   }
 
+  // Weights no node reads any more (replaced by their quantized copies), in every graph.
   void remove_unused_initializers() {
-    std::set<std::string> used;
-    for (const auto& s : p_.scopes) {
-      for (const auto& n : s->graph->node())
-        for (const auto& i : n.input()) used.insert(i);
-      for (const auto& o : s->graph->output()) used.insert(o.name());
-    }
-    for (const auto& s : p_.scopes) {
-      auto& g = *s->graph;
-      ::google::protobuf::RepeatedPtrField<::onnx::TensorProto> kept;
-      std::set<std::string> dropped;
-      for (auto& t : *g.mutable_initializer()) {
-        if (used.count(t.name())) *kept.Add() = std::move(t);
-        else dropped.insert(t.name());
-      }
-      g.mutable_initializer()->Swap(&kept);
-      if (dropped.empty()) continue;
-      ::google::protobuf::RepeatedPtrField<::onnx::ValueInfoProto> inputs;
-      for (auto& v : *g.mutable_input())
-        if (!dropped.count(v.name())) *inputs.Add() = std::move(v);
-      g.mutable_input()->Swap(&inputs);
-    }
+    const auto read = names_read(*model_.mutable_graph());
+    for (const auto& s : p_.scopes) drop_initializers_not_in(*s->graph, read);
   }
 
   ::onnx::ModelProto& model_;

@@ -3,22 +3,54 @@
 
 #include <modelkit/runtime.hpp>
 
+#include <functional>
+
 namespace modelkit::quant {
 namespace fs = std::filesystem;
 
-namespace {
 std::uint64_t file_size_or_zero(const fs::path& p) {
   std::error_code ec;
   auto n = fs::file_size(p, ec);
   return ec ? 0 : n;
 }
+
 std::uint64_t model_bytes(const fs::path& path, const onnx::ModelInfo* info) {
   std::uint64_t n = file_size_or_zero(path);
   if (info)
     for (const auto& f : info->external_data_files) n += f.file_bytes;
   return n;
 }
-}  // namespace
+
+std::set<std::string> names_read(const ::onnx::GraphProto& g) {
+  std::set<std::string> read;
+  std::function<void(const ::onnx::GraphProto&)> collect = [&](const ::onnx::GraphProto& graph) {
+    for (const auto& n : graph.node()) {
+      for (const auto& in : n.input()) read.insert(in);
+      for (const auto& a : n.attribute()) {
+        if (a.has_g()) collect(a.g());
+        for (const auto& sub : a.graphs()) collect(sub);
+      }
+    }
+    for (const auto& o : graph.output()) read.insert(o.name());
+  };
+  collect(g);
+  return read;
+}
+
+void drop_initializers_not_in(::onnx::GraphProto& g, const std::set<std::string>& read) {
+  ::google::protobuf::RepeatedPtrField<::onnx::TensorProto> kept;
+  std::set<std::string> dropped;
+  for (auto& t : *g.mutable_initializer()) {
+    if (read.count(t.name())) *kept.Add() = std::move(t);
+    else dropped.insert(t.name());
+  }
+  g.mutable_initializer()->Swap(&kept);
+  if (dropped.empty()) return;
+  ::google::protobuf::RepeatedPtrField<::onnx::ValueInfoProto> inputs;
+  for (auto& v : *g.mutable_input())
+    if (!dropped.count(v.name())) *inputs.Add() = std::move(v);
+  g.mutable_input()->Swap(&inputs);
+}
 
 Result<FloatModel> load_model_for(const fs::path& path, std::string_view precision) {
   MODELKIT_TRY(auto model, onnx::read_model_proto(path));

@@ -55,6 +55,16 @@ void summarize(QuantizeReport& report, std::vector<NodeOutcome> outcomes);
 [[nodiscard]] QuantizeReport start_report(const FloatModel& m, const std::filesystem::path& model_path,
                                           const std::filesystem::path& output_path, std::string_view precision);
 
+// Names read by `g`'s nodes and outputs, and by every body below them.
+[[nodiscard]] std::set<std::string> names_read(const ::onnx::GraphProto& g);
+
+// Drops `g`'s initializers that are not in `read`, and the graph inputs of the same names.
+void drop_initializers_not_in(::onnx::GraphProto& g, const std::set<std::string>& read);
+
+// The size of an .onnx file (0 when unreadable) and, with `info`, plus the external data files it names.
+[[nodiscard]] std::uint64_t file_size_or_zero(const std::filesystem::path& p);
+[[nodiscard]] std::uint64_t model_bytes(const std::filesystem::path& path, const onnx::ModelInfo* info);
+
 // Adds `domain` at `version` to the model's opset imports unless present.
 void ensure_opset(::onnx::ModelProto& model, const std::string& domain, std::int64_t version);
 
