@@ -75,25 +75,9 @@ Result<QuantizeReport> quantize_dynamic(const fs::path& model_path, const Dynami
       skip("not a MatMul (dynamic quantizes MatMul weights)");
       continue;
     }
-    bool excluded = false;
-    for (std::size_t p = 0; p < excludes.size() && !n.name().empty(); ++p)
-      if (excludes[p].matches(n.name())) excluded = exclude_used[p] = true;
-    if (excluded) {
-      skip("excluded by --exclude-nodes");
-      continue;
-    }
-    auto a_type = s.type_of(n.input(0));
-    if (a_type && *a_type != ElementType::float32) {
-      skip("input A is not float32");
-      continue;
-    }
-    auto* b_proto = s.find_initializer(n.input(1));
-    if (!b_proto) {
-      skip("weight is not a constant");
-      continue;
-    }
-    if (b_proto->data_type() != ::onnx::TensorProto::FLOAT || b_proto->dims_size() != 2) {
-      skip("weight is not a 2-D float32 tensor");
+    const ::onnx::TensorProto* b_proto = nullptr;
+    if (auto refusal = matmul_weight_refusal(n, s, excludes, exclude_used, b_proto)) {
+      skip(*refusal);
       continue;
     }
     auto w = weights.find(n.input(1));

@@ -142,25 +142,9 @@ Result<QuantizeReport> quantize_matmul_nbits(const fs::path& model_path, const W
         continue;
       }
       ++matmuls;
-      bool excluded = false;
-      for (std::size_t p = 0; p < excludes.size() && !n.name().empty(); ++p)
-        if (excludes[p].matches(n.name())) excluded = exclude_used[p] = true;
-      if (excluded) {
-        record("excluded by --exclude-nodes");
-        continue;
-      }
-      auto a_type = s.type_of(n.input(0));
-      if (a_type && *a_type != ElementType::float32) {
-        record("input A is not float32");
-        continue;
-      }
-      auto* b_proto = s.find_initializer(n.input(1));
-      if (!b_proto) {
-        record("weight is not a constant");
-        continue;
-      }
-      if (b_proto->data_type() != ::onnx::TensorProto::FLOAT || b_proto->dims_size() != 2) {
-        record("weight is not a 2-D float32 tensor");
+      const ::onnx::TensorProto* b_proto = nullptr;
+      if (auto refusal = matmul_weight_refusal(n, s, excludes, exclude_used, b_proto)) {
+        record(*refusal);
         continue;
       }
       const std::int64_t k_dim = b_proto->dims(0), n_dim = b_proto->dims(1);

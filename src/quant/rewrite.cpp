@@ -21,6 +21,22 @@ std::uint64_t model_bytes(const fs::path& path, const onnx::ModelInfo* info) {
   return n;
 }
 
+std::optional<std::string> matmul_weight_refusal(const ::onnx::NodeProto& n, const GraphScope& s,
+                                                 const std::vector<util::NamePattern>& excludes,
+                                                 std::vector<bool>& exclude_used, const ::onnx::TensorProto*& weight) {
+  bool excluded = false;
+  for (std::size_t p = 0; p < excludes.size() && !n.name().empty(); ++p)
+    if (excludes[p].matches(n.name())) excluded = exclude_used[p] = true;
+  if (excluded) return "excluded by --exclude-nodes";
+  auto a_type = s.type_of(n.input(0));
+  if (a_type && *a_type != ElementType::float32) return "input A is not float32";
+  weight = s.find_initializer(n.input(1));
+  if (!weight) return "weight is not a constant";
+  if (weight->data_type() != ::onnx::TensorProto::FLOAT || weight->dims_size() != 2)
+    return "weight is not a 2-D float32 tensor";
+  return std::nullopt;
+}
+
 std::set<std::string> names_read(const ::onnx::GraphProto& g) {
   std::set<std::string> read;
   std::function<void(const ::onnx::GraphProto&)> collect = [&](const ::onnx::GraphProto& graph) {

@@ -6,9 +6,12 @@
 #include <modelkit/precisions.hpp>
 
 #include "onnx/model_proto.hpp"
+#include "quant/graph.hpp"
+#include "util/name_pattern.hpp"
 
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -64,6 +67,14 @@ void drop_initializers_not_in(::onnx::GraphProto& g, const std::set<std::string>
 // The size of an .onnx file (0 when unreadable) and, with `info`, plus the external data files it names.
 [[nodiscard]] std::uint64_t file_size_or_zero(const std::filesystem::path& p);
 [[nodiscard]] std::uint64_t model_bytes(const std::filesystem::path& path, const onnx::ModelInfo* info);
+
+// Why a MatMul's weight cannot take a weight-only conversion (int4, dynamic), or nothing when it
+// can: the node is not excluded by a pattern (a matching pattern is marked used), input A is
+// float32 and B a constant 2-D float32 tensor. Returns B's proto through `weight`.
+[[nodiscard]] std::optional<std::string> matmul_weight_refusal(const ::onnx::NodeProto& n, const GraphScope& s,
+                                                               const std::vector<util::NamePattern>& excludes,
+                                                               std::vector<bool>& exclude_used,
+                                                               const ::onnx::TensorProto*& weight);
 
 // Adds `domain` at `version` to the model's opset imports unless present.
 void ensure_opset(::onnx::ModelProto& model, const std::string& domain, std::int64_t version);
