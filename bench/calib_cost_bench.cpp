@@ -10,6 +10,7 @@
 #include <modelkit/runtime.hpp>
 
 #include "../tests/support/random_source.hpp"
+#include "calib_bench_support.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -22,26 +23,8 @@ namespace {
 namespace fs = std::filesystem;
 using namespace modelkit;
 
-fs::path models_dir() { return fs::path(MODELKIT_TEST_DATA_DIR) / ".." / ".." / ".deps" / "models"; }
-
-class VectorSource : public calib::SampleSource {
- public:
-  explicit VectorSource(std::vector<calib::Sample> samples) : samples_(std::move(samples)) {}
-  Result<std::optional<calib::Sample>> next() override {
-    if (i_ >= samples_.size()) return std::optional<calib::Sample>();
-    return std::optional<calib::Sample>(samples_[i_++]);
-  }
-  Result<void> rewind() override {
-    i_ = 0;
-    return {};
-  }
-  std::vector<std::string> produced_names() const override { return {}; }
-  std::string describe() const override { return "memory"; }
-
- private:
-  std::vector<calib::Sample> samples_;
-  std::size_t i_ = 0;
-};
+using bench::models_dir;
+using bench::VectorSource;
 
 double median(std::vector<double> v) {
   if (v.empty()) return 0;
