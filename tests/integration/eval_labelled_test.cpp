@@ -16,7 +16,7 @@ const std::string kReference = (fs::path(MODELKIT_SOURCE_DIR) / "scripts" / "run
 constexpr double kExact = 1e-9;
 
 // The exporter's reference checkpoints with the 50-token WordPiece tokenizer.json of
-// scripts/run_reference.py; the token classifier's labels become O, B-PER, I-PER.
+// scripts/run_reference.py and their ONNX export; the token classifier's labels become O, B-PER, I-PER.
 const fs::path& fixtures() {
   static TempDir dir;
   static bool made = [] {
@@ -34,6 +34,15 @@ const fs::path& fixtures() {
     for (const auto& [from, to] : {Rename{"\"L0\"", "\"O\""}, Rename{"\"L1\"", "\"B-PER\""}, Rename{"\"L2\"", "\"I-PER\""}})
       for (auto at = cfg.find(from); at != std::string::npos; at = cfg.find(from)) cfg.replace(at, from.size(), to);
     write_file(dir / "bert-tokcls" / "config.json", cfg);
+    // Exported once beside the weights: every run and eval below then loads the ONNX model
+    // instead of exporting the checkpoint again.
+    for (const char* name : {"bert-tokcls", "bert-qa", "bert-seqcls"}) {
+      auto e = run_cli({"export", "-m", (dir / name).string(), "-o", (dir / name / "model.onnx").string()});
+      if (e.exit_code != 0) {
+        ADD_FAILURE() << e.err;
+        return false;
+      }
+    }
     return true;
   }();
   EXPECT_TRUE(made) << "the fixtures could not be made";
