@@ -670,7 +670,7 @@ Result<EvalReport> evaluate(const EvalRequest& req) {
   }
   if (!b && rep.labelled == 0)
     rep.notes.push_back("no labels and no --compare: the model ran on every sample, but there is nothing to score");
-  if (kind == "raw" && b)
+  if (b && (kind == "raw" || ((kind == "token-classification" || kind == "question-answering") && tagged + answered == 0)))
     rep.notes.push_back((a.task().empty() ? std::string("no task") : "task '" + a.task() + "'") +
                         ": the models are compared output by output");
   return rep;
