@@ -320,4 +320,7 @@ def make_cases(root, write_safetensors, write_array):
     for i, (name, case) in enumerate(sorted(MOBILENET_V2_CASES.items())):
         gen = torch.Generator().manual_seed(10000 + i)
         lines.append(mobilenet_v2_case(root, name, case, gen, write_safetensors, write_array))
+    for i, (name, case) in enumerate(sorted(BEIT_CASES.items())):
+        gen = torch.Generator().manual_seed(11000 + i)
+        lines.append(beit_case(root, name, case, gen, write_safetensors, write_array))
     return lines

@@ -365,6 +365,9 @@ const std::vector<VisionFamily>& vision_families() {
        {{"MobileNetV2Model", VisionHead::base},
         {"MobileNetV2ForImageClassification", VisionHead::image_classification}},
        {"mobilenet_v2.", ""}},
+      {"beit", VisionArch::beit,
+       {{"BeitModel", VisionHead::base}, {"BeitForImageClassification", VisionHead::image_classification}},
+       {"beit.", ""}},
   };
   return table;
 }
@@ -664,6 +667,7 @@ Result<void> build_vision(GraphBuilder& g, const VisionPlan& plan, std::string_v
   if (f.arch == VisionArch::convnext) return build_convnext(g, plan, config_json, folder, *source, random, size);
   if (f.arch == VisionArch::resnet) return build_resnet(g, plan, config_json, folder, source, random, size);
   if (f.arch == VisionArch::mobilenet_v2) return build_mobilenet_v2(g, plan, config_json, folder, source, random, size);
+  if (f.arch == VisionArch::beit) return build_beit(g, plan, config_json, folder, source, random, size);
   if (f.arch == VisionArch::clip_text || f.arch == VisionArch::clip_model)
     return build_clip(g, plan, config_json, folder, *source, random, size);
   MODELKIT_TRY(auto c, read_config(config_json, f.arch));
