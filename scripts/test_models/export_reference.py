@@ -1439,6 +1439,7 @@ def make_vision_cases(root):
     for i, (name, case) in enumerate(sorted(CLIP_TEXT_CASES.items())):
         gen = torch.Generator().manual_seed(8000 + i)
         lines.append(clip_text_case(root, name, case, gen))
+    lines += __import__("export_reference_swin").make_cases(root, write_safetensors, write_array)
     return lines
 
 

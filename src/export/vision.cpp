@@ -100,7 +100,8 @@ const VisionNames& names_of(VisionArch arch) {
     case VisionArch::clip_text:
     case VisionArch::clip_model: return kClipNames;
     case VisionArch::convnext:  // convnext.cpp
-    case VisionArch::resnet: break;  // resnet.cpp
+    case VisionArch::resnet:  // resnet.cpp
+    case VisionArch::swin: break;  // swin.cpp
   }
   return kVitNames;
 }
@@ -359,6 +360,9 @@ const std::vector<VisionFamily>& vision_families() {
       {"resnet", VisionArch::resnet,
        {{"ResNetModel", VisionHead::base}, {"ResNetForImageClassification", VisionHead::image_classification}},
        {"resnet.", ""}},
+      {"swin", VisionArch::swin,
+       {{"SwinModel", VisionHead::base}, {"SwinForImageClassification", VisionHead::image_classification}},
+       {"swin.", ""}},
   };
   return table;
 }
@@ -657,6 +661,7 @@ Result<void> build_vision(GraphBuilder& g, const VisionPlan& plan, std::string_v
   const VisionFamily& f = *plan.family;
   if (f.arch == VisionArch::convnext) return build_convnext(g, plan, config_json, folder, *source, random, size);
   if (f.arch == VisionArch::resnet) return build_resnet(g, plan, config_json, folder, source, random, size);
+  if (f.arch == VisionArch::swin) return build_swin(g, plan, config_json, folder, source, random, size);
   if (f.arch == VisionArch::clip_text || f.arch == VisionArch::clip_model)
     return build_clip(g, plan, config_json, folder, *source, random, size);
   MODELKIT_TRY(auto c, read_config(config_json, f.arch));

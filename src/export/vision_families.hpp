@@ -31,7 +31,7 @@ enum class VisionHead {
 };
 
 // How the backbone is put together.
-enum class VisionArch { vit, deit, dinov2, clip, convnext, resnet, clip_text, clip_model };
+enum class VisionArch { vit, deit, dinov2, clip, convnext, resnet, clip_text, clip_model, swin };
 
 struct VisionClass {
   std::string_view name;  // "ViTForImageClassification"
@@ -85,6 +85,12 @@ struct ImageSize {
 [[nodiscard]] Result<void> build_resnet(GraphBuilder& g, const VisionPlan& plan, std::string_view config_json,
                                         const std::filesystem::path& folder, std::unique_ptr<WeightSource>& source,
                                         RandomWeights* random, std::optional<ImageSize> size);
+
+// Swin (swin.cpp): windowed attention; the relative position bias is gathered at export time, so
+// `source` is wrapped.
+[[nodiscard]] Result<void> build_swin(GraphBuilder& g, const VisionPlan& plan, std::string_view config_json,
+                                      const std::filesystem::path& folder, std::unique_ptr<WeightSource>& source,
+                                      RandomWeights* random, std::optional<ImageSize> size);
 
 // A source that answers for tensors computed at export time from the checkpoint's own (read through
 // the wrapped source: DINOv2's interpolated position table, ResNet's BatchNorm-folded convolutions),

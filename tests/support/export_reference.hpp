@@ -50,6 +50,16 @@ inline const ExportReference& export_reference() {
     const fs::path script = fs::path(MODELKIT_SOURCE_DIR) / "scripts" / "test_models" / "export_reference.py";
     std::ifstream in(script, std::ios::binary);
     std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    // The per-family modules it imports (export_reference_<family>.py) count as the script too.
+    std::vector<fs::path> modules;
+    for (const auto& e : fs::directory_iterator(script.parent_path()))
+      if (e.path().filename().string().starts_with("export_reference_") && e.path().extension() == ".py")
+        modules.push_back(e.path());
+    std::sort(modules.begin(), modules.end());
+    for (const auto& m : modules) {
+      std::ifstream part(m, std::ios::binary);
+      text.append(std::istreambuf_iterator<char>(part), std::istreambuf_iterator<char>());
+    }
     std::uint64_t hash = 1469598103934665603ull;  // FNV-1a of the script: a new script, a new reference
     for (unsigned char c : text) hash = (hash ^ c) * 1099511628211ull;
     const fs::path base = fs::path(MODELKIT_BINARY_DIR) / "test-data";

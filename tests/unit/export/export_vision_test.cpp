@@ -32,6 +32,7 @@ const std::vector<std::string> kVisionCases = {
     "clip-vision-base", "clip-vision-proj", "deit-base",  "deit-imgcls", "deit-teacher",       "dinov2-base",
     "dinov2-imgcls",    "dinov2-native",    "vit-base",   "vit-imgcls",  "vit-noqkvbias-bf16", "convnext-base",
     "convnext-imgcls",  "resnet-basic",     "resnet-bottleneck", "clip-model",  "clip-text-base",     "clip-text-proj",
+    "swin-abs", "swin-base", "swin-imgcls-pad",
 };
 
 const test::ReferenceCase* find_case(const std::string& name) {
