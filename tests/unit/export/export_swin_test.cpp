@@ -142,6 +142,44 @@ TEST(ExportSwin, ATransformersShapedPositionTableIsRefusedByName) {
   EXPECT_FALSE(fs::exists(tmp / "m.onnx"));
 }
 
+// With random weights the position table takes the one-row-per-patch shape the exporter reads.
+TEST(ExportSwin, AbsolutePositionsExportWithRandomWeights) {
+  TempDir folder, tmp;
+  fs::copy_file(export_reference().root / "swin-abs" / "config.json", folder / "config.json");
+  auto result = export_folder(folder.path(), tmp / "m.onnx", true);
+  ASSERT_TRUE(result.ok()) << result.error().message;
+  auto session = runtime::Session::open(tmp / "m.onnx");
+  ASSERT_TRUE(session.ok()) << session.error().message;
+  std::vector<Tensor> inputs = {
+      Tensor::from_values<float>("pixel_values", {2, 3, 32, 32}, std::vector<float>(2 * 3 * 32 * 32, 0.25f))};
+  auto ran = session->run(inputs);
+  ASSERT_TRUE(ran.ok()) << ran.error().message;
+  EXPECT_EQ((*ran)[0].shape, (std::vector<std::int64_t>{2, 3}));
+}
+
+// Pad and ReduceMean changed form across opsets (ReduceMean's axes became an input at 18).
+TEST(ExportSwin, LaterOpsetsMatchTheReference) {
+  const auto* c = test::find_reference_case(export_reference().vision_cases, "swin-imgcls-pad");
+  ASSERT_NE(c, nullptr);
+  for (int opset : {18, kMaxExportOpset}) {
+    SCOPED_TRACE(opset);
+    TempDir tmp;
+    ModelSpec spec;
+    spec.model = (export_reference().root / c->name).string();
+    auto model = resolve_model(spec, {});
+    ASSERT_TRUE(model.ok()) << model.error().message;
+    ExportRequest request;
+    request.model = std::move(*model);
+    request.output = tmp / "m.onnx";
+    request.opset = opset;
+    auto result = export_model(request);
+    ASSERT_TRUE(result.ok()) << result.error().message;
+    int batches = 0;
+    test::expect_reference_parity(tmp / "m.onnx", *c, export_reference().root / c->name, batches);
+    EXPECT_EQ(batches, 2);
+  }
+}
+
 TEST(ExportSwin, SupportNamesTheFamilyAndHead) {
   ModelSpec spec;
   spec.model = (export_reference().root / "swin-base").string();
