@@ -101,6 +101,8 @@ const VisionNames& names_of(VisionArch arch) {
     case VisionArch::clip_model: return kClipNames;
     case VisionArch::convnext:  // convnext.cpp
     case VisionArch::resnet:  // resnet.cpp
+    case VisionArch::mobilenet_v2:  // mobilenet_v2.cpp
+    case VisionArch::beit:  // beit.cpp
     case VisionArch::swin: break;  // swin.cpp
   }
   return kVitNames;
@@ -360,6 +362,13 @@ const std::vector<VisionFamily>& vision_families() {
       {"resnet", VisionArch::resnet,
        {{"ResNetModel", VisionHead::base}, {"ResNetForImageClassification", VisionHead::image_classification}},
        {"resnet.", ""}},
+      {"mobilenet_v2", VisionArch::mobilenet_v2,
+       {{"MobileNetV2Model", VisionHead::base},
+        {"MobileNetV2ForImageClassification", VisionHead::image_classification}},
+       {"mobilenet_v2.", ""}},
+      {"beit", VisionArch::beit,
+       {{"BeitModel", VisionHead::base}, {"BeitForImageClassification", VisionHead::image_classification}},
+       {"beit.", ""}},
       {"swin", VisionArch::swin,
        {{"SwinModel", VisionHead::base}, {"SwinForImageClassification", VisionHead::image_classification}},
        {"swin.", ""}},
@@ -661,6 +670,8 @@ Result<void> build_vision(GraphBuilder& g, const VisionPlan& plan, std::string_v
   const VisionFamily& f = *plan.family;
   if (f.arch == VisionArch::convnext) return build_convnext(g, plan, config_json, folder, *source, random, size);
   if (f.arch == VisionArch::resnet) return build_resnet(g, plan, config_json, folder, source, random, size);
+  if (f.arch == VisionArch::mobilenet_v2) return build_mobilenet_v2(g, plan, config_json, folder, source, random, size);
+  if (f.arch == VisionArch::beit) return build_beit(g, plan, config_json, folder, source, random, size);
   if (f.arch == VisionArch::swin) return build_swin(g, plan, config_json, folder, source, random, size);
   if (f.arch == VisionArch::clip_text || f.arch == VisionArch::clip_model)
     return build_clip(g, plan, config_json, folder, *source, random, size);

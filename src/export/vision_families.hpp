@@ -31,7 +31,7 @@ enum class VisionHead {
 };
 
 // How the backbone is put together.
-enum class VisionArch { vit, deit, dinov2, clip, convnext, resnet, clip_text, clip_model, swin };
+enum class VisionArch { vit, deit, dinov2, clip, convnext, resnet, clip_text, clip_model, mobilenet_v2, beit, swin };
 
 struct VisionClass {
   std::string_view name;  // "ViTForImageClassification"
@@ -85,6 +85,17 @@ struct ImageSize {
 [[nodiscard]] Result<void> build_resnet(GraphBuilder& g, const VisionPlan& plan, std::string_view config_json,
                                         const std::filesystem::path& folder, std::unique_ptr<WeightSource>& source,
                                         RandomWeights* random, std::optional<ImageSize> size);
+
+// MobileNetV2 (mobilenet_v2.cpp), BatchNorm folded into the convolutions at export time: `source` is wrapped.
+[[nodiscard]] Result<void> build_mobilenet_v2(GraphBuilder& g, const VisionPlan& plan, std::string_view config_json,
+                                              const std::filesystem::path& folder,
+                                              std::unique_ptr<WeightSource>& source, RandomWeights* random,
+                                              std::optional<ImageSize> size);
+
+// BEiT (beit.cpp): relative position biases gathered to [heads, N, N] at export time: `source` is wrapped.
+[[nodiscard]] Result<void> build_beit(GraphBuilder& g, const VisionPlan& plan, std::string_view config_json,
+                                      const std::filesystem::path& folder, std::unique_ptr<WeightSource>& source,
+                                      RandomWeights* random, std::optional<ImageSize> size);
 
 // Swin (swin.cpp): windowed attention; the relative position bias is gathered at export time, so
 // `source` is wrapped.
