@@ -1439,6 +1439,7 @@ def make_vision_cases(root):
     for i, (name, case) in enumerate(sorted(CLIP_TEXT_CASES.items())):
         gen = torch.Generator().manual_seed(8000 + i)
         lines.append(clip_text_case(root, name, case, gen))
+    lines += __import__("export_reference_siglip").make_siglip_cases(root)
     return lines
 
 

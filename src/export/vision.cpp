@@ -100,7 +100,10 @@ const VisionNames& names_of(VisionArch arch) {
     case VisionArch::clip_text:
     case VisionArch::clip_model: return kClipNames;
     case VisionArch::convnext:  // convnext.cpp
-    case VisionArch::resnet: break;  // resnet.cpp
+    case VisionArch::resnet:    // resnet.cpp
+    case VisionArch::siglip:    // siglip.cpp
+    case VisionArch::siglip_vision:
+    case VisionArch::siglip_text: break;
   }
   return kVitNames;
 }
@@ -359,6 +362,16 @@ const std::vector<VisionFamily>& vision_families() {
       {"resnet", VisionArch::resnet,
        {{"ResNetModel", VisionHead::base}, {"ResNetForImageClassification", VisionHead::image_classification}},
        {"resnet.", ""}},
+      // SigLIP (siglip.cpp): a SiglipModel checkpoint also holds either tower alone (what feature-extraction
+      // and image-feature-extraction resolve to) and the backbone of the classifier.
+      {"siglip", VisionArch::siglip,
+       {{"SiglipModel", VisionHead::contrastive},
+        {"SiglipVisionModel", VisionHead::base},
+        {"SiglipTextModel", VisionHead::base},
+        {"SiglipForImageClassification", VisionHead::image_classification}},
+       {""}},
+      {"siglip_vision_model", VisionArch::siglip_vision, {{"SiglipVisionModel", VisionHead::base}}, {""}},
+      {"siglip_text_model", VisionArch::siglip_text, {{"SiglipTextModel", VisionHead::base}}, {""}},
   };
   return table;
 }
@@ -659,6 +672,8 @@ Result<void> build_vision(GraphBuilder& g, const VisionPlan& plan, std::string_v
   if (f.arch == VisionArch::resnet) return build_resnet(g, plan, config_json, folder, source, random, size);
   if (f.arch == VisionArch::clip_text || f.arch == VisionArch::clip_model)
     return build_clip(g, plan, config_json, folder, *source, random, size);
+  if (f.arch == VisionArch::siglip || f.arch == VisionArch::siglip_vision || f.arch == VisionArch::siglip_text)
+    return build_siglip(g, plan, config_json, folder, *source, random, size);
   MODELKIT_TRY(auto c, read_config(config_json, f.arch));
   std::string size_from;
   MODELKIT_TRY(auto hw, vision_export_size(folder, c.image_size, size, &size_from));

@@ -31,7 +31,12 @@ enum class VisionHead {
 };
 
 // How the backbone is put together.
-enum class VisionArch { vit, deit, dinov2, clip, convnext, resnet, clip_text, clip_model };
+enum class VisionArch {
+  vit, deit, dinov2, clip, convnext, resnet, clip_text, clip_model,
+  siglip,         // SiglipConfig (siglip.cpp): SiglipModel, either tower, SiglipForImageClassification
+  siglip_vision,  // SiglipVisionConfig alone (siglip_vision_model)
+  siglip_text,    // SiglipTextConfig alone (siglip_text_model)
+};
 
 struct VisionClass {
   std::string_view name;  // "ViTForImageClassification"
@@ -84,6 +89,11 @@ struct ImageSize {
 // ResNet (resnet.cpp), BatchNorm folded into the convolutions at export time: `source` is wrapped.
 [[nodiscard]] Result<void> build_resnet(GraphBuilder& g, const VisionPlan& plan, std::string_view config_json,
                                         const std::filesystem::path& folder, std::unique_ptr<WeightSource>& source,
+                                        RandomWeights* random, std::optional<ImageSize> size);
+
+// SigLIP (siglip.cpp): SiglipModel, SiglipVisionModel, SiglipTextModel, SiglipForImageClassification.
+[[nodiscard]] Result<void> build_siglip(GraphBuilder& g, const VisionPlan& plan, std::string_view config_json,
+                                        const std::filesystem::path& folder, const WeightSource& source,
                                         RandomWeights* random, std::optional<ImageSize> size);
 
 // A source that answers for tensors computed at export time from the checkpoint's own (read through
