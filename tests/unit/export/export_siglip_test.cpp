@@ -11,6 +11,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <simdjson.h>
+
 #include <cmath>
 #include <map>
 #include <regex>
@@ -76,6 +78,29 @@ TEST(ExportSiglip, FeatureTasksExportTheTowersOfASiglipModelCheckpoint) {
     EXPECT_EQ(result->inputs, std::vector<std::string>{input});
     EXPECT_EQ(result->outputs, (std::vector<std::string>{"last_hidden_state", "pooler_output"}));
   }
+}
+
+// A SiglipTextConfig of its own (model_type siglip_text_model) builds the same text tower as the
+// text_config of a SiglipModel: same weights, same reference outputs.
+TEST(ExportSiglip, AStandaloneTextConfigMatchesTheReference) {
+  const auto src = case_dir("siglip-text");
+  simdjson::dom::parser parser;
+  auto config = parser.load((src / "config.json").string());
+  ASSERT_FALSE(config.error());
+  std::string text = simdjson::to_string(config["text_config"].value());
+  ASSERT_EQ(text.front(), '{');
+  text.insert(1, "\"architectures\": [\"SiglipTextModel\"], ");
+  TempDir folder, tmp;
+  test::write_file(folder / "config.json", text);
+  fs::copy_file(src / "model.safetensors", folder / "model.safetensors");
+  auto result = export_folder(folder.path(), tmp / "m.onnx");
+  ASSERT_TRUE(result.ok()) << result.error().message;
+  EXPECT_EQ(result->family, "siglip_text_model");
+  const auto* c = test::find_reference_case(export_reference().vision_cases, "siglip-text");
+  ASSERT_NE(c, nullptr);
+  int batches = 0;
+  test::expect_reference_parity(tmp / "m.onnx", *c, src, batches);
+  EXPECT_EQ(batches, 2);
 }
 
 TEST(ExportSiglip, ASizeTheTowerCannotTakeIsRefused) {
