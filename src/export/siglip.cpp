@@ -38,29 +38,27 @@ struct Tower {
 Result<Tower> read_tower(simdjson::dom::object o, bool vision, std::string_view where) {
   ConfigReader r(o);
   Tower t;
-  {
-    MODELKIT_TRY(t.hidden, r.integer("hidden_size", 768, 1, 1 << 16));
-    MODELKIT_TRY(t.layers, r.integer("num_hidden_layers", 12, 1, 1024));
-    MODELKIT_TRY(t.heads, r.integer("num_attention_heads", 12, 1, 4096));
-    MODELKIT_TRY(t.intermediate, r.integer("intermediate_size", 3072, 1, 1 << 20));
-    MODELKIT_TRY(t.eps, r.number("layer_norm_eps", 1e-6));
-    MODELKIT_TRY(t.act, r.text("hidden_act", "gelu_pytorch_tanh"));
-    if (t.hidden % t.heads != 0)
-      return failure(std::string(where) + ": hidden_size " + std::to_string(t.hidden) + " is not a multiple of num_attention_heads " +
-                     std::to_string(t.heads));
-    if (vision) {
-      MODELKIT_TRY(t.image_size, r.integer("image_size", 224, 1, 1 << 14));
-      MODELKIT_TRY(t.patch_size, r.integer("patch_size", 16, 1, 1 << 12));
-      MODELKIT_TRY(t.channels, r.integer("num_channels", 3, 1, 64));
-      MODELKIT_TRY(t.use_head, r.flag("vision_use_head", true));
-      if (t.image_size < t.patch_size)
-        return failure(std::string(where) + ": image_size " + std::to_string(t.image_size) + " is smaller than patch_size " +
-                       std::to_string(t.patch_size));
-    } else {
-      MODELKIT_TRY(t.vocab, r.integer("vocab_size", 32000, 1, std::int64_t{1} << 24));
-      MODELKIT_TRY(t.max_positions, r.integer("max_position_embeddings", 64, 1, 1 << 20));
-      MODELKIT_TRY(t.projection, r.integer("projection_size", t.hidden, 1, 1 << 16));
-    }
+  MODELKIT_TRY(t.hidden, r.integer("hidden_size", 768, 1, 1 << 16));
+  MODELKIT_TRY(t.layers, r.integer("num_hidden_layers", 12, 1, 1024));
+  MODELKIT_TRY(t.heads, r.integer("num_attention_heads", 12, 1, 4096));
+  MODELKIT_TRY(t.intermediate, r.integer("intermediate_size", 3072, 1, 1 << 20));
+  MODELKIT_TRY(t.eps, r.number("layer_norm_eps", 1e-6));
+  MODELKIT_TRY(t.act, r.text("hidden_act", "gelu_pytorch_tanh"));
+  if (t.hidden % t.heads != 0)
+    return failure(std::string(where) + ": hidden_size " + std::to_string(t.hidden) +
+                   " is not a multiple of num_attention_heads " + std::to_string(t.heads));
+  if (vision) {
+    MODELKIT_TRY(t.image_size, r.integer("image_size", 224, 1, 1 << 14));
+    MODELKIT_TRY(t.patch_size, r.integer("patch_size", 16, 1, 1 << 12));
+    MODELKIT_TRY(t.channels, r.integer("num_channels", 3, 1, 64));
+    MODELKIT_TRY(t.use_head, r.flag("vision_use_head", true));
+    if (t.image_size < t.patch_size)
+      return failure(std::string(where) + ": image_size " + std::to_string(t.image_size) +
+                     " is smaller than patch_size " + std::to_string(t.patch_size));
+  } else {
+    MODELKIT_TRY(t.vocab, r.integer("vocab_size", 32000, 1, std::int64_t{1} << 24));
+    MODELKIT_TRY(t.max_positions, r.integer("max_position_embeddings", 64, 1, 1 << 20));
+    MODELKIT_TRY(t.projection, r.integer("projection_size", t.hidden, 1, 1 << 16));
   }
   return t;
 }
@@ -91,7 +89,7 @@ class SiglipGraph {
     return g_.node("Reshape", {ctx, g_.const_i64({0, 0, t.hidden})});
   }
 
-  // x + fc2(act(fc1(norm(x)))) for the MLP block under `base` (".mlp.fc1" ...), normed by `norm`.
+  // x + fc2(act(fc1(norm(x)))): the MLP `mlp` (its fc1 and fc2) after the LayerNorm `norm`.
   Result<std::string> mlp_residual(const std::string& x, const std::string& norm, const std::string& mlp,
                                    const Tower& t) {
     auto h = l_.linear(l_.layer_norm(x, norm, t.hidden, t.eps), mlp + ".fc1", t.hidden, t.intermediate);
@@ -121,9 +119,8 @@ class SiglipGraph {
   Result<Outputs> vision(const std::string& pixels, const Tower& t) {
     const std::string p = "vision_model.";
     const auto H = t.hidden, P = t.patch_size, grid = t.image_size / t.patch_size;
-    auto patches = g_.node("Conv",
-                           {pixels, l_.weight(p + "embeddings.patch_embedding.weight", {H, t.channels, P, P}, Init::normal),
-                            l_.weight(p + "embeddings.patch_embedding.bias", {H}, Init::zeros)},
+    auto kernel = l_.weight(p + "embeddings.patch_embedding.weight", {H, t.channels, P, P}, Init::normal);
+    auto patches = g_.node("Conv", {pixels, kernel, l_.weight(p + "embeddings.patch_embedding.bias", {H}, Init::zeros)},
                            {{"kernel_shape", Perm{P, P}}, {"strides", Perm{P, P}}}, "patch_embeddings");
     auto x = g_.node("Transpose", {g_.node("Reshape", {patches, g_.const_i64({0, H, -1})})}, {{"perm", Perm{0, 2, 1}}});
     x = g_.node("Add", {x, l_.weight(p + "embeddings.position_embedding.weight", {grid * grid, H}, Init::normal)}, {},
@@ -200,7 +197,7 @@ Result<void> build_siglip(GraphBuilder& g, const VisionPlan& plan, std::string_v
     const char* key = vision ? "vision_config" : "text_config";
     if (!nested) return read_tower(root, vision, "config.json");
     MODELKIT_TRY(auto o, sub_config(root, key));
-    return read_tower(o, vision, "config.json: " + std::string(key));  // field errors name the field
+    return read_tower(o, vision, "config.json: " + std::string(key));
   };
   SiglipGraph s(g, random);
   const std::string where = nested ? "vision_config" : "config.json";
