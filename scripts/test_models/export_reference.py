@@ -22,6 +22,9 @@ import sys
 import numpy as np
 import torch
 
+import export_reference_mnv2_beit  # noqa: E402  (this folder is on sys.path when run as a script)
+import export_reference_siglip  # noqa: E402
+
 torch.set_grad_enabled(False)
 
 VOCAB, HIDDEN, LAYERS, HEADS, INTER, MAX_POS = 50, 32, 2, 4, 37, 40
@@ -1439,7 +1442,8 @@ def make_vision_cases(root):
     for i, (name, case) in enumerate(sorted(CLIP_TEXT_CASES.items())):
         gen = torch.Generator().manual_seed(8000 + i)
         lines.append(clip_text_case(root, name, case, gen))
-    lines += __import__("export_reference_siglip").make_siglip_cases(root)
+    lines += export_reference_mnv2_beit.make_cases(root, write_safetensors, write_array)
+    lines += export_reference_siglip.make_siglip_cases(root)
     return lines
 
 

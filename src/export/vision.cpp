@@ -100,8 +100,10 @@ const VisionNames& names_of(VisionArch arch) {
     case VisionArch::clip_text:
     case VisionArch::clip_model: return kClipNames;
     case VisionArch::convnext:  // convnext.cpp
-    case VisionArch::resnet:    // resnet.cpp
-    case VisionArch::siglip:    // siglip.cpp
+    case VisionArch::resnet:        // resnet.cpp
+    case VisionArch::mobilenet_v2:  // mobilenet_v2.cpp
+    case VisionArch::beit:          // beit.cpp
+    case VisionArch::siglip:        // siglip.cpp
     case VisionArch::siglip_vision:
     case VisionArch::siglip_text: break;
   }
@@ -362,6 +364,13 @@ const std::vector<VisionFamily>& vision_families() {
       {"resnet", VisionArch::resnet,
        {{"ResNetModel", VisionHead::base}, {"ResNetForImageClassification", VisionHead::image_classification}},
        {"resnet.", ""}},
+      {"mobilenet_v2", VisionArch::mobilenet_v2,
+       {{"MobileNetV2Model", VisionHead::base},
+        {"MobileNetV2ForImageClassification", VisionHead::image_classification}},
+       {"mobilenet_v2.", ""}},
+      {"beit", VisionArch::beit,
+       {{"BeitModel", VisionHead::base}, {"BeitForImageClassification", VisionHead::image_classification}},
+       {"beit.", ""}},
       // SigLIP (siglip.cpp): a SiglipModel checkpoint also holds either tower alone (what feature-extraction
       // and image-feature-extraction resolve to) and the backbone of the classifier.
       {"siglip", VisionArch::siglip,
@@ -670,6 +679,8 @@ Result<void> build_vision(GraphBuilder& g, const VisionPlan& plan, std::string_v
   const VisionFamily& f = *plan.family;
   if (f.arch == VisionArch::convnext) return build_convnext(g, plan, config_json, folder, *source, random, size);
   if (f.arch == VisionArch::resnet) return build_resnet(g, plan, config_json, folder, source, random, size);
+  if (f.arch == VisionArch::mobilenet_v2) return build_mobilenet_v2(g, plan, config_json, folder, source, random, size);
+  if (f.arch == VisionArch::beit) return build_beit(g, plan, config_json, folder, source, random, size);
   if (f.arch == VisionArch::clip_text || f.arch == VisionArch::clip_model)
     return build_clip(g, plan, config_json, folder, *source, random, size);
   if (f.arch == VisionArch::siglip || f.arch == VisionArch::siglip_vision || f.arch == VisionArch::siglip_text)

@@ -32,7 +32,7 @@ enum class VisionHead {
 
 // How the backbone is put together.
 enum class VisionArch {
-  vit, deit, dinov2, clip, convnext, resnet, clip_text, clip_model,
+  vit, deit, dinov2, clip, convnext, resnet, clip_text, clip_model, mobilenet_v2, beit,
   siglip,         // SiglipConfig (siglip.cpp): SiglipModel, either tower, SiglipForImageClassification
   siglip_vision,  // SiglipVisionConfig alone (siglip_vision_model)
   siglip_text,    // SiglipTextConfig alone (siglip_text_model)
@@ -90,6 +90,17 @@ struct ImageSize {
 [[nodiscard]] Result<void> build_resnet(GraphBuilder& g, const VisionPlan& plan, std::string_view config_json,
                                         const std::filesystem::path& folder, std::unique_ptr<WeightSource>& source,
                                         RandomWeights* random, std::optional<ImageSize> size);
+
+// MobileNetV2 (mobilenet_v2.cpp), BatchNorm folded into the convolutions at export time: `source` is wrapped.
+[[nodiscard]] Result<void> build_mobilenet_v2(GraphBuilder& g, const VisionPlan& plan, std::string_view config_json,
+                                              const std::filesystem::path& folder,
+                                              std::unique_ptr<WeightSource>& source, RandomWeights* random,
+                                              std::optional<ImageSize> size);
+
+// BEiT (beit.cpp): relative position biases gathered to [heads, N, N] at export time: `source` is wrapped.
+[[nodiscard]] Result<void> build_beit(GraphBuilder& g, const VisionPlan& plan, std::string_view config_json,
+                                      const std::filesystem::path& folder, std::unique_ptr<WeightSource>& source,
+                                      RandomWeights* random, std::optional<ImageSize> size);
 
 // SigLIP (siglip.cpp): SiglipModel, SiglipVisionModel, SiglipTextModel, SiglipForImageClassification.
 [[nodiscard]] Result<void> build_siglip(GraphBuilder& g, const VisionPlan& plan, std::string_view config_json,
