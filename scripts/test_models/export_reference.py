@@ -24,6 +24,7 @@ import torch
 
 import export_reference_mnv2_beit  # noqa: E402  (this folder is on sys.path when run as a script)
 import export_reference_swin  # noqa: E402
+import export_reference_siglip  # noqa: E402
 
 torch.set_grad_enabled(False)
 
@@ -1444,6 +1445,7 @@ def make_vision_cases(root):
         lines.append(clip_text_case(root, name, case, gen))
     lines += export_reference_mnv2_beit.make_cases(root, write_safetensors, write_array)
     lines += export_reference_swin.make_cases(root, write_safetensors, write_array)
+    lines += export_reference_siglip.make_siglip_cases(root)
     return lines
 
 

@@ -100,10 +100,13 @@ const VisionNames& names_of(VisionArch arch) {
     case VisionArch::clip_text:
     case VisionArch::clip_model: return kClipNames;
     case VisionArch::convnext:  // convnext.cpp
-    case VisionArch::resnet:  // resnet.cpp
+    case VisionArch::resnet:        // resnet.cpp
     case VisionArch::mobilenet_v2:  // mobilenet_v2.cpp
-    case VisionArch::beit:  // beit.cpp
-    case VisionArch::swin: break;  // swin.cpp
+    case VisionArch::beit:          // beit.cpp
+    case VisionArch::swin:          // swin.cpp
+    case VisionArch::siglip:        // siglip.cpp
+    case VisionArch::siglip_vision:
+    case VisionArch::siglip_text: break;
   }
   return kVitNames;
 }
@@ -372,6 +375,16 @@ const std::vector<VisionFamily>& vision_families() {
       {"swin", VisionArch::swin,
        {{"SwinModel", VisionHead::base}, {"SwinForImageClassification", VisionHead::image_classification}},
        {"swin.", ""}},
+      // SigLIP (siglip.cpp): a SiglipModel checkpoint also holds either tower alone (what feature-extraction
+      // and image-feature-extraction resolve to) and the backbone of the classifier.
+      {"siglip", VisionArch::siglip,
+       {{"SiglipModel", VisionHead::contrastive},
+        {"SiglipVisionModel", VisionHead::base},
+        {"SiglipTextModel", VisionHead::base},
+        {"SiglipForImageClassification", VisionHead::image_classification}},
+       {""}},
+      {"siglip_vision_model", VisionArch::siglip_vision, {{"SiglipVisionModel", VisionHead::base}}, {""}},
+      {"siglip_text_model", VisionArch::siglip_text, {{"SiglipTextModel", VisionHead::base}}, {""}},
   };
   return table;
 }
@@ -675,6 +688,8 @@ Result<void> build_vision(GraphBuilder& g, const VisionPlan& plan, std::string_v
   if (f.arch == VisionArch::swin) return build_swin(g, plan, config_json, folder, source, random, size);
   if (f.arch == VisionArch::clip_text || f.arch == VisionArch::clip_model)
     return build_clip(g, plan, config_json, folder, *source, random, size);
+  if (f.arch == VisionArch::siglip || f.arch == VisionArch::siglip_vision || f.arch == VisionArch::siglip_text)
+    return build_siglip(g, plan, config_json, folder, *source, random, size);
   MODELKIT_TRY(auto c, read_config(config_json, f.arch));
   std::string size_from;
   MODELKIT_TRY(auto hw, vision_export_size(folder, c.image_size, size, &size_from));

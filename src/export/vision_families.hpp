@@ -31,7 +31,12 @@ enum class VisionHead {
 };
 
 // How the backbone is put together.
-enum class VisionArch { vit, deit, dinov2, clip, convnext, resnet, clip_text, clip_model, mobilenet_v2, beit, swin };
+enum class VisionArch {
+  vit, deit, dinov2, clip, convnext, resnet, clip_text, clip_model, mobilenet_v2, beit, swin,
+  siglip,         // SiglipConfig (siglip.cpp): SiglipModel, either tower, SiglipForImageClassification
+  siglip_vision,  // SiglipVisionConfig alone (siglip_vision_model)
+  siglip_text,    // SiglipTextConfig alone (siglip_text_model)
+};
 
 struct VisionClass {
   std::string_view name;  // "ViTForImageClassification"
@@ -102,6 +107,11 @@ struct ImageSize {
 [[nodiscard]] Result<void> build_swin(GraphBuilder& g, const VisionPlan& plan, std::string_view config_json,
                                       const std::filesystem::path& folder, std::unique_ptr<WeightSource>& source,
                                       RandomWeights* random, std::optional<ImageSize> size);
+
+// SigLIP (siglip.cpp): SiglipModel, SiglipVisionModel, SiglipTextModel, SiglipForImageClassification.
+[[nodiscard]] Result<void> build_siglip(GraphBuilder& g, const VisionPlan& plan, std::string_view config_json,
+                                        const std::filesystem::path& folder, const WeightSource& source,
+                                        RandomWeights* random, std::optional<ImageSize> size);
 
 // A source that answers for tensors computed at export time from the checkpoint's own (read through
 // the wrapped source: DINOv2's interpolated position table, ResNet's BatchNorm-folded convolutions),

@@ -34,6 +34,7 @@ const std::vector<std::string> kVisionCases = {
     "convnext-imgcls",  "resnet-basic",     "resnet-bottleneck", "clip-model",  "clip-text-base",     "clip-text-proj",
     "mobilenet_v2-base", "mobilenet_v2-imgcls", "mobilenet_v2-stride16", "beit-base", "beit-both-bias", "beit-imgcls",
     "swin-abs", "swin-base", "swin-imgcls-pad",
+    "siglip-imgcls",    "siglip-model",     "siglip-text",       "siglip-vision", "siglip-vision-nohead",
 };
 
 const test::ReferenceCase* find_case(const std::string& name) {
@@ -53,6 +54,7 @@ Result<ExportResult> export_checkpoint(const fs::path& folder, const fs::path& o
   spec.model = folder.string();
   // A CLIPModel checkpoint resolves to its text tower for feature-extraction; the whole model is zero-shot.
   if (folder.filename() == "clip-model") spec.task = "zero-shot-image-classification";
+  if (folder.filename() == "siglip-model") spec.task = "zero-shot-image-classification";
   MODELKIT_TRY(auto model, resolve_model(spec, {}));
   ExportRequest request;
   request.model = std::move(model);
@@ -257,12 +259,13 @@ TEST(ExportVisionConfigs, EveryFamilyConfigExportsWithRandomWeightsAndRuns) {
     }
     if (task == "image-classification") EXPECT_EQ(names, std::vector<std::string>{"logits"});
     else if (type == "clip") EXPECT_EQ(names.front(), result->head == "contrastive" ? "logits_per_image" : "text_embeds");
+    else if (type == "siglip" && result->head == "contrastive") EXPECT_EQ(names.front(), "logits_per_image");
     else if (result->head == "with-projection")
       EXPECT_EQ(names.front(), type == "clip_text_model" ? "text_embeds" : "image_embeds");
     else EXPECT_EQ(names.front(), "last_hidden_state") << task;
     ++exported;
   }
-  EXPECT_GE(exported, 9);  // four ViT, a DINOv2, a CLIP vision tower, a CLIPModel, a ConvNeXt and a ResNet
+  EXPECT_GE(exported, 10);  // four ViT, a DINOv2, a CLIP vision tower, a CLIPModel, a ConvNeXt, a ResNet, a SigLIP
 }
 
 }  // namespace
