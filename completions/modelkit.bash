@@ -316,7 +316,8 @@ quantization model-types' -- "$cur"))
       esac ;;
     run)
       options='-m --model --task --config --text --pair --image --audio --input --labels --top-k --pooling
---save-outputs --threads --format -h --help'
+--save-outputs --threads --format --input-shape --image-input --layout --image-mean --image-std
+--rescale --bgr --resize-mode -h --help'
       case "$prev" in
         -m|--model) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
         --task) COMPREPLY=($(compgen -W "$_modelkit_tasks" -- "$cur")); return 0 ;;
@@ -332,10 +333,18 @@ quantization model-types' -- "$cur"))
         --save-outputs) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -d -- "$cur")); return 0 ;;
         --threads) return 0 ;;
         --format) COMPREPLY=($(compgen -W 'table json' -- "$cur")); return 0 ;;
+        --input-shape) return 0 ;;
+        --image-input) return 0 ;;
+        --layout) COMPREPLY=($(compgen -W 'nchw nhwc' -- "$cur")); return 0 ;;
+        --image-mean) return 0 ;;
+        --image-std) return 0 ;;
+        --rescale) return 0 ;;
+        --resize-mode) COMPREPLY=($(compgen -W 'stretch crop' -- "$cur")); return 0 ;;
       esac ;;
     eval)
       options='-m --model --compare --data --column --task --config --samples --input-shape --per-tensor --worst
---pooling --threads -o --output --html --force --format -h --help'
+--pooling --threads -o --output --html --force --format --image-input --layout --image-mean
+--image-std --rescale --bgr --resize-mode -h --help'
       case "$prev" in
         -m|--model) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
         --compare) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
@@ -351,6 +360,12 @@ quantization model-types' -- "$cur"))
         -o|--output) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
         --html) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
         --format) COMPREPLY=($(compgen -W 'table json' -- "$cur")); return 0 ;;
+        --image-input) return 0 ;;
+        --layout) COMPREPLY=($(compgen -W 'nchw nhwc' -- "$cur")); return 0 ;;
+        --image-mean) return 0 ;;
+        --image-std) return 0 ;;
+        --rescale) return 0 ;;
+        --resize-mode) COMPREPLY=($(compgen -W 'stretch crop' -- "$cur")); return 0 ;;
       esac ;;
     *) return 0 ;;
   esac

@@ -3,7 +3,9 @@
 // session, and post-processing by task as transformers' pipelines do (docs/run-eval.md).
 #pragma once
 
+#include <modelkit/calib_sources.hpp>
 #include <modelkit/model.hpp>
+#include <modelkit/plan.hpp>
 #include <modelkit/random_inputs.hpp>
 #include <modelkit/result.hpp>
 #include <modelkit/settings.hpp>
@@ -154,6 +156,19 @@ inline constexpr std::size_t kMaxCandidateLabels = 1000;
 [[nodiscard]] std::vector<ClassScore> zero_shot_scores(std::span<const float> logits_per_image,
                                                        std::span<const std::string> labels, bool sigmoid_scores);
 
+// ---- image pre-processing settings ------------------------------------------------------------
+
+// The image settings (--image-input, --layout, --image-mean, ...) as the image source takes them;
+// each error names its setting (a library caller may hold any values).
+[[nodiscard]] Result<calib::ImageOptions> image_options(const ImageSettings& settings);
+// A built folder's recorded image settings with the ones given now on top, field by field (a
+// given field replaces the recorded one; --bgr given turns B,G,R order on).
+[[nodiscard]] ImageSettings merge_image_settings(const ImageSettings& recorded, const ImageSettings& given);
+// Input shapes recorded by a build with the ones given now on top (a given shape replaces the
+// recorded one for the same input).
+[[nodiscard]] std::vector<InputShape> merge_input_shapes(const std::vector<InputShape>& recorded,
+                                                         const std::vector<InputShape>& given);
+
 // ---- running a model ---------------------------------------------------------------------------
 
 struct RunRequest {
@@ -168,6 +183,8 @@ struct RunRequest {
   Pooling pooling = Pooling::automatic;
   std::optional<std::filesystem::path> save_outputs;  // --save-outputs DIR
   int threads = 0;
+  ImageSettings image_settings;           // --image-input, --image-mean, ...: over a built folder's recorded ones
+  std::vector<InputShape> input_shapes;  // --input-shape: size of an image/audio input without a static one
 };
 
 struct RawOutput {
@@ -224,6 +241,7 @@ struct EvalRequest {
   std::vector<InputShape> input_shapes;  // --input-shape: sizes for image/audio sources (e.g. input=1x512)
   bool per_tensor = false;  // --per-tensor: -m is the QDQ model, --compare its float model
   std::size_t worst = 3;    // tensors whose readers the --exclude-nodes line names
+  ImageSettings image_settings;  // --image-input, --image-mean, ...: over a built folder's recorded ones
 };
 
 // --per-tensor: one quantized activation of the QDQ model matched to its float tensor, as ONNX

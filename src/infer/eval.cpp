@@ -322,10 +322,10 @@ void note_skip(Loaded& l, const std::string& why) {
 }
 
 Result<void> add_media(const LoadedModel& m, CalibrationKind kind, const std::optional<fs::path>& dir,
-                       std::optional<std::size_t> label, std::size_t max, const std::vector<InputShape>& shapes,
+                       std::optional<std::size_t> label, std::size_t max, const EvalRequest& req,
                        Loaded& out) {
   if (out.examples.size() >= max) return {};
-  MODELKIT_TRY(auto sel, media_source(m, kind, dir, static_cast<int>(max - out.examples.size()), shapes));
+  MODELKIT_TRY(auto sel, media_source(m, kind, dir, static_cast<int>(max - out.examples.size()), req.input_shapes, req.image_settings));
   while (out.examples.size() < max) {
     MODELKIT_TRY(auto sample, sel.source->next());
     if (!sample) break;
@@ -431,20 +431,20 @@ Result<Loaded> load_examples(const LoadedModel& m, const EvalRequest& req) {
         if (e.is_directory()) classes.push_back(e.path());
     std::sort(classes.begin(), classes.end());
     if (classes.empty()) {
-      MODELKIT_TRY_VOID(add_media(m, media_kind, *req.data, std::nullopt, req.samples, req.input_shapes, out));
+      MODELKIT_TRY_VOID(add_media(m, media_kind, *req.data, std::nullopt, req.samples, req, out));
     } else {
       // One sub-folder per class: its name is the label. Samples are shared out across classes.
       const std::size_t per_class = std::max<std::size_t>(1, req.samples / classes.size());
       for (const auto& dir : classes) {
         MODELKIT_TRY(auto label, label_id(m.labels, dir.filename().string(), "--data folder " + quoted(dir)));
         const std::size_t before = out.examples.size();
-        auto added = add_media(m, media_kind, dir, label, std::min(req.samples, before + per_class), req.input_shapes, out);
+        auto added = add_media(m, media_kind, dir, label, std::min(req.samples, before + per_class), req, out);
         if (!added) note_skip(out, "class folder " + quoted(dir) + ": " + added.error().message);
       }
     }
     out.data_source = req.data->string();
   } else {
-    MODELKIT_TRY_VOID(add_media(m, media_kind, std::nullopt, std::nullopt, req.samples, req.input_shapes, out));
+    MODELKIT_TRY_VOID(add_media(m, media_kind, std::nullopt, std::nullopt, req.samples, req, out));
   }
   return out;
 }

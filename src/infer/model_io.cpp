@@ -28,6 +28,25 @@ Result<std::optional<std::string>> manifest_task(const fs::path& manifest) {
   return std::optional<std::string>(std::string(**task));
 }
 
+// A built folder's build_config.json: the image settings and input shapes its calibration used.
+Result<void> read_recorded_inputs(LoadedModel& m) {
+  const auto path = m.folder / "build_config.json";
+  std::error_code ec;
+  if (!fs::is_regular_file(path, ec)) return {};  // a folder built before the config was written
+  MODELKIT_TRY(auto config, read_build_config(path.string()));
+  const auto& cal = config.calibration;
+  for (const auto& text : cal.input_shapes) {
+    auto shape = parse_input_shape(text);
+    if (!shape) return failure(quoted(path) + " calibration.input_shapes: " + shape.error().message);
+    m.recorded_shapes.push_back(std::move(*shape));
+  }
+  m.recorded_image = cal.image;
+  const auto& i = cal.image;
+  if (i.input || i.layout || i.resize_mode || i.mean || i.std || i.rescale || i.bgr)
+    m.notes.push_back("image pre-processing as the build recorded it (build_config.json); flags given override it");
+  return {};
+}
+
 bool has_safetensors(const fs::path& folder) {
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(folder, ec))
@@ -66,6 +85,7 @@ Result<LoadedModel> load_model(const ModelSpec& given, const std::optional<fs::p
       MODELKIT_TRY(auto task, manifest_task(manifest));
       if (!spec.task && task) spec.task = task;
       m.onnx = m.folder / "model.onnx";
+      MODELKIT_TRY_VOID(read_recorded_inputs(m));
     } else {
       auto found = onnx::resolve_model_path(m.folder);
       if (found) {
@@ -199,14 +219,15 @@ Result<TextInputs> text_inputs(const LoadedModel& m, const tokenizer::Tokenizer&
 
 Result<calib::SelectedSource> media_source(const LoadedModel& m, CalibrationKind kind,
                                            const std::optional<fs::path>& data, int samples,
-                                           const std::vector<InputShape>& input_shapes) {
+                                           const std::vector<InputShape>& input_shapes, const ImageSettings& image) {
   calib::SourceRequest req;
   req.kind = kind;
   req.data = data;
   req.checkpoint_folder = m.folder;
   req.model_inputs = m.inputs;
   req.samples = samples;
-  req.input_shapes = input_shapes;
+  req.input_shapes = merge_input_shapes(m.recorded_shapes, input_shapes);
+  MODELKIT_TRY(req.image, image_options(merge_image_settings(m.recorded_image, image)));
   MODELKIT_TRY(auto sel, calib::select_source(req));
   if (sel.record.kind != setting_name(kind))
     return failure("the model's inputs cannot take " + std::string(setting_name(kind)) + " (" +

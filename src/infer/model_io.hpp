@@ -24,6 +24,10 @@ struct LoadedModel {
   std::unique_ptr<runtime::Session> session;
   std::unique_ptr<util::TempFolder> export_dir;  // a natively exported model lives here
   std::vector<std::string> notes;
+  // A built folder's image pre-processing and input shapes, as its build_config.json recorded
+  // them: what run/eval feed by default (the flags given override them).
+  ImageSettings recorded_image;
+  std::vector<InputShape> recorded_shapes;
   [[nodiscard]] std::string task() const { return model.resolution.task.value_or(""); }
 };
 
@@ -41,10 +45,12 @@ struct TextInputs {
 [[nodiscard]] Result<tokenizer::Tokenizer> load_tokenizer(const LoadedModel& m);
 
 // A calibration source (image or audio kind) over `data` (a folder of images, an audio file or
-// folder; nullopt: the embedded defaults) conformed to the model's inputs.
+// folder; nullopt: the embedded defaults) conformed to the model's inputs, with the image settings
+// and input shapes given over the ones a built folder recorded.
 [[nodiscard]] Result<calib::SelectedSource> media_source(const LoadedModel& m, CalibrationKind kind,
                                                          const std::optional<std::filesystem::path>& data, int samples,
-                                                         const std::vector<InputShape>& input_shapes = {});
+                                                         const std::vector<InputShape>& input_shapes,
+                                                         const ImageSettings& image);
 
 // Casts integer/float tensors to the model's input types; errors on inputs the model lacks or
 // needs and does not get.

@@ -262,7 +262,8 @@ Result<RunResult> run_model(const RunRequest& req) {
       if (ec) return failure("cannot link " + quoted(file) + " into a temporary folder: " + ec.message());
       data = holder.path();
     }
-    auto sel = media_source(m, req.image ? CalibrationKind::image : CalibrationKind::audio, data, 1);
+    auto sel = media_source(m, req.image ? CalibrationKind::image : CalibrationKind::audio, data, 1, req.input_shapes,
+                            req.image_settings);
     if (!sel) return sel.take_error().with_context(flag + " " + quoted(file));
     MODELKIT_TRY(auto sample, sel->source->next());
     if (!sample) {

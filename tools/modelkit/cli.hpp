@@ -124,5 +124,13 @@ CommandSyntax run_syntax();
 CommandSyntax eval_syntax();
 // The option groups several commands share (cmd_config.cpp, build_events.hpp).
 std::vector<OptionSpec> calibration_options();
+// The image pre-processing flags (--image-input, --layout, --image-mean, --image-std, --rescale,
+// --bgr, --resize-mode) of quantize, build, config, run and eval, and their one parser
+// (image_options.cpp): each flag given sets its field of `image`.
+std::vector<OptionSpec> image_preprocessing_options();
+[[nodiscard]] Result<void> apply_image_options(const ParsedArgs& args, ImageSettings& image);
+// A number option within [min, max], naming the option in the error.
+[[nodiscard]] Result<double> parse_double_option(std::string_view option, const std::string& text, double min,
+                                                 double max);
 
 }  // namespace modelkit::cli

@@ -16,14 +16,12 @@ namespace {
 // Value lists of the options, from the settings tables ("minmax|percentile|entropy").
 const std::string kMethodValues = setting_list<CalibrationMethod>("|");
 const std::string kQuantTypeValues = setting_list<QuantType>("|");
-const std::string kLayoutValues = setting_list<ImageLayout>("|");
-const std::string kResizeModeValues = setting_list<ResizeMode>("|");
 const std::string kPrecisionValues = setting_list<Precision>("|");
 const std::string kOptimizeValues = setting_list<OptimizeLevel>("|");
 }  // namespace
 
 std::vector<OptionSpec> calibration_options() {
-  return {
+  std::vector<OptionSpec> opts{
       {"--samples", "", "N", "calibration samples (default 100)"},
       {"--sequence-length", "", "N", "sequence length for text inputs without a static one (default 128)"},
       {"--method", "", kMethodValues, "calibration method (default minmax)"},
@@ -48,49 +46,27 @@ std::vector<OptionSpec> calibration_options() {
       {"--input-shape", "", "NAME=1x128", "shape of a random calibration input (repeatable)"},
       {"--op-types", "", "A,B,..", "quantize only these op types (default: chosen from the graph)"},
       {"--exclude-nodes", "", "NAME|REGEX", "leave matching nodes in float (repeatable)"},
-      {"--image-input", "", "NAME", "the input images feed (default pixel_values, else the input shaped like an image)"},
-      {"--layout", "", kLayoutValues, "channel order of the image input (default: from its shape)"},
-      {"--image-mean", "", "R,G,B", "normalisation mean (default preprocessor_config.json, else 0,0,0)"},
-      {"--image-std", "", "R,G,B", "normalisation std (default preprocessor_config.json, else 1,1,1)"},
-      {"--rescale", "", "F", "factor applied to 0..255 pixels before normalising (default 1/255)"},
-      {"--bgr", "", "", "feed channels in B,G,R order"},
-      {"--resize-mode", "", kResizeModeValues, "without preprocessor_config.json: stretch to the input's size (default) "
-                                            "or resize the short edge and crop the centre"},
+  };
+  for (auto& o : image_preprocessing_options()) opts.push_back(o);
+  opts.insert(opts.end(), {
       {"--min-cosine", "", "X", "fail the build when an output's cosine similarity to the float model is below X"},
       {"--eval-data", "", "FILE|DIR", "after validation, evaluate the quantized model against the float one on this "
                                       "data (as modelkit eval --compare) and record it in the manifest"},
       {"--eval-column", "", "ROLE=NAME", "with --eval-data: the field holding a role, as eval's --column (repeatable)"},
       {"--eval-samples", "", "N", "with --eval-data: samples to evaluate at most, as eval's --samples (default 100)"},
-  };
+  });
+  return opts;
 }
 
 namespace {
-
-// "0.5,0.5,0.5" -> three numbers.
-Result<std::vector<double>> parse_triple(std::string_view option, const std::string& text) {
-  std::vector<double> out;
-  std::string_view rest = text;
-  while (true) {
-    auto comma = rest.find(',');
-    std::string item(rest.substr(0, comma));
-    char* end = nullptr;
-    double v = std::strtod(item.c_str(), &end);
-    if (item.empty() || end != item.c_str() + item.size() || !std::isfinite(v))
-      return usage_error("option '" + std::string(option) + "': expected three numbers R,G,B, got '" + text + "'");
-    out.push_back(v);
-    if (comma == std::string_view::npos) break;
-    rest.remove_prefix(comma + 1);
-  }
-  if (out.size() != 3)
-    return usage_error("option '" + std::string(option) + "': expected three numbers R,G,B, got '" + text + "'");
-  return out;
-}
 
 std::string util_format(double v) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%g", v);
   return buf;
 }
+
+}  // namespace
 
 Result<double> parse_double_option(std::string_view option, const std::string& text, double min, double max) {
   char* end = nullptr;
@@ -100,8 +76,6 @@ Result<double> parse_double_option(std::string_view option, const std::string& t
                        util_format(max) + ", got '" + text + "'");
   return v;
 }
-
-}  // namespace
 
 // --block-size, --symmetric, --accuracy-level, --reduce-range, each checked against the
 // precision (given now or recorded in a replayed config): an option the precision does not take
@@ -226,26 +200,7 @@ Result<void> apply_calibration_options(const ParsedArgs& args, BuildConfig& conf
     }
   }
   for (auto& pattern : args.values("--exclude-nodes")) q.exclude_nodes.push_back(pattern);
-  auto& img = cal.image;
-  if (auto v = args.value("--image-input")) img.input = *v;
-  if (auto v = args.value("--layout")) {
-    MODELKIT_TRY(img.layout, parse_option_setting<ImageLayout>("--layout", *v));
-  }
-  if (auto v = args.value("--resize-mode")) {
-    MODELKIT_TRY(img.resize_mode, parse_option_setting<ResizeMode>("--resize-mode", *v));
-  }
-  if (auto v = args.value("--image-mean")) {
-    MODELKIT_TRY(img.mean, parse_triple("--image-mean", *v));
-  }
-  if (auto v = args.value("--image-std")) {
-    MODELKIT_TRY(img.std, parse_triple("--image-std", *v));
-    for (double x : *img.std)
-      if (x <= 0) return usage_error("option '--image-std': values must be positive, got '" + *v + "'");
-  }
-  if (auto v = args.value("--rescale")) {
-    MODELKIT_TRY(img.rescale, parse_double_option("--rescale", *v, 1e-12, 1e12));
-  }
-  if (args.has("--bgr")) img.bgr = true;
+  MODELKIT_TRY_VOID(apply_image_options(args, cal.image));
   if (auto v = args.value("--min-cosine")) {
     MODELKIT_TRY(config.min_cosine, parse_double_option("--min-cosine", *v, -1, 1));
   }

@@ -26,15 +26,18 @@ constexpr OptionSpec kEvalOptions[] = {
     {"--html", "", "FILE", "also write a self-contained HTML page (with --per-tensor: an SVG chart of the error per tensor)"},
     {"--force", "", "", "replace an existing -o file"},
     {"--format", "", "table|json", "output format (default table)"},
-    {"--help", "-h", "", "show this help"},
 };
 
 }  // namespace
 
 CommandSyntax eval_syntax() {
+  std::vector<OptionSpec> opts(std::begin(kEvalOptions), std::end(kEvalOptions));
+  for (auto& o : image_preprocessing_options()) opts.push_back(o);
+  opts.push_back({"--help", "-h", "", "show this help"});
   return {"modelkit eval -m MODEL [--compare OTHER] [--data FILE|DIR] [--column ROLE=NAME]... [--task T] "
-          "[--samples N] [--per-tensor [--worst N]] [--format table|json] [-o report.json] [--html FILE]",
-          {std::begin(kEvalOptions), std::end(kEvalOptions)}};
+          "[--samples N] [--input-shape NAME=DIMS] [--image-mean R,G,B ...] [--per-tensor [--worst N]] "
+          "[--format table|json] [-o report.json] [--html FILE]",
+          std::move(opts)};
 }
 
 Result<void> run_eval(std::span<char* const> argv) {
@@ -69,6 +72,7 @@ Result<void> run_eval(std::span<char* const> argv) {
     if (!shape) return Error{"option '--input-shape': " + shape.error().message, ErrorKind::usage};
     req.input_shapes.push_back(std::move(*shape));
   }
+  MODELKIT_TRY_VOID(apply_image_options(args, req.image_settings));
   req.per_tensor = args.has("--per-tensor");
   if (auto v = args.value("--worst")) {
     MODELKIT_TRY(auto n, parse_int_option("--worst", *v, 1, 1000000));

@@ -23,15 +23,19 @@ constexpr OptionSpec kRunOptions[] = {
     {"--save-outputs", "", "DIR", "write every output as DIR/NAME.npy"},
     {"--threads", "", "N", "ONNX Runtime intra-op threads (0 or absent: ONNX Runtime's choice)"},
     {"--format", "", "table|json", "output format (default table)"},
-    {"--help", "-h", "", "show this help"},
 };
 
 }  // namespace
 
 CommandSyntax run_syntax() {
+  std::vector<OptionSpec> opts(std::begin(kRunOptions), std::end(kRunOptions));
+  opts.push_back({"--input-shape", "", "NAME=DIMS", "size of an image/audio input without a static one, e.g. x=1x3x640x640 (repeatable)"});
+  for (auto& o : image_preprocessing_options()) opts.push_back(o);
+  opts.push_back({"--help", "-h", "", "show this help"});
   return {"modelkit run -m MODEL (--text T [--pair P] | --image FILE [--labels A,B,C] | --audio FILE | --input NAME=FILE.npy ...) "
-          "[--task T] [--config PATH] [--top-k N] [--pooling P] [--save-outputs DIR] [--format table|json]",
-          {std::begin(kRunOptions), std::end(kRunOptions)}};
+          "[--task T] [--config PATH] [--top-k N] [--pooling P] [--image-mean R,G,B ...] [--save-outputs DIR] "
+          "[--format table|json]",
+          std::move(opts)};
 }
 
 Result<void> run_run(std::span<char* const> argv) {
@@ -68,6 +72,12 @@ Result<void> run_run(std::span<char* const> argv) {
     MODELKIT_TRY(req.pooling, parse_option_setting<Pooling>("--pooling", *v));
   }
   if (auto v = args.value("--save-outputs")) req.save_outputs = *v;
+  for (const auto& text : args.values("--input-shape")) {
+    auto shape = parse_input_shape(text);
+    if (!shape) return Error{"option '--input-shape': " + shape.error().message, ErrorKind::usage};
+    req.input_shapes.push_back(std::move(*shape));
+  }
+  MODELKIT_TRY_VOID(apply_image_options(args, req.image_settings));
   MODELKIT_TRY(req.threads, threads_option(args));
   MODELKIT_TRY(auto result, infer::run_model(req));
   auto text = format == OutputFormat::json ? infer::run_result_json(result) : infer::run_result_text(result);

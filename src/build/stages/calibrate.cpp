@@ -1,6 +1,8 @@
 // calibrate: builds the sample source the task asks for (calib::select_source applies the
 // fallback rules and records them), splits its samples into calibration and held-back ones,
 // and collects activation ranges by running the float model (or reads them from --ranges).
+#include <modelkit/run.hpp>
+
 #include "build/samples.hpp"
 #include "build/stages.hpp"
 #include "onnx/onnx_json.hpp"
@@ -21,33 +23,6 @@ InputHints hints_from(const ResolvedModel& model) {
   h.num_channels = c.integer("num_channels");
   h.sampling_rate = c.integer("sampling_rate");
   return h;
-}
-
-// The image settings of a build config as the image source takes them (each error names its
-// setting: a library caller's BuildConfig may hold any values).
-Result<calib::ImageOptions> image_options(const ImageSettings& s) {
-  calib::ImageOptions o;
-  o.input = s.input;
-  o.layout = s.layout;
-  o.resize_mode = s.resize_mode;
-  auto triple = [](const std::optional<std::vector<double>>& v, std::string_view what,
-                   bool positive) -> Result<std::optional<std::array<float, 3>>> {
-    if (!v) return std::optional<std::array<float, 3>>{};
-    if (v->size() != 3) return usage_error(std::string(what) + ": expected 3 values (R,G,B), got " + std::to_string(v->size()));
-    std::array<float, 3> out{};
-    for (size_t i = 0; i < 3; ++i) {
-      if (!std::isfinite((*v)[i]) || (positive && (*v)[i] <= 0))
-        return usage_error(std::string(what) + ": values must be finite" + (positive ? " and positive" : ""));
-      out[i] = static_cast<float>((*v)[i]);
-    }
-    return std::optional<std::array<float, 3>>{out};
-  };
-  MODELKIT_TRY(o.mean, triple(s.mean, "image mean", false));
-  MODELKIT_TRY(o.std, triple(s.std, "image std", true));
-  if (s.rescale && !(std::isfinite(*s.rescale) && *s.rescale > 0)) return usage_error("rescale factor must be positive");
-  o.rescale = s.rescale;
-  o.bgr = s.bgr;
-  return o;
 }
 
 }  // namespace
@@ -71,7 +46,7 @@ Result<StageOutcome> calibrate_stage(Context& c) {
     sreq.input_shapes.push_back(std::move(shape));
   }
   for (const auto& shape : req.input_shapes) sreq.input_shapes.push_back(shape);
-  MODELKIT_TRY(sreq.image, image_options(cs.image));
+  MODELKIT_TRY(sreq.image, infer::image_options(cs.image));
   sreq.samples = cs.samples + req.validation_samples;
   sreq.sequence_length = cs.sequence_length;
   sreq.sample_rate = cs.sample_rate;

@@ -29,6 +29,14 @@ Result<StageOutcome> evaluate_stage(Context& c) {
   eval.data = fs::path(*req.config.eval_data);
   eval.threads = req.threads;
   eval.samples = static_cast<std::size_t>(req.config.eval_samples);
+  // The inputs as calibration made them: the quantized model is not a built folder yet, so its
+  // recorded image settings and input shapes are passed here.
+  eval.image_settings = req.config.calibration.image;
+  for (const auto& text : req.config.calibration.input_shapes) {
+    MODELKIT_TRY(auto shape, parse_input_shape(text));
+    eval.input_shapes.push_back(std::move(shape));
+  }
+  for (const auto& shape : req.input_shapes) eval.input_shapes.push_back(shape);
   for (const auto& column : req.config.eval_columns) {
     MODELKIT_TRY(auto parsed, infer::parse_column_option("--eval-column", column));
     eval.columns.push_back(std::move(parsed));
