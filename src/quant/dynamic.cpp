@@ -1,11 +1,10 @@
-// dynamic: int8 weights, activations quantized at run time (precisions.hpp). The graph is the
-// one ONNX Runtime's dynamic quantizer writes (its "integer ops" form): DynamicQuantizeLinear on
-// the activation (uint8, asymmetric, one scale per run), MatMulInteger / ConvInteger with the
-// int8 weight, Cast to float and Mul by the product of the two scales (plus the Conv's bias);
-// ONNX Runtime fuses the MatMul chain into one kernel (DynamicQuantizeMatMul). The dynamic QDQ
-// form (DequantizeLinear on both sides of a float MatMul) measured slower on CPU: its optimizer
-// fuses a MatMul between two DequantizeLinear only when a QuantizeLinear follows
-// (docs/precisions.md, "dynamic").
+// dynamic: int8 weights, activations quantized at run time (precisions.hpp). MatMuls take the
+// graph ONNX Runtime's dynamic quantizer writes (its "integer ops" form): DynamicQuantizeLinear
+// on the activation (uint8, asymmetric, one scale per run), MatMulInteger with the int8 weight,
+// Cast to float and Mul by the product of the two scales, which ONNX Runtime fuses into
+// DynamicQuantizeMatMul / MatMulIntegerToFloat (it fuses the QDQ form to the same kernels).
+// Convs take the QDQ form by default: ONNX Runtime runs ConvInteger without fusions or its NCHWc
+// kernels, about 3x slower than a float Conv on dequantized inputs (docs/precisions.md, "dynamic").
 #include <modelkit/precisions.hpp>
 
 #include "onnx/model_proto.hpp"
