@@ -103,6 +103,22 @@ TEST(PrecisionsCli, ConfigReplayCarriesThePrecisionSettings) {
   EXPECT_GT(op_counts(dir / "dyn" / "model.onnx")["MatMulInteger"], 0);
 }
 
+// --optimize extended keeps Conv + Relu apart (ONNX Runtime would fuse them into com.microsoft
+// FusedConv, which static QDQ leaves float), so every Conv is quantized and the model stays portable.
+TEST(PrecisionsCli, OptimizeExtendedLeavesConvsQuantizable) {
+  TempDir dir;
+  auto r = run_cli({"quantize", "-m", deps_model("cnn-tiny/model.onnx").string(), "--optimize", "extended", "--samples",
+                    "4", "-o", (dir / "cnn.onnx").string(), "--quiet"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto ops = op_counts(dir / "cnn.onnx");
+  EXPECT_EQ(ops["FusedConv"], 0);
+  EXPECT_EQ(ops["Conv"], 3);
+  EXPECT_GE(ops["DequantizeLinear"], 6) << "each Conv's input and weight";
+  Manifest m(dir / "cnn.manifest.json");
+  EXPECT_EQ(std::string_view(m.doc["optimize"]["level"]), "extended");
+  EXPECT_EQ(std::string_view(m.doc["optimize"]["runtime"]), "portable");
+}
+
 TEST(PrecisionsCli, RefusalsAreOneLineUsageErrors) {
   const std::string model = deps_model("bert-tiny-like/model.onnx").string();
   struct Case {
