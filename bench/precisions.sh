@@ -17,7 +17,10 @@ models="$root/.deps/models"
 work="$build/bench-precisions"
 mkdir -p "$work"
 
-# label | quantize flags ("" = the float model itself)
+# label | quantize flags ("" = the float model itself). "dynamic, other form" is the dynamic model
+# rewritten by bench/dynamic_other_form.py into the form modelkit does not write by default (same
+# weights): MatMuls as DequantizeLinear around a float MatMul, Convs as ConvInteger; timed here
+# to show why the defaults are what they are (docs/precisions.md, "dynamic").
 variants=(
   "fp32|"
   "fp16|--precision fp16"
@@ -25,8 +28,10 @@ variants=(
   "int8 + optimize basic|--precision int8 --optimize basic"
   "int8 + optimize extended|--precision int8 --optimize extended"
   "dynamic|--precision dynamic"
+  "dynamic, other form|--precision dynamic"
   "int4 (block 128)|--precision int4"
   "int4 (block 32)|--precision int4 --block-size 32"
+  "int4 (block 32) + embeddings|--precision int4 --block-size 32 --int4-embeddings"
 )
 
 bytes_of() {  # the .onnx file plus its external data
@@ -37,6 +42,8 @@ bytes_of() {  # the .onnx file plus its external data
   echo "$total"
 }
 
+echo "load before: $(cut -d' ' -f1-3 /proc/loadavg) (1, 5, 15 min), $(nproc) cores; ONNX Runtime $(cat "$root/.deps/onnxruntime/VERSION" 2>/dev/null | head -1)"
+echo
 echo "| model | precision | size (MB) | size vs fp32 | p50 latency (ms) | speed vs fp32 | min cosine |"
 echo "|---|---|---|---|---|---|---|"
 for name in $model_names; do
@@ -59,6 +66,12 @@ for name in $model_names; do
       fi
       cosine=$(/usr/bin/python3 -c 'import json,sys; print("%.4f" % json.load(open(sys.argv[1]))["validation"]["min_cosine_similarity"])' \
         "${out%.onnx}.manifest.json")
+      if [[ "$label" == *"other form"* ]]; then
+        # Same quantized weights and run-time activation quantization, so the same numbers up to
+        # float rounding: the cosine is the integer form's.
+        /usr/bin/python3 "$root/bench/dynamic_other_form.py" "$out" "${out%.onnx}.other.onnx"
+        out="${out%.onnx}.other.onnx"
+      fi
     fi
     "$mk" perf -m "$out" --compare "$float" --threads 1 --iterations "$iterations" --warmup 5 --format json \
       >"$work/perf.json"
@@ -72,3 +85,5 @@ print(f"| {name} | {label} | {size / 1e6:.1f} | {size / float_size:.2f}x | {p50:
 PY
   done
 done
+echo
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"

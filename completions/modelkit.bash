@@ -145,10 +145,10 @@ quantization model-types' -- "$cur"))
     config)
       options='-m --model --model-type --model-class --task --samples --sequence-length --method --calibration-data
 --text-column --pair-column --column --sample-rate --per-channel --precision --block-size
---symmetric --accuracy-level --reduce-range --optimize --activation-type --weight-type --seed
---input-shape --op-types --exclude-nodes --image-input --layout --image-mean --image-std --rescale
---bgr --resize-mode --min-cosine --eval-data --eval-column --eval-samples -o --output --force
---format -h --help'
+--symmetric --accuracy-level --int4-embeddings --reduce-range --optimize --activation-type
+--weight-type --seed --input-shape --op-types --exclude-nodes --image-input --layout --image-mean
+--image-std --rescale --bgr --resize-mode --min-cosine --eval-data --eval-column --eval-samples -o
+--output --force --format -h --help'
       case "$prev" in
         -m|--model) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
         --model-type) COMPREPLY=($(compgen -W "$_modelkit_model_types" -- "$cur")); return 0 ;;
@@ -200,10 +200,11 @@ quantization model-types' -- "$cur"))
     build)
       options='-m --model --model-type --model-class --task -c --config --samples --sequence-length --method
 --calibration-data --text-column --pair-column --column --sample-rate --per-channel --precision
---block-size --symmetric --accuracy-level --reduce-range --optimize --activation-type --weight-type
---seed --input-shape --op-types --exclude-nodes --image-input --layout --image-mean --image-std
---rescale --bgr --resize-mode --min-cosine --eval-data --eval-column --eval-samples --onnx --force
---ranges --save-ranges --threads -q --quiet -o --output --dry-run --format -h --help'
+--block-size --symmetric --accuracy-level --int4-embeddings --reduce-range --optimize
+--activation-type --weight-type --seed --input-shape --op-types --exclude-nodes --image-input
+--layout --image-mean --image-std --rescale --bgr --resize-mode --min-cosine --eval-data
+--eval-column --eval-samples --onnx --force --ranges --save-ranges --threads -q --quiet -o --output
+--dry-run --format -h --help'
       case "$prev" in
         -m|--model) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
         --model-type) COMPREPLY=($(compgen -W "$_modelkit_model_types" -- "$cur")); return 0 ;;
@@ -248,10 +249,10 @@ quantization model-types' -- "$cur"))
     quantize)
       options='-m --model --task --hf-config --build-config --samples --sequence-length --method --calibration-data
 --text-column --pair-column --column --sample-rate --per-channel --precision --block-size
---symmetric --accuracy-level --reduce-range --optimize --activation-type --weight-type --seed
---input-shape --op-types --exclude-nodes --image-input --layout --image-mean --image-std --rescale
---bgr --resize-mode --min-cosine --eval-data --eval-column --eval-samples --force --ranges
---save-ranges --threads -q --quiet -o --output --format -h --help'
+--symmetric --accuracy-level --int4-embeddings --reduce-range --optimize --activation-type
+--weight-type --seed --input-shape --op-types --exclude-nodes --image-input --layout --image-mean
+--image-std --rescale --bgr --resize-mode --min-cosine --eval-data --eval-column --eval-samples
+--force --ranges --save-ranges --threads -q --quiet -o --output --format -h --help'
       case "$prev" in
         -m|--model) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
         --task) COMPREPLY=($(compgen -W "$_modelkit_tasks" -- "$cur")); return 0 ;;

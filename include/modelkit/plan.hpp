@@ -83,6 +83,7 @@ struct QuantizationSettings {
   int block_size = kDefaultBlockSize;      // int4: --block-size
   bool symmetric = false;                  // int4 blocks without zero points; static: activations too
   int accuracy_level = 0;                  // int4: MatMulNBits accuracy_level (0: ONNX Runtime's default)
+  bool int4_embeddings = false;            // int4: Gather tables too (GatherBlockQuantized)
   bool reduce_range = false;               // static/dynamic: 7-bit weights (CPUs without VNNI)
   OptimizeLevel optimize = OptimizeLevel::none;  // --optimize: the optimize stage's level
 };

@@ -127,6 +127,7 @@ struct QuantizeReport {
   bool symmetric = false;     // int4 blocks without zero points; static: symmetric activations
   bool reduce_range = false;  // static, dynamic: 7-bit weights
   std::int64_t accuracy_level = 0;
+  bool int4_embeddings = false;  // int4: Gather tables converted too (GatherBlockQuantized)
   std::int64_t casts_inserted = 0;
   std::int64_t values_clamped = 0;
   std::string activation_type;

@@ -34,6 +34,8 @@ struct SessionOptions {
   // Where ONNX Runtime writes the model as optimized at `optimization` (offline optimization);
   // empty: nowhere.
   std::filesystem::path optimized_model_path;
+  // ONNX Runtime graph transformers to skip, by their names (e.g. "ConvActivationFusion").
+  std::vector<std::string> disabled_optimizers;
 };
 
 // An input or output as the session sees it. Dynamic dims are -1 with their symbolic name (or

@@ -1,4 +1,4 @@
-// int4: weight-only MatMulNBits (precisions.hpp). Layout and rounding as ONNX Runtime's
+// int4: weight-only MatMulNBits, and GatherBlockQuantized for embedding tables (precisions.hpp). Layout and rounding as ONNX Runtime's
 // MatMulNBits kernel reads them (its block quantizer: range widened to include 0, scale over
 // 15 steps, zero point rounded and clamped; symmetric: the block's largest-magnitude value maps
 // to -8).
@@ -13,6 +13,7 @@
 #include <cmath>
 #include <cstring>
 #include <functional>
+#include <optional>
 
 namespace modelkit::quant {
 namespace fs = std::filesystem;
@@ -102,6 +103,76 @@ struct Quantized {
   std::string b, scales, zero_points;
 };
 
+// --int4-embeddings: a Gather reading rows of a constant 2-D float32 table becomes
+// GatherBlockQuantized over the table in int4 blocks along each row. Replaces `n` and returns
+// nothing, or returns why it stays float.
+Result<std::optional<std::string>> quantize_gather_table(::onnx::NodeProto& n, const GraphScope& s,
+                                                         const WeightOnlyOptions& options, const fs::path& dir,
+                                                         NameSet& names, const std::vector<util::NamePattern>& excludes,
+                                                         std::vector<bool>& exclude_used,
+                                                         std::map<std::pair<const GraphScope*, std::string>, Quantized>& tables) {
+  using Refusal = std::optional<std::string>;
+  bool excluded = false;
+  for (std::size_t p = 0; p < excludes.size() && !n.name().empty(); ++p)
+    if (excludes[p].matches(n.name())) excluded = exclude_used[p] = true;
+  if (excluded) return Refusal("excluded by --exclude-nodes");
+  for (const auto& a : n.attribute())
+    if (a.name() == "axis" && a.i() != 0) return Refusal("gathers along axis " + std::to_string(a.i()) + ", not rows");
+  const auto* table = s.find_initializer(n.input(0));
+  if (!table) return Refusal("table is not a constant");
+  if (table->data_type() != ::onnx::TensorProto::FLOAT || table->dims_size() != 2)
+    return Refusal("table is not a 2-D float32 tensor");
+  auto index_type = s.type_of(n.input(1));
+  if (index_type && *index_type != ElementType::int64 && *index_type != ElementType::int32)
+    return Refusal("indices are not int32 or int64");
+  const std::int64_t rows = table->dims(0), width = table->dims(1);
+  if (rows <= 0 || width <= 0 || width % options.block_size != 0)
+    return Refusal("row width " + std::to_string(width) + " is not a multiple of the block size " +
+                   std::to_string(options.block_size));
+  const std::int64_t k_blocks = width / options.block_size;
+  auto key = std::make_pair(&s, n.input(0));
+  auto it = tables.find(key);
+  if (it == tables.end()) {
+    MODELKIT_TRY(auto t, onnx::tensor_from_proto(*table, dir));
+    // The table [V, D] read as MatMul's B^T: blocks along D within each row.
+    auto values = t.values<float>();
+    std::vector<float> transposed(values.size());
+    for (std::int64_t r = 0; r < rows; ++r)
+      for (std::int64_t c = 0; c < width; ++c)
+        transposed[static_cast<std::size_t>(c * rows + r)] = values[static_cast<std::size_t>(r * width + c)];
+    auto blocks = quantize_blocks(transposed, width, rows, options.block_size, options.symmetric);
+    Quantized q;
+    q.b = names.unique(n.input(0) + "_Q4");
+    q.scales = names.unique(n.input(0) + "_scales");
+    auto& g = *s.graph;
+    *g.add_initializer() = bytes_tensor(q.b, ::onnx::TensorProto::UINT8, {rows, width / 2}, blocks.packed.data(),
+                                        blocks.packed.size());
+    *g.add_initializer() = bytes_tensor(q.scales, ::onnx::TensorProto::FLOAT, {rows, k_blocks}, blocks.scales.data(),
+                                        blocks.scales.size() * sizeof(float));
+    if (!options.symmetric) {
+      q.zero_points = names.unique(n.input(0) + "_zero_points");
+      *g.add_initializer() = bytes_tensor(q.zero_points, ::onnx::TensorProto::UINT8, {rows, (k_blocks + 1) / 2},
+                                          blocks.zero_points.data(), blocks.zero_points.size());
+    }
+    it = tables.emplace(key, std::move(q)).first;
+  }
+  ::onnx::NodeProto q;
+  q.set_op_type("GatherBlockQuantized");
+  q.set_domain("com.microsoft");
+  q.set_name(names.unique((n.name().empty() ? n.output(0) : n.name()) + "_Q4"));
+  q.add_input(it->second.b);
+  q.add_input(n.input(1));
+  q.add_input(it->second.scales);
+  if (!options.symmetric) q.add_input(it->second.zero_points);
+  q.add_output(n.output(0));
+  set_int(q, "gather_axis", 0);
+  set_int(q, "quantize_axis", 1);
+  set_int(q, "block_size", options.block_size);
+  set_int(q, "bits", kBits);
+  n = std::move(q);  // a Gather owns no body
+  return Refusal();
+}
+
 }  // namespace
 
 Result<QuantizeReport> quantize_matmul_nbits(const fs::path& model_path, const WeightOnlyOptions& options,
@@ -116,6 +187,7 @@ Result<QuantizeReport> quantize_matmul_nbits(const fs::path& model_path, const W
   report.block_size = options.block_size;
   report.symmetric = options.symmetric;
   report.accuracy_level = options.accuracy_level;
+  report.int4_embeddings = options.embeddings;
   std::vector<util::NamePattern> excludes;
   std::vector<bool> exclude_used(options.exclude_nodes.size(), false);
   for (const auto& text : options.exclude_nodes) excludes.emplace_back(text);
@@ -125,6 +197,7 @@ Result<QuantizeReport> quantize_matmul_nbits(const fs::path& model_path, const W
   NameSet names(m.model);
   std::vector<NodeOutcome> outcomes;
   std::map<std::pair<GraphScope*, std::string>, Quantized> done;  // by weight (shared weights once)
+  std::map<std::pair<const GraphScope*, std::string>, Quantized> tables;  // embedding tables, likewise
   std::int64_t matmuls = 0, not_multiple = 0;
   std::string not_multiple_example;
   for (const auto& scope : scopes) {
@@ -137,8 +210,20 @@ Result<QuantizeReport> quantize_matmul_nbits(const fs::path& model_path, const W
         o.reason = std::move(reason);
         outcomes.push_back(o);
       };
+      if (options.embeddings && n.op_type() == "Gather" && onnx::is_default_domain(n) && n.input_size() == 2) {
+        MODELKIT_TRY(auto refusal, quantize_gather_table(n, s, options, m.dir, names, excludes, exclude_used, tables));
+        if (refusal) {
+          record(*refusal);
+        } else {
+          ++report.weights_quantized;
+          o.status = "quantized";
+          outcomes.push_back(o);
+        }
+        continue;
+      }
       if (n.op_type() != "MatMul" || !onnx::is_default_domain(n) || n.input_size() != 2) {
-        record("not a MatMul (int4 quantizes MatMul weights)");
+        record(options.embeddings ? "not a MatMul or Gather (int4 quantizes their weights)"
+                                  : "not a MatMul (int4 quantizes MatMul weights)");
         continue;
       }
       ++matmuls;
@@ -204,6 +289,9 @@ Result<QuantizeReport> quantize_matmul_nbits(const fs::path& model_path, const W
   if (not_multiple > 0)
     report.warnings.push_back(std::to_string(not_multiple) + " MatMul(s) left in float: K is not a multiple of the block size " +
                               std::to_string(options.block_size) + ", e.g. " + not_multiple_example);
+  if (options.embeddings && tables.empty())
+    report.warnings.push_back("--int4-embeddings: no Gather reads rows of a constant 2-D float32 table whose width is a "
+                              "multiple of the block size " + std::to_string(options.block_size) + "; none converted");
   if (quantized == 0) {
     std::map<std::string, int> reasons;
     for (const auto& o : outcomes)

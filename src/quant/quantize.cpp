@@ -739,6 +739,7 @@ void write_report_json(util::JsonWriter& json, const QuantizeReport& r, bool inc
   if (r.precision == "int4") {
     json.field("block_size", r.block_size);
     json.field("accuracy_level", r.accuracy_level);
+    json.field("int4_embeddings", r.int4_embeddings);
   }
   if (r.precision == "fp16") {
     json.field("casts_inserted", r.casts_inserted);

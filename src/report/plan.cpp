@@ -166,6 +166,7 @@ void write_settings(util::JsonWriter& w, const BuildConfig& c) {
   w.field("block_size", q.block_size);
   w.field("symmetric", q.symmetric);
   w.field("accuracy_level", q.accuracy_level);
+  w.field("int4_embeddings", q.int4_embeddings);
   w.field("reduce_range", q.reduce_range);
   w.field("optimize", setting_name(q.optimize));
   w.end_object();
@@ -432,6 +433,7 @@ Result<BuildConfig> parse_build_config(std::string_view json) {
                    " to " + std::to_string(kMaxBlockSize) + ", got " + std::to_string(q.block_size));
   MODELKIT_TRY_VOID(quant.get("symmetric", q.symmetric));
   MODELKIT_TRY_VOID(quant.get("accuracy_level", q.accuracy_level, 0, kMaxAccuracyLevel));
+  MODELKIT_TRY_VOID(quant.get("int4_embeddings", q.int4_embeddings));
   MODELKIT_TRY_VOID(quant.get("reduce_range", q.reduce_range));
   MODELKIT_TRY_VOID(quant.setting("optimize", q.optimize));
   if (auto validation = root.optional_object("validation")) {
@@ -559,7 +561,8 @@ std::string render_plan(const BuildConfig& c, const std::optional<std::string>& 
     case PrecisionKind::weight_only:
       line("quantization", "int4: MatMul weights in 4-bit blocks of " + std::to_string(q.block_size) +
                                (q.symmetric ? ", symmetric" : ", asymmetric") + ", accuracy level " +
-                               std::to_string(q.accuracy_level) + "; no calibration");
+                               std::to_string(q.accuracy_level) +
+                               (q.int4_embeddings ? "; Gather tables too (GatherBlockQuantized)" : "") + "; no calibration");
       break;
     case PrecisionKind::dynamic_int8:
       line("quantization", std::string("dynamic: int8 weights") + (q.reduce_range ? " (7-bit)" : "") +

@@ -74,6 +74,11 @@ Ort::SessionOptions make_options(const SessionOptions& o) {
   if (!o.external_data_dir.empty())
     opts.AddConfigEntry(kOrtSessionOptionsModelExternalInitializersFileFolderPath, o.external_data_dir.c_str());
   if (!o.optimized_model_path.empty()) opts.SetOptimizedModelFilePath(o.optimized_model_path.c_str());
+  if (!o.disabled_optimizers.empty()) {
+    std::string names;
+    for (const auto& n : o.disabled_optimizers) names += (names.empty() ? "" : ",") + n;
+    opts.AddConfigEntry(kOrtSessionOptionsDisableSpecifiedOptimizers, names.c_str());
+  }
   return opts;
 }
 

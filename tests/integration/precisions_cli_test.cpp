@@ -58,6 +58,15 @@ TEST(PrecisionsCli, QuantizeFp16AndInt4SkipCalibrationAndRecordTheirSettings) {
   }
   EXPECT_EQ(op_counts(dir / "bert-int4.onnx")["MatMulNBits"], 12);
 
+  auto tables = run_cli({"quantize", "-m", deps_model("bert-tiny-like/model.onnx").string(), "--precision", "int4",
+                         "--block-size", "32", "--int4-embeddings", "-o", (dir / "bert-int4e.onnx").string(), "--quiet"});
+  ASSERT_EQ(tables.exit_code, 0) << tables.err;
+  {
+    Manifest m(dir / "bert-int4e.manifest.json");
+    EXPECT_TRUE(bool(m.doc["quantization"]["int4_embeddings"]));
+  }
+  EXPECT_EQ(op_counts(dir / "bert-int4e.onnx")["GatherBlockQuantized"], 3) << "word, position and token type tables";
+
   // An int4 model is quantized already: int4 again, or fp16, is refused without writing.
   for (const char* precision : {"int4", "fp16"}) {
     auto again = run_cli({"quantize", "-m", (dir / "bert-int4.onnx").string(), "--precision", precision, "-o",
@@ -94,6 +103,22 @@ TEST(PrecisionsCli, ConfigReplayCarriesThePrecisionSettings) {
   EXPECT_GT(op_counts(dir / "dyn" / "model.onnx")["MatMulInteger"], 0);
 }
 
+// --optimize extended keeps Conv + Relu apart (ONNX Runtime would fuse them into com.microsoft
+// FusedConv, which static QDQ leaves float), so every Conv is quantized and the model stays portable.
+TEST(PrecisionsCli, OptimizeExtendedLeavesConvsQuantizable) {
+  TempDir dir;
+  auto r = run_cli({"quantize", "-m", deps_model("cnn-tiny/model.onnx").string(), "--optimize", "extended", "--samples",
+                    "4", "-o", (dir / "cnn.onnx").string(), "--quiet"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto ops = op_counts(dir / "cnn.onnx");
+  EXPECT_EQ(ops["FusedConv"], 0);
+  EXPECT_EQ(ops["Conv"], 3);
+  EXPECT_GE(ops["DequantizeLinear"], 6) << "each Conv's input and weight";
+  Manifest m(dir / "cnn.manifest.json");
+  EXPECT_EQ(std::string_view(m.doc["optimize"]["level"]), "extended");
+  EXPECT_EQ(std::string_view(m.doc["optimize"]["runtime"]), "portable");
+}
+
 TEST(PrecisionsCli, RefusalsAreOneLineUsageErrors) {
   const std::string model = deps_model("bert-tiny-like/model.onnx").string();
   struct Case {
@@ -117,6 +142,9 @@ TEST(PrecisionsCli, RefusalsAreOneLineUsageErrors) {
       {{"--precision", "int4", "--per-channel"},
        "option '--per-channel' does not apply to --precision int4; it goes with int8, int16, w8a16"},
       {{"--precision", "int4", "--accuracy-level", "5"}, "option '--accuracy-level': expected an integer from 0 to 4, got '5'"},
+      {{"--precision", "dynamic", "--int4-embeddings"},
+       "option '--int4-embeddings' does not apply to --precision dynamic; it goes with int4"},
+      {{"--int4-embeddings"}, "option '--int4-embeddings' does not apply to --precision int8; it goes with int4"},
   };
   TempDir dir;
   for (const auto& c : cases) {

@@ -38,6 +38,7 @@ std::vector<OptionSpec> calibration_options() {
       {"--symmetric", "", "", "int4: blocks without zero points; static: activations symmetric too"},
       {"--accuracy-level", "", "0-4", "int4: MatMulNBits accuracy_level, the lowest type A is computed in "
                                       "(1 fp32, 2 fp16, 3 bf16, 4 int8; 0 ONNX Runtime's default)"},
+      {"--int4-embeddings", "", "", "int4: Gather tables (word embeddings) too, as GatherBlockQuantized"},
       {"--reduce-range", "", "", "static and dynamic: 7-bit weights, for CPUs without VNNI"},
       {"--optimize", "", kOptimizeValues, "ONNX Runtime graph optimization before quantizing (default none)"},
       {"--activation-type", "", kQuantTypeValues, "activations' type (default uint8, asymmetric)"},
@@ -77,7 +78,7 @@ Result<double> parse_double_option(std::string_view option, const std::string& t
   return v;
 }
 
-// --block-size, --symmetric, --accuracy-level, --reduce-range, each checked against the
+// --block-size, --symmetric, --accuracy-level, --int4-embeddings, --reduce-range, each checked against the
 // precision (given now or recorded in a replayed config): an option the precision does not take
 // is refused, naming the precisions that do.
 Result<void> apply_precision_options(const ParsedArgs& args, QuantizationSettings& q) {
@@ -97,6 +98,10 @@ Result<void> apply_precision_options(const ParsedArgs& args, QuantizationSetting
     if (row.kind != PrecisionKind::weight_only) return refuse("--accuracy-level", "int4");
     MODELKIT_TRY(auto n, parse_int_option("--accuracy-level", *v, 0, kMaxAccuracyLevel));
     q.accuracy_level = static_cast<int>(n);
+  }
+  if (args.has("--int4-embeddings")) {
+    if (row.kind != PrecisionKind::weight_only) return refuse("--int4-embeddings", "int4");
+    q.int4_embeddings = true;
   }
   if (args.has("--symmetric")) {
     if (row.kind != PrecisionKind::weight_only && row.kind != PrecisionKind::static_qdq)

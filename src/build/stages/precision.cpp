@@ -84,6 +84,7 @@ Result<void> convert_precision(Context& c) {
       o.block_size = q.block_size;
       o.symmetric = q.symmetric;
       o.accuracy_level = q.accuracy_level;
+      o.embeddings = q.int4_embeddings;
       o.exclude_nodes = q.exclude_nodes;
       MODELKIT_TRY(c.report, quant::quantize_matmul_nbits(c.float_model, o, c.quantized));
       return {};

@@ -27,6 +27,9 @@ constexpr double kFp16CnnMinCosine = 0.9999;      // cnn-tiny, measured 1.000000
 constexpr double kFp16AudioMinCosine = 0.9999;    // audio-tiny, measured 1.000000
 constexpr double kInt4BertMinCosine = 0.995;      // bert-tiny-like, block 32, measured 0.9990 (27.8 dB)
 constexpr double kDynamicBertMinCosine = 0.9995;  // bert-tiny-like, measured 0.99999 (48 dB)
+constexpr double kDynamicCnnMinCosine = 0.9995;   // cnn-tiny, ConvInteger, measured 0.999999 (60 dB)
+constexpr double kInt4EmbeddingsBertMinCosine = 0.99;  // bert-tiny-like, block 32, tables too, measured 0.9952 (21 dB)
+constexpr int kBertTinyEmbeddingTables = 3;       // word, position and token type
 // File size of fp16 over fp32: measured 0.51-0.62 (the tiny models' Casts and graph weigh more).
 constexpr double kFp16MaxSizeRatio = 0.7;
 constexpr double kHandBuiltFp16Tolerance = 1e-2;  // relative, float16 has 11 significant bits
@@ -214,6 +217,90 @@ TEST(Int4, RefusesAnInt4ModelAndAModelWithoutEligibleMatMuls) {
   EXPECT_FALSE(fs::exists(dir / "cnn.onnx"));
 }
 
+// --int4-embeddings: ids -> Gather(table [kRows, kWidth]) -> rows, and a MatMul on the rows.
+struct GatherModel {
+  static constexpr std::int64_t kRows = 40, kWidth = 64, kIds = 7, kOut = 32;
+  std::vector<float> table = random_values(kRows * kWidth, 21, 0.1f);
+};
+
+fs::path write_gather_model(const fs::path& dir, const GatherModel& spec) {
+  auto m = empty_model();
+  auto& g = *m.mutable_graph();
+  g.set_name("embeddings");
+  *g.add_input() = value("ids", ::onnx::TensorProto::INT64, {GatherModel::kIds});
+  add_float_initializer(g, "table", {GatherModel::kRows, GatherModel::kWidth}, spec.table);
+  add_float_initializer(g, "W", {GatherModel::kWidth, GatherModel::kOut},
+                        random_values(GatherModel::kWidth * GatherModel::kOut, 22, 0.05f));
+  *g.add_node() = op("Gather", {"table", "ids"}, {"rows"}, "embed");
+  *g.add_node() = op("MatMul", {"rows", "W"}, {"projected"}, "project");
+  *g.add_output() = value("rows", ::onnx::TensorProto::FLOAT, {GatherModel::kIds, GatherModel::kWidth});
+  *g.add_output() = value("projected", ::onnx::TensorProto::FLOAT, {GatherModel::kIds, GatherModel::kOut});
+  auto path = dir / "embeddings.onnx";
+  save(m, path);
+  return path;
+}
+
+void check_int4_embeddings_against_numpy(int block_size, bool symmetric) {
+  TempDir dir;
+  GatherModel spec;
+  auto src = write_gather_model(dir.path(), spec);
+  auto out = dir / "int4.onnx";
+  quant::WeightOnlyOptions options;
+  options.block_size = block_size;
+  options.symmetric = symmetric;
+  options.embeddings = true;
+  auto report = quant::quantize_matmul_nbits(src, options, out);
+  ASSERT_TRUE(report.ok()) << report.error().message;
+  EXPECT_TRUE(report->int4_embeddings);
+  EXPECT_EQ(report->nodes_quantized, 2);
+  EXPECT_EQ(decision(*report, "embed")->status, "quantized");
+  auto ops = op_counts(out);
+  EXPECT_EQ(ops["GatherBlockQuantized"], 1);
+  EXPECT_EQ(ops["MatMulNBits"], 1);
+  EXPECT_EQ(ops["Gather"], 0);
+
+  const std::vector<std::int64_t> ids{0, 39, 5, 5, 17, 1, 38};
+  auto outputs = run_model(out, {Tensor::from_values<std::int64_t>("ids", {GatherModel::kIds}, ids)});
+  ASSERT_EQ(outputs.size(), 2u);
+  write_raw(dir / "table.bin", spec.table);
+  write_raw(dir / "rows.bin", outputs[0].values<float>());
+  {
+    std::ofstream f(dir / "ids.bin", std::ios::binary);
+    f.write(reinterpret_cast<const char*>(ids.data()), static_cast<std::streamsize>(ids.size() * sizeof(std::int64_t)));
+  }
+  const std::string script = std::string(MODELKIT_SOURCE_DIR) + "/tests/unit/quant/gather_block_quantized_reference.py";
+  const std::string cmd = "/usr/bin/python3 " + script + " " + out.string() + " " + (dir / "table.bin").string() + " " +
+                          (dir / "ids.bin").string() + " " + (dir / "rows.bin").string() + " " +
+                          std::to_string(GatherModel::kRows) + " " + std::to_string(GatherModel::kWidth) + " > " +
+                          (dir / "ref.txt").string() + " 2>&1";
+  const int rc = std::system(cmd.c_str());
+  EXPECT_EQ(rc, 0) << test::read_text(dir / "ref.txt");
+  std::fprintf(stderr, "int4 embeddings block %d %s: %s", block_size, symmetric ? "symmetric" : "asymmetric",
+               test::read_text(dir / "ref.txt").c_str());
+}
+
+TEST(Int4Embeddings, AsymmetricBlock32MatchesNumpyReference) { check_int4_embeddings_against_numpy(32, false); }
+TEST(Int4Embeddings, SymmetricBlock64MatchesNumpyReference) { check_int4_embeddings_against_numpy(64, true); }
+
+TEST(Int4Embeddings, TablesTheBlockDoesNotDivideStayFloatWithAWarning) {
+  TempDir dir;
+  GatherModel spec;
+  auto src = write_gather_model(dir.path(), spec);
+  quant::WeightOnlyOptions options;
+  options.block_size = 128;  // the table's rows are 64 wide, and the MatMul's K too
+  options.embeddings = true;
+  auto report = quant::quantize_matmul_nbits(src, options, dir / "out.onnx");
+  ASSERT_FALSE(report.ok()) << "nothing eligible";
+  EXPECT_NE(report.error().message.find("nothing to quantize to int4"), std::string::npos) << report.error().message;
+  options.block_size = 32;
+  options.exclude_nodes = {"embed"};
+  auto excluded = quant::quantize_matmul_nbits(src, options, dir / "out.onnx");
+  ASSERT_TRUE(excluded.ok()) << excluded.error().message;
+  EXPECT_EQ(decision(*excluded, "embed")->reason, "excluded by --exclude-nodes");
+  ASSERT_FALSE(excluded->warnings.empty());
+  EXPECT_NE(excluded->warnings.back().find("--int4-embeddings: no Gather"), std::string::npos) << excluded->warnings.back();
+}
+
 // --- fp16 ----------------------------------------------------------------------------------------
 
 // x -> Mul(scale) -> TopK (blocked) -> values -> Add(bias) -> out; plus a constant beyond the
@@ -373,6 +460,56 @@ TEST(Dynamic, BertTinyLikeRunsCloseToFloat) {
   InputHints hints;
   hints.sequence_length = 32;
   EXPECT_GE(min_cosine(src, dir / "dyn.onnx", hints, "bert-tiny-like dynamic"), kDynamicBertMinCosine);
+}
+
+TEST(Dynamic, CnnTinyConvsTakeEitherFormAndRunCloseToFloat) {
+  TempDir dir;
+  auto src = deps_model("cnn-tiny/model.onnx");
+  InputHints hints;
+  hints.image_size = 32;
+  // Default: the QDQ form (a DequantizeLinear for each Conv input and weight, float Conv).
+  auto qdq = quant::quantize_dynamic(src, {}, dir / "qdq.onnx");
+  ASSERT_TRUE(qdq.ok()) << qdq.error().message;
+  auto ops = op_counts(dir / "qdq.onnx");
+  EXPECT_EQ(ops["Conv"], 3);
+  EXPECT_EQ(ops["DynamicQuantizeLinear"], 3) << "one per Conv input";
+  EXPECT_EQ(ops["DequantizeLinear"], 6) << "each Conv input and weight";
+  EXPECT_EQ(ops["ConvInteger"], 0);
+  EXPECT_EQ(qdq->weights_quantized, 3);
+  EXPECT_GE(min_cosine(src, dir / "qdq.onnx", hints, "cnn-tiny dynamic (QDQ form)"), kDynamicCnnMinCosine);
+  // ConvInteger, as ONNX Runtime's dynamic quantizer writes it.
+  quant::DynamicOptions integer;
+  integer.conv_form = quant::DynamicConvForm::integer;
+  auto report = quant::quantize_dynamic(src, integer, dir / "int.onnx");
+  ASSERT_TRUE(report.ok()) << report.error().message;
+  ops = op_counts(dir / "int.onnx");
+  EXPECT_EQ(ops["ConvInteger"], 3);
+  EXPECT_EQ(ops["Conv"], 0);
+  EXPECT_EQ(ops["DynamicQuantizeLinear"], 3);
+  EXPECT_EQ(ops["Add"], 3) << "each Conv's bias, after the scales";
+  EXPECT_GE(min_cosine(src, dir / "int.onnx", hints, "cnn-tiny dynamic (ConvInteger)"), kDynamicCnnMinCosine);
+}
+
+TEST(Int4Embeddings, BertTinyLikeTablesShrinkAndRunCloseToFloat) {
+  TempDir dir;
+  auto src = deps_model("bert-tiny-like/model.onnx");
+  quant::WeightOnlyOptions options;
+  options.block_size = 32;
+  auto matmuls_only = quant::quantize_matmul_nbits(src, options, dir / "q4.onnx");
+  ASSERT_TRUE(matmuls_only.ok()) << matmuls_only.error().message;
+  options.embeddings = true;
+  auto report = quant::quantize_matmul_nbits(src, options, dir / "q4e.onnx");
+  ASSERT_TRUE(report.ok()) << report.error().message;
+  auto ops = op_counts(dir / "q4e.onnx");
+  EXPECT_EQ(ops["GatherBlockQuantized"], kBertTinyEmbeddingTables);
+  EXPECT_EQ(ops["MatMulNBits"], 12);
+  std::fprintf(stderr, "bert-tiny-like int4: %llu bytes, with embeddings %llu (float %llu)\n",
+               static_cast<unsigned long long>(matmuls_only->output_bytes),
+               static_cast<unsigned long long>(report->output_bytes), static_cast<unsigned long long>(report->input_bytes));
+  EXPECT_LT(report->output_bytes, matmuls_only->output_bytes);
+  InputHints hints;
+  hints.sequence_length = 32;
+  EXPECT_GE(min_cosine(src, dir / "q4e.onnx", hints, "bert-tiny-like int4 + embeddings"), kInt4EmbeddingsBertMinCosine);
 }
 
 }  // namespace
