@@ -8,14 +8,17 @@ usage:
   run_reference.py clip-inputs OUT_DIR IMAGE LABEL...   writes a 32x32 PNG IMAGE, and as .npy the
       inputs the zero-shot pipeline makes of it and the labels: pixel_values (CLIP normalisation),
       input_ids and attention_mask (each label in "This is a photo of {}.", padded to the longest)
-  run_reference.py check TASK RUN.json OUTPUTS_DIR [TOP_K]
+  run_reference.py check TASK RUN.json OUTPUTS_DIR [TOP_K [INPUTS.json]]
       recomputes the answer of TASK from the raw outputs `modelkit run --save-outputs` wrote
       (OUTPUTS_DIR/*.npy) and the tokens in RUN.json, the way transformers' pipelines do, and
       compares it with RUN.json's answer. Exit 0 when they match, 1 with the differences.
+      INPUTS.json ({"text": ..., "pair": ...}, the texts given to run) adds the character offsets
+      of entities and answers (and an answer's context slice) to what is compared.
 """
 import json
 import os
 import sys
+import unicodedata
 
 import numpy as np
 
@@ -153,7 +156,44 @@ def ref_classification(run, outs, cfg, top_k):
     return [{"label": id2label(cfg, int(i)), "score": float(p[i])} for i in order]
 
 
-def ref_token_classification(run, outs, cfg, top_k):
+def folded(ch):
+    # BertNormalizer with lowercase: lower case, accents (combining marks after NFD) removed.
+    return "".join(c for c in unicodedata.normalize("NFD", ch.lower()) if unicodedata.category(c) != "Mn")
+
+
+def token_offsets(run, inputs):
+    """Code point [start, end) of each token in its own text (None for special tokens), found by
+    walking the text with the tokens: whitespace skipped between words, '##' pieces continuing the
+    previous one, [UNK] covering the rest of its word (the 50-token WordPiece tokenizer above)."""
+    texts = [inputs["text"]] + ([inputs["pair"]] if inputs.get("pair") is not None else [])
+    seq, pos, out = 0, 0, []
+    for t in run["tokens"]:
+        if t in ("[CLS]", "[SEP]", "[PAD]"):
+            out.append(None)
+            if t == "[SEP]":
+                seq, pos = seq + 1, 0
+            continue
+        text = texts[seq]
+        if not t.startswith("##"):
+            while pos < len(text) and text[pos].isspace():
+                pos += 1
+        piece = t[2:] if t.startswith("##") else t
+        start = pos
+        if t == "[UNK]":
+            pos += 1
+            while pos < len(text) and text[pos].isalnum():
+                pos += 1
+        else:
+            got = ""
+            while len(got) < len(piece):
+                got += folded(text[pos])
+                pos += 1
+            assert got == piece, (t, text, start)
+        out.append((seq, start, pos))
+    return texts, out
+
+
+def ref_token_classification(run, outs, cfg, top_k, inputs=None):
     tokens = run["tokens"]
     scores = softmax(outs["logits"][0])
     # gather_pre_entities + aggregate(simple) + group_entities, written after transformers'.
@@ -193,10 +233,14 @@ def ref_token_classification(run, outs, cfg, top_k):
         out.append({"entity_group": group_tag, "score": float(np.mean([e["score"] for e in g])),
                     "word": tokens_to_text([e["word"] for e in g]), "start_token": g[0]["index"],
                     "end_token": g[-1]["index"]})
+        if inputs is not None:
+            _, offsets = token_offsets(run, inputs)
+            out[-1]["start"] = offsets[g[0]["index"]][1]
+            out[-1]["end"] = offsets[g[-1]["index"]][2]
     return out
 
 
-def ref_question_answering(run, outs, cfg, top_k, max_len=15):
+def ref_question_answering(run, outs, cfg, top_k, inputs=None, max_len=15):
     tokens = run["tokens"]
     n = len(tokens)
     seps = [i for i, t in enumerate(tokens) if t == "[SEP]"]
@@ -221,6 +265,11 @@ def ref_question_answering(run, outs, cfg, top_k, max_len=15):
             continue
         out.append({"answer": tokens_to_text(tokens[s:e + 1]), "score": float(flat[k]), "start_token": int(s),
                     "end_token": int(e)})
+        if inputs is not None:
+            # transformers answers with the context's slice between the tokens' offsets.
+            texts, offsets = token_offsets(run, inputs)
+            first, last = offsets[s], offsets[e]
+            out[-1].update({"answer": texts[1][first[1]:last[2]], "start": first[1], "end": last[2]})
         if len(out) == top_k:
             break
     return out
@@ -302,7 +351,12 @@ def main():
     ref = {"text-classification": ref_classification, "image-classification": ref_classification,
            "token-classification": ref_token_classification, "question-answering": ref_question_answering,
            "fill-mask": ref_fill_mask, "feature-extraction": ref_feature_extraction,
-           "zero-shot-image-classification": ref_zero_shot}[task](run, outs, cfg, top_k)
+           "zero-shot-image-classification": ref_zero_shot}[task]
+    if len(sys.argv) > 6:
+        with open(sys.argv[6]) as f:
+            ref = ref(run, outs, cfg, top_k, json.load(f))
+    else:
+        ref = ref(run, outs, cfg, top_k)
     errors = compare(run["answer"], ref)
     if not ref:
         errors.append("the reference answer is empty: the case checks nothing")

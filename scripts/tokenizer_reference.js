@@ -5,7 +5,8 @@
 // Usage: tokenizer_reference.js --tokenizer tokenizer.json --cases cases.json [--out results.json]
 //                               [--patch patch.json --write-patched patched.json]
 //   cases.json: [{"text": "...", "pair": "..." (optional), "add_special_tokens": true}, ...]
-//   prints (or writes) [{"ids": [...], "tokens": [...], "type_ids": [...], "attention_mask": [...]}
+//   prints (or writes) [{"ids": [...], "tokens": [...], "type_ids": [...], "attention_mask": [...],
+//                        "offsets": [[start, end], ...] (as the binding reports them)}
 //                       | {"error": "..."}, ...] in the same order.
 // The tokenizer file is loaded with Tokenizer.fromFile, so truncation/padding stored in it apply.
 // --patch deep-merges a JSON patch into the tokenizer file first (objects merge, other values
@@ -89,6 +90,7 @@ async function main() {
         tokens: enc.getTokens(),
         type_ids: enc.getTypeIds(),
         attention_mask: enc.getAttentionMask(),
+        offsets: enc.getOffsets(),
       });
     } catch (e) {
       results.push({ error: String(e && e.message ? e.message : e) });

@@ -96,6 +96,12 @@ struct TokenView {
   std::vector<std::string> tokens;
   std::vector<bool> special;   // special_tokens_mask
   std::vector<int> sequence;   // 0 first text, 1 second text, -1 special
+  // With a tokenizer that reports offsets: per token [start, end) in its own text (texts[sequence])
+  // as UTF-8 byte offsets and as code point offsets (what Python str indices count); (0, 0) for
+  // special tokens. Both empty otherwise.
+  std::vector<std::pair<std::size_t, std::size_t>> byte_offsets;
+  std::vector<std::pair<std::size_t, std::size_t>> char_offsets;
+  std::vector<std::string> texts;  // the first text, and the pair's when given
 };
 // Tokens back to text: WordPiece "##" pieces join the previous token, byte-level BPE "Ġ" and
 // SentencePiece "▁" mark spaces (transformers' convert_tokens_to_string for those tokenizers).
@@ -106,6 +112,9 @@ struct Entity {
   double score = 0;  // mean of the grouped tokens' scores
   std::string word;
   std::size_t start_token = 0, end_token = 0;  // inclusive token indices
+  // Code point offsets [start, end) in the input text: the first token's start, the last's end
+  // (transformers' start/end); absent when the tokenizer reports no offsets.
+  std::optional<std::pair<std::size_t, std::size_t>> chars;
 };
 // transformers' token-classification pipeline with aggregation_strategy="simple": softmax per
 // token, argmax label, special tokens skipped; B-/I- tags grouped into entities (a B- starts a new
@@ -118,7 +127,10 @@ inline constexpr std::size_t kDefaultMaxAnswerTokens = 15;
 struct Answer {
   double score = 0;
   std::size_t start_token = 0, end_token = 0;  // inclusive
+  // With offsets: the context's slice from the first token's start to the last's end (as
+  // transformers' pipeline answers), else the tokens joined back to text.
   std::string answer;
+  std::optional<std::pair<std::size_t, std::size_t>> chars;  // code point [start, end) in the context
 };
 // transformers' question-answering pipeline: tokens outside the context (except CLS) masked to
 // -10000, softmax of start and end logits, CLS zeroed, spans start <= end < start + max_len

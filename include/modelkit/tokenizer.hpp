@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace modelkit::tokenizer {
@@ -29,7 +30,17 @@ struct Encoding {
   std::vector<std::uint32_t> type_ids;
   std::vector<std::uint32_t> attention_mask;
   std::vector<std::uint32_t> special_tokens_mask;
+  // Per token [start, end) as UTF-8 byte offsets into the text of the token's own sequence (the
+  // pair's second text for its tokens), as Hugging Face's Rust core reports them; special and
+  // padding tokens get (0, 0). Empty unless offsets were asked for (Tokenizer::set_offsets) and
+  // the tokenizer supports them (Tokenizer::supports_offsets).
+  std::vector<std::pair<std::size_t, std::size_t>> offsets;
 };
+
+// Code point index of each byte offset of `text` in `byte_offsets` (Python str indices, as
+// transformers' pipelines report): a byte offset inside a character counts as that character.
+[[nodiscard]] std::vector<std::pair<std::size_t, std::size_t>> char_offsets(
+    std::string_view text, const std::vector<std::pair<std::size_t, std::size_t>>& byte_offsets);
 
 // `modelkit tokenize` output: {"ids": [...], "tokens": [...]} on one line (with its newline), and
 // the table form: a header line, then index, id, type id and the token as a JSON string.
@@ -80,6 +91,13 @@ class Tokenizer {
   // adds more than truncation can allow for) is an error. set_truncation/set_padding undo it.
   void set_fixed_length(std::size_t length);
 
+  // Whether encode can report token offsets for this tokenizer: WordPiece models (BERT and
+  // its kin) so far; for others offsets stay empty rather than risk wrong ones.
+  [[nodiscard]] bool supports_offsets() const;
+  // Asks encode to fill Encoding::offsets (when supports_offsets()); off by default, as it costs
+  // alignment tracking through the normalizer.
+  void set_offsets(bool on) { offsets_ = on; }
+
   // model_max_length from tokenizer_config.json, when given there and not a "very large" sentinel.
   [[nodiscard]] std::optional<std::size_t> model_max_length() const;
   [[nodiscard]] std::optional<std::uint32_t> token_to_id(std::string_view token) const;
@@ -102,6 +120,7 @@ class Tokenizer {
   std::optional<TruncationParams> truncation_;
   std::optional<PaddingParams> padding_;
   std::optional<std::size_t> fixed_length_;  // set_fixed_length's promise, checked by encode
+  bool offsets_ = false;
 };
 
 // Encodes each line of a text file (without its '\n' and a trailing '\r') read a line at a time,

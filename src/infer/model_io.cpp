@@ -169,6 +169,7 @@ Result<tokenizer::Tokenizer> load_tokenizer(const LoadedModel& m) {
     return failure("text input needs the checkpoint's tokenizer.json; there is none in " + quoted(m.folder) +
                    (m.kind == "onnx" ? " (name the checkpoint with --config)" : ""));
   MODELKIT_TRY(auto tok, tokenizer::Tokenizer::from_file(path));
+  tok.set_offsets(true);  // entities and answers report character offsets where the tokenizer can
   // One input at a time: no padding beyond what a static sequence dim needs.
   tok.set_padding(std::nullopt);
   for (const auto& in : m.inputs)
@@ -205,6 +206,20 @@ Result<TextInputs> text_inputs(const LoadedModel& m, const tokenizer::Tokenizer&
   for (std::size_t i = 0; i < n; ++i) {
     if (out.view.special[i]) continue;
     out.view.sequence[i] = seen++ < first_len ? 0 : 1;
+  }
+  if (enc.offsets.size() == n) {
+    out.view.texts.push_back(text);
+    if (pair) out.view.texts.push_back(*pair);
+    std::vector<std::vector<std::pair<std::size_t, std::size_t>>> chars;
+    for (const auto& t : out.view.texts) chars.push_back(tokenizer::char_offsets(t, enc.offsets));
+    out.view.byte_offsets.assign(n, {0, 0});
+    out.view.char_offsets.assign(n, {0, 0});
+    for (std::size_t i = 0; i < n; ++i) {
+      const int seq = out.view.sequence[i];
+      if (seq < 0 || static_cast<std::size_t>(seq) >= chars.size()) continue;
+      out.view.byte_offsets[i] = enc.offsets[i];
+      out.view.char_offsets[i] = chars[static_cast<std::size_t>(seq)][i];
+    }
   }
   auto to_tensor = [n](std::string name, const std::vector<std::uint32_t>& v) {
     std::vector<std::int64_t> values(v.begin(), v.end());

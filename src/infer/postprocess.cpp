@@ -140,7 +140,10 @@ Result<std::vector<Entity>> token_entities(std::span<const float> logits, std::s
     if (group->tag != "O") {
       double mean = std::accumulate(group->scores.begin(), group->scores.end(), 0.0) /
                     static_cast<double>(group->scores.size());
-      out.push_back({group->tag, mean, tokens_to_text(group->words), group->start, group->end});
+      Entity entity{group->tag, mean, tokens_to_text(group->words), group->start, group->end, std::nullopt};
+      if (group->end < tokens.char_offsets.size())
+        entity.chars = std::pair{tokens.char_offsets[group->start].first, tokens.char_offsets[group->end].second};
+      out.push_back(std::move(entity));
     }
     group.reset();
   };
@@ -185,7 +188,7 @@ Result<std::vector<Answer>> answer_spans(std::span<const float> start_logits, st
   for (std::size_t a = 0; a < n; ++a) {
     if (!desired[a]) continue;
     for (std::size_t b = a; b < n && b < a + max_answer_tokens; ++b)
-      if (desired[b]) spans.push_back({ps[a] * pe[b], a, b, {}});
+      if (desired[b]) spans.push_back({ps[a] * pe[b], a, b, {}, std::nullopt});
   }
   std::stable_sort(spans.begin(), spans.end(), [](const Answer& x, const Answer& y) { return x.score > y.score; });
   if (spans.size() > top_k) spans.resize(top_k);
@@ -193,6 +196,16 @@ Result<std::vector<Answer>> answer_spans(std::span<const float> start_logits, st
     std::vector<std::string> words(tokens.tokens.begin() + static_cast<std::ptrdiff_t>(sp.start_token),
                                    tokens.tokens.begin() + static_cast<std::ptrdiff_t>(sp.end_token) + 1);
     sp.answer = tokens_to_text(words);
+    // transformers slices the context with the offsets (an answer on CLS has none: empty).
+    const auto seq = sp.start_token < tokens.sequence.size() ? tokens.sequence[sp.start_token] : -1;
+    if (sp.end_token < tokens.byte_offsets.size() && seq >= 0 && static_cast<std::size_t>(seq) < tokens.texts.size()) {
+      const std::string& text = tokens.texts[static_cast<std::size_t>(seq)];
+      const std::size_t b = tokens.byte_offsets[sp.start_token].first, e = tokens.byte_offsets[sp.end_token].second;
+      if (b <= e && e <= text.size()) {
+        sp.answer = text.substr(b, e - b);
+        sp.chars = std::pair{tokens.char_offsets[sp.start_token].first, tokens.char_offsets[sp.end_token].second};
+      }
+    }
   }
   return spans;
 }

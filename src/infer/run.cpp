@@ -38,6 +38,10 @@ Result<std::pair<std::vector<float>, std::string>> embedding_from(const LoadedMo
 
 namespace {
 
+constexpr const char* kNoOffsetsNote =
+    "no character offsets: this tokenizer does not report them yet (WordPiece ones do); the answer is its tokens "
+    "joined back to text";
+
 struct PostContext {
   const LoadedModel& model;
   const RunRequest& request;
@@ -74,6 +78,7 @@ Result<void> post_token_classification(PostContext& c) {
   if (logits.shape.size() != 3) return failure("token classification output '" + logits.name + "' is not [1, tokens, labels]");
   MODELKIT_TRY(auto v, as_floats(logits));
   MODELKIT_TRY(c.result.entities, token_entities(v, static_cast<std::size_t>(logits.shape[2]), text->view, c.model.labels));
+  if (text->view.char_offsets.empty()) c.result.notes.push_back(kNoOffsetsNote);
   return {};
 }
 
@@ -86,6 +91,7 @@ Result<void> post_question_answering(PostContext& c) {
   MODELKIT_TRY(auto sv, as_floats(*s));
   MODELKIT_TRY(auto ev, as_floats(*e));
   MODELKIT_TRY(c.result.answers, answer_spans(sv, ev, text->view, c.request.top_k, kDefaultMaxAnswerTokens));
+  if (text->view.char_offsets.empty()) c.result.notes.push_back(kNoOffsetsNote);
   return {};
 }
 
@@ -348,6 +354,10 @@ void write_answer(util::JsonWriter& w, const RunResult& r) {
       w.field("entity_group", e.entity_group);
       w.field("score", e.score);
       w.field("word", e.word);
+      if (e.chars) {
+        w.field("start", static_cast<std::uint64_t>(e.chars->first));
+        w.field("end", static_cast<std::uint64_t>(e.chars->second));
+      }
       w.field("start_token", static_cast<std::uint64_t>(e.start_token));
       w.field("end_token", static_cast<std::uint64_t>(e.end_token));
       w.end_object();
@@ -359,6 +369,10 @@ void write_answer(util::JsonWriter& w, const RunResult& r) {
       w.begin_object();
       w.field("answer", a.answer);
       w.field("score", a.score);
+      if (a.chars) {
+        w.field("start", static_cast<std::uint64_t>(a.chars->first));
+        w.field("end", static_cast<std::uint64_t>(a.chars->second));
+      }
       w.field("start_token", static_cast<std::uint64_t>(a.start_token));
       w.field("end_token", static_cast<std::uint64_t>(a.end_token));
       w.end_object();
@@ -441,13 +455,17 @@ std::string run_result_text(const RunResult& r) {
   } else if (r.answer_kind == "token-classification") {
     if (r.entities.empty()) out += "(no entities)\n";
     for (const auto& e : r.entities) {
-      std::snprintf(buf, sizeof buf, "%-8s %8.4f  %s\n", esc(e.entity_group).c_str(), e.score, esc(e.word).c_str());
+      std::snprintf(buf, sizeof buf, "%-8s %8.4f  %s", esc(e.entity_group).c_str(), e.score, esc(e.word).c_str());
       out += buf;
+      if (e.chars) out += "  (chars " + std::to_string(e.chars->first) + ".." + std::to_string(e.chars->second) + ")";
+      out += "\n";
     }
   } else if (r.answer_kind == "question-answering") {
     for (const auto& a : r.answers) {
-      std::snprintf(buf, sizeof buf, "%8.4f  %s  (tokens %zu..%zu)\n", a.score, esc(a.answer).c_str(), a.start_token, a.end_token);
+      std::snprintf(buf, sizeof buf, "%8.4f  %s  (tokens %zu..%zu", a.score, esc(a.answer).c_str(), a.start_token, a.end_token);
       out += buf;
+      if (a.chars) out += ", chars " + std::to_string(a.chars->first) + ".." + std::to_string(a.chars->second);
+      out += ")\n";
     }
   } else if (r.answer_kind == "fill-mask") {
     for (std::size_t i = 0; i < r.masks.size(); ++i)

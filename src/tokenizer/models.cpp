@@ -291,6 +291,29 @@ Result<void> WordPieceModel::tokenize(std::string_view seq, std::vector<Token>& 
   return {};
 }
 
+// HF WordPiece: a word that became one token (itself, or the unknown token when it does not
+// split) spans the whole word; otherwise the pieces are consecutive slices of it, the continuing
+// ones written with the prefix. A token that does not match its slice means no spans at all.
+bool WordPieceModel::token_spans(std::string_view piece, const Token* tokens, std::size_t count,
+                                 std::vector<std::pair<std::uint32_t, std::uint32_t>>& spans) const {
+  if (count == 1) {
+    spans.emplace_back(0, static_cast<std::uint32_t>(piece.size()));
+    return true;
+  }
+  std::size_t pos = 0;
+  for (std::size_t i = 0; i < count; ++i) {
+    std::string_view v = tokens[i].value;
+    if (i > 0) {
+      if (v.substr(0, prefix_.size()) != prefix_) return false;
+      v.remove_prefix(prefix_.size());
+    }
+    if (piece.substr(pos, v.size()) != v) return false;
+    spans.emplace_back(static_cast<std::uint32_t>(pos), static_cast<std::uint32_t>(pos + v.size()));
+    pos += v.size();
+  }
+  return pos == piece.size();
+}
+
 // ---------------- WordLevel ----------------
 
 std::optional<std::uint32_t> WordLevelModel::token_to_id(std::string_view token) const {

@@ -86,6 +86,9 @@ class WordPieceModel final : public Model {
   Result<void> tokenize(std::string_view piece, std::vector<Token>& out) const override;
   [[nodiscard]] std::optional<std::uint32_t> token_to_id(std::string_view token) const override;
   [[nodiscard]] std::size_t vocab_size() const override { return vocab_.size(); }
+  [[nodiscard]] bool offsets_supported() const override { return true; }
+  [[nodiscard]] bool token_spans(std::string_view piece, const Token* tokens, std::size_t count,
+                                 std::vector<std::pair<std::uint32_t, std::uint32_t>>& spans) const override;
 
  private:
   Vocab vocab_;

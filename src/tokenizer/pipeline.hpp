@@ -108,6 +108,13 @@ class Model {
   virtual Result<void> tokenize(std::string_view piece, std::vector<Token>& out) const = 0;
   [[nodiscard]] virtual std::optional<std::uint32_t> token_to_id(std::string_view token) const = 0;
   [[nodiscard]] virtual std::size_t vocab_size() const = 0;
+  [[nodiscard]] virtual bool offsets_supported() const { return false; }
+  // [begin, end) byte spans in `piece` of `tokens` (what tokenize appended for it), or false when
+  // this model cannot tell (then no offsets are reported at all).
+  [[nodiscard]] virtual bool token_spans(std::string_view /*piece*/, const Token* /*tokens*/, std::size_t /*count*/,
+                                         std::vector<std::pair<std::uint32_t, std::uint32_t>>& /*spans*/) const {
+    return false;
+  }
 };
 
 // ---- encodings and post-processors ----
@@ -117,6 +124,7 @@ struct RawEncoding {
   std::vector<std::uint32_t> type_ids;
   std::vector<std::uint32_t> special_mask;
   std::vector<std::uint32_t> attention;
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> offsets;  // original byte spans; (0,0) untracked
   [[nodiscard]] std::size_t size() const { return ids.size(); }
   void append(const RawEncoding& other);
 };
@@ -125,6 +133,8 @@ class PostProcessor {
  public:
   virtual ~PostProcessor() = default;
   [[nodiscard]] virtual std::size_t added_tokens(bool is_pair) const = 0;
+  // False when it rewrites token offsets in ways modelkit does not reproduce (trim_offsets).
+  [[nodiscard]] virtual bool keeps_offsets() const { return true; }
   // HF process_encodings: the (already type-id'ed) encodings in, the encodings to merge out.
   virtual Result<void> process(std::vector<RawEncoding>& encodings, bool add_special_tokens) const = 0;
 };

@@ -82,6 +82,7 @@ void RawEncoding::append(const RawEncoding& o) {
   type_ids.insert(type_ids.end(), o.type_ids.begin(), o.type_ids.end());
   special_mask.insert(special_mask.end(), o.special_mask.begin(), o.special_mask.end());
   attention.insert(attention.end(), o.attention.begin(), o.attention.end());
+  offsets.insert(offsets.end(), o.offsets.begin(), o.offsets.end());
 }
 
 }  // namespace modelkit::tokenizer

@@ -275,6 +275,7 @@ Result<void> TemplateProcessor::process(std::vector<RawEncoding>& encodings, boo
       e.type_ids.assign(spec.ids.size(), p.type_id);
       e.special_mask.assign(spec.ids.size(), 1);
       e.attention.assign(spec.ids.size(), 1);
+      e.offsets.assign(spec.ids.size(), {0, 0});
       result.push_back(std::move(e));
     }
   }
@@ -299,6 +300,7 @@ Result<void> BertProcessor::process(std::vector<RawEncoding>& encodings, bool ad
       out.type_ids.push_back(0);
       out.special_mask.push_back(1);
       out.attention.push_back(1);
+      out.offsets.emplace_back(0, 0);
     }
     out.append(e);
     out.ids.push_back(sep_.second);
@@ -306,6 +308,7 @@ Result<void> BertProcessor::process(std::vector<RawEncoding>& encodings, bool ad
     out.type_ids.push_back(type);
     out.special_mask.push_back(1);
     out.attention.push_back(1);
+    out.offsets.emplace_back(0, 0);
     e = std::move(out);
   }
   return {};
@@ -428,6 +431,7 @@ void truncate_one(RawEncoding& e, std::size_t max_len, Direction direction) {
   cut(e.type_ids);
   cut(e.special_mask);
   cut(e.attention);
+  cut(e.offsets);
 }
 
 Result<void> truncate_encodings(RawEncoding& a, RawEncoding* b, const TruncationParams& params) {
@@ -506,6 +510,7 @@ Result<void> pad_encoding(RawEncoding& e, const PaddingParams& params) {
   pad(e.tokens, params.pad_token);
   pad(e.attention, 0u);
   pad(e.special_mask, 1u);
+  pad(e.offsets, std::pair<std::uint32_t, std::uint32_t>{0, 0});
   return {};
 }
 
@@ -513,13 +518,27 @@ struct EncodeState {
   Scratch scratch;
   std::vector<Segment> pieces;
   std::vector<Token> tokens;
+  bool offsets_failed = false;
 };
 
 }  // namespace
 
+// Original byte span of the normalized bytes [begin, end) of seg (HF convert_offsets: from the
+// start of the first byte's source character to the end of the last one's).
+static std::pair<std::uint32_t, std::uint32_t> original_span(const Segment& seg, std::string_view text,
+                                                             std::size_t begin, std::size_t end) {
+  if (begin >= end || end > seg.align.size()) return {seg.origin, seg.origin};
+  const std::uint32_t last = seg.align[end - 1];
+  std::size_t last_end = last;
+  if (last < text.size())
+    last_end = std::min(text.size(), last + unicode::sequence_length(static_cast<unsigned char>(text[last])));
+  return {seg.align[begin], static_cast<std::uint32_t>(last_end)};
+}
+
 static Result<RawEncoding> encode_sequence(const Tokenizer::Impl& impl, const std::optional<TruncationParams>& trunc,
-                                           std::string_view text, std::uint32_t type_id, EncodeState& st) {
-  st.scratch.track = impl.track_offsets;
+                                           std::string_view text, std::uint32_t type_id, bool want_offsets,
+                                           EncodeState& st) {
+  st.scratch.track = impl.track_offsets || want_offsets;
   MODELKIT_TRY_VOID(impl.added.extract_and_normalize(text, impl.normalizer.get(), st.scratch, st.pieces));
   if (impl.pre_tokenizer) MODELKIT_TRY_VOID(impl.pre_tokenizer->pre_tokenize(st.pieces, st.scratch));
 
@@ -533,12 +552,23 @@ static Result<RawEncoding> encode_sequence(const Tokenizer::Impl& impl, const st
   const std::size_t n = st.pieces.size();
   std::vector<std::vector<Token>> per_piece;
   RawEncoding enc;
+  // With offsets: the original span of each token, beside st.tokens (or per_piece).
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> spans;
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> piece_spans;
   auto tokenize_piece = [&](Segment& seg, std::vector<Token>& out) -> Result<void> {
-    if (seg.added_id >= 0) {
-      out.push_back({static_cast<std::uint32_t>(seg.added_id), seg.text});
-      return {};
+    const std::size_t first = out.size();
+    if (seg.added_id >= 0) out.push_back({static_cast<std::uint32_t>(seg.added_id), seg.text});
+    else MODELKIT_TRY_VOID(impl.model->tokenize(seg.text, out));
+    if (!want_offsets) return {};
+    piece_spans.clear();
+    if (seg.added_id >= 0) piece_spans.emplace_back(0, static_cast<std::uint32_t>(seg.text.size()));
+    else if (!impl.model->token_spans(seg.text, out.data() + first, out.size() - first, piece_spans)) {
+      // Unexpected tokens: report no offsets rather than wrong ones.
+      st.offsets_failed = true;
+      piece_spans.assign(out.size() - first, {0, 0});
     }
-    return impl.model->tokenize(seg.text, out);
+    for (const auto& [b, e] : piece_spans) spans.push_back(original_span(seg, text, b, e));
+    return {};
   };
   if (!limit) {
     st.tokens.clear();
@@ -553,7 +583,10 @@ static Result<RawEncoding> encode_sequence(const Tokenizer::Impl& impl, const st
     per_piece.resize(n);
     std::size_t total = 0;
     std::size_t first = n;
+    // Pieces are tokenized last to first: their spans come in that order, a piece at a time.
+    std::vector<std::size_t> span_begin(n + 1, 0);
     for (std::size_t i = n; i-- > 0;) {
+      span_begin[i] = spans.size();
       MODELKIT_TRY_VOID(tokenize_piece(st.pieces[i], per_piece[i]));
       total += per_piece[i].size();
       first = i;
@@ -562,6 +595,14 @@ static Result<RawEncoding> encode_sequence(const Tokenizer::Impl& impl, const st
     st.tokens.clear();
     for (std::size_t i = first; i < n; ++i)
       for (auto& t : per_piece[i]) st.tokens.push_back(std::move(t));
+    if (want_offsets) {
+      std::vector<std::pair<std::uint32_t, std::uint32_t>> ordered;
+      ordered.reserve(spans.size());
+      for (std::size_t i = first; i < n; ++i)
+        ordered.insert(ordered.end(), spans.begin() + static_cast<std::ptrdiff_t>(span_begin[i]),
+                       spans.begin() + static_cast<std::ptrdiff_t>(span_begin[i] + per_piece[i].size()));
+      spans.swap(ordered);
+    }
   }
   const std::size_t count = st.tokens.size();
   enc.ids.reserve(count);
@@ -573,6 +614,8 @@ static Result<RawEncoding> encode_sequence(const Tokenizer::Impl& impl, const st
   enc.type_ids.assign(count, type_id);
   enc.special_mask.assign(count, 0);
   enc.attention.assign(count, 1);
+  if (want_offsets) enc.offsets = std::move(spans);
+  else enc.offsets.assign(count, {0, 0});
   return enc;
 }
 
@@ -587,10 +630,12 @@ Result<Encoding> Tokenizer::encode(std::string_view text, std::optional<std::str
   if (pair && !unicode::valid_utf8(*pair)) return failure("pair text is not valid UTF-8");
   const Impl& impl = *impl_;
   thread_local EncodeState state;
-  MODELKIT_TRY(auto a, encode_sequence(impl, truncation_, text, 0, state));
+  const bool want_offsets = offsets_ && supports_offsets();
+  state.offsets_failed = false;
+  MODELKIT_TRY(auto a, encode_sequence(impl, truncation_, text, 0, want_offsets, state));
   std::optional<RawEncoding> b;
   if (pair) {
-    MODELKIT_TRY(auto rb, encode_sequence(impl, truncation_, *pair, 1, state));
+    MODELKIT_TRY(auto rb, encode_sequence(impl, truncation_, *pair, 1, want_offsets, state));
     b = std::move(rb);
   }
   if (truncation_) {
@@ -630,6 +675,35 @@ Result<Encoding> Tokenizer::encode(std::string_view text, std::optional<std::str
   out.type_ids = std::move(merged.type_ids);
   out.attention_mask = std::move(merged.attention);
   out.special_tokens_mask = std::move(merged.special_mask);
+  if (want_offsets && !state.offsets_failed) out.offsets.assign(merged.offsets.begin(), merged.offsets.end());
+  return out;
+}
+
+bool Tokenizer::supports_offsets() const {
+  return impl_->model->offsets_supported() && (!impl_->post_processor || impl_->post_processor->keeps_offsets());
+}
+
+std::vector<std::pair<std::size_t, std::size_t>> char_offsets(
+    std::string_view text, const std::vector<std::pair<std::size_t, std::size_t>>& byte_offsets) {
+  // chars_before[i]: characters that start before byte i.
+  std::vector<std::size_t> chars_before(text.size() + 1, 0);
+  std::size_t count = 0;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    chars_before[i] = count;
+    if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80) ++count;
+  }
+  chars_before[text.size()] = count;
+  auto at = [&](std::size_t b, bool end) {
+    if (b >= text.size()) return count;
+    // A byte inside a character: the start counts that character, the end includes it.
+    std::size_t n = chars_before[b];
+    if (end && (static_cast<unsigned char>(text[b]) & 0xC0) == 0x80) return n;
+    if (!end && (static_cast<unsigned char>(text[b]) & 0xC0) == 0x80) return n - 1;
+    return n;
+  };
+  std::vector<std::pair<std::size_t, std::size_t>> out;
+  out.reserve(byte_offsets.size());
+  for (const auto& [b, e] : byte_offsets) out.emplace_back(at(b, false), at(e, true));
   return out;
 }
 

@@ -92,6 +92,7 @@ class BertProcessor final : public PostProcessor {
   [[nodiscard]] std::size_t added_tokens(bool is_pair) const override {
     return is_pair ? (roberta_ ? 4 : 3) : 2;
   }
+  [[nodiscard]] bool keeps_offsets() const override { return !roberta_; }  // RobertaProcessing trims
   Result<void> process(std::vector<RawEncoding>& encodings, bool add_special_tokens) const override;
 
  private:
@@ -102,6 +103,7 @@ class BertProcessor final : public PostProcessor {
 class ByteLevelProcessor final : public PostProcessor {
  public:
   [[nodiscard]] std::size_t added_tokens(bool) const override { return 0; }
+  [[nodiscard]] bool keeps_offsets() const override { return false; }  // trim_offsets
   Result<void> process(std::vector<RawEncoding>&, bool) const override { return {}; }
 };
 
@@ -112,6 +114,11 @@ class SequenceProcessor final : public PostProcessor {
     std::size_t n = 0;
     for (const auto& p : parts_) n += p->added_tokens(is_pair);
     return n;
+  }
+  [[nodiscard]] bool keeps_offsets() const override {
+    for (const auto& p : parts_)
+      if (!p->keeps_offsets()) return false;
+    return true;
   }
   Result<void> process(std::vector<RawEncoding>& encodings, bool add_special_tokens) const override {
     for (const auto& p : parts_) MODELKIT_TRY_VOID(p->process(encodings, add_special_tokens));

@@ -5,6 +5,8 @@
 #include "export_reference.hpp"
 #include "test_support.hpp"
 
+#include <util/json_writer.hpp>
+
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
@@ -61,8 +63,21 @@ CliResult run_and_check(const std::string& task, std::vector<std::string> args, 
   auto r = run_cli(args);
   EXPECT_EQ(r.exit_code, 0) << r.err;
   write_file(tmp / "run.json", r.out);
+  std::string inputs_arg;
+  if (task == "token-classification" || task == "question-answering") {
+    // The texts, so the reference checks the character offsets (and the answer's context slice).
+    std::string json = "{";
+    for (std::size_t i = 0; i + 1 < args.size(); ++i)
+      if (args[i] == "--text" || args[i] == "--pair") {
+        if (json.size() > 1) json += ",";
+        json += args[i] == "--text" ? "\"text\":" : "\"pair\":";
+        util::append_json_string(json, args[i + 1]);
+      }
+    write_file(tmp / "inputs.json", json + "}");
+    inputs_arg = " '" + (tmp / "inputs.json").string() + "'";
+  }
   std::string cmd = "/usr/bin/python3 '" + kReference + "' check " + task + " '" + (tmp / "run.json").string() + "' '" +
-                    (tmp / "out").string() + "' " + top_k + " > '" + (tmp / "check.log").string() + "' 2>&1";
+                    (tmp / "out").string() + "' " + top_k + inputs_arg + " > '" + (tmp / "check.log").string() + "' 2>&1";
   EXPECT_EQ(std::system(cmd.c_str()), 0) << task << ": " << read_text(tmp / "check.log") << "\n" << r.out;
   return r;
 }
@@ -88,6 +103,35 @@ TEST(RunCli, TextTasksMatchTheNumpyReference) {
   auto mean = run_and_check("feature-extraction",
                             {"-m", (f / "bert-base").string(), "--text", "the big red house", "--pooling", "mean"});
   EXPECT_EQ(std::string_view(parse(p, mean.out)["answer"]["pooling"].get_string().value()), "mean of 'last_hidden_state'");
+}
+
+// Character offsets on text whose case and accents the tokenizer folds away: start/end count code
+// points of the input (not bytes), the QA answer is the context's own slice, and the table shows both.
+TEST(RunCli, EntitiesAndAnswersCarryCharacterOffsets) {
+  const auto& f = fixtures();
+  simdjson::dom::parser p;
+  const std::string sentence = "Jöhn lives in Päris, and Märy works at the Bank todäy";
+  auto tok = run_and_check("token-classification", {"-m", (f / "bert-tokcls").string(), "--text", sentence});
+  auto entities = parse(p, tok.out)["answer"].get_array().value();
+  for (auto e : entities) {
+    const auto start = std::uint64_t(e["start"]), end = std::uint64_t(e["end"]);
+    EXPECT_LT(start, end);
+    EXPECT_LE(end, 53u) << "code points, not the " << sentence.size() << " bytes";
+  }
+  const std::string context = "Jöhn went home with his Dog to the Park todäy";
+  auto qa = run_and_check("question-answering",
+                          {"-m", (f / "bert-qa").string(), "--text", "Where did Jöhn go?", "--pair", context}, "3");
+  auto answers = parse(p, qa.out)["answer"].get_array().value();
+  ASSERT_GT(answers.size(), 0u);
+  for (auto a : answers) {
+    const std::string answer(a["answer"].get_string().value());
+    const auto start = std::uint64_t(a["start"]), end = std::uint64_t(a["end"]);
+    EXPECT_LT(start, end);
+    EXPECT_NE(context.find(answer), std::string::npos) << answer << " is a slice of the context";
+  }
+  auto table = run_cli({"run", "-m", (f / "bert-qa").string(), "--text", "Where did Jöhn go?", "--pair", context});
+  ASSERT_EQ(table.exit_code, 0) << table.err;
+  EXPECT_NE(table.out.find(", chars "), std::string::npos) << table.out;
 }
 
 TEST(RunCli, ImageClassificationFromACheckpointAndABuiltFolder) {

@@ -193,3 +193,36 @@ TEST(TokenizerLoad, ModelMaxLengthFromTokenizerConfig) {
 }
 
 }  // namespace
+
+// Offsets are opt-in, WordPiece-only so far: a BPE tokenizer reports none rather than guesses,
+// and ids stay the same with offsets on. (Their values are checked against the Rust core in
+// parity_test.cpp.)
+TEST(TokenizerOffsets, OptInWordPieceOnlyAndIdsUnchanged) {
+  auto bert = Tokenizer::from_file(kBert);
+  ASSERT_TRUE(bert.ok()) << bert.error().message;
+  ASSERT_TRUE(bert->supports_offsets());
+  const std::string text = "Héllo wörld";
+  auto plain = bert->encode(text);
+  ASSERT_TRUE(plain.ok());
+  EXPECT_TRUE(plain->offsets.empty()) << "off by default";
+  Tokenizer with = *bert;
+  with.set_offsets(true);
+  auto enc = with.encode(text);
+  ASSERT_TRUE(enc.ok());
+  EXPECT_EQ(enc->ids, plain->ids);
+  ASSERT_EQ(enc->offsets.size(), enc->ids.size());
+  // [CLS] hello world [SEP]: bytes, then code points.
+  using Span = std::pair<std::size_t, std::size_t>;
+  EXPECT_EQ(enc->offsets, (std::vector<Span>{{0, 0}, {0, 6}, {7, 13}, {0, 0}}));
+  EXPECT_EQ(modelkit::tokenizer::char_offsets(text, enc->offsets),
+            (std::vector<Span>{{0, 0}, {0, 5}, {6, 11}, {0, 0}}));
+
+  auto qwen = Tokenizer::from_file(kQwen);
+  ASSERT_TRUE(qwen.ok()) << qwen.error().message;
+  EXPECT_FALSE(qwen->supports_offsets());
+  qwen->set_offsets(true);
+  auto bpe = qwen->encode(text);
+  ASSERT_TRUE(bpe.ok());
+  EXPECT_FALSE(bpe->ids.empty());
+  EXPECT_TRUE(bpe->offsets.empty()) << "no offsets rather than wrong ones";
+}

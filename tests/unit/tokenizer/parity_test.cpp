@@ -253,6 +253,14 @@ void check_parity(const Config& config) {
 
   auto tok = Tokenizer::from_file(tokenizer_file);
   ASSERT_TRUE(tok.ok()) << tok.error().message;
+  // Token offsets, where modelkit reports them, are compared too (the binding gives code point
+  // offsets into each token's own text).
+  std::optional<Tokenizer> with_offsets;
+  if (tok->supports_offsets()) {
+    with_offsets = *tok;
+    with_offsets->set_offsets(true);
+  }
+  std::size_t offset_failures = 0;
 
   std::size_t i = 0;
   std::size_t failures = 0;
@@ -277,6 +285,33 @@ void check_parity(const Config& config) {
     for (auto v : r["attention_mask"].get_array()) mask.push_back(static_cast<std::uint32_t>(std::uint64_t(v)));
     for (auto v : r["tokens"].get_array()) tokens.emplace_back(std::string_view(v));
     ++compared;
+    if (with_offsets) {
+      auto off = with_offsets->encode(c.text, pair, c.add_special_tokens);
+      ASSERT_TRUE(off.ok()) << "case " << i - 1 << " with offsets: " << off.error().message;
+      std::vector<std::pair<std::size_t, std::size_t>> ref_offsets;
+      for (auto v : r["offsets"].get_array())
+        ref_offsets.emplace_back(std::uint64_t(v.at(0)), std::uint64_t(v.at(1)));
+      std::vector<std::pair<std::size_t, std::size_t>> got_offsets;
+      bool same_tokens = off->ids == ids && off->offsets.size() == ids.size();
+      if (same_tokens) {
+        const auto first = modelkit::tokenizer::char_offsets(c.text, off->offsets);
+        const auto second = modelkit::tokenizer::char_offsets(c.pair.value_or(""), off->offsets);
+        for (std::size_t k = 0; k < ids.size(); ++k) got_offsets.push_back(off->type_ids[k] == 0 ? first[k] : second[k]);
+      }
+      if ((!same_tokens || got_offsets != ref_offsets) && ++offset_failures <= 5) {
+        std::string diff;
+        for (std::size_t k = 0; k < std::min(got_offsets.size(), ref_offsets.size()); ++k)
+          if (got_offsets[k] != ref_offsets[k]) {
+            diff = "token " + std::to_string(k) + " " + escape(tokens[k]) + ": expected [" +
+                   std::to_string(ref_offsets[k].first) + "," + std::to_string(ref_offsets[k].second) + ") got [" +
+                   std::to_string(got_offsets[k].first) + "," + std::to_string(got_offsets[k].second) + ")";
+            break;
+          }
+        ADD_FAILURE() << config.name << " case " << i - 1 << " text " << escape(c.text).substr(0, 300)
+                      << (c.pair ? " pair " + escape(*c.pair).substr(0, 100) : std::string()) << ": offsets differ"
+                      << (same_tokens ? ", first at " + diff : std::string(" (ids or offset count differ)"));
+      }
+    }
     if (got->ids == ids && got->tokens == tokens && got->type_ids == type_ids && got->attention_mask == mask) continue;
     if (++failures > 5) continue;
     ADD_FAILURE() << config.name << " case " << i - 1 << " text " << escape(c.text).substr(0, 300)
@@ -288,7 +323,8 @@ void check_parity(const Config& config) {
                   << show(got->attention_mask);
   }
   EXPECT_EQ(failures, 0u) << failures << " of " << compared << " samples differ from the Rust core";
-  if (failures == 0) {
+  EXPECT_EQ(offset_failures, 0u) << offset_failures << " of " << compared << " samples' offsets differ";
+  if (failures == 0 && offset_failures == 0) {
     std::error_code ec;
     fs::remove_all(dir, ec);  // keep the files of a failing configuration for inspection
   }
