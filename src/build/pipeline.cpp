@@ -151,7 +151,8 @@ QualityDecision judge_quality(double min_cosine, const QualityGate& gate) {
             "VERY LOW QUALITY: the quantized model's minimum cosine similarity to the float model is " +
                 std::string(value) + " (below " + bound(gate.severe_below) +
                 "): its outputs differ substantially from the float model's. Calibrate on real data "
-                "(--calibration-data), try --per-channel or --exclude-nodes, and set --min-cosine to fail such builds"};
+                "(--calibration-data), try --per-channel, --precision w8a16 or --exclude-nodes (modelkit eval "
+                "--per-tensor names the worst nodes), and set --min-cosine to fail such builds"};
   if (!(min_cosine >= gate.warn_below))
     return {QualityVerdict::warn, "LOW QUALITY: the quantized model's minimum cosine similarity to the float model is " +
                                       std::string(value) + " (below " + bound(gate.warn_below) +

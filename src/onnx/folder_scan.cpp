@@ -114,14 +114,13 @@ Result<fs::path> resolve_model_path(const fs::path& path) {
   std::error_code ec;
   if (!fs::exists(path, ec)) return failure("'" + path.string() + "' does not exist");
   if (!fs::is_directory(path, ec)) return path;
-  auto files = scan_folder(path);
-  if (!files) return files.take_error();
-  for (const auto& f : *files)
+  MODELKIT_TRY(auto files, scan_folder(path));
+  for (const auto& f : files)
     if (f.is_float_model) return f.path;
-  if (files->empty())
+  if (files.empty())
     return failure("no .onnx file in '" + path.string() + "' or its onnx/ folder");
   std::string listed;
-  for (const auto& f : *files) listed += (listed.empty() ? "" : ", ") + f.relative_path;
+  for (const auto& f : files) listed += (listed.empty() ? "" : ", ") + f.relative_path;
   return failure("no float model (model.onnx) in '" + path.string() + "'; it holds " + listed +
                  ": name the file to use");
 }

@@ -362,38 +362,34 @@ Result<ModelInfo> model_info_from_scan(const wire::Model& model, const fs::path&
 
   info.initializer_count = static_cast<std::int64_t>(g.initializers.size());
   for (const auto& t : g.initializers) {
-    auto bytes = dense_bytes(t);
-    if (!bytes) return bytes.error().with_context(quoted(info.path));
-    if (auto checked = check_embedded_data(t, *bytes); !checked) return checked.error().with_context(quoted(info.path));
-    info.initializer_bytes += *bytes;
+    MODELKIT_TRY_CTX(auto bytes, dense_bytes(t), quoted(info.path));
+    if (auto checked = check_embedded_data(t, bytes); !checked) return checked.error().with_context(quoted(info.path));
+    info.initializer_bytes += bytes;
   }
 
   // External data: every reference must resolve inside the model's folder to a file that holds it.
   const fs::path model_dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
   std::map<std::string, std::size_t> file_index;
   for (const auto* t : walk.tensors) {
-    auto ref = external_ref(t->name, t->external, t->external_data);
-    if (!ref) return ref.error().with_context(quoted(info.path));
-    if (!ref->has_value()) continue;
-    const auto& r = **ref;
-    auto dense = dense_bytes(*t);
-    if (!dense) return dense.error().with_context(quoted(info.path));
+    MODELKIT_TRY_CTX(auto ref, external_ref(t->name, t->external, t->external_data), quoted(info.path));
+    if (!ref.has_value()) continue;
+    const auto& r = *ref;
+    MODELKIT_TRY_CTX(auto dense, dense_bytes(*t), quoted(info.path));
     // The same check load_external_data makes: a model described here must also load.
-    if (r.length && *r.length != *dense)
+    if (r.length && *r.length != dense)
       return failure(quoted(info.path) + ": tensor " + quoted(t->name) + ": external data length " +
-                     std::to_string(*r.length) + " does not match its shape and type (" + std::to_string(*dense) +
+                     std::to_string(*r.length) + " does not match its shape and type (" + std::to_string(dense) +
                      " bytes)");
-    std::uint64_t length = *dense;
+    std::uint64_t length = dense;
     auto it = file_index.find(r.location);
     if (it == file_index.end()) {
-      auto file = resolve_external_location(model_dir, r.location);
-      if (!file) return file.error().with_context(quoted(info.path));
+      MODELKIT_TRY_CTX(auto file, resolve_external_location(model_dir, r.location), quoted(info.path));
       std::error_code ec;
-      if (!fs::is_regular_file(*file, ec))
+      if (!fs::is_regular_file(file, ec))
         return failure(quoted(info.path) + ": external data file " + quoted(r.location) + " not found (looked for " +
-                       quoted(file->string()) + ")");
-      auto size = fs::file_size(*file, ec);
-      if (ec) return failure(quoted(info.path) + ": cannot read external data file " + quoted(file->string()));
+                       quoted(file.string()) + ")");
+      auto size = fs::file_size(file, ec);
+      if (ec) return failure(quoted(info.path) + ": cannot read external data file " + quoted(file.string()));
       it = file_index.emplace(r.location, info.external_data_files.size()).first;
       info.external_data_files.push_back({r.location, size, 0});
     }

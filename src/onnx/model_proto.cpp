@@ -73,26 +73,22 @@ Result<std::uint64_t> file_size_of(const fs::path& path, std::string_view locati
 
 // Reads one external tensor's bytes, checking the range lies within the file.
 Result<std::string> read_external(const ::onnx::TensorProto& t, const ExternalRef& ref, const fs::path& model_dir) {
-  auto file = resolve_external_location(model_dir, ref.location);
-  if (!file) return file.take_error();
-  auto size = file_size_of(*file, ref.location);
-  if (!size) return size.take_error();
-  auto want = expected_bytes(t);
-  if (!want) return want.take_error();
-  std::uint64_t length = ref.length.value_or(*want);
-  if (ref.offset > *size || length > *size - ref.offset)
+  MODELKIT_TRY(auto file, resolve_external_location(model_dir, ref.location));
+  MODELKIT_TRY(auto size, file_size_of(file, ref.location));
+  MODELKIT_TRY(auto want, expected_bytes(t));
+  std::uint64_t length = ref.length.value_or(want);
+  if (ref.offset > size || length > size - ref.offset)
     return failure("tensor " + quoted(t.name()) + ": external data range " + std::to_string(ref.offset) + "+" +
                    std::to_string(length) + " lies past the end of " + quoted(ref.location) + " (" +
-                   std::to_string(*size) + " bytes)");
-  if (length != *want)
+                   std::to_string(size) + " bytes)");
+  if (length != want)
     return failure("tensor " + quoted(t.name()) + ": external data length " + std::to_string(length) +
-                   " does not match its shape and type (" + std::to_string(*want) + " bytes)");
-  auto bytes = util::read_file_range(*file, ref.offset, length);
-  if (!bytes) return bytes.take_error();
-  if (bytes->size() != length)
+                   " does not match its shape and type (" + std::to_string(want) + " bytes)");
+  MODELKIT_TRY(auto bytes, util::read_file_range(file, ref.offset, length));
+  if (bytes.size() != length)
     return failure("external data file " + quoted(ref.location) + " ended early while reading tensor " +
                    quoted(t.name()));
-  return std::move(*bytes);
+  return bytes;
 }
 
 // Converts the typed repeated fields (float_data, int32_data, ...) to dense little-endian bytes.
@@ -255,9 +251,8 @@ Result<::onnx::ModelProto> read_model_proto(const fs::path& path) {
   if (!ec && size > kProtobufLimit)
     return failure(quoted(path.string()) + " is " + std::to_string(size) +
                    " bytes; protobuf cannot read one message of 2 GiB or more (store the tensors as external data)");
-  auto bytes = util::read_file(path, kProtobufLimit);
-  if (!bytes) return bytes.take_error();
-  return parse_model_proto(*bytes, quoted(path.string()));
+  MODELKIT_TRY(auto bytes, util::read_file(path, kProtobufLimit));
+  return parse_model_proto(bytes, quoted(path.string()));
 }
 
 Result<std::optional<ExternalRef>> external_ref(std::string_view name, bool external,
@@ -270,13 +265,11 @@ Result<std::optional<ExternalRef>> external_ref(std::string_view name, bool exte
       ref.location = value;
       has_location = true;
     } else if (key == "offset") {
-      auto v = parse_u64(value, "offset", name);
-      if (!v) return v.take_error();
-      ref.offset = *v;
+      MODELKIT_TRY(auto v, parse_u64(value, "offset", name));
+      ref.offset = v;
     } else if (key == "length") {
-      auto v = parse_u64(value, "length", name);
-      if (!v) return v.take_error();
-      ref.length = *v;
+      MODELKIT_TRY(auto v, parse_u64(value, "length", name));
+      ref.length = v;
     }
   }
   if (!has_location || ref.location.empty())
@@ -486,30 +479,26 @@ Result<void> save_model_proto(::onnx::ModelProto& model, const fs::path& path, c
 }
 
 Result<Tensor> tensor_from_proto(const ::onnx::TensorProto& proto, const fs::path& model_dir) {
-  auto want = expected_bytes(proto);
-  if (!want) return want.take_error();
+  MODELKIT_TRY(auto want, expected_bytes(proto));
   Tensor out;
   out.name = proto.name();
   out.type = static_cast<ElementType>(proto.data_type());
   out.shape.assign(proto.dims().begin(), proto.dims().end());
-  auto ref = external_ref(proto);
-  if (!ref) return ref.take_error();
+  MODELKIT_TRY(auto ref, external_ref(proto));
   std::string bytes;
-  if (ref->has_value()) {
+  if (ref.has_value()) {
     if (model_dir.empty())
       return failure("tensor " + quoted(proto.name()) + " is stored externally and no model folder was given");
-    auto read = read_external(proto, **ref, model_dir);
-    if (!read) return read.take_error();
-    bytes = std::move(*read);
+    MODELKIT_TRY(auto read, read_external(proto, *ref, model_dir));
+    bytes = std::move(read);
   } else if (proto.has_raw_data()) {
-    if (proto.raw_data().size() != *want)
+    if (proto.raw_data().size() != want)
       return failure("tensor " + quoted(proto.name()) + ": raw_data holds " + std::to_string(proto.raw_data().size()) +
-                     " bytes, its shape and type need " + std::to_string(*want));
+                     " bytes, its shape and type need " + std::to_string(want));
     bytes = proto.raw_data();
   } else {
-    auto typed = typed_field_bytes(proto, *want);
-    if (!typed) return typed.take_error();
-    bytes = std::move(*typed);
+    MODELKIT_TRY(auto typed, typed_field_bytes(proto, want));
+    bytes = std::move(typed);
   }
   out.bytes.resize(bytes.size());
   if (!bytes.empty()) std::memcpy(out.bytes.data(), bytes.data(), bytes.size());

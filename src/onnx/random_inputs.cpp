@@ -240,9 +240,8 @@ Result<InputShape> parse_input_shape(std::string_view text) {
   while (!dims.empty()) {
     auto sep = dims.find_first_of("x,");
     auto part = dims.substr(0, sep);
-    auto v = parse_dim(part, text);
-    if (!v) return v.take_error();
-    out.shape.push_back(*v);
+    MODELKIT_TRY(auto v, parse_dim(part, text));
+    out.shape.push_back(v);
     if (sep == std::string_view::npos) break;
     dims = dims.substr(sep + 1);
     if (dims.empty()) return usage_error("input shape " + quoted(text) + " ends with a separator");
@@ -422,10 +421,9 @@ Result<RandomInputs> make_random_inputs(std::span<const onnx::ValueInfo> inputs,
       return failure("input " + quoted(input.name) + " of shape " + format_shape(record.shape) +
                      " would take more than 2 GiB");
 
-    auto tensor = Tensor::zeros(input.name, type, record.shape);
-    if (!tensor) return tensor.take_error();
+    MODELKIT_TRY(auto tensor, Tensor::zeros(input.name, type, record.shape));
     Rng rng(stream_seed(seed, input.name));
-    auto& t = *tensor;
+    auto& t = tensor;
 
     // A float or bool input named like ids/masks still gets a sensible fill.
     if ((fill == Fill::token_ids || fill == Fill::positions || fill == Fill::sample_rate) && !is_integer(type))
