@@ -36,18 +36,20 @@ std::vector<float> counting(std::size_t n, float scale) {
 }
 
 TEST(TransposeBand, MatchesAPlainLoopOnAwkwardShapes) {
-  for (std::size_t rows : {1u, 3u, 4u, 5u, 17u, 301u})
-    for (std::size_t cols : {1u, 2u, 7u, 33u, 64u, 501u}) {
+  for (std::size_t rows : {1u, 3u, 4u, 5u, 8u, 17u, 301u})
+    for (std::size_t cols : {1u, 2u, 7u, 8u, 33u, 64u, 501u}) {
       auto in = counting(rows * cols, 0.25f);
       auto expected = naive_transpose(in, rows, cols);
-      for (std::size_t band : {std::size_t{1}, std::size_t{5}, std::size_t{16}, cols}) {
-        std::vector<float> out(rows * cols, -7.0f);
-        for (std::size_t c0 = 0; c0 < cols; c0 += band) {
-          std::size_t c1 = std::min(cols, c0 + band);
-          exporter::transpose_band(in.data(), rows, cols, c0, c1, out.data() + c0 * rows);
+      for (auto kernel : {exporter::TransposeKernel::best, exporter::TransposeKernel::baseline})
+        for (std::size_t band : {std::size_t{1}, std::size_t{5}, std::size_t{16}, std::size_t{21}, cols}) {
+          std::vector<float> out(rows * cols, -7.0f);
+          for (std::size_t c0 = 0; c0 < cols; c0 += band) {
+            std::size_t c1 = std::min(cols, c0 + band);
+            exporter::transpose_band(in.data(), rows, cols, c0, c1, out.data() + c0 * rows, kernel);
+          }
+          ASSERT_EQ(out, expected) << rows << "x" << cols << " in bands of " << band
+                                   << (kernel == exporter::TransposeKernel::best ? "" : " (baseline kernel)");
         }
-        ASSERT_EQ(out, expected) << rows << "x" << cols << " in bands of " << band;
-      }
     }
 }
 
