@@ -147,7 +147,8 @@ quantization model-types' -- "$cur"))
 --text-column --pair-column --column --sample-rate --per-channel --precision --block-size
 --symmetric --accuracy-level --reduce-range --optimize --activation-type --weight-type --seed
 --input-shape --op-types --exclude-nodes --image-input --layout --image-mean --image-std --rescale
---bgr --resize-mode --min-cosine --eval-data -o --output --force --format -h --help'
+--bgr --resize-mode --min-cosine --eval-data --eval-column --eval-samples -o --output --force
+--format -h --help'
       case "$prev" in
         -m|--model) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
         --model-type) COMPREPLY=($(compgen -W "$_modelkit_model_types" -- "$cur")); return 0 ;;
@@ -179,6 +180,8 @@ quantization model-types' -- "$cur"))
         --resize-mode) COMPREPLY=($(compgen -W 'stretch crop' -- "$cur")); return 0 ;;
         --min-cosine) return 0 ;;
         --eval-data) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -d -- "$cur")); return 0 ;;
+        --eval-column) return 0 ;;
+        --eval-samples) return 0 ;;
         -o|--output) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
         --format) COMPREPLY=($(compgen -W 'json table' -- "$cur")); return 0 ;;
       esac ;;
@@ -199,8 +202,8 @@ quantization model-types' -- "$cur"))
 --calibration-data --text-column --pair-column --column --sample-rate --per-channel --precision
 --block-size --symmetric --accuracy-level --reduce-range --optimize --activation-type --weight-type
 --seed --input-shape --op-types --exclude-nodes --image-input --layout --image-mean --image-std
---rescale --bgr --resize-mode --min-cosine --eval-data --onnx --force --ranges --save-ranges
---threads -q --quiet -o --output --dry-run --format -h --help'
+--rescale --bgr --resize-mode --min-cosine --eval-data --eval-column --eval-samples --onnx --force
+--ranges --save-ranges --threads -q --quiet -o --output --dry-run --format -h --help'
       case "$prev" in
         -m|--model) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
         --model-type) COMPREPLY=($(compgen -W "$_modelkit_model_types" -- "$cur")); return 0 ;;
@@ -233,6 +236,8 @@ quantization model-types' -- "$cur"))
         --resize-mode) COMPREPLY=($(compgen -W 'stretch crop' -- "$cur")); return 0 ;;
         --min-cosine) return 0 ;;
         --eval-data) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -d -- "$cur")); return 0 ;;
+        --eval-column) return 0 ;;
+        --eval-samples) return 0 ;;
         --onnx) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
         --ranges) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
         --save-ranges) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
@@ -245,8 +250,8 @@ quantization model-types' -- "$cur"))
 --text-column --pair-column --column --sample-rate --per-channel --precision --block-size
 --symmetric --accuracy-level --reduce-range --optimize --activation-type --weight-type --seed
 --input-shape --op-types --exclude-nodes --image-input --layout --image-mean --image-std --rescale
---bgr --resize-mode --min-cosine --eval-data --force --ranges --save-ranges --threads -q --quiet -o
---output --format -h --help'
+--bgr --resize-mode --min-cosine --eval-data --eval-column --eval-samples --force --ranges
+--save-ranges --threads -q --quiet -o --output --format -h --help'
       case "$prev" in
         -m|--model) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
         --task) COMPREPLY=($(compgen -W "$_modelkit_tasks" -- "$cur")); return 0 ;;
@@ -278,6 +283,8 @@ quantization model-types' -- "$cur"))
         --resize-mode) COMPREPLY=($(compgen -W 'stretch crop' -- "$cur")); return 0 ;;
         --min-cosine) return 0 ;;
         --eval-data) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -d -- "$cur")); return 0 ;;
+        --eval-column) return 0 ;;
+        --eval-samples) return 0 ;;
         --ranges) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
         --save-ranges) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
         --threads) return 0 ;;
@@ -308,8 +315,8 @@ quantization model-types' -- "$cur"))
         --format) COMPREPLY=($(compgen -W 'json table' -- "$cur")); return 0 ;;
       esac ;;
     run)
-      options='-m --model --task --config --text --pair --image --audio --input --top-k --pooling --save-outputs
---threads --format -h --help'
+      options='-m --model --task --config --text --pair --image --audio --input --labels --top-k --pooling
+--save-outputs --threads --format -h --help'
       case "$prev" in
         -m|--model) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
         --task) COMPREPLY=($(compgen -W "$_modelkit_tasks" -- "$cur")); return 0 ;;
@@ -319,6 +326,7 @@ quantization model-types' -- "$cur"))
         --image) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
         --audio) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
         --input) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
+        --labels) return 0 ;;
         --top-k) return 0 ;;
         --pooling) COMPREPLY=($(compgen -W 'auto mean cls none' -- "$cur")); return 0 ;;
         --save-outputs) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -d -- "$cur")); return 0 ;;

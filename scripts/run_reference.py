@@ -3,6 +3,11 @@
 
 usage:
   run_reference.py tokenizer OUT_DIR        writes a 50-token WordPiece tokenizer.json
+  run_reference.py clip-files OUT_DIR       writes, for the exporter's tiny CLIPModel (50 tokens, end of
+      text 40): a word-level tokenizer.json, a CLIP preprocessor_config.json (32 pixels)
+  run_reference.py clip-inputs OUT_DIR IMAGE LABEL...   writes a 32x32 PNG IMAGE, and as .npy the
+      inputs the zero-shot pipeline makes of it and the labels: pixel_values (CLIP normalisation),
+      input_ids and attention_mask (each label in "This is a photo of {}.", padded to the longest)
   run_reference.py check TASK RUN.json OUTPUTS_DIR [TOP_K]
       recomputes the answer of TASK from the raw outputs `modelkit run --save-outputs` wrote
       (OUTPUTS_DIR/*.npy) and the tokens in RUN.json, the way transformers' pipelines do, and
@@ -47,6 +52,81 @@ def write_tokenizer(out):
     os.makedirs(out, exist_ok=True)
     with open(os.path.join(out, "tokenizer.json"), "w") as f:
         json.dump(tok, f)
+
+
+CLIP_WORDS = ["this", "is", "a", "photo", "of", "cat", "dog", "red", "car", "bird", "."]
+CLIP_SOT, CLIP_EOT = 39, 40
+CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073]
+CLIP_STD = [0.26862954, 0.26130258, 0.27577711]
+
+
+def clip_vocab():
+    vocab = {"[UNK]": 0}
+    for w in CLIP_WORDS:
+        vocab[w] = len(vocab)
+    vocab["<|startoftext|>"], vocab["<|endoftext|>"] = CLIP_SOT, CLIP_EOT
+    return vocab
+
+
+def write_clip_files(out):
+    special = [{"id": i, "content": t, "single_word": False, "lstrip": False, "rstrip": False,
+                "normalized": False, "special": True}
+               for t, i in (("<|startoftext|>", CLIP_SOT), ("<|endoftext|>", CLIP_EOT))]
+    tok = {
+        "version": "1.0", "truncation": None, "padding": None, "added_tokens": special,
+        "normalizer": {"type": "Lowercase"},
+        "pre_tokenizer": {"type": "Whitespace"},
+        "post_processor": {
+            "type": "TemplateProcessing",
+            "single": [{"SpecialToken": {"id": "<|startoftext|>", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}},
+                       {"SpecialToken": {"id": "<|endoftext|>", "type_id": 0}}],
+            "pair": [{"Sequence": {"id": "A", "type_id": 0}}, {"Sequence": {"id": "B", "type_id": 1}}],
+            "special_tokens": {t: {"id": t, "ids": [i], "tokens": [t]}
+                               for t, i in (("<|startoftext|>", CLIP_SOT), ("<|endoftext|>", CLIP_EOT))},
+        },
+        "decoder": None,
+        "model": {"type": "WordLevel", "unk_token": "[UNK]", "vocab": clip_vocab()},
+    }
+    proc = {"image_processor_type": "CLIPImageProcessor", "do_resize": True, "size": {"shortest_edge": 32},
+            "resample": 3, "do_center_crop": True, "crop_size": {"height": 32, "width": 32}, "do_rescale": True,
+            "rescale_factor": 1 / 255, "do_normalize": True, "image_mean": CLIP_MEAN, "image_std": CLIP_STD,
+            "do_convert_rgb": True}
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, "tokenizer.json"), "w") as f:
+        json.dump(tok, f)
+    with open(os.path.join(out, "preprocessor_config.json"), "w") as f:
+        json.dump(proc, f)
+
+
+def write_clip_inputs(out, image_path, labels):
+    from PIL import Image
+    rng = np.random.default_rng(17)
+    pixels = rng.integers(0, 256, size=(32, 32, 3), dtype=np.uint8)
+    Image.fromarray(pixels, "RGB").save(image_path)
+    # 32x32 already: resize and centre crop leave it as it is; rescale, then normalise per channel.
+    x = (pixels.astype(np.float64) / 255.0 - np.array(CLIP_MEAN)) / np.array(CLIP_STD)
+    np.save(os.path.join(out, "pixel_values.npy"), x.transpose(2, 0, 1)[None].astype(np.float32))
+    vocab = clip_vocab()
+    rows = []
+    for label in labels:
+        words = ("This is a photo of %s." % label).lower().replace(".", " .").split()
+        rows.append([CLIP_SOT] + [vocab.get(w, 0) for w in words] + [CLIP_EOT])
+    n = max(len(r) for r in rows)
+    ids = np.array([r + [CLIP_EOT] * (n - len(r)) for r in rows], dtype=np.int64)
+    mask = np.array([[1] * len(r) + [0] * (n - len(r)) for r in rows], dtype=np.int64)
+    np.save(os.path.join(out, "input_ids.npy"), ids)
+    np.save(os.path.join(out, "attention_mask.npy"), mask)
+
+
+def ref_zero_shot(run, outs, cfg, top_k):
+    logits = outs["logits_per_image"][0].astype(np.float64)
+    if "siglip" in cfg.get("model_type", ""):
+        p = 1 / (1 + np.exp(-logits))
+    else:
+        p = softmax(logits)
+    labels = run["candidate_labels"]
+    order = sorted(range(len(labels)), key=lambda i: -p[i])  # stable: ties keep the given order
+    return [{"label": labels[i], "id": i, "score": float(p[i])} for i in order]
 
 
 def softmax(x):
@@ -200,6 +280,12 @@ def main():
     if len(sys.argv) >= 3 and sys.argv[1] == "tokenizer":
         write_tokenizer(sys.argv[2])
         return 0
+    if len(sys.argv) >= 3 and sys.argv[1] == "clip-files":
+        write_clip_files(sys.argv[2])
+        return 0
+    if len(sys.argv) >= 5 and sys.argv[1] == "clip-inputs":
+        write_clip_inputs(sys.argv[2], sys.argv[3], sys.argv[4:])
+        return 0
     if len(sys.argv) < 5 or sys.argv[1] != "check":
         print(__doc__, file=sys.stderr)
         return 2
@@ -215,7 +301,8 @@ def main():
             cfg = json.load(f)
     ref = {"text-classification": ref_classification, "image-classification": ref_classification,
            "token-classification": ref_token_classification, "question-answering": ref_question_answering,
-           "fill-mask": ref_fill_mask, "feature-extraction": ref_feature_extraction}[task](run, outs, cfg, top_k)
+           "fill-mask": ref_fill_mask, "feature-extraction": ref_feature_extraction,
+           "zero-shot-image-classification": ref_zero_shot}[task](run, outs, cfg, top_k)
     errors = compare(run["answer"], ref)
     if not ref:
         errors.append("the reference answer is empty: the case checks nothing")

@@ -16,6 +16,7 @@
 namespace modelkit {
 
 inline constexpr int kBuildConfigSchemaVersion = 1;
+inline constexpr int kMaxEvalSamples = 1000000;  // --eval-samples, as eval's --samples
 
 // The stages of a build, in the order they run (docs/design.md, "The build"). Each is one file
 // under src/build/stages/; progress output, the manifest's "stages" and "timings" and the dry
@@ -96,6 +97,8 @@ struct BuildConfig {
   QuantizationSettings quantization;
   std::optional<double> min_cosine;  // --min-cosine: below it the build fails
   std::optional<std::string> eval_data;  // --eval-data FILE|DIR: the evaluate stage's data
+  std::vector<std::string> eval_columns;  // --eval-column ROLE=NAME, as eval's --column
+  int eval_samples = 100;                 // --eval-samples N, as eval's --samples
 };
 
 // The calibration data kind of a task (registry::calibration_kind_for_task, else random) with its reason.

@@ -140,6 +140,20 @@ struct MaskCandidate {
                                                  std::span<const std::int64_t> attention_mask, Pooling pooling);
 [[nodiscard]] double cosine_similarity(std::span<const float> a, std::span<const float> b);
 
+// Zero-shot image classification (transformers' ZeroShotImageClassificationPipeline): each label
+// in the hypothesis template, one padded text batch beside the image, logits_per_image scored with
+// softmax over the labels (CLIP), or the sigmoid of each (model_type containing "siglip", whose
+// texts are padded to 64 tokens); every label returned, highest score first.
+inline constexpr std::string_view kDefaultHypothesisTemplate = "This is a photo of {}.";
+inline constexpr std::size_t kSiglipTextLength = 64;
+inline constexpr std::size_t kMaxCandidateLabels = 1000;
+// --labels a,b,c: labels split at commas, blanks around each trimmed; an empty one is refused.
+[[nodiscard]] Result<std::vector<std::string>> parse_candidate_labels(std::string_view list);
+[[nodiscard]] std::string hypothesis_for(std::string_view label, std::string_view hypothesis_template);
+[[nodiscard]] bool zero_shot_sigmoid(std::string_view model_type);
+[[nodiscard]] std::vector<ClassScore> zero_shot_scores(std::span<const float> logits_per_image,
+                                                       std::span<const std::string> labels, bool sigmoid_scores);
+
 // ---- running a model ---------------------------------------------------------------------------
 
 struct RunRequest {
@@ -149,6 +163,7 @@ struct RunRequest {
   std::optional<std::filesystem::path> image;       // --image
   std::optional<std::filesystem::path> audio;       // --audio
   std::vector<std::pair<std::string, std::filesystem::path>> npy_inputs;  // --input NAME=FILE.npy
+  std::vector<std::string> labels;                  // --labels: zero-shot image classification
   std::size_t top_k = 5;
   Pooling pooling = Pooling::automatic;
   std::optional<std::filesystem::path> save_outputs;  // --save-outputs DIR
@@ -173,6 +188,8 @@ struct RunResult {
                                       // fill-mask | feature-extraction | raw
   std::vector<std::string> tokens;    // text inputs: the tokens fed
   std::vector<ClassScore> classes;
+  std::string scoring;                // zero-shot: "softmax" or "sigmoid"
+  std::vector<std::string> candidate_labels;  // zero-shot: --labels in the order given
   std::vector<Entity> entities;
   std::vector<Answer> answers;
   std::vector<std::vector<MaskCandidate>> masks;
@@ -188,6 +205,12 @@ struct RunResult {
 [[nodiscard]] std::string run_result_text(const RunResult& result);
 
 // ---- evaluating ----------------------------------------------------------------------------
+
+// The roles --column (eval) and --eval-column (build) name: which field of the data holds what.
+inline constexpr std::string_view kEvalColumnRoles[] = {"text", "text_pair", "label", "tokens", "ner_tags", "answers"};
+// "ROLE=NAME" with a role of kEvalColumnRoles ("pair" is text_pair); `option` names the flag in errors.
+[[nodiscard]] Result<std::pair<std::string, std::string>> parse_column_option(std::string_view option,
+                                                                             std::string_view value);
 
 struct EvalRequest {
   ModelSpec spec;
@@ -244,6 +267,9 @@ struct EvalReport {
   // With --compare.
   std::optional<double> top1_agreement, mean_kl;
   std::optional<double> mean_cosine, min_cosine, spearman;  // feature extraction
+  // Token classification with per-word tags (entity level, micro); QA with answers (SQuAD).
+  std::optional<double> entity_f1, entity_precision, entity_recall, compare_entity_f1;
+  std::optional<double> exact_match, qa_f1, compare_exact_match, compare_qa_f1;
   std::vector<OutputAgreement> outputs;                     // raw, per output
   std::vector<TensorError> per_tensor;                      // --per-tensor, worst first
   std::string exclude_nodes;                                // the line for the worst ones
@@ -271,5 +297,31 @@ struct EvalReport {
 [[nodiscard]] double macro_f1(std::span<const std::size_t> predicted, std::span<const std::size_t> reference);
 [[nodiscard]] double spearman(std::span<const double> a, std::span<const double> b);
 [[nodiscard]] double kl_divergence(std::span<const double> p, std::span<const double> q);
+
+// Entity-level scores over BIO/IOB2 tags, as seqeval counts them by default: an entity starts at
+// B-X, or at I-X after O or another type, and runs over the I-X that follow; a tag without a B-/I-
+// prefix is a type of its own with I- semantics; O is outside. A predicted entity is correct when
+// a reference entity has the same type, start and end. F1 is micro: over all entities of all samples.
+struct TaggedSpan {
+  std::string type;
+  std::size_t start = 0, end = 0;  // inclusive tag indices
+  bool operator==(const TaggedSpan&) const = default;
+};
+[[nodiscard]] std::vector<TaggedSpan> bio_entities(std::span<const std::string> tags);
+struct EntityCounts {
+  std::size_t correct = 0, predicted = 0, reference = 0;
+  // One sample's tags (the same length: one tag per word).
+  void add(std::span<const std::string> predicted_tags, std::span<const std::string> reference_tags);
+  [[nodiscard]] double precision() const;
+  [[nodiscard]] double recall() const;
+  [[nodiscard]] double f1() const;
+};
+
+// SQuAD's answer scores: normalisation (lower case, ASCII punctuation removed, the words a/an/the
+// removed, blanks collapsed), exact match and bag-of-words F1, each the best over the gold answers
+// (both empty after normalisation: F1 1).
+[[nodiscard]] std::string squad_normalize(std::string_view text);
+[[nodiscard]] double squad_exact_match(std::string_view prediction, std::span<const std::string> answers);
+[[nodiscard]] double squad_f1(std::string_view prediction, std::span<const std::string> answers);
 
 }  // namespace modelkit::infer

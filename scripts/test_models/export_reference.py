@@ -22,6 +22,8 @@ import sys
 import numpy as np
 import torch
 
+import export_reference_mnv2_beit  # noqa: E402  (this folder is on sys.path when run as a script)
+
 torch.set_grad_enabled(False)
 
 VOCAB, HIDDEN, LAYERS, HEADS, INTER, MAX_POS = 50, 32, 2, 4, 37, 40
@@ -1439,6 +1441,7 @@ def make_vision_cases(root):
     for i, (name, case) in enumerate(sorted(CLIP_TEXT_CASES.items())):
         gen = torch.Generator().manual_seed(8000 + i)
         lines.append(clip_text_case(root, name, case, gen))
+    lines += export_reference_mnv2_beit.make_cases(root, write_safetensors, write_array)
     return lines
 
 

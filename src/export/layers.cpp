@@ -27,6 +27,9 @@ std::string quick_gelu(GraphBuilder& g, const std::string& x) {
   return g.node("Mul", {x, g.node("Sigmoid", {g.node("Mul", {x, g.const_f32(1.702f)})})}, {}, "quick_gelu");
 }
 std::string tanh_act(GraphBuilder& g, const std::string& x) { return g.node("Tanh", {x}); }
+std::string relu6(GraphBuilder& g, const std::string& x) {
+  return g.node("Clip", {x, g.const_f32(0.0f), g.const_f32(6.0f)}, {}, "relu6");
+}
 
 }  // namespace
 
@@ -34,7 +37,7 @@ const std::vector<ActivationRow>& activations() {
   static const std::vector<ActivationRow> rows = {
       {"gelu", gelu},           {"gelu_new", gelu_tanh}, {"gelu_pytorch_tanh", gelu_tanh}, {"gelu_fast", gelu_tanh},
       {"relu", relu},           {"silu", silu},          {"swish", silu},                  {"quick_gelu", quick_gelu},
-      {"tanh", tanh_act},
+      {"tanh", tanh_act},       {"relu6", relu6},
   };
   return rows;
 }

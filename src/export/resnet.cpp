@@ -3,9 +3,10 @@
 // projection shortcut where the shape changes; pooled output the spatial mean [B, C, 1, 1].
 //
 // Every convolution is followed by an inference-mode BatchNorm; it is folded into the convolution
-// at export time (w' = w * g / sqrt(v + eps) per output channel, b' = beta - m * g / sqrt(v + eps)):
+// at export time (batch_norm.hpp: w' = w * g / sqrt(v + eps) per output channel, b' = beta - m * g / sqrt(v + eps)):
 // one Conv per pair instead of Conv + BatchNormalization, which is what a static quantizer wants to
 // see (per-channel weight scales absorb the BatchNorm scale) and what ONNX Runtime would fuse anyway.
+#include "export/batch_norm.hpp"
 #include "export/config_reader.hpp"
 #include "export/vision_families.hpp"
 
@@ -70,35 +71,11 @@ class ResNetGraph {
   // ResNetConvLayer / ResNetShortCut at `base` (".convolution" + ".normalization"), BatchNorm folded.
   std::string conv_bn(const std::string& x, const std::string& base, std::int64_t in, std::int64_t out, std::int64_t k,
                       std::int64_t stride, bool with_act) {
-    const std::string conv = base + ".convolution.weight", bn = base + ".normalization.";
     const Ints wshape = {out, in, k, k};
-    std::vector<DerivedWeights::Input> inputs = {{conv, wshape, Init::normal},
-                                                 {bn + "weight", {out}, Init::ones},
-                                                 {bn + "bias", {out}, Init::zeros},
-                                                 {bn + "running_mean", {out}, Init::zeros},
-                                                 {bn + "running_var", {out}, Init::ones}};
-    if (random_)
-      for (const auto& i : inputs) random_->expect(i.name, i.shape);
-    const std::int64_t per_out = in * k * k;
-    derived_.add(base + ".folded_weight",
-                 {wshape, inputs, [out, per_out](const std::vector<std::vector<float>>& v, std::span<float> dst) {
-                    for (std::int64_t o = 0; o < out; ++o) {
-                      const double scale = v[1][o] / std::sqrt(static_cast<double>(v[4][o]) + kBatchNormEps);
-                      for (std::int64_t i = 0; i < per_out; ++i)
-                        dst[o * per_out + i] = static_cast<float>(v[0][o * per_out + i] * scale);
-                    }
-                  }});
-    derived_.add(base + ".folded_bias", {{out}, inputs, [out](const std::vector<std::vector<float>>& v, std::span<float> dst) {
-                                           for (std::int64_t o = 0; o < out; ++o) {
-                                             const double scale =
-                                                 v[1][o] / std::sqrt(static_cast<double>(v[4][o]) + kBatchNormEps);
-                                             dst[o] = static_cast<float>(v[2][o] - v[3][o] * scale);
-                                           }
-                                         }});
+    auto folded = fold_conv_batch_norm(g_, derived_, random_, base + ".convolution.weight", base + ".normalization.",
+                                       base, wshape, kBatchNormEps);
     const std::int64_t pad = k / 2;
-    auto y = g_.node("Conv",
-                     {x, g_.weight(base + ".folded_weight", wshape, Init::normal),
-                      g_.weight(base + ".folded_bias", {out}, Init::zeros)},
+    auto y = g_.node("Conv", {x, folded.weight, folded.bias},
                      {{"kernel_shape", Ints{k, k}}, {"strides", Ints{stride, stride}}, {"pads", Ints{pad, pad, pad, pad}}},
                      "conv");
     return with_act ? act(y) : y;

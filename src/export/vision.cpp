@@ -100,7 +100,9 @@ const VisionNames& names_of(VisionArch arch) {
     case VisionArch::clip_text:
     case VisionArch::clip_model: return kClipNames;
     case VisionArch::convnext:  // convnext.cpp
-    case VisionArch::resnet: break;  // resnet.cpp
+    case VisionArch::resnet:  // resnet.cpp
+    case VisionArch::mobilenet_v2:  // mobilenet_v2.cpp
+    case VisionArch::beit: break;  // beit.cpp
   }
   return kVitNames;
 }
@@ -359,6 +361,13 @@ const std::vector<VisionFamily>& vision_families() {
       {"resnet", VisionArch::resnet,
        {{"ResNetModel", VisionHead::base}, {"ResNetForImageClassification", VisionHead::image_classification}},
        {"resnet.", ""}},
+      {"mobilenet_v2", VisionArch::mobilenet_v2,
+       {{"MobileNetV2Model", VisionHead::base},
+        {"MobileNetV2ForImageClassification", VisionHead::image_classification}},
+       {"mobilenet_v2.", ""}},
+      {"beit", VisionArch::beit,
+       {{"BeitModel", VisionHead::base}, {"BeitForImageClassification", VisionHead::image_classification}},
+       {"beit.", ""}},
   };
   return table;
 }
@@ -657,6 +666,8 @@ Result<void> build_vision(GraphBuilder& g, const VisionPlan& plan, std::string_v
   const VisionFamily& f = *plan.family;
   if (f.arch == VisionArch::convnext) return build_convnext(g, plan, config_json, folder, *source, random, size);
   if (f.arch == VisionArch::resnet) return build_resnet(g, plan, config_json, folder, source, random, size);
+  if (f.arch == VisionArch::mobilenet_v2) return build_mobilenet_v2(g, plan, config_json, folder, source, random, size);
+  if (f.arch == VisionArch::beit) return build_beit(g, plan, config_json, folder, source, random, size);
   if (f.arch == VisionArch::clip_text || f.arch == VisionArch::clip_model)
     return build_clip(g, plan, config_json, folder, *source, random, size);
   MODELKIT_TRY(auto c, read_config(config_json, f.arch));

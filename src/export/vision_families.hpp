@@ -31,7 +31,7 @@ enum class VisionHead {
 };
 
 // How the backbone is put together.
-enum class VisionArch { vit, deit, dinov2, clip, convnext, resnet, clip_text, clip_model };
+enum class VisionArch { vit, deit, dinov2, clip, convnext, resnet, clip_text, clip_model, mobilenet_v2, beit };
 
 struct VisionClass {
   std::string_view name;  // "ViTForImageClassification"
@@ -85,6 +85,17 @@ struct ImageSize {
 [[nodiscard]] Result<void> build_resnet(GraphBuilder& g, const VisionPlan& plan, std::string_view config_json,
                                         const std::filesystem::path& folder, std::unique_ptr<WeightSource>& source,
                                         RandomWeights* random, std::optional<ImageSize> size);
+
+// MobileNetV2 (mobilenet_v2.cpp), BatchNorm folded into the convolutions at export time: `source` is wrapped.
+[[nodiscard]] Result<void> build_mobilenet_v2(GraphBuilder& g, const VisionPlan& plan, std::string_view config_json,
+                                              const std::filesystem::path& folder,
+                                              std::unique_ptr<WeightSource>& source, RandomWeights* random,
+                                              std::optional<ImageSize> size);
+
+// BEiT (beit.cpp): relative position biases gathered to [heads, N, N] at export time: `source` is wrapped.
+[[nodiscard]] Result<void> build_beit(GraphBuilder& g, const VisionPlan& plan, std::string_view config_json,
+                                      const std::filesystem::path& folder, std::unique_ptr<WeightSource>& source,
+                                      RandomWeights* random, std::optional<ImageSize> size);
 
 // A source that answers for tensors computed at export time from the checkpoint's own (read through
 // the wrapped source: DINOv2's interpolated position table, ResNet's BatchNorm-folded convolutions),

@@ -96,30 +96,94 @@ struct Example {
   std::vector<Tensor> inputs;
   std::vector<std::int64_t> mask;
   std::optional<std::size_t> label;
+  // Token classification with per-word tags: each word's first token, and the reference tags.
+  std::vector<std::size_t> word_start;
+  std::vector<std::string> word_tags;
+  // Question answering with answers: the tokens fed and the gold answers.
+  TokenView view;
+  std::vector<std::string> answers;
 };
 
 struct Columns {
   std::string text = "text", pair = "text_pair", label = "label";
-  bool pair_named = false;
+  std::string words = "tokens", tags = "ner_tags", answers = "answers";
+  bool text_named = false, pair_named = false;
 };
 
-Result<Columns> columns_from(const std::vector<std::pair<std::string, std::string>>& given) {
+Result<Columns> columns_from(const std::vector<std::pair<std::string, std::string>>& given, bool question_answering) {
   Columns c;
+  if (question_answering) c.text = "question", c.pair = "context";  // SQuAD's field names
   for (const auto& [role, name] : given) {
-    if (role == "text") c.text = name;
+    if (role == "text") c.text = name, c.text_named = true;
     else if (role == "text_pair" || role == "pair") c.pair = name, c.pair_named = true;
     else if (role == "label") c.label = name;
-    else return usage_error("option '--column': expected text=, text_pair= or label=, got '" + role + "='");
+    else if (role == "tokens") c.words = name;
+    else if (role == "ner_tags") c.tags = name;
+    else if (role == "answers") c.answers = name;
+    else
+      return usage_error("option '--column': expected text=, text_pair=, label=, tokens=, ner_tags= or answers=, got '" +
+                         role + "='");
   }
   return c;
 }
+
+}  // namespace
+
+Result<std::pair<std::string, std::string>> parse_column_option(std::string_view option, std::string_view value) {
+  std::string roles;
+  for (auto r : kEvalColumnRoles) roles += (roles.empty() ? "" : ", ") + std::string(r) + "=";
+  const auto eq = value.find('=');
+  if (eq == std::string_view::npos || eq == 0 || eq + 1 == value.size())
+    return usage_error("option '" + std::string(option) + "': expected ROLE=NAME (" + roles + "), got '" +
+                       std::string(value) + "'");
+  std::string role(value.substr(0, eq));
+  if (role == "pair") role = "text_pair";
+  if (std::find(std::begin(kEvalColumnRoles), std::end(kEvalColumnRoles), role) == std::end(kEvalColumnRoles))
+    return usage_error("option '" + std::string(option) + "': unknown role '" + role + "=' (roles: " + roles + ")");
+  return std::pair{role, std::string(value.substr(eq + 1))};
+}
+
+namespace {
 
 struct LabelledText {
   std::string text;
   std::optional<std::string> pair;
   std::optional<std::string> label;
   std::uint64_t line = 0;
+  std::vector<std::string> words, word_tags;  // tokens / ner_tags
+  std::optional<std::vector<std::string>> answers;
 };
+
+// A list of strings, or of integers (class ids, kept as their decimal text).
+Result<std::optional<std::vector<std::string>>> string_or_id_list(simdjson::dom::object obj, const std::string& key,
+                                                                  const std::string& where) {
+  simdjson::dom::element e;
+  if (obj[key].get(e) != simdjson::SUCCESS || e.is_null()) return std::optional<std::vector<std::string>>{};
+  simdjson::dom::array arr;
+  if (e.get(arr) != simdjson::SUCCESS) return failure(where + ": field '" + key + "' must be a list");
+  std::vector<std::string> out;
+  for (auto v : arr) {
+    if (v.is_string()) out.emplace_back(v.get_string().value_unsafe());
+    else if (v.is_int64()) out.push_back(std::to_string(v.get_int64().value_unsafe()));
+    else return failure(where + ": field '" + key + "' must hold strings or integers");
+  }
+  return std::optional(std::move(out));
+}
+
+// SQuAD's {"text": [...], "answer_start": [...]}, or a plain list of answer strings.
+Result<std::optional<std::vector<std::string>>> answers_of(simdjson::dom::object obj, const std::string& key,
+                                                           const std::string& where) {
+  simdjson::dom::element e;
+  if (obj[key].get(e) != simdjson::SUCCESS || e.is_null()) return std::optional<std::vector<std::string>>{};
+  simdjson::dom::object squad;
+  if (e.get(squad) == simdjson::SUCCESS) {
+    MODELKIT_TRY(auto texts, string_or_id_list(squad, "text", where + " field '" + key + "'"));
+    if (!texts) return failure(where + ": field '" + key + "' is an object without a 'text' list");
+    return texts;
+  }
+  MODELKIT_TRY(auto list, string_or_id_list(obj, key, where));
+  return list;
+}
 
 // .jsonl: one object a line; the label may be a string (a name) or an integer (an id).
 Result<std::vector<LabelledText>> read_jsonl(const fs::path& path, const Columns& cols, std::size_t max) {
@@ -139,12 +203,27 @@ Result<std::vector<LabelledText>> read_jsonl(const fs::path& path, const Columns
     auto obj = doc->get_object().value_unsafe();
     std::vector<std::string> keys;
     for (auto f : obj) keys.emplace_back(f.key);
+    MODELKIT_TRY(auto words, string_or_id_list(obj, cols.words, where));
     auto text = util::optional_string(obj, cols.text);
     if (!text) return text.take_error().with_context(where);
-    if (!*text)
+    if (!*text && !(words && !cols.text_named))
       return failure(where + ": no field '" + cols.text + "' (fields: " + util::join(keys, ", ") +
                      "); name the text's field with --column text=NAME");
-    LabelledText row{std::string(**text), std::nullopt, std::nullopt, line->number};
+    LabelledText row{*text ? std::string(**text) : std::string(), std::nullopt, std::nullopt, line->number, {}, {}, {}};
+    if (words && !*text) {
+      // Pre-split words (CoNLL style): the text is the words joined by single spaces.
+      if (words->empty()) return failure(where + ": field '" + cols.words + "' is an empty list");
+      row.text = util::join(*words, " ");
+      row.words = std::move(*words);
+      MODELKIT_TRY(auto tags, string_or_id_list(obj, cols.tags, where));
+      if (tags) {
+        if (tags->size() != row.words.size())
+          return failure(where + ": " + std::to_string(tags->size()) + " " + cols.tags + " for " +
+                         std::to_string(row.words.size()) + " " + cols.words + "; give one tag per word");
+        row.word_tags = std::move(*tags);
+      }
+    }
+    MODELKIT_TRY(row.answers, answers_of(obj, cols.answers, where));
     auto pair = util::optional_string(obj, cols.pair);
     if (!pair) return pair.take_error().with_context(where);
     if (*pair) row.pair = std::string(**pair);
@@ -176,7 +255,7 @@ Result<std::vector<LabelledText>> read_table(const fs::path& path, const Columns
     return texts.take_error();
   }
   std::vector<LabelledText> out;
-  for (auto& t : *texts) out.push_back({std::move(t.text), std::move(t.pair), std::nullopt, 0});
+  for (auto& t : *texts) out.push_back({std::move(t.text), std::move(t.pair), std::nullopt, 0, {}, {}, {}});
   calib::TextColumns lc;
   lc.text = cols.label;
   auto labels = calib::read_text_samples(path, lc, limits);
@@ -203,6 +282,31 @@ Result<std::size_t> label_id(const LabelInfo& labels, const std::string& label, 
                  (labels.id2label.size() > 20 ? ", ..." : "") + ")");
 }
 
+// Each word's first token in the encoded sentence (words joined by spaces): the words are
+// tokenized alone and their tokens counted off the sentence's non-special tokens. A sentence whose
+// words tokenize differently alone (a BPE that marks the space, truncation) is an error: that
+// sample is skipped and counted, never scored on misaligned tags.
+Result<std::vector<std::size_t>> word_starts(const tokenizer::Tokenizer& tok, const std::vector<std::string>& words,
+                                             const TokenView& view) {
+  std::vector<std::size_t> positions;
+  for (std::size_t i = 0; i < view.tokens.size(); ++i)
+    if (!(i < view.special.size() && view.special[i])) positions.push_back(i);
+  std::vector<std::size_t> out;
+  std::size_t next = 0;
+  for (const auto& w : words) {
+    MODELKIT_TRY(auto enc, tok.encode(w, std::nullopt, false));
+    if (enc.ids.empty() || next + enc.ids.size() > positions.size())
+      return failure("word " + quoted(w) + " does not line up with the sentence's tokens");
+    for (std::size_t k = 0; k < enc.ids.size(); ++k)
+      if (view.ids[positions[next + k]] != enc.ids[k])
+        return failure("word " + quoted(w) + " tokenizes differently alone than in the sentence");
+    out.push_back(positions[next]);
+    next += enc.ids.size();
+  }
+  if (next != positions.size()) return failure("the words do not cover the sentence's tokens");
+  return out;
+}
+
 struct Loaded {
   std::vector<Example> examples;
   std::string data_source;
@@ -225,7 +329,7 @@ Result<void> add_media(const LoadedModel& m, CalibrationKind kind, const std::op
   while (out.examples.size() < max) {
     MODELKIT_TRY(auto sample, sel.source->next());
     if (!sample) break;
-    out.examples.push_back({std::move(*sample), {}, label});
+    out.examples.push_back({std::move(*sample), {}, label, {}, {}, {}, {}});
   }
   for (const auto& s : sel.source->skipped_inputs()) note_skip(out, s);
   for (const auto& w : sel.warnings)
@@ -265,7 +369,7 @@ Result<Loaded> load_examples(const LoadedModel& m, const EvalRequest& req) {
     MODELKIT_TRY(auto tok, load_tokenizer(m));
     std::vector<LabelledText> rows;
     if (req.data) {
-      MODELKIT_TRY(auto cols, columns_from(req.columns));
+      MODELKIT_TRY(auto cols, columns_from(req.columns, m.task() == "question-answering"));
       const auto ext = util::to_lower(req.data->extension().string());
       if (ext == ".jsonl") {
         MODELKIT_TRY(rows, read_jsonl(*req.data, cols, req.samples));
@@ -273,11 +377,11 @@ Result<Loaded> load_examples(const LoadedModel& m, const EvalRequest& req) {
         MODELKIT_TRY(rows, read_table(*req.data, cols, req.samples));
       } else {
         MODELKIT_TRY(auto plain, calib::read_text_samples(*req.data, {}, {req.samples, static_cast<std::size_t>(-1)}));
-        for (auto& t : plain) rows.push_back({std::move(t.text), std::nullopt, std::nullopt, 0});
+        for (auto& t : plain) rows.push_back({std::move(t.text), std::nullopt, std::nullopt, 0, {}, {}, {}});
       }
       out.data_source = req.data->string();
     } else {
-      for (auto& t : calib::default_texts()) rows.push_back({std::move(t), std::nullopt, std::nullopt, 0});
+      for (auto& t : calib::default_texts()) rows.push_back({std::move(t), std::nullopt, std::nullopt, 0, {}, {}, {}});
       if (rows.size() > req.samples) rows.resize(req.samples);
       out.data_source = "embedded default calibration text (unlabelled)";
     }
@@ -294,8 +398,27 @@ Result<Loaded> load_examples(const LoadedModel& m, const EvalRequest& req) {
         note_skip(out, where + ": " + t.error().message);
         continue;
       }
+      Example ex{std::move(t->tensors), std::move(t->attention_mask), label, {}, {}, {}, {}};
+      if (!r.word_tags.empty()) {
+        std::vector<std::string> tags;
+        for (const auto& tag : r.word_tags) {
+          MODELKIT_TRY(auto id, label_id(m.labels, tag, where));
+          tags.push_back(m.labels.label(id));
+        }
+        auto starts = word_starts(tok, r.words, t->view);
+        if (!starts) {
+          note_skip(out, where + ": " + starts.error().message);
+          continue;
+        }
+        ex.word_start = std::move(*starts);
+        ex.word_tags = std::move(tags);
+      }
+      if (r.answers) {
+        ex.view = t->view;
+        ex.answers = *r.answers;
+      }
       // All three text tensors are kept: each model takes the ones it has (conform_inputs).
-      out.examples.push_back({std::move(t->tensors), std::move(t->attention_mask), label});
+      out.examples.push_back(std::move(ex));
     }
     return out;
   }
@@ -336,11 +459,42 @@ Result<std::vector<Tensor>> run_one(LoadedModel& m, const Example& ex) {
   return m.session->run(inputs);
 }
 
+// The argmax label of each word's first token (how token classifiers are scored per word).
+Result<std::vector<std::string>> word_tags_of(const LoadedModel& m, const std::vector<Tensor>& outputs,
+                                              const std::vector<std::size_t>& word_start) {
+  const auto* logits = find_output(outputs, "logits");
+  if (!logits) logits = &outputs.front();
+  if (logits->shape.size() != 3 || logits->shape[0] != 1)
+    return failure("token classification output '" + logits->name + "' has shape [" + format_shape(logits->shape) +
+                   "], expected [1, tokens, labels]");
+  MODELKIT_TRY(auto v, as_floats(*logits));
+  const auto tokens = static_cast<std::size_t>(logits->shape[1]), labels = static_cast<std::size_t>(logits->shape[2]);
+  std::vector<std::string> out;
+  for (auto t : word_start) {
+    if (t >= tokens || labels == 0) return failure("token classification output is shorter than the tokens fed");
+    const auto row = std::span<const float>(v).subspan(t * labels, labels);
+    out.push_back(m.labels.label(static_cast<std::size_t>(std::max_element(row.begin(), row.end()) - row.begin())));
+  }
+  return out;
+}
+
+// The question answering pipeline's best span, as text.
+Result<std::string> best_answer(const std::vector<Tensor>& outputs, const TokenView& view) {
+  const auto* s = find_output(outputs, "start_logits");
+  const auto* e = find_output(outputs, "end_logits");
+  if (!s || !e) return failure("a question answering model has start_logits and end_logits outputs; this one has not");
+  MODELKIT_TRY(auto sv, as_floats(*s));
+  MODELKIT_TRY(auto ev, as_floats(*e));
+  MODELKIT_TRY(auto spans, answer_spans(sv, ev, view, 1, kDefaultMaxAnswerTokens));
+  return spans.empty() ? std::string() : spans.front().answer;
+}
+
 std::string kind_of_task(const std::string& task) {
   if (task == "text-classification" || task == "image-classification" || task == "audio-classification")
     return "classification";
   if (task == "feature-extraction" || task == "sentence-similarity" || task == "image-feature-extraction")
     return "feature-extraction";
+  if (task == "token-classification" || task == "question-answering") return task;
   return "raw";
 }
 
@@ -380,6 +534,9 @@ Result<EvalReport> evaluate(const EvalRequest& req) {
   std::map<std::string, OutputAgreement> per_output;
   std::vector<std::string> output_order;
   std::size_t agree = 0;
+  EntityCounts entities_a, entities_b;
+  double em_a = 0, f1_a = 0, em_b = 0, f1_b = 0;
+  std::size_t tagged = 0, answered = 0;
   for (const auto& ex : data.examples) {
     MODELKIT_TRY(auto out_a, run_one(a, ex));
     std::vector<Tensor> out_b;
@@ -410,6 +567,24 @@ Result<EvalReport> evaluate(const EvalRequest& req) {
         agree += top_a == top_b;
         kls.push_back(kl_divergence(pb, pa));  // the compared (reference) model's distribution first
       }
+    } else if (kind == "token-classification" && !ex.word_tags.empty()) {
+      MODELKIT_TRY(auto tags_a, word_tags_of(a, out_a, ex.word_start));
+      entities_a.add(tags_a, ex.word_tags);
+      if (b) {
+        MODELKIT_TRY(auto tags_b, word_tags_of(*b, out_b, ex.word_start));
+        entities_b.add(tags_b, ex.word_tags);
+      }
+      ++tagged;
+    } else if (kind == "question-answering" && !ex.answers.empty()) {
+      MODELKIT_TRY(auto ans_a, best_answer(out_a, ex.view));
+      em_a += squad_exact_match(ans_a, ex.answers);
+      f1_a += squad_f1(ans_a, ex.answers);
+      if (b) {
+        MODELKIT_TRY(auto ans_b, best_answer(out_b, ex.view));
+        em_b += squad_exact_match(ans_b, ex.answers);
+        f1_b += squad_f1(ans_b, ex.answers);
+      }
+      ++answered;
     } else if (kind == "feature-extraction") {
       MODELKIT_TRY(auto ea, embedding_from(a, out_a, ex.mask, req.pooling));
       emb_a.push_back(std::move(ea.first));
@@ -436,7 +611,21 @@ Result<EvalReport> evaluate(const EvalRequest& req) {
       }
     }
   }
-  rep.labelled = reference.size();
+  rep.labelled = reference.size() + tagged + answered;
+  if (tagged > 0) {
+    rep.entity_f1 = entities_a.f1();
+    rep.entity_precision = entities_a.precision();
+    rep.entity_recall = entities_a.recall();
+    if (b) rep.compare_entity_f1 = entities_b.f1();
+  }
+  if (answered > 0) {
+    rep.exact_match = em_a / static_cast<double>(answered);
+    rep.qa_f1 = f1_a / static_cast<double>(answered);
+    if (b) {
+      rep.compare_exact_match = em_b / static_cast<double>(answered);
+      rep.compare_qa_f1 = f1_b / static_cast<double>(answered);
+    }
+  }
   if (!reference.empty()) {
     rep.accuracy = accuracy(pred_a_labelled, reference);
     rep.macro_f1 = macro_f1(pred_a_labelled, reference);
@@ -479,9 +668,9 @@ Result<EvalReport> evaluate(const EvalRequest& req) {
     MODELKIT_TRY(rep.per_tensor, per_tensor_errors(b->onnx, a.onnx, samples, req.threads));
     rep.exclude_nodes = exclude_nodes_line(rep.per_tensor, req.worst);
   }
-  if (!b && reference.empty())
+  if (!b && rep.labelled == 0)
     rep.notes.push_back("no labels and no --compare: the model ran on every sample, but there is nothing to score");
-  if (kind == "raw" && b)
+  if (b && (kind == "raw" || ((kind == "token-classification" || kind == "question-answering") && tagged + answered == 0)))
     rep.notes.push_back((a.task().empty() ? std::string("no task") : "task '" + a.task() + "'") +
                         ": the models are compared output by output");
   return rep;
@@ -516,6 +705,14 @@ std::string eval_report_json(const EvalReport& r) {
   w.field("mean_cosine", r.mean_cosine);
   w.field("min_cosine", r.min_cosine);
   w.field("spearman", r.spearman);
+  w.field("entity_f1", r.entity_f1);
+  w.field("entity_precision", r.entity_precision);
+  w.field("entity_recall", r.entity_recall);
+  w.field("compare_entity_f1", r.compare_entity_f1);
+  w.field("exact_match", r.exact_match);
+  w.field("qa_f1", r.qa_f1);
+  w.field("compare_exact_match", r.compare_exact_match);
+  w.field("compare_qa_f1", r.compare_qa_f1);
   w.end_object();
   w.key("outputs").begin_array();
   for (const auto& o : r.outputs) {
@@ -572,6 +769,14 @@ std::string eval_report_text(const EvalReport& r) {
   metric("mean cosine", r.mean_cosine);
   metric("min cosine", r.min_cosine);
   metric("spearman", r.spearman);
+  metric("entity F1", r.entity_f1);
+  metric("entity prec.", r.entity_precision);
+  metric("entity recall", r.entity_recall);
+  metric("compare ent.F1", r.compare_entity_f1);
+  metric("exact match", r.exact_match);
+  metric("QA F1", r.qa_f1);
+  metric("compare EM", r.compare_exact_match);
+  metric("compare QA F1", r.compare_qa_f1);
   for (const auto& o : r.outputs) {
     std::snprintf(buf, sizeof buf, "output %-20s cosine mean %.6f min %.6f  max |diff| %.6g\n", esc(o.name).c_str(),
                   o.mean_cosine, o.min_cosine, o.max_abs);

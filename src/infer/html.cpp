@@ -88,7 +88,10 @@ std::string eval_report_html(const EvalReport& r, std::size_t worst_named) {
   for (const auto& [name, v] : {Metric{"accuracy", r.accuracy}, Metric{"macro_f1", r.macro_f1},
                                 Metric{"compare_accuracy", r.compare_accuracy}, Metric{"top1_agreement", r.top1_agreement},
                                 Metric{"mean_kl", r.mean_kl}, Metric{"mean_cosine", r.mean_cosine},
-                                Metric{"spearman", r.spearman}})
+                                Metric{"spearman", r.spearman}, Metric{"entity_f1", r.entity_f1},
+                                Metric{"compare_entity_f1", r.compare_entity_f1}, Metric{"exact_match", r.exact_match},
+                                Metric{"qa_f1", r.qa_f1}, Metric{"compare_exact_match", r.compare_exact_match},
+                                Metric{"compare_qa_f1", r.compare_qa_f1}})
     if (v) row(name, number(*v));
   h += "</table>\n";
   if (!r.outputs.empty()) {

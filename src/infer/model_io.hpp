@@ -62,6 +62,10 @@ struct TextInputs {
                                                                                std::span<const std::int64_t> mask,
                                                                                Pooling pooling);
 
+// Zero-shot image classification: the candidate labels, each in kDefaultHypothesisTemplate, as one
+// padded batch (input_ids, attention_mask, token_type_ids) through the checkpoint's tokenizer.json.
+[[nodiscard]] Result<std::vector<Tensor>> zero_shot_text_inputs(const LoadedModel& m, std::span<const std::string> labels);
+
 [[nodiscard]] const Tensor* find_output(const std::vector<Tensor>& outputs, std::string_view name);
 
 }  // namespace modelkit::infer

@@ -105,6 +105,26 @@ Result<void> post_fill_mask(PostContext& c) {
   return {};
 }
 
+Result<void> post_zero_shot(PostContext& c) {
+  if (c.request.labels.empty()) {  // --input tensors alone (run_model refuses --image without labels)
+    c.result.answer_kind = "raw";
+    c.result.notes.push_back("zero-shot image classification without --labels: raw outputs");
+    return {};
+  }
+  const auto* logits = find_output(c.outputs, "logits_per_image");
+  if (!logits) return failure("a zero-shot image classification model has a logits_per_image output; this one has not");
+  MODELKIT_TRY(auto v, as_floats(*logits));
+  if (logits->shape.size() != 2 || logits->shape[0] != 1 ||
+      static_cast<std::size_t>(logits->shape[1]) != c.request.labels.size())
+    return failure("output 'logits_per_image' has shape [" + format_shape(logits->shape) + "], expected [1, " +
+                   std::to_string(c.request.labels.size()) + "] for one image and the labels");
+  const bool sig = zero_shot_sigmoid(c.model.model.facts.config.model_type.value_or(""));
+  c.result.classes = zero_shot_scores(v, c.request.labels, sig);
+  c.result.scoring = sig ? "sigmoid" : "softmax";
+  c.result.candidate_labels = c.request.labels;
+  return {};
+}
+
 Result<void> post_feature_extraction(PostContext& c) {
   std::vector<std::int64_t> mask;
   if (c.text) mask = c.text->attention_mask;
@@ -127,6 +147,7 @@ constexpr PostProcessor kPostProcessors[] = {
     {"token-classification", "token-classification", post_token_classification},
     {"question-answering", "question-answering", post_question_answering},
     {"fill-mask", "fill-mask", post_fill_mask},
+    {"zero-shot-image-classification", "classification", post_zero_shot},
     {"feature-extraction", "feature-extraction", post_feature_extraction},
     {"sentence-similarity", "feature-extraction", post_feature_extraction},
     {"image-feature-extraction", "feature-extraction", post_feature_extraction},
@@ -172,7 +193,34 @@ Result<RunResult> run_model(const RunRequest& req) {
   if (given != 1) return usage_error("give one kind of input: --text (with --pair), --image, --audio or --input NAME=FILE.npy");
   if (req.pair && !req.text) return usage_error("--pair goes with --text");
   if (req.top_k == 0) return usage_error("--top-k must be at least 1");
-  MODELKIT_TRY(auto m, load_model(req.spec, req.config, req.threads));
+  constexpr std::string_view kZeroShot = "zero-shot-image-classification";
+  ModelSpec spec = req.spec;
+  if (!req.labels.empty()) {
+    // With --input, the labels name the rows of the input_ids the user made.
+    if (!req.image && req.npy_inputs.empty())
+      return usage_error("--labels goes with --image (zero-shot image classification)");
+    if (!spec.task) spec.task = std::string(kZeroShot);  // the labels say what the user asks of the model
+  }
+  auto loaded = load_model(spec, req.config, req.threads);
+  if (!loaded && !req.labels.empty() && !req.spec.task) {
+    auto message = loaded.error().message;
+    message = message.substr(0, message.find('\n'));
+    return usage_error("--labels: " + quoted(*req.spec.model) +
+                       " cannot be loaded as a zero-shot image classification model (CLIP, SigLIP): " + message);
+  }
+  if (!loaded) return loaded.take_error();
+  auto m = std::move(*loaded);
+  if (!req.labels.empty() && m.task() != kZeroShot)
+    return usage_error("--labels is for zero-shot image classification models (CLIP, SigLIP); the task of " +
+                       quoted(*req.spec.model) + " is '" + (m.task().empty() ? std::string("unresolved") : m.task()) +
+                       "'");
+  if (!req.labels.empty() && (std::none_of(m.inputs.begin(), m.inputs.end(), [](const auto& in) { return in.name == "input_ids"; }) ||
+                              (req.image && std::none_of(m.inputs.begin(), m.inputs.end(),
+                                                         [](const auto& in) { return in.name == "pixel_values"; }))))
+    return usage_error("--labels is for zero-shot image classification models (CLIP, SigLIP) taking pixel_values and "
+                       "input_ids; " + quoted(*req.spec.model) + " does not take both");
+  if (req.labels.empty() && m.task() == kZeroShot && (req.image || req.text))
+    return usage_error("zero-shot image classification needs --image FILE --labels a,b,c (the candidate labels)");
   RunResult result;
   result.model = *req.spec.model;
   result.onnx = m.onnx;
@@ -224,7 +272,18 @@ Result<RunResult> run_model(const RunRequest& req) {
     }
     inputs = std::move(*sample);
     result.notes.insert(result.notes.end(), sel->record.notes.begin(), sel->record.notes.end());
-    result.notes.insert(result.notes.end(), sel->warnings.begin(), sel->warnings.end());
+    if (!req.labels.empty()) {
+      // The image source filled the text inputs as calibration would; the labels replace them.
+      MODELKIT_TRY(auto texts, zero_shot_text_inputs(m, req.labels));
+      std::erase_if(inputs, [&](const Tensor& x) {
+        return std::any_of(texts.begin(), texts.end(), [&](const Tensor& t) { return t.name == x.name; });
+      });
+      for (auto& t : texts)
+        if (std::any_of(m.inputs.begin(), m.inputs.end(), [&](const auto& in) { return in.name == t.name; }))
+          inputs.push_back(std::move(t));
+    } else {
+      result.notes.insert(result.notes.end(), sel->warnings.begin(), sel->warnings.end());
+    }
   } else {
     for (const auto& [name, path] : req.npy_inputs) {
       input_files.push_back(path);
@@ -266,6 +325,10 @@ namespace {
 
 void write_answer(util::JsonWriter& w, const RunResult& r) {
   w.field("answer_kind", r.answer_kind);
+  if (!r.scoring.empty()) {
+    w.field("scoring", r.scoring);
+    w.key("candidate_labels").string_array(r.candidate_labels);
+  }
   w.key("answer");
   if (r.answer_kind == "classification") {
     w.begin_array();

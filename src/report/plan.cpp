@@ -172,6 +172,8 @@ void write_settings(util::JsonWriter& w, const BuildConfig& c) {
   w.key("validation").begin_object();
   w.field("min_cosine", c.min_cosine);
   w.field("eval_data", c.eval_data);
+  w.key("eval_columns").string_array(c.eval_columns);
+  w.field("eval_samples", static_cast<std::int64_t>(c.eval_samples));
   w.end_object();
 }
 
@@ -438,6 +440,9 @@ Result<BuildConfig> parse_build_config(std::string_view json) {
       return failure("field '.validation.min_cosine' must be from -1 to 1");
     // Absent in configs written before --eval-data: no evaluation.
     MODELKIT_TRY_VOID(validation->get("eval_data", c.eval_data));
+    // Absent in configs written before --eval-column/--eval-samples: eval's defaults.
+    MODELKIT_TRY_VOID(validation->get("eval_columns", c.eval_columns));
+    MODELKIT_TRY_VOID(validation->get("eval_samples", c.eval_samples, 1, kMaxEvalSamples));
   }
   MODELKIT_TRY_VOID(root.no_unknown_fields({"schema_version", "modelkit_version"}));
   MODELKIT_TRY_VOID(request.no_unknown_fields());
@@ -480,6 +485,8 @@ void replay_build_settings(BuildConfig& fresh, const BuildConfig& recorded) {
   fresh.quantization = recorded.quantization;
   fresh.min_cosine = recorded.min_cosine;
   fresh.eval_data = recorded.eval_data;
+  fresh.eval_columns = recorded.eval_columns;
+  fresh.eval_samples = recorded.eval_samples;
 }
 
 Result<void> check_replayed_resolution(const TaskResolution& recorded, const TaskResolution& fresh) {

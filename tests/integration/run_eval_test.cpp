@@ -281,7 +281,7 @@ TEST(EvalCli, PerTensorFindsTheBrokenRange) {
   EXPECT_LT(ranked.at(0)["qdq_sqnr_db"].get_double().value(), ranked.at(1)["qdq_sqnr_db"].get_double().value());
   EXPECT_NE(std::string_view(j["exclude_nodes"].get_string().value()).find("--exclude-nodes '/features/features.6/Conv'"),
             std::string_view::npos) << r.out;
-  // The HTML page (no Chromium in CI: its SVG is parsed instead of rendered): one bar per tensor
+  // The HTML page, parsed (eval_html_screenshot_test.cpp renders it in Chromium): one bar per tensor
   // of the JSON, the same SQNR, the broken tensor ranked first, nothing loaded from outside.
   const std::string html = read_text(tmp / "report.html");
   for (const char* external : {"<script", "href=", "src=", "url(", "@import"})

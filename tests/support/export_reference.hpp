@@ -48,10 +48,22 @@ inline const ExportReference& export_reference() {
   static ExportReference ref = [] {
     namespace fs = std::filesystem;
     const fs::path script = fs::path(MODELKIT_SOURCE_DIR) / "scripts" / "test_models" / "export_reference.py";
-    std::ifstream in(script, std::ios::binary);
-    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    std::uint64_t hash = 1469598103934665603ull;  // FNV-1a of the script: a new script, a new reference
-    for (unsigned char c : text) hash = (hash ^ c) * 1099511628211ull;
+    // FNV-1a of the script and the family modules it imports (export_reference_*.py): a new script, a
+    // new reference.
+    std::vector<fs::path> parts = {script};
+    std::vector<fs::path> modules;
+    for (const auto& e : fs::directory_iterator(script.parent_path())) {
+      const auto name = e.path().filename().string();
+      if (name.starts_with("export_reference_") && name.ends_with(".py")) modules.push_back(e.path());
+    }
+    std::sort(modules.begin(), modules.end());
+    parts.insert(parts.end(), modules.begin(), modules.end());
+    std::uint64_t hash = 1469598103934665603ull;
+    for (const auto& part : parts) {
+      std::ifstream in(part, std::ios::binary);
+      std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      for (unsigned char c : text) hash = (hash ^ c) * 1099511628211ull;
+    }
     const fs::path base = fs::path(MODELKIT_BINARY_DIR) / "test-data";
     const fs::path dir = base / ("export-reference-" + std::to_string(hash));
     if (!fs::exists(dir / "cases.txt")) {

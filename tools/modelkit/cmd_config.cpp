@@ -3,6 +3,7 @@
 
 #include <modelkit/calib_sources.hpp>
 #include <modelkit/precisions.hpp>
+#include <modelkit/run.hpp>
 
 #include <cmath>
 #include <cstdio>
@@ -58,6 +59,8 @@ std::vector<OptionSpec> calibration_options() {
       {"--min-cosine", "", "X", "fail the build when an output's cosine similarity to the float model is below X"},
       {"--eval-data", "", "FILE|DIR", "after validation, evaluate the quantized model against the float one on this "
                                       "data (as modelkit eval --compare) and record it in the manifest"},
+      {"--eval-column", "", "ROLE=NAME", "with --eval-data: the field holding a role, as eval's --column (repeatable)"},
+      {"--eval-samples", "", "N", "with --eval-data: samples to evaluate at most, as eval's --samples (default 100)"},
   };
 }
 
@@ -252,6 +255,16 @@ Result<void> apply_calibration_options(const ParsedArgs& args, BuildConfig& conf
       return usage_error("option '--eval-data': no file or folder " + quoted(*v));
     config.eval_data = *v;
   }
+  for (const auto& v : args.values("--eval-column")) {
+    MODELKIT_TRY(auto column, infer::parse_column_option("--eval-column", v));
+    config.eval_columns.push_back(column.first + "=" + column.second);
+  }
+  if (auto v = args.value("--eval-samples")) {
+    MODELKIT_TRY(auto n, parse_int_option("--eval-samples", *v, 1, kMaxEvalSamples));
+    config.eval_samples = static_cast<int>(n);
+  }
+  if ((!config.eval_columns.empty() || args.has("--eval-samples")) && !config.eval_data)
+    return usage_error("--eval-column and --eval-samples go with --eval-data FILE|DIR");
   return {};
 }
 

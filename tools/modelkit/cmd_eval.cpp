@@ -13,7 +13,7 @@ constexpr OptionSpec kEvalOptions[] = {
     {"--model", "-m", "PATH|MODEL_ID", "the model evaluated: a built folder, a checkpoint folder, an .onnx file, or a model id"},
     {"--compare", "", "PATH|MODEL_ID", "a reference model run on the same inputs (e.g. the float model of a build)"},
     {"--data", "", "FILE|DIR", ".jsonl/.csv/.tsv/.txt text (text, text_pair, label), or an image/audio folder (one sub-folder per class); default: the embedded calibration data"},
-    {"--column", "", "ROLE=NAME", "the column holding text, text_pair or label (repeatable), e.g. text=sentence"},
+    {"--column", "", "ROLE=NAME", "the field holding text, text_pair, label, tokens (words), ner_tags or answers (repeatable), e.g. text=sentence"},
     {"--task", "", "TASK", "the task (synonyms accepted); overrides the manifest and detection"},
     {"--config", "", "PATH", "with an .onnx file: the config.json or checkpoint folder it came from"},
     {"--samples", "", "N", "samples to evaluate at most (default 100)"},
@@ -53,10 +53,8 @@ Result<void> run_eval(std::span<char* const> argv) {
   if (auto v = args.value("--data")) req.data = *v;
   if (auto v = args.value("--config")) req.config = *v;
   for (const auto& v : args.values("--column")) {
-    auto eq = v.find('=');
-    if (eq == std::string::npos || eq == 0 || eq + 1 == v.size())
-      return usage_error("option '--column': expected ROLE=NAME (text=, text_pair=, label=), got '" + v + "'");
-    req.columns.emplace_back(v.substr(0, eq), v.substr(eq + 1));
+    MODELKIT_TRY(auto column, infer::parse_column_option("--column", v));
+    req.columns.push_back(std::move(column));
   }
   if (auto v = args.value("--samples")) {
     MODELKIT_TRY(auto n, parse_int_option("--samples", *v, 1, 1000000));

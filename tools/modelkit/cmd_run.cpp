@@ -17,6 +17,7 @@ constexpr OptionSpec kRunOptions[] = {
     {"--image", "", "FILE", "an image file (JPEG or PNG)"},
     {"--audio", "", "FILE", "an audio file (.wav, .flac, .mp3, .ogg)"},
     {"--input", "", "NAME=FILE.npy", "a raw input tensor from a .npy file (repeatable)"},
+    {"--labels", "", "A,B,C", "with --image on a CLIP/SigLIP model: zero-shot image classification over these labels"},
     {"--top-k", "", "N", "answers to show (default 5)"},
     {"--pooling", "", "auto|mean|cls|none", "feature extraction pooling (default auto)"},
     {"--save-outputs", "", "DIR", "write every output as DIR/NAME.npy"},
@@ -28,7 +29,7 @@ constexpr OptionSpec kRunOptions[] = {
 }  // namespace
 
 CommandSyntax run_syntax() {
-  return {"modelkit run -m MODEL (--text T [--pair P] | --image FILE | --audio FILE | --input NAME=FILE.npy ...) "
+  return {"modelkit run -m MODEL (--text T [--pair P] | --image FILE [--labels A,B,C] | --audio FILE | --input NAME=FILE.npy ...) "
           "[--task T] [--config PATH] [--top-k N] [--pooling P] [--save-outputs DIR] [--format table|json]",
           {std::begin(kRunOptions), std::end(kRunOptions)}};
 }
@@ -55,6 +56,9 @@ Result<void> run_run(std::span<char* const> argv) {
     if (eq == std::string::npos || eq == 0 || eq + 1 == v.size())
       return usage_error("option '--input': expected NAME=FILE.npy, got '" + v + "'");
     req.npy_inputs.emplace_back(v.substr(0, eq), v.substr(eq + 1));
+  }
+  if (auto v = args.value("--labels")) {
+    MODELKIT_TRY(req.labels, infer::parse_candidate_labels(*v));
   }
   if (auto v = args.value("--top-k")) {
     MODELKIT_TRY(auto k, parse_int_option("--top-k", *v, 1, 1000000));

@@ -28,6 +28,11 @@ Result<StageOutcome> evaluate_stage(Context& c) {
   eval.compare = c.source_onnx.string();
   eval.data = fs::path(*req.config.eval_data);
   eval.threads = req.threads;
+  eval.samples = static_cast<std::size_t>(req.config.eval_samples);
+  for (const auto& column : req.config.eval_columns) {
+    MODELKIT_TRY(auto parsed, infer::parse_column_option("--eval-column", column));
+    eval.columns.push_back(std::move(parsed));
+  }
   auto report = infer::evaluate(eval);
   if (!report) return report.take_error().with_context("--eval-data " + quoted(*req.config.eval_data));
   // Name the models as the user knows them, not by the temporary folder's path.

@@ -32,6 +32,7 @@ const std::vector<std::string> kVisionCases = {
     "clip-vision-base", "clip-vision-proj", "deit-base",  "deit-imgcls", "deit-teacher",       "dinov2-base",
     "dinov2-imgcls",    "dinov2-native",    "vit-base",   "vit-imgcls",  "vit-noqkvbias-bf16", "convnext-base",
     "convnext-imgcls",  "resnet-basic",     "resnet-bottleneck", "clip-model",  "clip-text-base",     "clip-text-proj",
+    "mobilenet_v2-base", "mobilenet_v2-imgcls", "mobilenet_v2-stride16", "beit-base", "beit-both-bias", "beit-imgcls",
 };
 
 const test::ReferenceCase* find_case(const std::string& name) {
