@@ -80,6 +80,10 @@ struct QuantizeOptions {
   // 8-bit weights in 7 bits ([-64, 64]), as ONNX Runtime's reduce_range: for CPUs without VNNI,
   // whose 16-bit intermediate sums can saturate at full range.
   bool reduce_range = false;
+  // Whether quantize() loads the written model in ONNX Runtime as a check. A caller that loads it
+  // next anyway (the build's validate stage) turns this off: loading a large model twice costs
+  // about as much as quantizing it.
+  bool check_loads = true;
 };
 
 // What planning decided, before any range is known.

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 import export_reference_mnv2_beit  # noqa: E402  (this folder is on sys.path when run as a script)
+import export_reference_swin  # noqa: E402
 
 torch.set_grad_enabled(False)
 
@@ -1442,6 +1443,7 @@ def make_vision_cases(root):
         gen = torch.Generator().manual_seed(8000 + i)
         lines.append(clip_text_case(root, name, case, gen))
     lines += export_reference_mnv2_beit.make_cases(root, write_safetensors, write_array)
+    lines += export_reference_swin.make_cases(root, write_safetensors, write_array)
     return lines
 
 

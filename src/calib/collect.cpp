@@ -13,7 +13,11 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <cstring>
+#include <limits>
 #include <map>
+#include <optional>
 #include <set>
 
 namespace modelkit::calib {
@@ -172,6 +176,105 @@ Result<std::map<std::string, Routed>> expose(::onnx::ModelProto& model, std::spa
   return routed;
 }
 
+// minmax only: a tensor whose per-sample extremes follow from another calibrated tensor's need no
+// ReduceMin/ReduceMax of its own. Value-preserving ops (Identity, Reshape, Transpose, Squeeze,
+// Unsqueeze, Flatten) keep the extremes; Relu and Clip are monotone, so the extremes of the output
+// are those of the input passed through the op (exact in floating point: max/min only pick values).
+// Fewer reductions, and the output stays free for ONNX Runtime to fuse with its producer.
+struct Derivation {
+  std::string source;
+  bool clamps = false;  // Relu/Clip: extremes clamped to [low, high]; otherwise copied
+  float low = 0, high = 0;
+};
+
+// A scalar float32 initializer of `g` (a Clip bound), if `name` is one.
+std::optional<float> scalar_float_initializer(const ::onnx::GraphProto& g, const std::string& name) {
+  for (const auto& t : g.initializer()) {
+    if (t.name() != name) continue;
+    if (t.data_type() != ::onnx::TensorProto::FLOAT || t.data_location() == ::onnx::TensorProto::EXTERNAL)
+      return std::nullopt;
+    std::int64_t count = 1;
+    for (auto d : t.dims()) count *= d;
+    if (count != 1) return std::nullopt;
+    if (t.float_data_size() == 1) return t.float_data(0);
+    if (t.raw_data().size() != sizeof(float)) return std::nullopt;
+    float v;
+    std::memcpy(&v, t.raw_data().data(), sizeof v);
+    return v;
+  }
+  return std::nullopt;
+}
+
+void find_derivations(const ::onnx::GraphProto& g, const std::set<std::string>& wanted,
+                      const std::set<std::string>& graph_inputs, std::map<std::string, Derivation>& out) {
+  static const std::set<std::string> kValuePreserving = {"Identity", "Reshape", "Transpose", "Squeeze", "Unsqueeze",
+                                                         "Flatten"};
+  for (const auto& n : g.node()) {
+    for (const auto& a : n.attribute())
+      if (a.has_g()) find_derivations(a.g(), wanted, graph_inputs, out);
+    if (!(n.domain().empty() || n.domain() == "ai.onnx") || n.input_size() < 1 || n.output_size() != 1) continue;
+    const std::string& x = n.input(0);
+    const std::string& y = n.output(0);
+    if (!wanted.count(y) || !wanted.count(x) || graph_inputs.count(x) || x == y) continue;
+    Derivation d;
+    d.source = x;
+    if (kValuePreserving.count(n.op_type())) {
+      out[y] = d;
+    } else if (n.op_type() == "Relu") {
+      d.clamps = true;
+      d.high = std::numeric_limits<float>::infinity();
+      out[y] = d;
+    } else if (n.op_type() == "Clip" && n.input_size() >= 1) {
+      // Opset 11+: optional float32 bound inputs (the bounds share X's type, so X is float32).
+      // The attribute form (opset 6) is left to its own reductions.
+      bool attribute_form = false;
+      for (const auto& a : n.attribute()) attribute_form = attribute_form || a.name() == "min" || a.name() == "max";
+      if (attribute_form) continue;
+      d.clamps = true;
+      d.low = -std::numeric_limits<float>::infinity();
+      d.high = std::numeric_limits<float>::infinity();
+      bool ok = true;
+      for (int slot : {1, 2}) {
+        if (n.input_size() <= slot || n.input(slot).empty()) continue;
+        auto v = scalar_float_initializer(g, n.input(slot));
+        if (!v || std::isnan(*v)) ok = false;
+        else (slot == 1 ? d.low : d.high) = *v;
+      }
+      if (ok) out[y] = d;
+    }
+  }
+}
+
+// The source's per-sample [min, max] pair passed through a derivation: the pair the derived
+// tensor's own ReduceMin/ReduceMax would have produced.
+Result<Tensor> derive_pair(const std::vector<Tensor>& source, const Derivation& d, const std::string& name) {
+  Tensor both{name, source.empty() ? ElementType::float32 : source.front().type, {}, {}};
+  for (const auto& t : source) both.bytes.insert(both.bytes.end(), t.bytes.begin(), t.bytes.end());
+  if (d.clamps && !both.bytes.empty()) {
+    // min(max(v, low), high), as ONNX Runtime's Relu and Clip compute each element.
+    auto clamp = [&](auto v) {
+      using T = decltype(v);
+      const T lo = static_cast<T>(d.low), hi = static_cast<T>(d.high);
+      v = v < lo ? lo : v;
+      return v > hi ? hi : v;
+    };
+    if (both.type == ElementType::float32) {
+      for (auto& v : both.values<float>()) v = clamp(v);
+    } else if (both.type == ElementType::float64) {
+      for (auto& v : both.values<double>()) v = clamp(v);
+    } else if (both.type == ElementType::float16 && d.low == 0 && std::isinf(d.high)) {
+      // Relu on half bits: negative non-NaN values become +0.
+      for (auto& v : both.values<std::uint16_t>())
+        if ((v & 0x8000u) && (v & 0x7fffu) <= 0x7c00u) v = 0;
+    } else {
+      return failure("tensor " + quoted(name) + ": cannot derive the range of a " + element_type_name(both.type) +
+                     " Clip output");
+    }
+  }
+  both.shape = {static_cast<std::int64_t>(both.bytes.size() / std::max<std::size_t>(1, element_bits(both.type) / 8))};
+  return both;
+}
+
 }  // namespace
 
 Result<TensorRanges> collect_ranges(const fs::path& model_path, std::span<const std::string> tensor_names,
@@ -201,7 +304,30 @@ Result<TensorRanges> collect_ranges(const fs::path& model_path, std::span<const 
   const bool reduce = options.method == CalibrationMethod::minmax;
   std::vector<std::string> model_outputs;  // the model's own outputs, before calibration adds any
   for (const auto& o : model->graph().output()) model_outputs.push_back(o.name());
-  auto routed = expose(*model, unique_names, graph_inputs, reduce, what);
+  std::map<std::string, Derivation> derived;
+  std::vector<std::string> reduced_names = unique_names;
+  if (reduce) {
+    find_derivations(model->graph(), std::set<std::string>(unique_names.begin(), unique_names.end()), graph_inputs,
+                     derived);
+    // Chains (Relu of a Reshape of X) lead back to a tensor that is reduced itself; a clamp of a
+    // clamp keeps its own reductions.
+    std::map<std::string, Derivation> resolved;
+    for (const auto& [name, first] : derived) {
+      Derivation d = first;
+      bool ok = true;
+      for (int hops = 0; ok; ++hops) {
+        auto up = derived.find(d.source);
+        if (up == derived.end()) break;
+        if (hops > 64 || (up->second.clamps && d.clamps)) ok = false;
+        else if (up->second.clamps) d = Derivation{up->second.source, true, up->second.low, up->second.high};
+        else d.source = up->second.source;
+      }
+      if (ok) resolved.emplace(name, d);
+    }
+    derived = std::move(resolved);
+    std::erase_if(reduced_names, [&](const std::string& n) { return derived.count(n) > 0; });
+  }
+  auto routed = expose(*model, reduced_names, graph_inputs, reduce, what);
   if (!routed) return routed.take_error();
 
   std::string bytes;
@@ -253,6 +379,10 @@ Result<TensorRanges> collect_ranges(const fs::path& model_path, std::span<const 
       Tensor both{name, pair.front().type, {}, {}};
       for (const auto& t : pair) both.bytes.insert(both.bytes.end(), t.bytes.begin(), t.bytes.end());
       both.shape = {static_cast<std::int64_t>(both.bytes.size() / std::max<std::size_t>(1, element_bits(both.type) / 8))};
+      MODELKIT_TRY_VOID(stats.observe(both));
+    }
+    for (const auto& [name, d] : derived) {
+      MODELKIT_TRY(auto both, derive_pair(extremes[d.source], d, name));
       MODELKIT_TRY_VOID(stats.observe(both));
     }
     for (const auto& t : **sample)

@@ -102,7 +102,8 @@ const VisionNames& names_of(VisionArch arch) {
     case VisionArch::convnext:  // convnext.cpp
     case VisionArch::resnet:  // resnet.cpp
     case VisionArch::mobilenet_v2:  // mobilenet_v2.cpp
-    case VisionArch::beit: break;  // beit.cpp
+    case VisionArch::beit:  // beit.cpp
+    case VisionArch::swin: break;  // swin.cpp
   }
   return kVitNames;
 }
@@ -368,6 +369,9 @@ const std::vector<VisionFamily>& vision_families() {
       {"beit", VisionArch::beit,
        {{"BeitModel", VisionHead::base}, {"BeitForImageClassification", VisionHead::image_classification}},
        {"beit.", ""}},
+      {"swin", VisionArch::swin,
+       {{"SwinModel", VisionHead::base}, {"SwinForImageClassification", VisionHead::image_classification}},
+       {"swin.", ""}},
   };
   return table;
 }
@@ -668,6 +672,7 @@ Result<void> build_vision(GraphBuilder& g, const VisionPlan& plan, std::string_v
   if (f.arch == VisionArch::resnet) return build_resnet(g, plan, config_json, folder, source, random, size);
   if (f.arch == VisionArch::mobilenet_v2) return build_mobilenet_v2(g, plan, config_json, folder, source, random, size);
   if (f.arch == VisionArch::beit) return build_beit(g, plan, config_json, folder, source, random, size);
+  if (f.arch == VisionArch::swin) return build_swin(g, plan, config_json, folder, source, random, size);
   if (f.arch == VisionArch::clip_text || f.arch == VisionArch::clip_model)
     return build_clip(g, plan, config_json, folder, *source, random, size);
   MODELKIT_TRY(auto c, read_config(config_json, f.arch));

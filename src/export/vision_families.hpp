@@ -31,7 +31,7 @@ enum class VisionHead {
 };
 
 // How the backbone is put together.
-enum class VisionArch { vit, deit, dinov2, clip, convnext, resnet, clip_text, clip_model, mobilenet_v2, beit };
+enum class VisionArch { vit, deit, dinov2, clip, convnext, resnet, clip_text, clip_model, mobilenet_v2, beit, swin };
 
 struct VisionClass {
   std::string_view name;  // "ViTForImageClassification"
@@ -94,6 +94,12 @@ struct ImageSize {
 
 // BEiT (beit.cpp): relative position biases gathered to [heads, N, N] at export time: `source` is wrapped.
 [[nodiscard]] Result<void> build_beit(GraphBuilder& g, const VisionPlan& plan, std::string_view config_json,
+                                      const std::filesystem::path& folder, std::unique_ptr<WeightSource>& source,
+                                      RandomWeights* random, std::optional<ImageSize> size);
+
+// Swin (swin.cpp): windowed attention; the relative position bias is gathered at export time, so
+// `source` is wrapped.
+[[nodiscard]] Result<void> build_swin(GraphBuilder& g, const VisionPlan& plan, std::string_view config_json,
                                       const std::filesystem::path& folder, std::unique_ptr<WeightSource>& source,
                                       RandomWeights* random, std::optional<ImageSize> size);
 

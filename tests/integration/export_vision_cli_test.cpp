@@ -22,7 +22,8 @@ fs::path copy_case(const TempDir& tmp, const std::string& name) {
 }
 
 void expect_vision_build(const fs::path& out, const std::string& family, const std::string& head,
-                         std::string_view calibration_source) {
+                         std::string_view calibration_source,
+                         const std::vector<std::string>& outputs = {"logits"}) {
   simdjson::dom::parser parser;
   auto m = parser.load((out / "build_manifest.json").string());
   ASSERT_FALSE(m.error());
@@ -33,8 +34,9 @@ void expect_vision_build(const fs::path& out, const std::string& family, const s
   EXPECT_FALSE(m["calibration"]["fallback"].get_bool().value());
   EXPECT_THAT(std::string(simdjson::to_string(m["calibration"].value())), HasSubstr(calibration_source));
   EXPECT_GT(m["quantization"]["nodes_quantized"].get_int64().value(), 0);
-  // Validation compares the float and the int8 model on the logits.
-  EXPECT_THAT(std::string(simdjson::to_string(m["validation"]["report"].value())), HasSubstr("\"logits\""));
+  // Validation compares the float and the int8 model on every output, with a cosine for each.
+  const auto report = std::string(simdjson::to_string(m["validation"]["report"].value()));
+  for (const auto& o : outputs) EXPECT_THAT(report, HasSubstr("\"" + o + "\"")) << report;
   EXPECT_GT(m["validation"]["min_cosine_similarity"].get_double().value(), 0.5);
   EXPECT_TRUE(fs::is_regular_file(out / "model.onnx"));
   EXPECT_TRUE(fs::is_regular_file(out / "preprocessor_config.json"));
@@ -96,6 +98,41 @@ TEST(ExportVisionCli, InputShapeSetsTheImageSizeOrIsRefused) {
   EXPECT_EQ(refused.err.find('\n'), refused.err.size() - 1) << refused.err;
   EXPECT_THAT(refused.err, HasSubstr("differs from config.json's image_size 32"));
   EXPECT_FALSE(fs::exists(out / "v.onnx"));
+}
+
+// ConvNeXt from safetensors: its own processor (shortest edge 40 / crop_pct, then a 40x40 crop).
+TEST(ExportVisionCli, BuildExportsAConvNextCheckpointAndCalibratesOnImages) {
+  TempDir tmp, out;
+  auto ck = copy_case(tmp, "convnext-imgcls");
+  auto r = run_cli({"build", "-m", ck.string(), "-o", (out / "b").string(), "--samples", "4"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("export\n"));
+  expect_vision_build(out / "b", "convnext", "image-classification", "preprocessor_config.json");
+}
+
+// The CLIP vision tower with its projection, calibrated through CLIP's processor recipe at 32x32.
+TEST(ExportVisionCli, BuildExportsAClipVisionCheckpointAndCalibratesOnImages) {
+  TempDir tmp, out;
+  auto ck = copy_case(tmp, "clip-vision-proj");
+  write_file(ck / "preprocessor_config.json",
+             R"({"image_processor_type": "CLIPImageProcessor", "do_resize": true, "size": {"shortest_edge": 32},
+                 "resample": 3, "do_center_crop": true, "crop_size": {"height": 32, "width": 32},
+                 "do_convert_rgb": true, "image_mean": [0.48145466, 0.4578275, 0.40821073],
+                 "image_std": [0.26862954, 0.26130258, 0.27577711]})");
+  auto r = run_cli({"build", "-m", ck.string(), "-o", (out / "b").string(), "--samples", "4"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("export\n"));
+  expect_vision_build(out / "b", "clip_vision_model", "with-projection", "preprocessor_config.json",
+                      {"image_embeds", "last_hidden_state"});
+}
+
+// Swin from safetensors: windowed attention through the whole pipeline (processor 34x28, padded windows).
+TEST(ExportVisionCli, BuildExportsASwinCheckpointAndCalibratesOnImages) {
+  TempDir tmp, out;
+  auto ck = copy_case(tmp, "swin-imgcls-pad");
+  auto r = run_cli({"build", "-m", ck.string(), "-o", (out / "b").string(), "--samples", "4"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  expect_vision_build(out / "b", "swin", "image-classification", "preprocessor_config.json");
 }
 
 }  // namespace

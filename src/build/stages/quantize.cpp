@@ -15,7 +15,10 @@ Result<StageOutcome> quantize_stage(Context& c) {
   util::remove_stale_temporaries(req.output);
   c.quantized = c.temp.path() / (req.output_is_file ? req.output.filename() : fs::path("model.onnx"));
   if (needs_calibration(precision_of(c).kind)) {
-    MODELKIT_TRY(c.report, quant::quantize(c.float_model, c.ranges, c.options, c.quantized));
+    // The validate stage loads the quantized model next: quantize() need not load it as well.
+    auto options = c.options;
+    options.check_loads = false;
+    MODELKIT_TRY(c.report, quant::quantize(c.float_model, c.ranges, options, c.quantized));
     c.report.precision = std::string(precision_of(c).name);
   } else {
     MODELKIT_TRY_VOID(convert_precision(c));

@@ -4,12 +4,16 @@
 #include <modelkit/runtime.hpp>
 
 #include "random_source.hpp"
+#include "test_support.hpp"
+
+#include <onnx/onnx_pb.h>
 
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 
 namespace modelkit::calib {
 namespace {
@@ -156,6 +160,81 @@ TEST(CollectRanges, ValuesInsideIfBranches) {
   ASSERT_TRUE(ranges->tensors.count("output"));
   EXPECT_GE(ranges->tensors.at("output").min, 0.f) << "a speech probability";
   EXPECT_LE(ranges->tensors.at("output").max, 1.f);
+}
+
+
+// Tensors whose extremes follow from another calibrated tensor's (Clip, Reshape, Relu of it, chains
+// of them) are not reduced in the graph but derived per sample: their ranges, minmax and moving
+// average, must equal those their own ReduceMin/ReduceMax give (each calibrated alone, nothing to
+// derive from). A Relu of a Relu keeps its own reductions.
+TEST(CollectRanges, DerivedRangesEqualTheirOwnReductions) {
+  ::onnx::ModelProto m;
+  m.set_ir_version(8);
+  m.add_opset_import()->set_version(13);
+  auto* g = m.mutable_graph();
+  g->set_name("derived");
+  auto add_value = [](::onnx::ValueInfoProto* v, const char* name, std::vector<std::int64_t> dims) {
+    v->set_name(name);
+    auto* t = v->mutable_type()->mutable_tensor_type();
+    t->set_elem_type(::onnx::TensorProto::FLOAT);
+    for (auto d : dims) t->mutable_shape()->add_dim()->set_dim_value(d);
+  };
+  add_value(g->add_input(), "x", {2, 3, 4});
+  add_value(g->add_output(), "y", {6, 4});
+  auto add_init = [&](const char* name, ::onnx::TensorProto::DataType type, std::vector<std::int64_t> dims,
+                      std::vector<double> values) {
+    auto* t = g->add_initializer();
+    t->set_name(name);
+    t->set_data_type(type);
+    for (auto d : dims) t->add_dims(d);
+    for (double v : values)
+      if (type == ::onnx::TensorProto::FLOAT) t->add_float_data(static_cast<float>(v));
+      else t->add_int64_data(static_cast<std::int64_t>(v));
+  };
+  add_init("scale", ::onnx::TensorProto::FLOAT, {}, {3.0});
+  add_init("low", ::onnx::TensorProto::FLOAT, {}, {-1.5});
+  add_init("high", ::onnx::TensorProto::FLOAT, {}, {2.0});
+  add_init("shape", ::onnx::TensorProto::INT64, {2}, {6, 4});
+  auto add_node = [&](const char* op, std::vector<const char*> inputs, const char* output) {
+    auto* n = g->add_node();
+    n->set_op_type(op);
+    n->set_name(std::string(op) + "_" + output);
+    for (auto* i : inputs) n->add_input(i);
+    n->add_output(output);
+  };
+  add_node("Mul", {"x", "scale"}, "m");
+  add_node("Clip", {"m", "low", "high"}, "c");
+  add_node("Reshape", {"c", "shape"}, "r");
+  add_node("Relu", {"m"}, "relu_m");
+  add_node("Relu", {"relu_m"}, "relu_relu_m");
+  add_node("Relu", {"r"}, "y");
+  modelkit::test::TempDir tmp;
+  const fs::path path = tmp.path() / "derived.onnx";
+  {
+    std::ofstream out(path, std::ios::binary);
+    ASSERT_TRUE(m.SerializeToOstream(&out));
+  }
+  auto source = testing::RandomSource::open(path, 5, {});
+  ASSERT_TRUE(source.ok()) << source.error().message;
+  const std::vector<std::string> names = {"m", "c", "r", "relu_m", "relu_relu_m", "y"};
+  for (bool moving_average : {false, true}) {
+    CollectOptions options;
+    options.moving_average = moving_average;
+    options.averaging_constant = 0.3;
+    auto together = collect_ranges(path, names, *source, options);
+    ASSERT_TRUE(together.ok()) << together.error().message;
+    for (const auto& name : names) {
+      std::vector<std::string> one = {name};
+      auto alone = collect_ranges(path, one, *source, options);
+      ASSERT_TRUE(alone.ok()) << alone.error().message;
+      ASSERT_TRUE(together->tensors.count(name)) << name;
+      EXPECT_EQ(together->tensors.at(name).min, alone->tensors.at(name).min) << name << " " << moving_average;
+      EXPECT_EQ(together->tensors.at(name).max, alone->tensors.at(name).max) << name << " " << moving_average;
+    }
+    // The clamps did bite (random inputs times 3 cross both bounds), so the test can tell.
+    EXPECT_EQ(together->tensors.at("c").max, 2.0f);
+    EXPECT_LT(together->tensors.at("m").min, -1.5f);
+  }
 }
 
 }  // namespace

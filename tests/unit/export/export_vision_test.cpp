@@ -33,6 +33,7 @@ const std::vector<std::string> kVisionCases = {
     "dinov2-imgcls",    "dinov2-native",    "vit-base",   "vit-imgcls",  "vit-noqkvbias-bf16", "convnext-base",
     "convnext-imgcls",  "resnet-basic",     "resnet-bottleneck", "clip-model",  "clip-text-base",     "clip-text-proj",
     "mobilenet_v2-base", "mobilenet_v2-imgcls", "mobilenet_v2-stride16", "beit-base", "beit-both-bias", "beit-imgcls",
+    "swin-abs", "swin-base", "swin-imgcls-pad",
 };
 
 const test::ReferenceCase* find_case(const std::string& name) {
