@@ -5,7 +5,8 @@
 # The file is read once before timing, so every run starts from a warm page cache. The export
 # fsyncs what it writes (atomic, durable output) and cp does not, so cp is also timed followed by
 # `sync FILE` (its data on disk too), and `dd conv=fsync` is timed as a copy through user space
-# (cp may copy inside the kernel); CPU time (user + system) is printed beside wall time.
+# (cp may copy inside the kernel); CPU time (user + system) is printed beside wall time, and the
+# load average before and after (wall times on a shared machine are only comparable at low load).
 # KIND vit does the same with a ViT-base-size image classifier (bench/make_vit_checkpoint.py, 86M).
 # usage: bench/export_vs_copy.sh [BUILD_DIR] [REPEATS] [bert|vit]
 set -euo pipefail
@@ -33,6 +34,7 @@ measure() {
   echo "$name $wall $rss $(awk -v u="$user" -v s="$sys" 'BEGIN { print u + s }')"
 }
 echo "weights: $weights_bytes bytes ($ckpt/model.safetensors)"
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"
 for i in $(seq "$repeats"); do
   rm -rf "$work/copy.safetensors" "$work/model.onnx"
   measure cp cp "$ckpt/model.safetensors" "$work/copy.safetensors"
@@ -50,4 +52,6 @@ done | awk -v wb="$weights_bytes" '
       printf "%-8s mean wall %.2f s, cpu %.2f s over %d runs, peak RSS %.0f MiB (%.2fx the weights)\n", k, wall[k] / n[k], cpu[k] / n[k], n[k], rss[k] / 1024, rss[k] * 1024 / wb
     }
     printf "export / cp wall: %.2fx; export / (cp + sync): %.2fx; export / dd+fsync: %.2fx\n", wall["export"] / wall["cp"], wall["export"] / wall["cp+sync"], wall["export"] / wall["dd+fsync"]
+    printf "export / cp CPU: %.2fx; export / (cp + sync) CPU: %.2fx\n", cpu["export"] / cpu["cp"], cpu["export"] / cpu["cp+sync"]
   }'
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -229,6 +229,16 @@ class WeightNormSource final : public WeightSource {
     if (derived_.count(name)) return false;
     return base_->write_f32(name, sink);
   }
+  // Tensors passed through keep the base's in-kernel copies and transposes from the mapping.
+  [[nodiscard]] std::optional<FileRange> f32_file_range(const std::string& name) const override {
+    if (derived_.count(name)) return std::nullopt;
+    return base_->f32_file_range(name);
+  }
+  [[nodiscard]] Result<bool> visit_f32(const std::string& name,
+                                       const std::function<Result<void>(const float*, std::size_t)>& use) const override {
+    if (derived_.count(name)) return false;
+    return base_->visit_f32(name, use);
+  }
   [[nodiscard]] WeightsSummary summary() const override { return base_->summary(); }
 
  private:

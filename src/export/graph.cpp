@@ -1,9 +1,14 @@
 #include "export/graph.hpp"
 
+#include "export/transpose.hpp"
+
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
+#include <system_error>
+#include <thread>
 #include <unistd.h>
 
 namespace modelkit::exporter {
@@ -58,7 +63,28 @@ constexpr char kGraphInitializerTag = (5 << 3) | 2;    // GraphProto.initializer
 constexpr char kTensorRawDataTag = (9 << 3) | 2;       // TensorProto.raw_data
 
 constexpr std::uint64_t kExternalAlignment = 4096;
+// Writeback of what is written is started every this many bytes, so the closing fsync waits for
+// the last stretch only instead of the whole file.
+constexpr std::uint64_t kWritebackStride = std::uint64_t{32} << 20;
 
+// Writes `size` bytes at `offset` of `fd`; 0 or the errno of the failure.
+int pwrite_all(int fd, const void* data, std::size_t size, std::uint64_t offset) {
+  const char* p = static_cast<const char*>(data);
+  while (size > 0) {
+    ssize_t n = ::pwrite(fd, p, size, static_cast<off_t>(offset));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno;
+    }
+    p += n;
+    size -= static_cast<std::size_t>(n);
+    offset += static_cast<std::uint64_t>(n);
+  }
+  return 0;
+}
+
+// Appends to one file (each write at its own offset, so threads can fill disjoint parts of a
+// tensor at once); close() fsyncs.
 class Writer {
  public:
   ~Writer() {
@@ -71,20 +97,72 @@ class Writer {
     return {};
   }
   Result<void> write(const void* data, std::size_t size) {
-    const char* p = static_cast<const char*>(data);
-    while (size > 0) {
-      ssize_t n = ::write(fd_, p, size);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        return failure("cannot write '" + path_.string() + "': " + std::strerror(errno));
-      }
-      p += n;
-      size -= static_cast<std::size_t>(n);
-      offset_ += static_cast<std::uint64_t>(n);
-    }
+    if (int e = pwrite_all(fd_, data, size, offset_)) return failed(e);
+    offset_ += size;
+    start_writeback();
     return {};
   }
   Result<void> write(std::string_view s) { return write(s.data(), s.size()); }
+  // Appends `length` bytes at `offset` of the file `src` by copying them inside the kernel
+  // (copy_file_range: no trip through user space); false, with nothing written, when the kernel
+  // cannot copy between these files (other file systems, an old kernel) and the caller must write.
+  Result<bool> copy_from(int src, std::uint64_t offset, std::uint64_t length) {
+    auto in = static_cast<off_t>(offset);
+    auto out = static_cast<off_t>(offset_);
+    std::uint64_t done = 0;
+    while (done < length) {
+      ssize_t n = ::copy_file_range(src, &in, fd_, &out, length - done, 0);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        if (done == 0 && (errno == EXDEV || errno == ENOSYS || errno == EOPNOTSUPP || errno == EINVAL)) return false;
+        return failed(errno);
+      }
+      if (n == 0)
+        return failure("cannot write '" + path_.string() + "': its source file ended early (changed while it was read?)");
+      done += static_cast<std::uint64_t>(n);
+    }
+    offset_ += length;
+    start_writeback();
+    return true;
+  }
+  // Appends the transpose of the row-major rows x cols `in` (cols x rows floats): band by band, each
+  // band transposed into a buffer that stays in cache and written from there at its offset, the
+  // bands shared out between threads.
+  Result<void> write_transposed(const float* in, std::size_t rows, std::size_t cols) {
+    const std::size_t band = transpose_band_rows(rows);
+    const std::size_t bands = (cols + band - 1) / band;
+    std::size_t workers = rows * cols < kParallelTranspose ? 1 : std::min<std::size_t>(transpose_threads(), bands);
+    const std::uint64_t base = offset_;
+    std::atomic<std::size_t> next{0};
+    std::atomic<int> error{0};
+    auto work = [&] {
+      std::vector<float> buffer(band * rows);
+      while (error.load(std::memory_order_relaxed) == 0) {
+        const std::size_t b = next.fetch_add(1);
+        if (b >= bands) return;
+        const std::size_t c0 = b * band, c1 = std::min(cols, c0 + band);
+        transpose_band(in, rows, cols, c0, c1, buffer.data());
+        if (int e = pwrite_all(fd_, buffer.data(), (c1 - c0) * rows * sizeof(float), base + c0 * rows * sizeof(float))) {
+          int none = 0;
+          error.compare_exchange_strong(none, e);
+        }
+      }
+    };
+    std::vector<std::thread> pool;
+    for (std::size_t w = 1; w < workers; ++w) {
+      try {
+        pool.emplace_back(work);
+      } catch (const std::system_error&) {
+        break;  // no more threads to be had: the ones running (and this one) take all the bands
+      }
+    }
+    work();
+    for (auto& t : pool) t.join();
+    if (int e = error.load()) return failed(e);
+    offset_ += static_cast<std::uint64_t>(rows) * cols * sizeof(float);
+    start_writeback();
+    return {};
+  }
   Result<void> pad_to(std::uint64_t alignment) {
     std::uint64_t pad = (alignment - offset_ % alignment) % alignment;
     std::string zeros(pad, '\0');
@@ -100,39 +178,54 @@ class Writer {
   [[nodiscard]] std::uint64_t offset() const { return offset_; }
 
  private:
+  // Below this many elements a transpose runs on the calling thread alone.
+  static constexpr std::size_t kParallelTranspose = std::size_t{1} << 16;
+  Error failed(int e) const { return failure("cannot write '" + path_.string() + "': " + std::strerror(e)); }
+  // Asks the kernel to start writing back (not to wait for) what was written since last time; the
+  // closing fsync is still what makes the file durable.
+  void start_writeback() {
+    if (offset_ - writeback_ < kWritebackStride) return;
+    ::sync_file_range(fd_, static_cast<off_t>(writeback_), static_cast<off_t>(offset_ - writeback_),
+                      SYNC_FILE_RANGE_WRITE);
+    writeback_ = offset_;
+  }
   fs::path path_;
   int fd_ = -1;
   std::uint64_t offset_ = 0;
+  std::uint64_t writeback_ = 0;
 };
 
-// Reads one weight as float32, transposed when its spec asks.
-Result<void> read_weight(const WeightSpec& w, const WeightSource& source, std::vector<float>& scratch,
-                         std::vector<float>& out) {
-  auto count = element_count(w.shape);
-  out.resize(count);
-  if (!w.transpose) return source.read(w.source, w.init, out);
-  auto rows = static_cast<std::size_t>(w.shape[0]), cols = static_cast<std::size_t>(w.shape[1]);
-  auto transpose = [&](const float* in) {
-    // In tiles, so both the reads and the writes stay in cache.
-    constexpr std::size_t kTile = 32;
-    for (std::size_t r0 = 0; r0 < rows; r0 += kTile)
-      for (std::size_t c0 = 0; c0 < cols; c0 += kTile) {
-        const std::size_t r1 = std::min(rows, r0 + kTile), c1 = std::min(cols, c0 + kTile);
-        for (std::size_t r = r0; r < r1; ++r)
-          for (std::size_t c = c0; c < c1; ++c) out[c * rows + r] = in[r * cols + c];
-      }
-  };
-  // float32 in the checkpoint: transposed straight from the mapping, without a copy first.
+// Appends one weight's float32 bytes: float32 stored unchanged is copied file to file in the kernel
+// or written from the mapping; a transposed weight is transposed from the mapping band by band;
+// other dtypes (and random weights) are read, converted, into `scratch` first.
+Result<void> write_weight(Writer& file, const WeightSpec& w, const WeightSource& source, std::vector<float>& scratch) {
+  const auto count = element_count(w.shape);
+  const std::uint64_t raw = count * 4;
+  auto changed = [&] { return failure("tensor '" + w.source + "' changed size while it was read"); };
+  if (!w.transpose) {
+    if (auto range = source.f32_file_range(w.source)) {
+      if (range->length != raw) return changed();
+      MODELKIT_TRY(bool copied, file.copy_from(range->fd, range->offset, range->length));
+      if (copied) return {};
+    }
+    MODELKIT_TRY(bool direct, source.write_f32(w.source, [&](const void* p, std::size_t n) -> Result<void> {
+      if (n != raw) return changed();
+      return file.write(p, n);
+    }));
+    if (direct) return {};
+    scratch.resize(count);
+    MODELKIT_TRY_VOID(source.read(w.source, w.init, scratch));
+    return file.write(scratch.data(), raw);
+  }
+  const auto rows = static_cast<std::size_t>(w.shape[0]), cols = static_cast<std::size_t>(w.shape[1]);
   MODELKIT_TRY(bool direct, source.visit_f32(w.source, [&](const float* in, std::size_t n) -> Result<void> {
-    if (n != count) return failure("tensor '" + w.source + "' changed size while it was read");
-    transpose(in);
-    return {};
+    if (n != count) return changed();
+    return file.write_transposed(in, rows, cols);
   }));
   if (direct) return {};
   scratch.resize(count);
   MODELKIT_TRY_VOID(source.read(w.source, w.init, scratch));
-  transpose(scratch.data());
-  return {};
+  return file.write_transposed(scratch.data(), rows, cols);
 }
 
 ::onnx::TensorProto weight_header(const WeightSpec& w) {
@@ -296,7 +389,7 @@ Result<WriteStats> write_model(const ::onnx::ModelProto& model, const std::vecto
     stats.parameters += element_count(w.shape);
   }
   std::uint64_t weight_bytes = stats.parameters * 4;
-  std::vector<float> data, scratch;
+  std::vector<float> scratch;
 
   if (weight_bytes + static_cast<std::uint64_t>(model.ByteSizeLong()) >= external_threshold) {
     // External data: weights go to "<file name>_data", page aligned; the proto holds references.
@@ -308,7 +401,6 @@ Result<WriteStats> write_model(const ::onnx::ModelProto& model, const std::vecto
     auto* graph = out.mutable_graph();
     for (const auto& w : weights) {
       MODELKIT_TRY_VOID(side.pad_to(kExternalAlignment));
-      MODELKIT_TRY_VOID(read_weight(w, source, scratch, data));
       auto* t = graph->add_initializer();
       *t = weight_header(w);
       t->set_data_location(::onnx::TensorProto_DataLocation_EXTERNAL);
@@ -319,8 +411,8 @@ Result<WriteStats> write_model(const ::onnx::ModelProto& model, const std::vecto
       };
       add("location", location);
       add("offset", std::to_string(side.offset()));
-      add("length", std::to_string(data.size() * 4));
-      MODELKIT_TRY_VOID(side.write(data.data(), data.size() * 4));
+      add("length", std::to_string(element_count(w.shape) * 4));
+      MODELKIT_TRY_VOID(write_weight(side, w, source, scratch));
     }
     MODELKIT_TRY_VOID(side.close());
     std::string bytes;
@@ -366,16 +458,7 @@ Result<WriteStats> write_model(const ::onnx::ModelProto& model, const std::vecto
     head += kTensorRawDataTag;
     put_varint(head, raw);
     MODELKIT_TRY_VOID(file.write(head));
-    if (!weights[i].transpose) {
-      // float32 in the checkpoint: written from the mapping, no copy.
-      MODELKIT_TRY(bool direct, source.write_f32(weights[i].source, [&](const void* p, std::size_t n) -> Result<void> {
-        if (n != raw) return failure("tensor '" + weights[i].source + "' changed size while it was read");
-        return file.write(p, n);
-      }));
-      if (direct) continue;
-    }
-    MODELKIT_TRY_VOID(read_weight(weights[i], source, scratch, data));
-    MODELKIT_TRY_VOID(file.write(data.data(), raw));
+    MODELKIT_TRY_VOID(write_weight(file, weights[i], source, scratch));
   }
   stats.bytes = file.offset();
   MODELKIT_TRY_VOID(file.close());

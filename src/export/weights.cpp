@@ -49,8 +49,10 @@ struct MappedFile {
   const unsigned char* base = nullptr;
   std::size_t size = 0;
   std::uint64_t data_start = 0;
+  int fd = -1;  // kept open for f32_file_range (in-kernel copies)
   ~MappedFile() {
     if (base) ::munmap(const_cast<unsigned char*>(base), size);
+    if (fd >= 0) ::close(fd);
   }
 };
 
@@ -114,6 +116,14 @@ class SafetensorsWeights final : public WeightSource {
     return true;
   }
 
+  std::optional<FileRange> f32_file_range(const std::string& name) const override {
+    auto it = entries_.find(name);
+    if (it == entries_.end() || it->second.info.dtype != "F32") return std::nullopt;
+    const auto& e = it->second;
+    const auto& file = *files_[e.file];
+    return FileRange{file.fd, file.data_start + e.begin, e.end - e.begin};
+  }
+
   Result<bool> visit_f32(const std::string& name,
                          const std::function<Result<void>(const float*, std::size_t)>& use) const override {
     auto it = entries_.find(name);
@@ -153,8 +163,8 @@ class SafetensorsWeights final : public WeightSource {
       ::close(fd);
       return failure(ctx + ": " + std::to_string(file->size) + " bytes, too short for a safetensors header");
     }
+    file->fd = fd;
     void* m = ::mmap(nullptr, file->size, PROT_READ, MAP_PRIVATE, fd, 0);
-    ::close(fd);
     if (m == MAP_FAILED) return failure("cannot map " + ctx + ": " + std::strerror(errno));
     file->base = static_cast<const unsigned char*>(m);
     std::uint64_t n = 0;

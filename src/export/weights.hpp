@@ -42,6 +42,17 @@ class WeightSource {
     (void)sink;
     return false;
   }
+  // Where the float32 bytes of `name` are stored in a file (an open descriptor, valid while the
+  // source lives), so a writer can copy them in the kernel (copy_file_range); nullopt when they are
+  // not stored as float32 in a file.
+  struct FileRange {
+    int fd = -1;
+    std::uint64_t offset = 0, length = 0;
+  };
+  [[nodiscard]] virtual std::optional<FileRange> f32_file_range(const std::string& name) const {
+    (void)name;
+    return std::nullopt;
+  }
   // Calls `use` with the float32 values of `name` in place (memory-mapped) when they are stored as
   // aligned float32 (the transposing writer reads them without a copy); false when the caller
   // must read() instead.
