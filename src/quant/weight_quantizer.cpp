@@ -125,7 +125,7 @@ void parallel_chunks(std::size_t chunks, int threads, const std::function<void(s
 // to even, as std::nearbyint in the default mode; larger |v| (and infinities) may move by a
 // little but stay far past the limits, so they saturate the same; NaN stays NaN.
 template <class Q>
-void quantize_rows(const FloatView& src, unsigned char* dst, std::size_t first_row, std::size_t last_row,
+void quantize_rows(const unsigned char* src, unsigned char* dst, std::size_t first_row, std::size_t last_row,
                    std::size_t channels, std::size_t inner, const std::vector<QuantParams>& params, QuantLimits lim) {
   constexpr double kMagic = 4503599627370496.0;  // 2^52
   const double qmin = static_cast<double>(lim.qmin), qmax = static_cast<double>(lim.qmax);
@@ -134,7 +134,7 @@ void quantize_rows(const FloatView& src, unsigned char* dst, std::size_t first_r
     const QuantParams& p = params[row % channels];
     const double scale = static_cast<double>(p.scale), zp = static_cast<double>(p.zero_point);
     const std::size_t base = row * inner;
-    const unsigned char* in = src.bytes() + base * sizeof(float);
+    const unsigned char* in = src + base * sizeof(float);
     Q* o = out + base;
     for (std::size_t i = 0; i < inner; ++i) {
       float x;
@@ -147,6 +147,40 @@ void quantize_rows(const FloatView& src, unsigned char* dst, std::size_t first_r
       q = q > qmax ? qmax : q;
       o[i] = static_cast<Q>(static_cast<std::int32_t>(q));
     }
+  }
+}
+
+// quantize_rows for the channels-last case (a per-channel axis that is the last one, as a MatMul
+// weight [K, N] on axis 1): rows of one element would cost a division and a modulo each, so the
+// elements [first, last) are walked in runs of consecutive channels with the scales and zero points
+// read from arrays. The same formula per element, so the same bytes.
+template <class Q>
+void quantize_channels_last(const unsigned char* src, unsigned char* dst, std::size_t first, std::size_t last,
+                            std::size_t channels, const double* scales, const double* zero_points, QuantLimits lim) {
+  constexpr double kMagic = 4503599627370496.0;  // 2^52
+  const double qmin = static_cast<double>(lim.qmin), qmax = static_cast<double>(lim.qmax);
+  Q* out = reinterpret_cast<Q*>(dst);
+  std::size_t e = first;
+  while (e < last) {
+    const std::size_t ch = e % channels;
+    const std::size_t n = std::min(channels - ch, last - e);
+    const unsigned char* in = src + e * sizeof(float);
+    Q* o = out + e;
+    const double* sc = scales + ch;
+    const double* zs = zero_points + ch;
+    for (std::size_t i = 0; i < n; ++i) {
+      float x;
+      std::memcpy(&x, in + i * sizeof(float), sizeof x);
+      const double zp = zs[i];
+      const double v = static_cast<double>(x) / sc[i];
+      const double magic = std::copysign(kMagic, v);
+      double q = ((v + magic) - magic) + zp;
+      q = q != q ? zp : q;
+      q = q < qmin ? qmin : q;
+      q = q > qmax ? qmax : q;
+      o[i] = static_cast<Q>(static_cast<std::int32_t>(q));
+    }
+    e += n;
   }
 }
 
@@ -239,6 +273,11 @@ Result<QuantizedTensor> quantize_one(const WeightJob& job, QuantType type, const
   const auto lim = quant_limits(type, false);
   const int bytes_per = element_bits(out.values.type) / 8;
   const bool is_signed = setting_info(type).is_signed;
+  std::vector<double> scales, zero_points;  // per channel, for quantize_channels_last
+  for (const auto& p : out.params) {
+    scales.push_back(static_cast<double>(p.scale));
+    zero_points.push_back(static_cast<double>(p.zero_point));
+  }
   parallel_chunks(chunks, use_threads, [&](std::size_t c) {
     // A chunk of rows, or within the single row an element range: the same loop over a window.
     std::size_t first = 0, last = 0, row_inner = inner;
@@ -249,20 +288,33 @@ Result<QuantizedTensor> quantize_one(const WeightJob& job, QuantType type, const
       first = c * rows_per_chunk;
       last = std::min(rows, first + rows_per_chunk);
     }
-    auto run = [&](auto tag, const FloatView& src, std::size_t f, std::size_t l, std::size_t in) {
-      using Q = decltype(tag);
-      quantize_rows<Q>(src, dst, f, l, split_row ? 1 : channels, in, out.params, lim);
-    };
+    // Within the single row, the element range [first, last) is one row of its own (on channel 0), so
+    // the inner loop runs over the whole range and vectorizes, as it does over the rows of a tensor.
+    const unsigned char* src = view->bytes();
+    unsigned char* out_bytes = dst;
+    std::size_t rows_first = first, rows_last = last, row_channels = channels;
     if (split_row) {
-      // One row: treat elements [first, last) as rows of one element, all on channel 0.
-      row_inner = 1;
+      src += first * sizeof(float);
+      out_bytes += first * static_cast<std::size_t>(bytes_per);
+      rows_first = 0;
+      rows_last = 1;
+      row_channels = 1;
+      row_inner = last - first;
     }
+    const bool channels_last = !split_row && inner == 1 && channels > 1;
+    auto run = [&](auto tag) {
+      using Q = decltype(tag);
+      if (channels_last)
+        quantize_channels_last<Q>(src, out_bytes, rows_first, rows_last, channels, scales.data(), zero_points.data(), lim);
+      else
+        quantize_rows<Q>(src, out_bytes, rows_first, rows_last, row_channels, row_inner, out.params, lim);
+    };
     if (bytes_per == 1) {
-      if (is_signed) run(std::int8_t{}, *view, first, last, row_inner);
-      else run(std::uint8_t{}, *view, first, last, row_inner);
+      if (is_signed) run(std::int8_t{});
+      else run(std::uint8_t{});
     } else {
-      if (is_signed) run(std::int16_t{}, *view, first, last, row_inner);
-      else run(std::uint16_t{}, *view, first, last, row_inner);
+      if (is_signed) run(std::int16_t{});
+      else run(std::uint16_t{});
     }
   });
   return out;
