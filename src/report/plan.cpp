@@ -40,6 +40,17 @@ std::pair<CalibrationKind, std::string> calibration_kind_for(const TaskResolutio
   return {*kind, "task '" + *resolution.task + "' calibrates on " + std::string(setting_name(*kind))};
 }
 
+// The text positions a model takes: max_position_embeddings, else transformers' default for the
+// families whose configs often leave it out.
+std::optional<std::int64_t> text_positions(const ResolvedModel& model) {
+  auto max_positions = model.facts.config.integer("max_position_embeddings");
+  if (max_positions && *max_positions > 0) return max_positions;
+  const std::string type = model.facts.config.model_type.value_or("");
+  if (type == "siglip" || type == "siglip_text_model") return 64;
+  if (type == "clip" || type == "clip_text_model") return 77;
+  return std::nullopt;
+}
+
 Result<BuildConfig> make_build_config(const ResolvedModel& model) {
   MODELKIT_TRY_VOID(require_resolved(model.resolution, model.reference()));
   BuildConfig c;
@@ -50,11 +61,16 @@ Result<BuildConfig> make_build_config(const ResolvedModel& model) {
   auto [kind, reason] = calibration_kind_for(model.resolution);
   c.calibration.kind = kind;
   c.calibration.kind_reason = reason;
+  // The default sequence length never passes the positions the model has: SigLIP's text tower takes
+  // 64 and CLIP's 77 (transformers' defaults when config.json leaves them out), below the 128 used
+  // elsewhere. An explicit --sequence-length is still checked against them (check_sequence_length).
+  if (auto positions = text_positions(model); positions && *positions < c.calibration.sequence_length)
+    c.calibration.sequence_length = static_cast<int>(*positions);
   return c;
 }
 
 Result<void> check_sequence_length(const ResolvedModel& model, int sequence_length) {
-  auto max_positions = model.facts.config.integer("max_position_embeddings");
+  auto max_positions = text_positions(model);
   if (max_positions && *max_positions > 0 && sequence_length > *max_positions)
     return usage_error("sequence length " + std::to_string(sequence_length) + " is above the " +
                        std::to_string(*max_positions) + " positions the model takes (max_position_embeddings in " +

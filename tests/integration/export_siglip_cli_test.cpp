@@ -46,5 +46,33 @@ TEST(ExportSiglipCli, BuildExportsASiglipVisionCheckpointAndCalibratesOnImages) 
   EXPECT_TRUE(fs::is_regular_file(out / "b" / "preprocessor_config.json"));
 }
 
+// A SiglipModel checkpoint without tokenizer.json calibrates on random text: the default sequence
+// length follows the text tower's positions (here the config's max_position_embeddings; 64 when a
+// real config leaves it out) instead of the usual 128, which ONNX Runtime would refuse; an explicit
+// longer --sequence-length is refused by name before any work.
+TEST(ExportSiglipCli, SiglipModelRandomTextFollowsTheTextPositions) {
+  TempDir tmp, out;
+  auto ck = tmp / "siglip-model";
+  fs::copy(export_reference().root / "siglip-model", ck, fs::copy_options::recursive);
+  fs::remove_all(ck / "reference");
+  simdjson::dom::parser parser;
+  auto config = parser.load((ck / "config.json").string());
+  ASSERT_FALSE(config.error());
+  const std::int64_t positions = config["text_config"]["max_position_embeddings"].get_int64().value();
+  ASSERT_LT(positions, 128);
+
+  auto r = run_cli({"build", "-m", ck.string(), "-o", (out / "b").string(), "--samples", "2"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto bc = parser.load((out / "b" / "build_config.json").string());
+  ASSERT_FALSE(bc.error());
+  EXPECT_EQ(bc["calibration"]["sequence_length"].get_int64().value(), positions);
+
+  auto refused = run_cli({"build", "-m", ck.string(), "-o", (out / "c").string(), "--sequence-length",
+                          std::to_string(positions + 1)});
+  EXPECT_EQ(refused.exit_code, 2) << refused.err;
+  EXPECT_THAT(refused.err, HasSubstr("positions the model takes"));
+  EXPECT_FALSE(fs::exists(out / "c"));
+}
+
 }  // namespace
 }  // namespace modelkit::test
