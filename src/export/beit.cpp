@@ -99,20 +99,8 @@ Result<void> build_beit(GraphBuilder& g, const VisionPlan& plan, std::string_vie
   const std::int64_t H = c.hidden_size, P = c.patch_size, heads = c.heads, head_dim = H / heads;
   const std::int64_t grid = c.image_size / P, tokens = grid * grid + 1;
 
-  std::string p;
-  const std::string probe = "embeddings.patch_embeddings.projection.weight";
-  if (random) {
-    p = plan.head == VisionHead::base ? "" : "beit.";
-  } else {
-    bool found = false;
-    for (auto prefix : plan.family->base_prefixes)
-      if (source->find(std::string(prefix) + probe)) {
-        p = std::string(prefix);
-        found = true;
-        break;
-      }
-    if (!found) return failure("tensor 'beit." + probe + "' is missing from the checkpoint's weights");
-  }
+  MODELKIT_TRY(std::string p, backbone_prefix(plan, *source, random != nullptr, "beit.",
+                                              "embeddings.patch_embeddings.projection.weight"));
   auto wrapper = std::make_unique<DerivedWeights>(std::move(source));
   DerivedWeights& derived = *wrapper;
   source = std::move(wrapper);

@@ -108,20 +108,8 @@ Result<void> build_convnext(GraphBuilder& g, const VisionPlan& plan, std::string
                    from + ") must be " + std::to_string(shrink) + "..16384 for this convnext");
 
   ConvNextGraph v(g, c, random);
-  std::string p;
-  const std::string probe = "embeddings.patch_embeddings.weight";
-  if (random) {
-    p = plan.head == VisionHead::base ? "" : "convnext.";
-  } else {
-    bool found = false;
-    for (auto prefix : plan.family->base_prefixes)
-      if (source.find(std::string(prefix) + probe)) {
-        p = std::string(prefix);
-        found = true;
-        break;
-      }
-    if (!found) return failure("tensor 'convnext." + probe + "' is missing from the checkpoint's weights");
-  }
+  MODELKIT_TRY(std::string p, backbone_prefix(plan, source, random != nullptr, "convnext.",
+                                              "embeddings.patch_embeddings.weight"));
 
   auto pixels = g.input("pixel_values", kFloat, {"batch_size", c.num_channels, hw.height, hw.width});
   const auto C0 = c.hidden_sizes.front();

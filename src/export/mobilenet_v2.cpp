@@ -138,20 +138,8 @@ Result<void> build_mobilenet_v2(GraphBuilder& g, const VisionPlan& plan, std::st
   if (hw.height < 1 || hw.width < 1 || hw.height > (1 << 14) || hw.width > (1 << 14))
     return failure("export image size " + std::to_string(hw.height) + "x" + std::to_string(hw.width) + " (from " +
                    from + ") must be 1..16384");
-  std::string p;
-  const std::string probe = "conv_stem.first_conv.convolution.weight";
-  if (random) {
-    p = plan.head == VisionHead::base ? "" : "mobilenet_v2.";
-  } else {
-    bool found = false;
-    for (auto prefix : plan.family->base_prefixes)
-      if (source->find(std::string(prefix) + probe)) {
-        p = std::string(prefix);
-        found = true;
-        break;
-      }
-    if (!found) return failure("tensor 'mobilenet_v2." + probe + "' is missing from the checkpoint's weights");
-  }
+  MODELKIT_TRY(std::string p, backbone_prefix(plan, *source, random != nullptr, "mobilenet_v2.",
+                                              "conv_stem.first_conv.convolution.weight"));
   auto wrapper = std::make_unique<DerivedWeights>(std::move(source));
   DerivedWeights& derived = *wrapper;
   source = std::move(wrapper);

@@ -122,20 +122,8 @@ Result<void> build_resnet(GraphBuilder& g, const VisionPlan& plan, std::string_v
   if (hw.height < 4 || hw.width < 4 || hw.height > (1 << 14) || hw.width > (1 << 14))
     return failure("export image size " + std::to_string(hw.height) + "x" + std::to_string(hw.width) + " (from " +
                    from + ") must be 4..16384");
-  std::string p;
-  const std::string probe = "embedder.embedder.convolution.weight";
-  if (random) {
-    p = plan.head == VisionHead::base ? "" : "resnet.";
-  } else {
-    bool found = false;
-    for (auto prefix : plan.family->base_prefixes)
-      if (source->find(std::string(prefix) + probe)) {
-        p = std::string(prefix);
-        found = true;
-        break;
-      }
-    if (!found) return failure("tensor 'resnet." + probe + "' is missing from the checkpoint's weights");
-  }
+  MODELKIT_TRY(std::string p, backbone_prefix(plan, *source, random != nullptr, "resnet.",
+                                              "embedder.embedder.convolution.weight"));
   auto wrapper = std::make_unique<DerivedWeights>(std::move(source));
   DerivedWeights& derived = *wrapper;
   source = std::move(wrapper);

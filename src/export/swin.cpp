@@ -255,20 +255,8 @@ Result<void> build_swin(GraphBuilder& g, const VisionPlan& plan, std::string_vie
     w = (w + 1) / 2;
   }
 
-  std::string p;
-  const std::string probe = "embeddings.patch_embeddings.projection.weight";
-  if (random) {
-    p = plan.head == VisionHead::base ? "" : "swin.";
-  } else {
-    bool found = false;
-    for (auto prefix : plan.family->base_prefixes)
-      if (source->find(std::string(prefix) + probe)) {
-        p = std::string(prefix);
-        found = true;
-        break;
-      }
-    if (!found) return failure("tensor 'swin." + probe + "' is missing from the checkpoint's weights");
-  }
+  MODELKIT_TRY(std::string p, backbone_prefix(plan, *source, random != nullptr, "swin.",
+                                              "embeddings.patch_embeddings.projection.weight"));
   const auto [grid_h, grid_w] = sizes.front();
   const std::string positions = p + "embeddings.position_embeddings";
   if (c.absolute_embeddings) {

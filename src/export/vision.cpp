@@ -312,6 +312,14 @@ class VisionGraph {
 }  // namespace
 
 // The export size: an explicit one, else the processor's fixed output, else config.json's image_size.
+Result<std::string> backbone_prefix(const VisionPlan& plan, const WeightSource& source, bool random,
+                                    std::string_view head_prefix, const std::string& probe) {
+  if (random) return plan.head == VisionHead::base ? std::string() : std::string(head_prefix);
+  for (auto prefix : plan.family->base_prefixes)
+    if (source.find(std::string(prefix) + probe)) return std::string(prefix);
+  return failure("tensor '" + std::string(head_prefix) + probe + "' is missing from the checkpoint's weights");
+}
+
 Result<ImageSize> vision_export_size(const fs::path& folder, std::int64_t image_size, std::optional<ImageSize> size,
                               std::string* from) {
   if (size) {

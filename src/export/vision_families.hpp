@@ -76,6 +76,13 @@ struct ImageSize {
                                         const std::filesystem::path& folder, std::unique_ptr<WeightSource>& source,
                                         RandomWeights* random, std::optional<ImageSize> size = std::nullopt);
 
+// The prefix of the backbone's tensors: with random weights the one transformers' class writes (none
+// for the base model, `head_prefix` ("resnet.") under a head), else the first of the family's
+// base_prefixes under which the checkpoint holds `probe`; an error naming head_prefix + probe when
+// none does.
+[[nodiscard]] Result<std::string> backbone_prefix(const VisionPlan& plan, const WeightSource& source, bool random,
+                                                  std::string_view head_prefix, const std::string& probe);
+
 // The export size: `size` when given, else the processor's fixed output size, else image_size; `from`
 // says which (for messages).
 [[nodiscard]] Result<ImageSize> vision_export_size(const std::filesystem::path& folder, std::int64_t image_size,
