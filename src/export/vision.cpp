@@ -364,11 +364,15 @@ const std::vector<VisionFamily>& vision_families() {
       {"clip_text_model", VisionArch::clip_text,
        {{"CLIPTextModel", VisionHead::base}, {"CLIPTextModelWithProjection", VisionHead::with_projection}},
        {"text_model."}},
-      // A CLIPModel checkpoint also holds the text tower alone (what feature-extraction resolves to).
+      // A CLIPModel checkpoint also holds either tower alone (feature-extraction resolves to the text
+      // tower, image-feature-extraction to the vision tower): the same tensor names as the tower's own
+      // checkpoints, the tower's config nested in text_config / vision_config.
       {"clip", VisionArch::clip_model,
        {{"CLIPModel", VisionHead::contrastive},
         {"CLIPTextModel", VisionHead::base},
-        {"CLIPTextModelWithProjection", VisionHead::with_projection}},
+        {"CLIPTextModelWithProjection", VisionHead::with_projection},
+        {"CLIPVisionModel", VisionHead::base},
+        {"CLIPVisionModelWithProjection", VisionHead::with_projection}},
        {""}},
       {"resnet", VisionArch::resnet,
        {{"ResNetModel", VisionHead::base}, {"ResNetForImageClassification", VisionHead::image_classification}},
@@ -590,6 +594,40 @@ std::string l2_normalize(GraphBuilder& g, const std::string& x) {
   return g.node("Div", {x, g.reduce("ReduceL2", x, {1}, true)}, {}, "normalized");
 }
 
+// CLIPConfig's vision_config as a config of its own, with CLIPConfig's projection_dim when it has one.
+Result<std::string> clip_vision_config(std::string_view config_json) {
+  simdjson::dom::parser parser;
+  MODELKIT_TRY_CTX(auto doc, util::parse_json(parser, config_json), "config.json");
+  simdjson::dom::object root;
+  if (doc.get_object().get(root) != simdjson::SUCCESS) return failure("config.json: must be a JSON object");
+  MODELKIT_TRY(auto vision, sub_config(root, "vision_config"));
+  auto projection = util::optional_int(root, "projection_dim");
+  if (!projection) return projection.take_error().with_context("config.json");
+  std::string json = simdjson::to_string(vision);
+  if (*projection) {
+    // The nested object rebuilt with CLIPConfig's projection_dim in place of its own.
+    auto quote = [](std::string_view key) {
+      std::string q = "\"";
+      for (char ch : key) {
+        if (ch == '"' || ch == '\\') q += '\\';
+        if (static_cast<unsigned char>(ch) < 0x20) continue;  // control characters: not in any field we read
+        q += ch;
+      }
+      return q + "\"";
+    };
+    std::string rebuilt = "{";
+    for (auto field : vision) {
+      if (field.key == "projection_dim") continue;
+      if (rebuilt.size() > 1) rebuilt += ",";
+      rebuilt += quote(field.key) + ":" + simdjson::to_string(field.value);
+    }
+    if (rebuilt.size() > 1) rebuilt += ",";
+    rebuilt += "\"projection_dim\":" + std::to_string(**projection) + "}";
+    json = std::move(rebuilt);
+  }
+  return json;
+}
+
 Result<void> build_clip(GraphBuilder& g, const VisionPlan& plan, std::string_view config_json, const fs::path& folder,
                         const WeightSource& source, RandomWeights* random, std::optional<ImageSize> size) {
   const VisionFamily& f = *plan.family;
@@ -694,6 +732,15 @@ Result<void> build_vision(GraphBuilder& g, const VisionPlan& plan, std::string_v
   if (f.arch == VisionArch::mobilenet_v2) return build_mobilenet_v2(g, plan, config_json, folder, source, random, size);
   if (f.arch == VisionArch::beit) return build_beit(g, plan, config_json, folder, source, random, size);
   if (f.arch == VisionArch::swin) return build_swin(g, plan, config_json, folder, source, random, size);
+  if (f.arch == VisionArch::clip_model && plan.model_class.rfind("CLIPVision", 0) == 0) {
+    // The vision tower of a CLIPModel checkpoint: built as a CLIPVisionModel checkpoint is, from
+    // vision_config, with CLIPConfig's projection_dim (the one its visual_projection was made with).
+    MODELKIT_TRY(auto vision_json, clip_vision_config(config_json));
+    VisionPlan tower = plan;
+    tower.family = find_vision_family("clip_vision_model");
+    if (!tower.family) return failure("the exporter lost its clip_vision_model family");
+    return build_vision(g, tower, vision_json, folder, source, random, size);
+  }
   if (f.arch == VisionArch::clip_text || f.arch == VisionArch::clip_model)
     return build_clip(g, plan, config_json, folder, *source, random, size);
   if (f.arch == VisionArch::siglip || f.arch == VisionArch::siglip_vision || f.arch == VisionArch::siglip_text)

@@ -268,5 +268,57 @@ TEST(ExportVisionConfigs, EveryFamilyConfigExportsWithRandomWeightsAndRuns) {
   EXPECT_GE(exported, 10);  // four ViT, a DINOv2, a CLIP vision tower, a CLIPModel, a ConvNeXt, a ResNet, a SigLIP
 }
 
+// CLIPVisionModelWithProjection from a CLIPModel checkpoint (image-feature-extraction): the vision
+// tower alone, from vision_config and CLIPConfig's projection_dim. Its image_embeds are the
+// projection before CLIPModel normalises it, so normalised they match the CLIPModel reference's.
+TEST(ExportVision, TheVisionTowerOfACLIPModelCheckpointMatchesItsImageEmbeds) {
+  const auto* c = find_case("clip-model");
+  ASSERT_NE(c, nullptr);
+  const fs::path folder = export_reference().root / "clip-model";
+  ModelSpec spec;
+  spec.model = folder.string();
+  spec.task = "image-feature-extraction";
+  auto model = resolve_model(spec, {});
+  ASSERT_TRUE(model.ok()) << model.error().message;
+  EXPECT_EQ(model->resolution.model_class.value_or(""), "CLIPVisionModelWithProjection");
+  TempDir tmp;
+  ExportRequest request;
+  request.model = std::move(*model);
+  request.output = tmp / "m.onnx";
+  auto result = export_model(request);
+  ASSERT_TRUE(result.ok()) << result.error().message;
+  EXPECT_EQ(result->inputs, std::vector<std::string>{"pixel_values"});
+  EXPECT_EQ(result->outputs, (std::vector<std::string>{"image_embeds", "last_hidden_state"}));
+  auto session = runtime::Session::open(tmp / "m.onnx");
+  ASSERT_TRUE(session.ok()) << session.error().message;
+  int batches = 0;
+  for (const auto& batch : fs::directory_iterator(folder / "reference")) {
+    ++batches;
+    auto pixels = test::read_reference_array(batch.path() / "pixel_values.bin", "pixel_values");
+    auto want = test::read_reference_array(batch.path() / "image_embeds.bin", "image_embeds");
+    std::vector<Tensor> inputs{pixels};
+    const std::vector<std::string> wanted{"image_embeds"};
+    auto ran = session->run(inputs, wanted);
+    ASSERT_TRUE(ran.ok()) << ran.error().message;
+    Tensor got = (*ran)[0];
+    ASSERT_EQ(got.shape, want.shape);
+    const std::int64_t rows = got.shape[0], cols = got.shape[1];
+    std::vector<float> normalised(static_cast<std::size_t>(rows * cols));
+    auto g = got.values<float>();
+    for (std::int64_t r = 0; r < rows; ++r) {
+      double norm = 0;
+      for (std::int64_t k = 0; k < cols; ++k) norm += double(g[r * cols + k]) * g[r * cols + k];
+      norm = std::sqrt(norm);
+      ASSERT_GT(norm, 0.0);
+      for (std::int64_t k = 0; k < cols; ++k)
+        normalised[static_cast<std::size_t>(r * cols + k)] = static_cast<float>(g[r * cols + k] / norm);
+    }
+    EXPECT_LE(test::max_abs_error(Tensor::from_values<float>("image_embeds", got.shape, normalised), want),
+              test::kExportParityTolerance)
+        << batch.path().filename();
+  }
+  EXPECT_EQ(batches, 2);
+}
+
 }  // namespace
 }  // namespace modelkit
