@@ -3,6 +3,7 @@
 // usage error before any work; without the flag the stage is skipped with its reason; `config -o`
 // records the data and `build -c` replays it.
 #include "export_reference.hpp"
+#include "run_fixtures.hpp"
 #include "test_support.hpp"
 
 #include <gtest/gtest.h>
@@ -11,7 +12,6 @@
 namespace modelkit::test {
 namespace {
 
-const std::string kReference = (fs::path(MODELKIT_SOURCE_DIR) / "scripts" / "run_reference.py").string();
 // The build's evaluation and a later `modelkit eval` run the same two models on the same inputs:
 // only ONNX Runtime's thread scheduling may change the last bits of a reduction.
 constexpr double kSameEvaluation = 1e-6;
@@ -21,14 +21,7 @@ constexpr double kSameEvaluation = 1e-6;
 const fs::path& classifier() {
   static TempDir dir;
   static bool made = [] {
-    const auto& ref = export_reference();
-    if (ref.root.empty()) return false;
-    auto tok = dir / "tokenizer";
-    if (std::system(("/usr/bin/python3 '" + kReference + "' tokenizer '" + tok.string() + "'").c_str()) != 0) return false;
-    fs::copy(ref.root / "bert-seqcls", dir / "bert-seqcls", fs::copy_options::recursive);
-    fs::remove_all(dir / "bert-seqcls" / "reference");
-    fs::copy_file(tok / "tokenizer.json", dir / "bert-seqcls" / "tokenizer.json");
-    return true;
+    return copy_text_checkpoints(dir.path(), {"bert-seqcls"});
   }();
   EXPECT_TRUE(made) << "the classifier fixture could not be made";
   static const fs::path model = dir / "bert-seqcls";

@@ -4,6 +4,7 @@
 // The metric arithmetic itself is checked against hand-computed values in
 // tests/unit/infer/labelled_metrics_test.cpp.
 #include "export_reference.hpp"
+#include "run_fixtures.hpp"
 #include "test_support.hpp"
 
 #include <gtest/gtest.h>
@@ -12,7 +13,6 @@
 namespace modelkit::test {
 namespace {
 
-const std::string kReference = (fs::path(MODELKIT_SOURCE_DIR) / "scripts" / "run_reference.py").string();
 constexpr double kExact = 1e-9;
 
 // The exporter's reference checkpoints with the 50-token WordPiece tokenizer.json of
@@ -20,20 +20,7 @@ constexpr double kExact = 1e-9;
 const fs::path& fixtures() {
   static TempDir dir;
   static bool made = [] {
-    const auto& ref = export_reference();
-    if (ref.root.empty()) return false;
-    auto tok = dir / "tokenizer";
-    if (std::system(("/usr/bin/python3 '" + kReference + "' tokenizer '" + tok.string() + "'").c_str()) != 0) return false;
-    for (const char* name : {"bert-tokcls", "bert-qa", "bert-seqcls"}) {
-      fs::copy(ref.root / name, dir / name, fs::copy_options::recursive);
-      fs::remove_all(dir / name / "reference");
-      fs::copy_file(tok / "tokenizer.json", dir / name / "tokenizer.json");
-    }
-    auto cfg = read_text(dir / "bert-tokcls" / "config.json");
-    using Rename = std::pair<std::string, std::string>;
-    for (const auto& [from, to] : {Rename{"\"L0\"", "\"O\""}, Rename{"\"L1\"", "\"B-PER\""}, Rename{"\"L2\"", "\"I-PER\""}})
-      for (auto at = cfg.find(from); at != std::string::npos; at = cfg.find(from)) cfg.replace(at, from.size(), to);
-    write_file(dir / "bert-tokcls" / "config.json", cfg);
+    if (!copy_text_checkpoints(dir.path(), {"bert-tokcls", "bert-qa", "bert-seqcls"})) return false;
     // Exported once beside the weights: every run and eval below then loads the ONNX model
     // instead of exporting the checkpoint again.
     for (const char* name : {"bert-tokcls", "bert-qa", "bert-seqcls"}) {

@@ -3,6 +3,7 @@
 // paths (checkpoint exported natively, checkpoint with ONNX, built folder, .onnx with --config /
 // --task and .npy inputs), eval metrics, and bad input.
 #include "export_reference.hpp"
+#include "run_fixtures.hpp"
 #include "test_support.hpp"
 
 #include <util/json_writer.hpp>
@@ -18,7 +19,7 @@ namespace {
 
 const fs::path kModels = fs::path(MODELKIT_DEPS_DIR) / "models";
 const fs::path kImages = fs::path(MODELKIT_DEPS_DIR) / "images";
-const std::string kReference = (fs::path(MODELKIT_SOURCE_DIR) / "scripts" / "run_reference.py").string();
+const std::string& kReference = run_reference_script();
 constexpr double kExact = 1e-9;
 
 // The exporter's reference checkpoints (safetensors, no ONNX) with a 50-token tokenizer.json, in
@@ -26,21 +27,8 @@ constexpr double kExact = 1e-9;
 const fs::path& fixtures() {
   static TempDir dir;
   static bool made = [] {
-    const auto& ref = export_reference();
-    if (ref.root.empty()) return false;
-    auto tok = dir / "tokenizer";
-    if (std::system(("/usr/bin/python3 '" + kReference + "' tokenizer '" + tok.string() + "'").c_str()) != 0) return false;
-    for (const char* name : {"bert-seqcls", "bert-tokcls", "bert-qa", "bert-mlm", "bert-base", "st-mean-normalize"}) {
-      fs::copy(ref.root / name, dir / name, fs::copy_options::recursive);
-      fs::remove_all(dir / name / "reference");
-      fs::copy_file(tok / "tokenizer.json", dir / name / "tokenizer.json");
-    }
-    auto cfg = read_text(dir / "bert-tokcls" / "config.json");
-    using Rename = std::pair<std::string, std::string>;
-    for (const auto& [from, to] : {Rename{"\"L0\"", "\"O\""}, Rename{"\"L1\"", "\"B-PER\""}, Rename{"\"L2\"", "\"I-PER\""}})
-      for (auto at = cfg.find(from); at != std::string::npos; at = cfg.find(from)) cfg.replace(at, from.size(), to);
-    write_file(dir / "bert-tokcls" / "config.json", cfg);
-    return true;
+    return copy_text_checkpoints(dir.path(),
+                                 {"bert-seqcls", "bert-tokcls", "bert-qa", "bert-mlm", "bert-base", "st-mean-normalize"});
   }();
   EXPECT_TRUE(made) << "the run/eval fixtures could not be made";
   return dir.path();
