@@ -157,9 +157,7 @@ Result<AudioConfig> read_audio_config(std::string_view text, const AudioFamily& 
   }
   MODELKIT_TRY(c.pos_kernel, r.integer("num_conv_pos_embeddings", 128, 1, 4096));
   MODELKIT_TRY(c.pos_groups, r.integer("num_conv_pos_embedding_groups", 16, 1, 4096));
-  if (c.hidden % c.heads != 0)
-    return failure("config.json: hidden_size " + std::to_string(c.hidden) + " is not a multiple of num_attention_heads " +
-                   std::to_string(c.heads));
+  MODELKIT_TRY_VOID(check_whole_heads("config.json", c.hidden, c.heads));
   if (c.hidden % c.pos_groups != 0)
     return failure("config.json: hidden_size " + std::to_string(c.hidden) +
                    " is not a multiple of num_conv_pos_embedding_groups " + std::to_string(c.pos_groups));

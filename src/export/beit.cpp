@@ -52,12 +52,8 @@ Result<BeitConfig> read_beit_config(std::string_view text) {
   MODELKIT_TRY(c.relative_bias, r.flag("use_relative_position_bias", c.relative_bias));
   MODELKIT_TRY(c.shared_relative_bias, r.flag("use_shared_relative_position_bias", c.shared_relative_bias));
   MODELKIT_TRY(c.mean_pooling, r.flag("use_mean_pooling", c.mean_pooling));
-  if (c.hidden_size % c.heads != 0)
-    return failure("config.json: hidden_size " + std::to_string(c.hidden_size) +
-                   " is not a multiple of num_attention_heads " + std::to_string(c.heads));
-  if (c.image_size < c.patch_size)
-    return failure("config.json: image_size " + std::to_string(c.image_size) + " is smaller than patch_size " +
-                   std::to_string(c.patch_size));
+  MODELKIT_TRY_VOID(check_whole_heads("config.json", c.hidden_size, c.heads));
+  MODELKIT_TRY_VOID(check_patch_fits("config.json", c.image_size, c.patch_size));
   MODELKIT_TRY(c.num_labels, r.num_labels());
   return c;
 }

@@ -97,4 +97,20 @@ class ConfigReader {
   simdjson::dom::object root_;
 };
 
+// The shape checks a transformer config gets before any graph is built; `where` names the config
+// ("config.json", or a nested one).
+[[nodiscard]] inline Result<void> check_whole_heads(std::string_view where, std::int64_t hidden, std::int64_t heads) {
+  if (hidden % heads != 0)
+    return failure(std::string(where) + ": hidden_size " + std::to_string(hidden) +
+                   " is not a multiple of num_attention_heads " + std::to_string(heads));
+  return {};
+}
+[[nodiscard]] inline Result<void> check_patch_fits(std::string_view where, std::int64_t image_size,
+                                                   std::int64_t patch_size) {
+  if (image_size < patch_size)
+    return failure(std::string(where) + ": image_size " + std::to_string(image_size) + " is smaller than patch_size " +
+                   std::to_string(patch_size));
+  return {};
+}
+
 }  // namespace modelkit::exporter

@@ -44,17 +44,13 @@ Result<Tower> read_tower(simdjson::dom::object o, bool vision, std::string_view 
   MODELKIT_TRY(t.intermediate, r.integer("intermediate_size", 3072, 1, 1 << 20));
   MODELKIT_TRY(t.eps, r.number("layer_norm_eps", 1e-6));
   MODELKIT_TRY(t.act, r.text("hidden_act", "gelu_pytorch_tanh"));
-  if (t.hidden % t.heads != 0)
-    return failure(std::string(where) + ": hidden_size " + std::to_string(t.hidden) +
-                   " is not a multiple of num_attention_heads " + std::to_string(t.heads));
+  MODELKIT_TRY_VOID(check_whole_heads(where, t.hidden, t.heads));
   if (vision) {
     MODELKIT_TRY(t.image_size, r.integer("image_size", 224, 1, 1 << 14));
     MODELKIT_TRY(t.patch_size, r.integer("patch_size", 16, 1, 1 << 12));
     MODELKIT_TRY(t.channels, r.integer("num_channels", 3, 1, 64));
     MODELKIT_TRY(t.use_head, r.flag("vision_use_head", true));
-    if (t.image_size < t.patch_size)
-      return failure(std::string(where) + ": image_size " + std::to_string(t.image_size) +
-                     " is smaller than patch_size " + std::to_string(t.patch_size));
+    MODELKIT_TRY_VOID(check_patch_fits(where, t.image_size, t.patch_size));
   } else {
     MODELKIT_TRY(t.vocab, r.integer("vocab_size", 32000, 1, std::int64_t{1} << 24));
     MODELKIT_TRY(t.max_positions, r.integer("max_position_embeddings", 64, 1, 1 << 20));

@@ -177,12 +177,8 @@ Result<VisionConfig> read_config(std::string_view text, VisionArch arch) {
   MODELKIT_TRY(c.pooler_act, r.text("pooler_act", "tanh"));
   MODELKIT_TRY(auto qkv, r.flag("qkv_bias", true));
   c.qkv_bias = clip || qkv;
-  if (c.hidden_size % c.heads != 0)
-    return failure("config.json: hidden_size " + std::to_string(c.hidden_size) +
-                   " is not a multiple of num_attention_heads " + std::to_string(c.heads));
-  if (c.image_size < c.patch_size)
-    return failure("config.json: image_size " + std::to_string(c.image_size) + " is smaller than patch_size " +
-                   std::to_string(c.patch_size));
+  MODELKIT_TRY_VOID(check_whole_heads("config.json", c.hidden_size, c.heads));
+  MODELKIT_TRY_VOID(check_patch_fits("config.json", c.image_size, c.patch_size));
   MODELKIT_TRY(c.num_labels, r.num_labels());
   return c;
 }
