@@ -5,7 +5,9 @@
 // steady per-sample cost without session creation. Rounds alternate plain / calibration and the
 // minimum of each over the rounds is kept (8 agents share 2 cores here: noisy). The calling
 // thread's CPU time per sample is reported beside, as the load-independent figure.
-// usage: calib_cost_bench [ROUNDS=3] [SAMPLES=20] [METHOD=minmax] [MODEL_NAME...]
+// Calibration runs up to CALIB_BENCH_BATCH samples per run (default 0: the library decides;
+// 1 = one at a time); its per-sample figures divide each run's time by its samples.
+// usage: [CALIB_BENCH_BATCH=N] calib_cost_bench [ROUNDS=3] [SAMPLES=40] [METHOD=minmax] [MODEL_NAME...]
 #include <modelkit/calib_stats.hpp>
 #include <modelkit/quantize.hpp>
 #include <modelkit/runtime.hpp>
@@ -17,6 +19,7 @@
 #include <chrono>
 #include <ctime>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -54,7 +57,9 @@ std::string loadavg() {
 
 int main(int argc, char** argv) {
   const int rounds = argc > 1 ? std::atoi(argv[1]) : 3;
-  const int count = argc > 2 ? std::atoi(argv[2]) : 20;
+  const int count = argc > 2 ? std::atoi(argv[2]) : 40;
+  const char* batch_env = std::getenv("CALIB_BENCH_BATCH");
+  const std::size_t batch = batch_env ? static_cast<std::size_t>(std::atoi(batch_env)) : 0;
   auto method = calib::parse_method(argc > 3 ? argv[3] : "minmax");
   if (!method) {
     std::fprintf(stderr, "%s\n", method.error().message.c_str());
@@ -63,8 +68,8 @@ int main(int argc, char** argv) {
   std::vector<std::string> names;
   for (int i = 4; i < argc; ++i) names.emplace_back(argv[i]);
   if (names.empty()) names = {"minilm-like", "resnet-like", "bert-tiny-like", "cnn-tiny"};
-  std::printf("load before: %s; %d rounds x %d samples, one thread, %s\n", loadavg().c_str(), rounds, count,
-              std::string(calib::method_name(*method)).c_str());
+  std::printf("load before: %s; %d rounds x %d samples, one thread, %s, calibration batch up to %zu\n",
+              loadavg().c_str(), rounds, count, std::string(calib::method_name(*method)).c_str(), batch);
   for (const auto& name : names) {
     const fs::path path = models_dir() / name / "model.onnx";
     InputHints hints;
@@ -142,10 +147,12 @@ int main(int argc, char** argv) {
       options.method = *method;
       options.max_samples = 0;
       options.intra_op_threads = 1;
-      std::vector<double> at, cpu_at;
+      options.max_batch = batch;
+      std::vector<double> at, cpu_at, done_at;
       options.progress = [&](const calib::CollectProgress& p) {
         at.push_back(p.elapsed_seconds * 1000);
         cpu_at.push_back(thread_cpu_ms());
+        done_at.push_back(static_cast<double>(p.samples_done));
       };
       auto ranges = calib::collect_ranges(path, plan->tensors_to_calibrate, vs, options);
       if (!ranges) {
@@ -153,12 +160,14 @@ int main(int argc, char** argv) {
         return 1;
       }
       std::vector<double> per_sample;
-      for (std::size_t i = 1; i < at.size(); ++i) per_sample.push_back(at[i] - at[i - 1]);
+      for (std::size_t i = 1; i < at.size(); ++i) per_sample.push_back((at[i] - at[i - 1]) / (done_at[i] - done_at[i - 1]));
       best_calib = std::min(best_calib, median(per_sample));
       std::vector<double> per_sample_cpu;
-      for (std::size_t i = 1; i < cpu_at.size(); ++i) per_sample_cpu.push_back(cpu_at[i] - cpu_at[i - 1]);
+      for (std::size_t i = 1; i < cpu_at.size(); ++i)
+        per_sample_cpu.push_back((cpu_at[i] - cpu_at[i - 1]) / (done_at[i] - done_at[i - 1]));
       best_calib_cpu = std::min(best_calib_cpu, median(per_sample_cpu));
-      if (at.size() > 1) best_calib_mean = std::min(best_calib_mean, (at.back() - at.front()) / static_cast<double>(at.size() - 1));
+      if (at.size() > 1)
+        best_calib_mean = std::min(best_calib_mean, (at.back() - at.front()) / (done_at.back() - done_at.front()));
     }
     std::printf("%-15s %4zu tensors  plain p50 %8.2f ms  calibration p50 %8.2f ms/sample (mean %8.2f)  "
                 "plain/calibration %.2fx  [fetched-outputs p50 %.2f ms, unfused p50 %.2f ms]  "

@@ -172,6 +172,12 @@ struct ReferenceOutputs {
   std::vector<std::vector<Tensor>> samples;  // per sample, one tensor per name
 };
 
+// The inputs of one calibration batch stay under this many bytes (activations grow with them).
+inline constexpr std::size_t kCalibrationBatchInputBytes = std::size_t{8} << 20;
+inline constexpr std::size_t kAutomaticCalibrationBatch = 8;
+inline constexpr std::uint64_t kCalibrationBatchWeightBytes = std::uint64_t{256} << 20;
+inline constexpr std::size_t kCalibrationBatchSampleBytes = std::size_t{64} << 10;
+
 struct CollectOptions {
   CalibrationMethod method = CalibrationMethod::minmax;
   std::uint64_t max_samples = 100;  // 0: until the source is exhausted
@@ -181,9 +187,18 @@ struct CollectOptions {
   bool moving_average = false;      // minmax only
   double averaging_constant = 0.01;
   int intra_op_threads = 0;         // ORT threads; 0 = ORT's default
-  // Called after every sample (from the calling thread).
+  // minmax without moving average, when every model input leads with a free batch dimension
+  // (named like "batch"): up to this many consecutive samples of the same shapes run as one
+  // batch (at most kCalibrationBatchInputBytes of inputs), which gives the same ranges. 1: one
+  // sample per run. 0: automatic, up to kAutomaticCalibrationBatch samples when the weights are
+  // at least kCalibrationBatchWeightBytes and a sample's inputs at most
+  // kCalibrationBatchSampleBytes, else one: batching pays only where every run streams big
+  // weights for little activation (measured: on MiniLM-, BERT-tiny- and CNN-size models larger
+  // activations leave the caches and a batched run costs more per sample).
+  std::size_t max_batch = 0;
+  // Called after every run (from the calling thread); samples_done counts the batch's samples.
   std::function<void(const CollectProgress&)> progress;
-  // Checked before every sample; when set, collection stops with an error "calibration
+  // Checked before every run; when set, collection stops with an error "calibration
   // cancelled after N samples" (the CLI's Ctrl-C handler sets it).
   const std::atomic<bool>* cancel = nullptr;
   // When both are set: after calibration, every sample of reference_source (rewound first) runs

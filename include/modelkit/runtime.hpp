@@ -44,6 +44,9 @@ struct SessionOptions {
   std::vector<std::string> disabled_optimizers;
   // Registers the calibration op (kCalibrationDomain) for models that use it.
   bool calibration_ops = false;
+  // ONNX Runtime re-lays MatMul/Conv weights out for its kernels at load (a second copy of every
+  // weight): worth it for many runs, not for a session that runs a few batches.
+  bool prepack_weights = true;
 };
 
 // An input or output as the session sees it. Dynamic dims are -1 with their symbolic name (or

@@ -12,8 +12,10 @@
 #include "onnx/model_proto.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <map>
@@ -289,6 +291,48 @@ Tensor derive_pair(const Tensor* source, const Derivation& d, const std::string&
   return both;
 }
 
+// Whether every input of the session leads with a free dimension named like a batch: only then
+// may samples be stacked along it without changing what the model computes for each.
+bool leads_with_batch(const runtime::Session& session) {
+  if (session.inputs().empty()) return false;
+  for (const auto& spec : session.inputs()) {
+    if (!spec.is_tensor || spec.shape.empty() || spec.shape[0] != -1 || spec.symbols.empty()) return false;
+    std::string symbol = spec.symbols[0];
+    std::transform(symbol.begin(), symbol.end(), symbol.begin(), [](unsigned char c) { return std::tolower(c); });
+    if (symbol.find("batch") == std::string::npos) return false;
+  }
+  return true;
+}
+
+bool same_layout(const Sample& a, const Sample& b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (a[i].name != b[i].name || a[i].type != b[i].type || a[i].shape != b[i].shape || a[i].shape.empty())
+      return false;
+  return true;
+}
+
+std::size_t sample_bytes(const Sample& s) {
+  std::size_t n = 0;
+  for (const auto& t : s) n += t.bytes.size();
+  return n;
+}
+
+// The samples stacked along their first dimension (all have the same layout).
+Sample stack(std::vector<Sample>& samples) {
+  if (samples.size() == 1) return std::move(samples.front());
+  Sample out;
+  for (std::size_t i = 0; i < samples.front().size(); ++i) {
+    Tensor t = std::move(samples.front()[i]);
+    t.shape[0] *= static_cast<std::int64_t>(samples.size());
+    t.bytes.reserve(t.bytes.size() * samples.size());
+    for (std::size_t k = 1; k < samples.size(); ++k)
+      t.bytes.insert(t.bytes.end(), samples[k][i].bytes.begin(), samples[k][i].bytes.end());
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
 }  // namespace
 
 Result<TensorRanges> collect_ranges(const fs::path& model_path, std::span<const std::string> tensor_names,
@@ -351,11 +395,20 @@ Result<TensorRanges> collect_ranges(const fs::path& model_path, std::span<const 
     import->set_version(1);
   }
 
+  std::uint64_t weight_bytes = 0;  // initializers of the main graph, inline or external
+  for (const auto& t : model->graph().initializer()) {
+    weight_bytes += t.raw_data().size();
+    for (const auto& kv : t.external_data())
+      if (kv.key() == "length") weight_bytes += std::strtoull(kv.value().c_str(), nullptr, 10);
+  }
   std::string bytes;
   if (!model->SerializeToString(&bytes)) return failure("cannot serialize " + what + " with calibration outputs");
   runtime::SessionOptions session_options;
   session_options.intra_op_threads = options.intra_op_threads;
   session_options.calibration_ops = reduce;
+  // Big weights: a few batched runs do not repay ONNX Runtime's prepacked copy of every weight
+  // (measured on 2.25 GiB of MatMuls: 2 s of the 3.5 s stage, and 0.25 GiB of peak memory).
+  session_options.prepack_weights = weight_bytes < kCalibrationBatchWeightBytes;
   session_options.external_data_dir = model_path.has_parent_path() ? model_path.parent_path() : fs::path(".");
   auto session = runtime::Session::from_bytes(bytes, session_options, what + " (with calibration outputs)");
   if (!session) return session.take_error();
@@ -373,18 +426,53 @@ Result<TensorRanges> collect_ranges(const fs::path& model_path, std::span<const 
   MODELKIT_TRY_VOID(source.rewind());
   const auto start = std::chrono::steady_clock::now();
   std::uint64_t done = 0;
-  std::map<std::string, Tensor> extremes;  // tensor -> its {min, max} pair of this sample
-  while (options.max_samples == 0 || done < options.max_samples) {
+  std::map<std::string, Tensor> extremes;  // tensor -> its {min, max} pair of this run
+  // Batching changes nothing for min/max over all samples; a moving average is per sample.
+  const bool big_weights = weight_bytes >= kCalibrationBatchWeightBytes;
+  const std::size_t max_batch = options.max_batch == 0 ? (big_weights ? kAutomaticCalibrationBatch : 1) : options.max_batch;
+  const std::size_t max_sample_bytes = options.max_batch == 0 ? kCalibrationBatchSampleBytes : kCalibrationBatchInputBytes;
+  const bool batching = reduce && !options.moving_average && max_batch > 1 && leads_with_batch(*session);
+  std::optional<Sample> pending;  // read but left for the next batch (another layout)
+  bool exhausted = false;
+  while ((options.max_samples == 0 || done < options.max_samples) && !(exhausted && !pending)) {
     if (options.cancel && options.cancel->load())
       return failure("calibration cancelled after " + std::to_string(done) + " samples");
-    auto sample = source.next();
-    if (!sample) return sample.error().with_context("calibration data");
-    if (!*sample) break;
+    std::vector<Sample> batch;
+    std::size_t batch_bytes = 0;
+    const std::uint64_t room =
+        options.max_samples == 0 ? max_batch : std::min<std::uint64_t>(max_batch, options.max_samples - done);
+    const std::size_t limit = batching ? static_cast<std::size_t>(room) : 1;
+    while (batch.size() < limit) {
+      std::optional<Sample> next;
+      if (pending) {
+        next = std::move(pending);
+        pending.reset();
+      } else if (!exhausted) {
+        auto sample = source.next();
+        if (!sample) return sample.error().with_context("calibration data");
+        if (!*sample) exhausted = true;
+        else next = std::move(**sample);
+      }
+      if (!next) break;
+      const std::size_t bytes = sample_bytes(*next);
+      if (!batch.empty() && (!same_layout(batch.front(), *next) || bytes > max_sample_bytes ||
+                             batch_bytes + bytes > kCalibrationBatchInputBytes)) {
+        pending = std::move(next);
+        break;
+      }
+      batch_bytes += bytes;
+      batch.push_back(std::move(*next));
+    }
+    if (batch.empty()) break;
+    const std::uint64_t count = batch.size();
+    const std::string which = count == 1 ? "calibration sample " + std::to_string(done + 1)
+                                         : "calibration samples " + std::to_string(done + 1) + "-" + std::to_string(done + count);
+    Sample inputs = stack(batch);
     // Nothing to read from the graph (every calibrated tensor is a model input): no run, since
     // an empty name list would make the session return the model's own outputs.
     auto outputs = output_names.empty() ? Result<std::vector<Tensor>>(std::vector<Tensor>{})
-                                        : session->run(**sample, output_names);
-    if (!outputs) return outputs.error().with_context("calibration sample " + std::to_string(done + 1));
+                                        : session->run(inputs, output_names);
+    if (!outputs) return outputs.error().with_context(which);
     extremes.clear();
     for (auto& t : *outputs) {
       auto found = routed->find(t.name);
@@ -415,10 +503,10 @@ Result<TensorRanges> collect_ranges(const fs::path& model_path, std::span<const 
       MODELKIT_TRY_VOID(
           stats.observe(derive_pair(source_pair == extremes.end() ? nullptr : &source_pair->second, d, name)));
     }
-    for (const auto& t : **sample)
+    for (const auto& t : inputs)
       if (requested_inputs.count(t.name)) MODELKIT_TRY_VOID(stats.observe(t));
-    stats.finish_sample();
-    ++done;
+    for (std::uint64_t k = 0; k < count; ++k) stats.finish_sample();
+    done += count;
     if (options.progress) {
       CollectProgress p;
       p.samples_done = done;

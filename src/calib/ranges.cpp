@@ -251,6 +251,8 @@ Result<void> CollectOptions::validate() const {
   if (method == CalibrationMethod::entropy && (quantized_bins < 2 || quantized_bins > bins))
     return usage_error("entropy quantized bins must be between 2 and the histogram bins (" + std::to_string(bins) +
                        "), got " + std::to_string(quantized_bins));
+  if (max_batch > 1024)
+    return usage_error("calibration batch must be at most 1024 samples (0: automatic), got " + std::to_string(max_batch));
   if (moving_average && !(averaging_constant > 0 && averaging_constant <= 1))
     return usage_error("moving-average constant must be in (0, 1], got " + std::to_string(averaging_constant));
   return {};

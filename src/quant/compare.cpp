@@ -107,16 +107,34 @@ Result<ValidationReport> compare_against(const std::vector<std::string>& names, 
                                          const std::filesystem::path& quantized_model, calib::SampleSource& source,
                                          const CompareOptions& options, const FloatOutputs& float_outputs);
 
+// The bytes of a model and of its external-data file ("<model>_data", as modelkit writes it).
+std::uint64_t model_bytes(const std::filesystem::path& model) {
+  std::error_code ec;
+  std::uint64_t total = 0;
+  for (const auto& p : {model, std::filesystem::path(model.string() + "_data")}) {
+    auto size = std::filesystem::file_size(p, ec);
+    if (!ec) total += size;
+  }
+  return total;
+}
+
+// A validation session runs a handful of samples: for big models ONNX Runtime's prepacked copy
+// of every weight costs more than it saves (same threshold as calibration's).
+runtime::SessionOptions validation_session(const std::filesystem::path& model, int intra_op_threads) {
+  runtime::SessionOptions so;
+  so.intra_op_threads = intra_op_threads;
+  so.prepack_weights = model_bytes(model) < calib::kCalibrationBatchWeightBytes;
+  return so;
+}
+
 }  // namespace
 
 Result<ValidationReport> compare_models(const std::filesystem::path& float_model,
                                         const std::filesystem::path& quantized_model, calib::SampleSource& source,
                                         const CompareOptions& options) {
-  runtime::SessionOptions so;
-  so.intra_op_threads = options.intra_op_threads;
-  auto reference = runtime::Session::open(float_model, so);
+  auto reference = runtime::Session::open(float_model, validation_session(float_model, options.intra_op_threads));
   if (!reference) return reference.take_error();
-  auto candidate = runtime::Session::open(quantized_model, so);
+  auto candidate = runtime::Session::open(quantized_model, validation_session(quantized_model, options.intra_op_threads));
   if (!candidate) return candidate.take_error();
   std::vector<std::string> names;
   for (const auto& o : reference->outputs()) names.push_back(o.name);
@@ -127,9 +145,7 @@ Result<ValidationReport> compare_models(const std::filesystem::path& float_model
 Result<ValidationReport> compare_with_reference(const std::filesystem::path& quantized_model,
                                                 calib::SampleSource& source, const calib::ReferenceOutputs& reference,
                                                 const CompareOptions& options) {
-  runtime::SessionOptions so;
-  so.intra_op_threads = options.intra_op_threads;
-  auto candidate = runtime::Session::open(quantized_model, so);
+  auto candidate = runtime::Session::open(quantized_model, validation_session(quantized_model, options.intra_op_threads));
   if (!candidate) return candidate.take_error();
   return compare_against(reference.names, *candidate, quantized_model, source, options,
                          [&](std::uint64_t i, const calib::Sample&) -> Result<std::vector<Tensor>> {

@@ -81,6 +81,7 @@ Ort::SessionOptions make_options(const SessionOptions& o) {
     opts.AddConfigEntry(kOrtSessionOptionsDisableSpecifiedOptimizers, names.c_str());
   }
   if (o.calibration_ops) add_calibration_ops(opts);
+  if (!o.prepack_weights) opts.AddConfigEntry(kOrtSessionOptionsConfigDisablePrepacking, "1");
   return opts;
 }
 

@@ -75,19 +75,68 @@ TEST(CollectRanges, ProgressAndSampleLimit) {
   hints.image_size = 16;
   auto source = testing::RandomSource::open(path, 50, hints);
   ASSERT_TRUE(source.ok());
-  std::vector<std::uint64_t> seen;
-  CollectOptions options;
-  options.max_samples = 7;
-  options.progress = [&](const CollectProgress& p) {
-    seen.push_back(p.samples_done);
-    EXPECT_EQ(p.samples_total, 7u);
-    EXPECT_GE(p.elapsed_seconds, 0.0);
-  };
-  std::vector<std::string> names = {"logits"};
-  auto ranges = collect_ranges(path, names, *source, options);
-  ASSERT_TRUE(ranges.ok()) << ranges.error().message;
-  EXPECT_EQ(ranges->samples, 7u);
-  EXPECT_EQ(seen, (std::vector<std::uint64_t>{1, 2, 3, 4, 5, 6, 7}));
+  // One sample per run, batches of 3 (the last one cut by the sample limit), batches of 8 (one
+  // run, cut to 7), automatic (small weights: one sample per run).
+  const std::vector<std::pair<std::size_t, std::vector<std::uint64_t>>> cases = {
+      {1, {1, 2, 3, 4, 5, 6, 7}}, {3, {3, 6, 7}}, {8, {7}}, {0, {1, 2, 3, 4, 5, 6, 7}}};
+  for (const auto& [batch, expected] : cases) {
+    std::vector<std::uint64_t> seen;
+    CollectOptions options;
+    options.max_samples = 7;
+    options.max_batch = batch;
+    options.progress = [&](const CollectProgress& p) {
+      seen.push_back(p.samples_done);
+      EXPECT_EQ(p.samples_total, 7u);
+      EXPECT_GE(p.elapsed_seconds, 0.0);
+    };
+    std::vector<std::string> names = {"logits"};
+    auto ranges = collect_ranges(path, names, *source, options);
+    ASSERT_TRUE(ranges.ok()) << ranges.error().message;
+    EXPECT_EQ(ranges->samples, 7u);
+    EXPECT_EQ(seen, expected) << "batch " << batch;
+  }
+}
+
+// Samples stacked along the batch dimension give the ranges the samples give one at a time: on a
+// text encoder (three int64 inputs, attention) and a CNN, every calibrated tensor of the plan.
+TEST(CollectRanges, BatchedSamplesGiveTheSameRanges) {
+  for (const char* name : {"bert-tiny-like", "cnn-tiny"}) {
+    auto path = model(std::string(name) + "/model.onnx");
+    InputHints hints;
+    hints.sequence_length = 16;
+    hints.image_size = 32;
+    auto source = testing::RandomSource::open(path, 11, hints);
+    ASSERT_TRUE(source.ok()) << source.error().message;
+    // Every float value the graph computes (node outputs), as a plan would list them.
+    ::onnx::ModelProto proto;
+    {
+      std::ifstream in(path, std::ios::binary);
+      ASSERT_TRUE(proto.ParseFromIstream(&in));
+    }
+    std::vector<std::string> names;
+    for (const auto& n : proto.graph().node())
+      if (n.op_type() == "MatMul" || n.op_type() == "Conv" || n.op_type() == "Add" || n.op_type() == "Relu" ||
+          n.op_type() == "Softmax" || n.op_type() == "Gemm")
+        names.push_back(n.output(0));
+    ASSERT_GT(names.size(), 5u) << name;
+    CollectOptions one_by_one;
+    one_by_one.max_batch = 1;
+    CollectOptions batched;
+    batched.max_batch = 4;  // 11 samples: batches of 4, 4, 3
+    std::vector<std::uint64_t> runs;
+    batched.progress = [&](const CollectProgress& p) { runs.push_back(p.samples_done); };
+    auto a = collect_ranges(path, names, *source, one_by_one);
+    auto b = collect_ranges(path, names, *source, batched);
+    ASSERT_TRUE(a.ok()) << a.error().message;
+    ASSERT_TRUE(b.ok()) << b.error().message;
+    EXPECT_EQ(runs, (std::vector<std::uint64_t>{4, 8, 11})) << name << ": the samples did run in batches";
+    EXPECT_EQ(b->samples, 11u);
+    for (const auto& t : names) {
+      ASSERT_TRUE(a->tensors.count(t) && b->tensors.count(t)) << name << " " << t;
+      EXPECT_EQ(a->tensors.at(t).min, b->tensors.at(t).min) << name << " " << t;
+      EXPECT_EQ(a->tensors.at(t).max, b->tensors.at(t).max) << name << " " << t;
+    }
+  }
 }
 
 TEST(CollectRanges, CancellationStopsCleanly) {
@@ -97,16 +146,20 @@ TEST(CollectRanges, CancellationStopsCleanly) {
   auto source = testing::RandomSource::open(path, 50, hints);
   ASSERT_TRUE(source.ok());
   std::atomic<bool> cancel{false};
-  CollectOptions options;
-  options.max_samples = 0;
-  options.cancel = &cancel;
-  options.progress = [&](const CollectProgress& p) {
-    if (p.samples_done == 3) cancel = true;  // as a Ctrl-C handler would
-  };
-  std::vector<std::string> names = {"logits"};
-  auto ranges = collect_ranges(path, names, *source, options);
-  ASSERT_FALSE(ranges.ok());
-  EXPECT_EQ(ranges.error().message, "calibration cancelled after 3 samples");
+  for (std::size_t batch : {std::size_t{1}, std::size_t{3}}) {
+    cancel = false;
+    CollectOptions options;
+    options.max_samples = 0;
+    options.max_batch = batch;
+    options.cancel = &cancel;
+    options.progress = [&](const CollectProgress& p) {
+      if (p.samples_done == 3) cancel = true;  // as a Ctrl-C handler would
+    };
+    std::vector<std::string> names = {"logits"};
+    auto ranges = collect_ranges(path, names, *source, options);
+    ASSERT_FALSE(ranges.ok());
+    EXPECT_EQ(ranges.error().message, "calibration cancelled after 3 samples");
+  }
 }
 
 TEST(CollectRanges, UnknownTensorAndEmptySource) {
