@@ -145,7 +145,7 @@ void parallel_chunks(std::size_t chunks, int threads, const std::function<void(s
 // Rounding: adding and removing 2^52 with v's sign rounds |v| < 2^52 to the nearest integer, ties
 // to even, as std::nearbyint in the default mode; larger |v| (and infinities) may move by a
 // little but stay far past the limits, so they saturate the same; NaN stays NaN.
-inline double quantize_element(float x, double scale, double zp, double qmin, double qmax) {
+[[gnu::always_inline]] inline double quantize_element(float x, double scale, double zp, double qmin, double qmax) {
   constexpr double kMagic = 4503599627370496.0;  // 2^52
   const double v = static_cast<double>(x) / scale;
   const double magic = std::copysign(kMagic, v);
@@ -161,7 +161,7 @@ inline double quantize_element(float x, double scale, double zp, double qmin, do
 // channel share a scale, so the inner loop vectorizes; when the channel is the last axis (inner 1,
 // as a MatMul weight [K, N] on axis 1) runs of consecutive channels read scales from arrays instead.
 template <class Q>
-void quantize_window(const unsigned char* src, unsigned char* dst, std::size_t first, std::size_t last,
+[[gnu::always_inline]] inline void quantize_window(const unsigned char* src, unsigned char* dst, std::size_t first, std::size_t last,
                      std::size_t channels, std::size_t inner, const double* scales, const double* zero_points,
                      QuantLimits lim) {
   const double qmin = static_cast<double>(lim.qmin), qmax = static_cast<double>(lim.qmax);
@@ -197,6 +197,28 @@ void quantize_window(const unsigned char* src, unsigned char* dst, std::size_t f
   }
 }
 
+// The loops above compiled for each vector width the CPU may have, the widest chosen when the
+// program loads (every operation is exactly rounded IEEE arithmetic lane by lane, and none is a
+// multiply-add that could be fused, so every width gives the same bytes). The divisions bound
+// the loop: wider vectors divide more values per cycle.
+#if defined(__x86_64__) && defined(__gnu_linux__)
+#define MODELKIT_VECTOR_CLONES [[gnu::target_clones("avx512f", "avx2", "default")]]
+#else
+#define MODELKIT_VECTOR_CLONES
+#endif
+#define MODELKIT_QUANTIZE_WINDOW(Q, suffix)                                                                        \
+  MODELKIT_VECTOR_CLONES void quantize_window_##suffix(const unsigned char* src, unsigned char* dst,                \
+                                                      std::size_t first, std::size_t last, std::size_t channels,   \
+                                                      std::size_t inner, const double* scales,                     \
+                                                      const double* zero_points, QuantLimits lim) {                \
+    quantize_window<Q>(src, dst, first, last, channels, inner, scales, zero_points, lim);                          \
+  }
+MODELKIT_QUANTIZE_WINDOW(std::int8_t, i8)
+MODELKIT_QUANTIZE_WINDOW(std::uint8_t, u8)
+MODELKIT_QUANTIZE_WINDOW(std::int16_t, i16)
+MODELKIT_QUANTIZE_WINDOW(std::uint16_t, u16)
+#undef MODELKIT_QUANTIZE_WINDOW
+
 // A tensor's quantization as the window loop needs it: layout around the axis and per-channel
 // scales and zero points in double.
 struct WindowPlan {
@@ -207,23 +229,16 @@ struct WindowPlan {
   bool is_signed = true;
 
   void run(const unsigned char* src, unsigned char* dst, std::size_t first, std::size_t last) const {
-    auto go = [&](auto tag) {
-      quantize_window<decltype(tag)>(src, dst, first, last, channels, inner, scales.data(), zero_points.data(), lim);
-    };
-    if (bytes_per == 1) {
-      if (is_signed) go(std::int8_t{});
-      else go(std::uint8_t{});
-    } else {
-      if (is_signed) go(std::int16_t{});
-      else go(std::uint16_t{});
-    }
+    auto* window = bytes_per == 1 ? (is_signed ? quantize_window_i8 : quantize_window_u8)
+                                  : (is_signed ? quantize_window_i16 : quantize_window_u16);
+    window(src, dst, first, last, channels, inner, scales.data(), zero_points.data(), lim);
   }
 };
 
 // max(m, |v|) over the finite values of `n` floats at `p` (unaligned), in independent lanes so the
 // compiler vectorizes it; a maximum is exact, so the lanes change nothing. NaN and infinities fail
 // `a <= FLT_MAX` and count as 0, which leaves the maximum (never below 0) alone.
-float finite_absmax(const unsigned char* p, std::size_t n, float m) {
+MODELKIT_VECTOR_CLONES float finite_absmax(const unsigned char* p, std::size_t n, float m) {
   constexpr int kLanes = 16;
   constexpr float kMaxFinite = std::numeric_limits<float>::max();
   float lane[kLanes];
