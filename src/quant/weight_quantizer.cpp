@@ -248,9 +248,11 @@ MODELKIT_VECTOR_CLONES float finite_absmax(const unsigned char* p, std::size_t n
     float v[kLanes];
     std::memcpy(v, p + i * sizeof(float), sizeof v);
     for (int l = 0; l < kLanes; ++l) {
-      float a = std::fabs(v[l]);
+      // |v| spelled as a compare (GCC 12 leaves the loop scalar with std::fabs); -0 stays -0,
+      // which no lane (>= +0) is below, so the maximum is fabs's.
+      float a = v[l] < 0 ? -v[l] : v[l];
       a = a <= kMaxFinite ? a : 0.0f;
-      lane[l] = lane[l] < a ? a : lane[l];
+      lane[l] = a > lane[l] ? a : lane[l];
     }
   }
   for (std::size_t i = blocks; i < n; ++i) {
