@@ -220,9 +220,10 @@ class StatisticsSet {
 // Runs the float model over `source` with `tensor_names` exposed as outputs (they may be node
 // outputs, graph inputs or initializers of the main graph, or values inside If branches, which
 // are routed out through the If's outputs), and returns their ranges. For minmax the graph
-// computes each tensor's ReduceMin/ReduceMax and only those scalars leave ONNX Runtime (as
-// onnxruntime's MinMaxCalibrater does); a sample whose tensor holds NaN/inf then contributes
-// nothing for that tensor. Percentile and entropy read the whole tensors. Errors: unknown
+// computes each tensor's {min, max} of finite values with the calibration op (runtime.hpp's
+// FiniteMinMax, one pass right after the tensor is produced) and only those pairs leave ONNX
+// Runtime, the main graph's concatenated into one output; NaN and infinities are skipped, as
+// the value statistics skip them. Percentile and entropy read the whole tensors. Errors: unknown
 // tensor names, model/ORT failures, a source that yields no sample, cancellation. Tensors that
 // never held a finite value (e.g. an If branch that never ran) are left out of the result.
 [[nodiscard]] Result<TensorRanges> collect_ranges(const std::filesystem::path& model_path,

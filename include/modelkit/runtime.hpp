@@ -24,6 +24,12 @@ namespace modelkit::runtime {
 
 enum class GraphOptimization { disabled, basic, extended, all };
 
+// The op minmax calibration inserts after each calibrated tensor (sessions opened with
+// SessionOptions::calibration_ops run it): input any floating tensor, output float32 [2], the
+// {min, max} of its finite values, {+inf, -inf} when there is none.
+inline constexpr const char* kCalibrationDomain = "ai.modelkit";
+inline constexpr const char* kCalibrationExtremesOp = "FiniteMinMax";
+
 struct SessionOptions {
   int intra_op_threads = 0;  // 0: ORT's default (one per physical core)
   int inter_op_threads = 0;  // only used with parallel_execution
@@ -36,6 +42,8 @@ struct SessionOptions {
   std::filesystem::path optimized_model_path;
   // ONNX Runtime graph transformers to skip, by their names (e.g. "ConvActivationFusion").
   std::vector<std::string> disabled_optimizers;
+  // Registers the calibration op (kCalibrationDomain) for models that use it.
+  bool calibration_ops = false;
 };
 
 // An input or output as the session sees it. Dynamic dims are -1 with their symbolic name (or

@@ -74,14 +74,16 @@ void add_output(::onnx::GraphProto& g, const std::string& name, bool float_typed
 }
 
 // What a graph output carries for a calibrated tensor.
-enum class Carries { values, min, max };
+enum class Carries { values, extremes };
 struct Routed {
   std::string tensor;
   Carries carries = Carries::values;
+  // For the one output concatenating the main graph's pairs: the tensor of each pair, in order.
+  std::vector<std::string> pair_tensors;
 };
 
-// Makes the model output the listed values (or, with `reduce`, their ReduceMin/ReduceMax
-// scalars, computed in the graph as onnxruntime's MinMaxCalibrater does, which spares copying
+// Makes the model output the listed values (or, with `reduce`, their {min, max} pairs, computed
+// in the graph by the calibration op right after each tensor is produced, which spares copying
 // whole activations out); returns graph output name -> what it carries.
 Result<std::map<std::string, Routed>> expose(::onnx::ModelProto& model, std::span<const std::string> names,
                                              const std::set<std::string>& graph_inputs, bool reduce,
@@ -94,6 +96,7 @@ Result<std::map<std::string, Routed>> expose(::onnx::ModelProto& model, std::spa
   std::set<std::string> outputs;
   for (const auto& o : model.graph().output()) outputs.insert(o.name());
   std::map<std::string, Routed> routed;
+  std::vector<std::pair<std::string, std::string>> main_pairs;  // (pair, tensor) in the main graph
   int counter = 0;
 
   // Routes `value`, defined in `scope`, out to a main-graph output; returns its name.
@@ -154,30 +157,50 @@ Result<std::map<std::string, Routed>> expose(::onnx::ModelProto& model, std::spa
     if (!reduce) {
       auto out = route(name, scope);
       if (!out) return out.take_error();
-      routed[*out] = Routed{name, Carries::values};
+      routed[*out] = Routed{name, Carries::values, {}};
       continue;
     }
-    for (auto [op, carries] : {std::pair{"ReduceMin", Carries::min}, std::pair{"ReduceMax", Carries::max}}) {
-      std::string reduced = name + "__modelkit_" + op + "_" + std::to_string(counter++);
-      auto* node = scope->graph->add_node();
-      node->set_op_type(op);
-      node->set_name(reduced);
-      node->add_input(name);
-      node->add_output(reduced);
-      auto* keepdims = node->add_attribute();
-      keepdims->set_name("keepdims");
-      keepdims->set_type(::onnx::AttributeProto::INT);
-      keepdims->set_i(0);
-      auto out = route(reduced, scope);
-      if (!out) return out.take_error();
-      routed[*out] = Routed{name, carries};
+    // One FiniteMinMax node: {min, max} of the finite values in a single pass.
+    std::string reduced = name + "__modelkit_extremes_" + std::to_string(counter++);
+    auto* node = scope->graph->add_node();
+    node->set_op_type(runtime::kCalibrationExtremesOp);
+    node->set_domain(runtime::kCalibrationDomain);
+    node->set_name(reduced);
+    node->add_input(name);
+    node->add_output(reduced);
+    if (scope == root.get()) {
+      main_pairs.emplace_back(reduced, name);
+      continue;
     }
+    auto out = route(reduced, scope);
+    if (!out) return out.take_error();
+    routed[*out] = Routed{name, Carries::extremes, {}};
+  }
+  if (!main_pairs.empty()) {
+    // The main graph's pairs leave as one output: one fetch instead of hundreds, and the pairs
+    // themselves stay ordinary values ONNX Runtime plans in its arena.
+    std::string all = "__modelkit_extremes_all_" + std::to_string(counter++);
+    auto* concat = model.mutable_graph()->add_node();
+    concat->set_op_type("Concat");
+    concat->set_name(all);
+    auto* axis = concat->add_attribute();
+    axis->set_name("axis");
+    axis->set_type(::onnx::AttributeProto::INT);
+    axis->set_i(0);
+    Routed r{"", Carries::extremes, {}};
+    for (const auto& [pair, tensor] : main_pairs) {
+      concat->add_input(pair);
+      r.pair_tensors.push_back(tensor);
+    }
+    concat->add_output(all);
+    add_output(*model.mutable_graph(), all, true);
+    routed[all] = std::move(r);
   }
   return routed;
 }
 
 // minmax only: a tensor whose per-sample extremes follow from another calibrated tensor's need no
-// ReduceMin/ReduceMax of its own. Value-preserving ops (Identity, Reshape, Transpose, Squeeze,
+// calibration op of its own. Value-preserving ops (Identity, Reshape, Transpose, Squeeze,
 // Unsqueeze, Flatten) keep the extremes; Relu and Clip are monotone, so the extremes of the output
 // are those of the input passed through the op (exact in floating point: max/min only pick values).
 // Fewer reductions, and the output stays free for ONNX Runtime to fuse with its producer.
@@ -245,33 +268,24 @@ void find_derivations(const ::onnx::GraphProto& g, const std::set<std::string>& 
   }
 }
 
-// The source's per-sample [min, max] pair passed through a derivation: the pair the derived
-// tensor's own ReduceMin/ReduceMax would have produced.
-Result<Tensor> derive_pair(const std::vector<Tensor>& source, const Derivation& d, const std::string& name) {
-  Tensor both{name, source.empty() ? ElementType::float32 : source.front().type, {}, {}};
-  for (const auto& t : source) both.bytes.insert(both.bytes.end(), t.bytes.begin(), t.bytes.end());
-  if (d.clamps && !both.bytes.empty()) {
-    // min(max(v, low), high), as ONNX Runtime's Relu and Clip compute each element.
-    auto clamp = [&](auto v) {
-      using T = decltype(v);
-      const T lo = static_cast<T>(d.low), hi = static_cast<T>(d.high);
-      v = v < lo ? lo : v;
-      return v > hi ? hi : v;
-    };
-    if (both.type == ElementType::float32) {
-      for (auto& v : both.values<float>()) v = clamp(v);
-    } else if (both.type == ElementType::float64) {
-      for (auto& v : both.values<double>()) v = clamp(v);
-    } else if (both.type == ElementType::float16 && d.low == 0 && std::isinf(d.high)) {
-      // Relu on half bits: negative non-NaN values become +0.
-      for (auto& v : both.values<std::uint16_t>())
-        if ((v & 0x8000u) && (v & 0x7fffu) <= 0x7c00u) v = 0;
-    } else {
-      return failure("tensor " + quoted(name) + ": cannot derive the range of a " + element_type_name(both.type) +
-                     " Clip output");
+// The source's per-sample {min, max} pair passed through a derivation: the pair the derived
+// tensor's own calibration op would have produced. Empty (nothing observed) when the source had
+// no finite value or did not run (an If branch).
+Tensor derive_pair(const Tensor* source, const Derivation& d, const std::string& name) {
+  Tensor both{name, ElementType::float32, {0}, {}};
+  if (!source || source->type != ElementType::float32 || source->bytes.size() != 2 * sizeof(float)) return both;
+  float pair[2];
+  std::memcpy(pair, source->bytes.data(), sizeof pair);
+  if (!(pair[0] <= pair[1])) return both;
+  if (d.clamps)
+    for (float& v : pair) {
+      // min(max(v, low), high), as ONNX Runtime's Relu and Clip compute each element.
+      v = v < d.low ? d.low : v;
+      v = v > d.high ? d.high : v;
     }
-  }
-  both.shape = {static_cast<std::int64_t>(both.bytes.size() / std::max<std::size_t>(1, element_bits(both.type) / 8))};
+  both.shape = {2};
+  both.bytes.resize(sizeof pair);
+  std::memcpy(both.bytes.data(), pair, sizeof pair);
   return both;
 }
 
@@ -329,11 +343,19 @@ Result<TensorRanges> collect_ranges(const fs::path& model_path, std::span<const 
   }
   auto routed = expose(*model, reduced_names, graph_inputs, reduce, what);
   if (!routed) return routed.take_error();
+  const bool imported = std::any_of(model->opset_import().begin(), model->opset_import().end(),
+                                    [](const auto& o) { return o.domain() == runtime::kCalibrationDomain; });
+  if (reduce && !imported) {
+    auto* import = model->add_opset_import();
+    import->set_domain(runtime::kCalibrationDomain);
+    import->set_version(1);
+  }
 
   std::string bytes;
   if (!model->SerializeToString(&bytes)) return failure("cannot serialize " + what + " with calibration outputs");
   runtime::SessionOptions session_options;
   session_options.intra_op_threads = options.intra_op_threads;
+  session_options.calibration_ops = reduce;
   session_options.external_data_dir = model_path.has_parent_path() ? model_path.parent_path() : fs::path(".");
   auto session = runtime::Session::from_bytes(bytes, session_options, what + " (with calibration outputs)");
   if (!session) return session.take_error();
@@ -351,7 +373,7 @@ Result<TensorRanges> collect_ranges(const fs::path& model_path, std::span<const 
   MODELKIT_TRY_VOID(source.rewind());
   const auto start = std::chrono::steady_clock::now();
   std::uint64_t done = 0;
-  std::map<std::string, std::vector<Tensor>> extremes;  // tensor -> its min and max scalars
+  std::map<std::string, Tensor> extremes;  // tensor -> its {min, max} pair of this sample
   while (options.max_samples == 0 || done < options.max_samples) {
     if (options.cancel && options.cancel->load())
       return failure("calibration cancelled after " + std::to_string(done) + " samples");
@@ -369,21 +391,29 @@ Result<TensorRanges> collect_ranges(const fs::path& model_path, std::span<const 
       if (found == routed->end())
         return failure(what + ": ONNX Runtime returned output " + quoted(t.name) + ", which calibration did not ask for");
       const Routed& r = found->second;
+      // A pair observes as a two-value tensor: the same min/max (and moving average) as the whole
+      // tensor. An empty one (an If branch that did not run) observes nothing.
+      if (!r.pair_tensors.empty()) {
+        if (t.type != ElementType::float32 || t.bytes.size() != r.pair_tensors.size() * 2 * sizeof(float))
+          return failure(what + ": the calibration output holds " + std::to_string(t.bytes.size()) +
+                         " bytes, expected " + std::to_string(r.pair_tensors.size()) + " float32 pairs");
+        for (std::size_t i = 0; i < r.pair_tensors.size(); ++i) {
+          Tensor pair{r.pair_tensors[i], ElementType::float32, {2}, {}};
+          const auto* at = t.bytes.data() + i * 2 * sizeof(float);
+          pair.bytes.assign(at, at + 2 * sizeof(float));
+          MODELKIT_TRY_VOID(stats.observe(pair));
+          extremes.insert_or_assign(pair.name, std::move(pair));
+        }
+        continue;
+      }
       t.name = r.tensor;
-      if (r.carries == Carries::values) MODELKIT_TRY_VOID(stats.observe(t));
-      else extremes[r.tensor].push_back(std::move(t));
-    }
-    // Both scalars observed as one two-value tensor: same min/max (and moving average) as the
-    // whole tensor. An empty pair (an If branch that did not run) observes nothing.
-    for (auto& [name, pair] : extremes) {
-      Tensor both{name, pair.front().type, {}, {}};
-      for (const auto& t : pair) both.bytes.insert(both.bytes.end(), t.bytes.begin(), t.bytes.end());
-      both.shape = {static_cast<std::int64_t>(both.bytes.size() / std::max<std::size_t>(1, element_bits(both.type) / 8))};
-      MODELKIT_TRY_VOID(stats.observe(both));
+      MODELKIT_TRY_VOID(stats.observe(t));
+      if (r.carries == Carries::extremes) extremes.insert_or_assign(r.tensor, std::move(t));
     }
     for (const auto& [name, d] : derived) {
-      MODELKIT_TRY(auto both, derive_pair(extremes[d.source], d, name));
-      MODELKIT_TRY_VOID(stats.observe(both));
+      auto source_pair = extremes.find(d.source);
+      MODELKIT_TRY_VOID(
+          stats.observe(derive_pair(source_pair == extremes.end() ? nullptr : &source_pair->second, d, name)));
     }
     for (const auto& t : **sample)
       if (requested_inputs.count(t.name)) MODELKIT_TRY_VOID(stats.observe(t));

@@ -2,6 +2,7 @@
 // algorithms, and the versioned ranges file.
 #include <modelkit/calib_stats.hpp>
 
+#include "util/extremes.hpp"
 #include "util/file.hpp"
 #include "util/json_read.hpp"
 #include "util/json_writer.hpp"
@@ -50,49 +51,12 @@ Range clamp_symmetric(double t, float observed_min, float observed_max) {
   return r;
 }
 
-// Min and max of the finite values ({+inf, -inf} when there is none). The first pass is
-// branch-free with independent lanes (NaN compares false and drops out), which compilers
-// vectorize; only data holding infinities takes the checked second pass.
-std::pair<float, float> finite_extremes(std::span<const float> values) {
-  constexpr int kLanes = 8;
-  float lo[kLanes], hi[kLanes];
-  for (int l = 0; l < kLanes; ++l) {
-    lo[l] = std::numeric_limits<float>::infinity();
-    hi[l] = -std::numeric_limits<float>::infinity();
-  }
-  const std::size_t n = values.size(), blocks = n / kLanes * kLanes;
-  const float* v = values.data();
-  for (std::size_t i = 0; i < blocks; i += kLanes)
-    for (int l = 0; l < kLanes; ++l) {
-      lo[l] = v[i + l] < lo[l] ? v[i + l] : lo[l];
-      hi[l] = v[i + l] > hi[l] ? v[i + l] : hi[l];
-    }
-  for (std::size_t i = blocks; i < n; ++i) {
-    lo[0] = v[i] < lo[0] ? v[i] : lo[0];
-    hi[0] = v[i] > hi[0] ? v[i] : hi[0];
-  }
-  float mn = lo[0], mx = hi[0];
-  for (int l = 1; l < kLanes; ++l) {
-    mn = std::min(mn, lo[l]);
-    mx = std::max(mx, hi[l]);
-  }
-  if (std::isfinite(mn) && std::isfinite(mx)) return {mn, mx};  // no infinity among the values
-  mn = std::numeric_limits<float>::infinity();
-  mx = -std::numeric_limits<float>::infinity();
-  for (float x : values) {
-    if (!std::isfinite(x)) continue;
-    mn = std::min(mn, x);
-    mx = std::max(mx, x);
-  }
-  return {mn, mx};
-}
-
 }  // namespace
 
 // --- MinMaxStatistic ----------------------------------------------------------------------------
 
 void MinMaxStatistic::observe(std::span<const float> values) {
-  auto [lo, hi] = finite_extremes(values);
+  auto [lo, hi] = util::finite_extremes(values);
   if (lo > hi) return;  // no finite value in this sample
   if (samples_ == 0) {
     min_ = lo;
@@ -142,7 +106,7 @@ void Histogram::grow_to(double amax) {
 }
 
 void Histogram::observe(std::span<const float> values) {
-  auto [lo, hi] = finite_extremes(values);
+  auto [lo, hi] = util::finite_extremes(values);
   if (lo > hi) return;
   if (!any_) {
     min_ = lo;

@@ -1,6 +1,7 @@
 #include <modelkit/runtime.hpp>
 
 #include "onnx/model_proto.hpp"
+#include "runtime/extremes_op.hpp"
 #include "runtime/ort_loader.hpp"
 #include "util/strings.hpp"
 
@@ -79,6 +80,7 @@ Ort::SessionOptions make_options(const SessionOptions& o) {
     for (const auto& n : o.disabled_optimizers) names += (names.empty() ? "" : ",") + n;
     opts.AddConfigEntry(kOrtSessionOptionsDisableSpecifiedOptimizers, names.c_str());
   }
+  if (o.calibration_ops) add_calibration_ops(opts);
   return opts;
 }
 
@@ -213,8 +215,10 @@ Result<std::vector<Tensor>> Session::run(std::span<const Tensor> inputs, std::sp
       t.name = out_names[i];
       t.type = type;
       t.shape = info.GetShape();
-      t.bytes.resize(element_storage_bytes(type, t.element_count()));
-      if (!t.bytes.empty()) std::memcpy(t.bytes.data(), v.GetTensorRawData(), t.bytes.size());
+      // Copied straight in (no zero-fill first: outputs can be large).
+      const auto* raw = static_cast<const std::byte*>(v.GetTensorRawData());
+      const std::size_t size = element_storage_bytes(type, t.element_count());
+      if (size > 0) t.bytes.assign(raw, raw + size);
       out.push_back(std::move(t));
     }
     return out;

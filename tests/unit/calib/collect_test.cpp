@@ -165,7 +165,7 @@ TEST(CollectRanges, ValuesInsideIfBranches) {
 
 // Tensors whose extremes follow from another calibrated tensor's (Clip, Reshape, Relu of it, chains
 // of them) are not reduced in the graph but derived per sample: their ranges, minmax and moving
-// average, must equal those their own ReduceMin/ReduceMax give (each calibrated alone, nothing to
+// average, must equal those their own calibration op gives (each calibrated alone, nothing to
 // derive from). A Relu of a Relu keeps its own reductions.
 TEST(CollectRanges, DerivedRangesEqualTheirOwnReductions) {
   ::onnx::ModelProto m;
