@@ -1,5 +1,6 @@
 #include "onnx/model_proto.hpp"
 
+#include "onnx/deferred_data.hpp"
 #include "onnx/tensor_walk.hpp"
 #include "util/file.hpp"
 
@@ -9,6 +10,8 @@
 #include <cstdio>
 #include <cstring>
 #include <fcntl.h>
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream.h>
 #include <map>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -192,6 +195,7 @@ class OutFile {
       }
       done += static_cast<std::size_t>(n);
     }
+    start_writeback(offset + bytes.size());
     return {};
   }
   Result<void> commit() {
@@ -208,9 +212,100 @@ class OutFile {
   }
 
  private:
+  // Asks the kernel to start writing back (not to wait for) what was written up to `end` every
+  // kWritebackStride bytes, so the closing fsync waits for the last stretch only.
+  static constexpr std::uint64_t kWritebackStride = std::uint64_t{32} << 20;
+  void start_writeback(std::uint64_t end) {
+    if (end < writeback_ + kWritebackStride) return;
+    ::sync_file_range(fd_, static_cast<off_t>(writeback_), static_cast<off_t>(end - writeback_), SYNC_FILE_RANGE_WRITE);
+    writeback_ = end;
+  }
   fs::path final_;
   std::string tmp_;
   int fd_ = -1;
+  std::uint64_t writeback_ = 0;
+};
+
+// Runs the producer of a deferred tensor's placeholder, writing its bytes at `offset` of `file`;
+// checks it handed exactly `size` bytes.
+Result<void> write_deferred(OutFile& file, std::uint64_t offset, std::uint64_t size, const ByteProducer& produce,
+                            const std::string& what) {
+  std::uint64_t done = 0;
+  MODELKIT_TRY_VOID(produce([&](std::span<const unsigned char> piece) -> Result<void> {
+    if (piece.size() > size - done)
+      return failure("cannot save " + what + ": a streamed tensor produced more than its " + std::to_string(size) +
+                     " bytes");
+    MODELKIT_TRY_VOID(file.write_at(offset + done, std::string_view(reinterpret_cast<const char*>(piece.data()),
+                                                                    piece.size())));
+    done += piece.size();
+    return {};
+  }));
+  if (done != size)
+    return failure("cannot save " + what + ": a streamed tensor produced " + std::to_string(done) + " of its " +
+                   std::to_string(size) + " bytes");
+  return {};
+}
+
+// The serialized model, streamed to its file: protobuf fills the buffer and hands large strings
+// (raw_data) by address, which are written from where they lie, or, for a deferred tensor's
+// placeholder, replaced by what its producer writes. No serialized copy of the model is made.
+class SerializedFile final : public google::protobuf::io::ZeroCopyOutputStream {
+ public:
+  SerializedFile(OutFile& file, const DeferredTensors* deferred, std::string what, std::uint64_t& produced)
+      : file_(file), deferred_(deferred), what_(std::move(what)), produced_(produced), buffer_(kBufferBytes) {}
+
+  bool Next(void** data, int* size) override {
+    if (!flush()) return false;
+    *data = buffer_.data();
+    *size = static_cast<int>(buffer_.size());
+    used_ = buffer_.size();
+    return true;
+  }
+  void BackUp(int count) override { used_ -= static_cast<std::size_t>(count); }
+  std::int64_t ByteCount() const override { return static_cast<std::int64_t>(offset_ + used_); }
+  bool AllowsAliasing() const override { return true; }
+  bool WriteAliasedRaw(const void* data, int size) override {
+    if (!flush()) return false;
+    const auto n = static_cast<std::uint64_t>(size);
+    const ByteProducer* produce = deferred_ ? deferred_->find(data, n) : nullptr;
+    Result<void> r = produce ? write_deferred(file_, offset_, n, *produce, what_)
+                             : file_.write_at(offset_, std::string_view(static_cast<const char*>(data), n));
+    if (!r) {
+      error_ = r.take_error();
+      return false;
+    }
+    if (produce) ++produced_;
+    offset_ += n;
+    return true;
+  }
+  // Writes what is still buffered; the first error met, if any.
+  Result<void> finish() {
+    if (!flush()) return *error_;
+    if (error_) return *error_;
+    return {};
+  }
+
+ private:
+  static constexpr std::size_t kBufferBytes = std::size_t{1} << 16;
+  bool flush() {
+    if (error_) return false;
+    if (used_ == 0) return true;
+    if (auto r = file_.write_at(offset_, std::string_view(buffer_.data(), used_)); !r) {
+      error_ = r.take_error();
+      return false;
+    }
+    offset_ += used_;
+    used_ = 0;
+    return true;
+  }
+  OutFile& file_;
+  const DeferredTensors* deferred_;
+  std::string what_;
+  std::uint64_t& produced_;
+  std::vector<char> buffer_;
+  std::size_t used_ = 0;
+  std::uint64_t offset_ = 0;
+  std::optional<Error> error_;
 };
 
 bool path_within(const fs::path& base, const fs::path& p) {
@@ -338,8 +433,14 @@ Result<void> save_model_proto(::onnx::ModelProto& model, const fs::path& path, c
   std::vector<::onnx::TensorProto*> tensors;
   std::uint64_t total_inline = 0;
   bool any_external = false;
+  std::uint64_t placeholders = 0, produced = 0;  // deferred tensors in the model, and written
+  const DeferredTensors* deferred = options.deferred;
+  auto is_placeholder = [deferred](const ::onnx::TensorProto& t) {
+    return deferred && t.has_raw_data() && deferred->find(t.raw_data().data(), t.raw_data().size());
+  };
   for_each_tensor(model, [&](::onnx::TensorProto& t) {
     tensors.push_back(&t);
+    placeholders += is_placeholder(t) ? 1 : 0;
     total_inline += inline_bytes(t);
     any_external |= t.data_location() == ::onnx::TensorProto_DataLocation_EXTERNAL;
   });
@@ -434,7 +535,10 @@ Result<void> save_model_proto(::onnx::ModelProto& model, const fs::path& path, c
         m.original = *t;
       }
       offset = (offset + kExternalAlignment - 1) / kExternalAlignment * kExternalAlignment;
-      if (auto r = data_file.write_at(offset, bytes); !r) {
+      const ByteProducer* produce = m.from_raw && deferred ? deferred->find(bytes.data(), bytes.size()) : nullptr;
+      if (auto r = produce ? write_deferred(data_file, offset, bytes.size(), *produce, quoted(path.string()))
+                           : data_file.write_at(offset, bytes);
+          !r) {
         if (m.from_raw) t->mutable_raw_data()->swap(m.raw);
         restore();
         return r;
@@ -458,24 +562,45 @@ Result<void> save_model_proto(::onnx::ModelProto& model, const fs::path& path, c
       add("offset", std::to_string(offset));
       add("length", std::to_string(bytes.size()));
       offset += bytes.size();
+      produced += produce ? 1 : 0;
       moved.push_back(std::move(m));
     }
   }
 
-  std::string serialized;
   std::uint64_t size = model.ByteSizeLong();
   if (size > kProtobufLimit) {
     restore();
     return failure("cannot save " + quoted(path.string()) + ": the model is " + std::to_string(size) +
                    " bytes, past protobuf's 2 GiB limit; store its tensors as external data");
   }
-  bool serialized_ok = model.SerializeToString(&serialized);
+  // Serialized straight into the model's temporary file (the same bytes as SerializeToString).
+  OutFile model_file;
+  if (auto r = model_file.open(path); !r) {
+    restore();
+    return r;
+  }
+  Result<void> written;
+  {
+    SerializedFile stream(model_file, deferred, quoted(path.string()), produced);
+    {
+      google::protobuf::io::CodedOutputStream coded(&stream);
+      coded.EnableAliasing(true);
+      model.SerializeWithCachedSizes(&coded);
+      coded.Trim();
+      if (coded.HadError()) written = failure("cannot save " + quoted(path.string()) + ": protobuf serialization failed");
+    }
+    if (auto r = stream.finish(); !r) written = std::move(r);
+  }
   restore();
-  if (!serialized_ok) return failure("cannot save " + quoted(path.string()) + ": protobuf serialization failed");
+  if (!written) return written;
+  // A placeholder written as it is (a tensor copied after it was deferred) would be garbage.
+  if (produced != placeholders)
+    return failure("cannot save " + quoted(path.string()) + ": " + std::to_string(placeholders) +
+                   " streamed tensor(s) in the model but " + std::to_string(produced) + " written");
   if (data_file_open) {
     if (auto r = data_file.commit(); !r) return r;
   }
-  return util::write_file_atomic(path, serialized);
+  return model_file.commit();
 }
 
 Result<Tensor> tensor_from_proto(const ::onnx::TensorProto& proto, const fs::path& model_dir) {

@@ -75,12 +75,16 @@ enum class ExternalDataPolicy {
   never,      // everything inline; fails past protobuf's limit
 };
 
+class DeferredTensors;  // onnx/deferred_data.hpp
+
 struct SaveOptions {
   ExternalDataPolicy external_data = ExternalDataPolicy::automatic;
   std::uint64_t size_threshold = 1024;  // smaller tensors stay inline
   std::string location;                 // side file name, in the model's folder; default "<model file name>_data"
   // Where tensors that are still external (not loaded) are read from; empty = they are an error.
   std::filesystem::path external_source_dir;
+  // Tensors whose bytes are produced while the model is written (onnx/deferred_data.hpp).
+  const DeferredTensors* deferred = nullptr;
 };
 
 // Writes `model` to `path` (atomically: temporary files renamed into place). Tensors going to the

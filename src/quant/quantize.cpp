@@ -5,6 +5,7 @@
 #include <modelkit/runtime.hpp>
 
 #include "quant/report_json.hpp"
+#include "onnx/deferred_data.hpp"
 #include "onnx/model_proto.hpp"
 #include "quant/graph.hpp"
 #include "quant/rewrite.hpp"
@@ -16,6 +17,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <set>
 
 namespace modelkit::quant {
@@ -52,10 +54,13 @@ using Key = std::pair<GraphScope*, std::string>;
 
 class Emitter {
  public:
+  // With `deferred`, weights read from external data are streamed: quantized while the model is
+  // written (their initializers hold placeholders registered there).
   Emitter(::onnx::ModelProto& model, Planned& planned, const calib::TensorRanges& ranges,
-          const QuantizeOptions& options, std::string domain, fs::path model_dir, QuantizeReport& report)
+          const QuantizeOptions& options, std::string domain, fs::path model_dir, QuantizeReport& report,
+          onnx::DeferredTensors* deferred)
       : model_(model), p_(planned), ranges_(ranges), options_(options), domain_(std::move(domain)),
-        model_dir_(std::move(model_dir)), report_(report) {}
+        model_dir_(std::move(model_dir)), report_(report), deferred_(deferred) {}
 
   Result<void> run() {
     collect_names();
@@ -321,12 +326,25 @@ class Emitter {
   }
 
   // DequantizeLinear of an offline-quantized tensor; returns the DQ output name.
+  // `streamed`: q's values are not computed; the initializer's bytes are produced when it is written.
   std::string add_quantized_initializer(GraphScope& s, QuantizedTensor q, const std::string& base,
-                                        std::vector<::onnx::NodeProto>& front) {
+                                        std::vector<::onnx::NodeProto>& front,
+                                        std::shared_ptr<const StreamedWeight> streamed = nullptr) {
     auto& g = *s.graph;
     Tensor values = std::move(q.values);
     values.name = unique(base + "_quantized");
-    *g.add_initializer() = onnx::tensor_to_proto(values);
+    if (streamed) {
+      // The fields tensor_to_proto sets, with the raw_data a placeholder: the same serialized bytes.
+      auto* t = g.add_initializer();
+      t->set_name(values.name);
+      t->set_data_type(static_cast<std::int32_t>(values.type));
+      for (auto d : values.shape) t->add_dims(d);
+      deferred_->defer(*t, streamed->quantized_bytes(), [streamed](const onnx::ByteSink& sink) {
+        return write_streamed_weight(*streamed, weight_quantization_threads(), sink);
+      });
+    } else {
+      *g.add_initializer() = onnx::tensor_to_proto(values);
+    }
     auto [scale, zp] = add_params(g, base, values.type, q.params, q.axis >= 0);
     std::string out = unique(base + "_DequantizeLinear_Output");
     front.push_back(make_node("DequantizeLinear", {values.name, scale, zp}, out, q.axis));
@@ -422,7 +440,32 @@ class Emitter {
       if (prepared_index.emplace(std::make_tuple(name, w.axis), jobs.size()).second)
         jobs.push_back(WeightJob{s.find_initializer(name), w.axis});
     }
-    MODELKIT_TRY(auto prepared, quantize_weights(jobs, options_.weight_type, model_dir_, weight_quantization_threads()));
+    // Weights in external data, large enough, are streamed when the model is written: only their
+    // parameters are computed here.
+    std::vector<QuantizedTensor> prepared;
+    std::vector<std::shared_ptr<const StreamedWeight>> streamed(jobs.size());
+    for (std::size_t j = 0; j < jobs.size(); ++j) {
+      std::optional<StreamedWeight> stream;
+      if (deferred_) {
+        MODELKIT_TRY(auto maybe, prepare_streamed_weight(jobs[j], options_.weight_type, model_dir_,
+                                                         weight_quantization_threads()));
+        stream = std::move(maybe);
+      }
+      if (stream && stream->quantized_bytes() >= onnx::kMinDeferredBytes) {
+        QuantizedTensor q;
+        q.axis = stream->axis;
+        q.params = stream->params;
+        q.values.name = stream->name;
+        q.values.type = element_type(options_.weight_type);
+        q.values.shape = stream->shape;
+        streamed[j] = std::make_shared<const StreamedWeight>(std::move(*stream));
+        prepared.push_back(std::move(q));
+        continue;
+      }
+      MODELKIT_TRY(auto one, quantize_weights(std::span<const WeightJob>(&jobs[j], 1), options_.weight_type, model_dir_,
+                                              weight_quantization_threads()));
+      prepared.push_back(std::move(one.front()));
+    }
     std::vector<int> prepared_uses(prepared.size(), 0);
     for (const auto& w : p_.weights)
       if (w.scope == &s && !w.is_bias) ++prepared_uses[prepared_index.at({g.node(w.node).input(w.slot), w.axis})];
@@ -446,7 +489,9 @@ class Emitter {
       // The last use takes the prepared tensor; earlier ones copy it (a weight shared by nodes).
       Result<QuantizedTensor> q =
           --prepared_uses[index] == 0 ? std::move(prepared[index]) : QuantizedTensor(prepared[index]);
+      auto stream = streamed[index];  // the values of q, unless q is requantized below
       if (kPlantedWeightScale != 1 || reduced_range_factor() != 1) {
+        stream.reset();
         auto planted = q->params;
         for (auto& p : planted) p.scale *= kPlantedWeightScale * reduced_range_factor();
         MODELKIT_TRY(auto* f, float_weight());
@@ -482,7 +527,7 @@ class Emitter {
         dq = it->second.first;
       } else {
         std::vector<QuantParams> cached = q->params;
-        dq = add_quantized_initializer(s, std::move(*q), name, front);
+        dq = add_quantized_initializer(s, std::move(*q), name, front, stream);
         ++report_.weights_quantized;
         weight_cache.emplace(key, std::make_pair(dq, std::move(cached)));
       }
@@ -537,6 +582,7 @@ class Emitter {
   std::string domain_;
   fs::path model_dir_;
   QuantizeReport& report_;
+  onnx::DeferredTensors* deferred_;
   std::set<std::string> names_;
   std::map<std::pair<GraphScope*, int>, std::size_t> node_index_;
   std::map<Key, std::string> folded_;       // fold input -> output, for kept folds
@@ -685,7 +731,9 @@ Result<QuantizeReport> quantize(const fs::path& model_path, const calib::TensorR
     const auto& n = ns.scope->graph->node(ns.node);
     names.emplace_back(n.name(), onnx::op_key(n));
   }
-  Emitter emitter(model, *planned, ranges, options, domain, model_dir, report);
+  // Outlives the model's placeholders until the model is saved.
+  onnx::DeferredTensors deferred;
+  Emitter emitter(model, *planned, ranges, options, domain, model_dir, report, &deferred);
   if (!kPlantedIdentityModel) MODELKIT_TRY_VOID(emitter.run());
 
   std::map<std::string, OpTypeSummary> by_op;
@@ -715,6 +763,7 @@ Result<QuantizeReport> quantize(const fs::path& model_path, const calib::TensorR
 
   onnx::SaveOptions save;
   save.external_source_dir = model_dir;
+  save.deferred = &deferred;
   MODELKIT_TRY_VOID(onnx::save_model_proto(model, output_path, save));
   auto out_info = onnx::read_model_info(output_path);
   report.output_bytes = model_bytes(output_path, out_info ? &*out_info : nullptr);
