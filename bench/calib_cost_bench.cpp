@@ -7,12 +7,16 @@
 // thread's CPU time per sample is reported beside, as the load-independent figure.
 // Calibration runs up to CALIB_BENCH_BATCH samples per run (default 0: the library decides;
 // 1 = one at a time); its per-sample figures divide each run's time by its samples.
-// usage: [CALIB_BENCH_BATCH=N] calib_cost_bench [ROUNDS=3] [SAMPLES=40] [METHOD=minmax] [MODEL_NAME...]
+// The calibrated tensors are those the build plans with its default op types (MatMul/Gemm only on
+// transformer-style graphs); CALIB_BENCH_ALL_OPS=1 plans every supported op type instead.
+// usage: [CALIB_BENCH_BATCH=N] [CALIB_BENCH_ALL_OPS=1] calib_cost_bench [ROUNDS=3] [SAMPLES=40] [METHOD=minmax] [MODEL_NAME...]
 #include <modelkit/calib_stats.hpp>
+#include <modelkit/onnx.hpp>
 #include <modelkit/quantize.hpp>
 #include <modelkit/runtime.hpp>
 
 #include "../tests/support/random_source.hpp"
+#include "build/stages.hpp"
 #include "calib_bench_support.hpp"
 
 #include <algorithm>
@@ -86,7 +90,15 @@ int main(int argc, char** argv) {
       if (!s || !*s) break;
       samples.push_back(std::move(**s));
     }
-    auto plan = quant::plan_quantization(path, {});
+    // The tensors the build calibrates: its default op types for this graph.
+    auto info = onnx::read_model_info(path);
+    if (!info) {
+      std::fprintf(stderr, "%s: %s\n", name.c_str(), info.error().message.c_str());
+      return 1;
+    }
+    quant::QuantizeOptions qopts;
+    if (!std::getenv("CALIB_BENCH_ALL_OPS")) (void)build::default_op_types(*info, qopts);
+    auto plan = quant::plan_quantization(path, qopts);
     if (!plan) {
       std::fprintf(stderr, "%s: %s\n", name.c_str(), plan.error().message.c_str());
       return 1;

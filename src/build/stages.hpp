@@ -31,6 +31,10 @@ struct OpTypePolicy {
   std::string reason;
 };
 
+// The op types the build quantizes when the user names none (sets options.op_types to them):
+// MatMul and Gemm for MatMul-dominated graphs, every supported op type otherwise.
+OpTypePolicy default_op_types(const onnx::ModelInfo& info, quant::QuantizeOptions& options);
+
 struct Context {
   // A constructor, not aggregate initialization: the stage fields start default-constructed
   // (and -Wmissing-field-initializers stays quiet for -Werror builds).

@@ -5,7 +5,6 @@
 #include <cstdint>
 
 namespace modelkit::build {
-namespace {
 
 // The op types to quantize when the user names none. Measured on a MiniLM-size encoder
 // (bench/quantized_vs_float.sh): quantizing only MatMul/Gemm ran 2.1x faster than float at
@@ -29,8 +28,6 @@ OpTypePolicy default_op_types(const onnx::ModelInfo& info, quant::QuantizeOption
   }
   return {{}, "convolutional graph (" + counts + "): every supported op type"};
 }
-
-}  // namespace
 
 Result<StageOutcome> plan_stage(Context& c) {
   const auto& q = c.request.config.quantization;
