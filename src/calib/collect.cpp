@@ -15,7 +15,6 @@
 #include <cctype>
 #include <chrono>
 #include <cmath>
-#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <map>
@@ -398,8 +397,8 @@ Result<TensorRanges> collect_ranges(const fs::path& model_path, std::span<const 
   std::uint64_t weight_bytes = 0;  // initializers of the main graph, inline or external
   for (const auto& t : model->graph().initializer()) {
     weight_bytes += t.raw_data().size();
-    for (const auto& kv : t.external_data())
-      if (kv.key() == "length") weight_bytes += std::strtoull(kv.value().c_str(), nullptr, 10);
+    // A malformed reference is ONNX Runtime's to report when it loads the model.
+    if (auto ref = onnx::external_ref(t); ref.ok() && *ref && (*ref)->length) weight_bytes += *(*ref)->length;
   }
   std::string bytes;
   if (!model->SerializeToString(&bytes)) return failure("cannot serialize " + what + " with calibration outputs");

@@ -442,8 +442,10 @@ class Emitter {
     }
     // Weights in external data, large enough, are streamed when the model is written: only their
     // parameters are computed here.
-    std::vector<QuantizedTensor> prepared;
+    std::vector<QuantizedTensor> prepared(jobs.size());
     std::vector<std::shared_ptr<const StreamedWeight>> streamed(jobs.size());
+    std::vector<WeightJob> in_memory;  // the rest, quantized together (in parallel across tensors)
+    std::vector<std::size_t> in_memory_index;
     for (std::size_t j = 0; j < jobs.size(); ++j) {
       std::optional<StreamedWeight> stream;
       if (deferred_) {
@@ -459,13 +461,15 @@ class Emitter {
         q.values.type = element_type(options_.weight_type);
         q.values.shape = stream->shape;
         streamed[j] = std::make_shared<const StreamedWeight>(std::move(*stream));
-        prepared.push_back(std::move(q));
+        prepared[j] = std::move(q);
         continue;
       }
-      MODELKIT_TRY(auto one, quantize_weights(std::span<const WeightJob>(&jobs[j], 1), options_.weight_type, model_dir_,
-                                              weight_quantization_threads()));
-      prepared.push_back(std::move(one.front()));
+      in_memory.push_back(jobs[j]);
+      in_memory_index.push_back(j);
     }
+    MODELKIT_TRY(auto quantized, quantize_weights(in_memory, options_.weight_type, model_dir_,
+                                                  weight_quantization_threads()));
+    for (std::size_t k = 0; k < in_memory_index.size(); ++k) prepared[in_memory_index[k]] = std::move(quantized[k]);
     std::vector<int> prepared_uses(prepared.size(), 0);
     for (const auto& w : p_.weights)
       if (w.scope == &s && !w.is_bias) ++prepared_uses[prepared_index.at({g.node(w.node).input(w.slot), w.axis})];

@@ -25,11 +25,16 @@ std::pair<float, float> merge(std::pair<float, float> a, std::pair<float, float>
   return {std::min(a.first, b.first), std::max(a.second, b.second)};
 }
 
+float widen(double v) { return static_cast<float>(v); }
+float widen(Ort::Float16_t v) { return v.ToFloat(); }
+float widen(Ort::BFloat16_t v) { return v.ToFloat(); }
+
+// Other floating types, read as float32 (the range is float32): one scalar pass, no copy.
 template <typename T>
 std::pair<float, float> converted_extremes(const T* v, std::size_t n) {
   std::pair<float, float> out{std::numeric_limits<float>::infinity(), -std::numeric_limits<float>::infinity()};
   for (std::size_t i = 0; i < n; ++i) {
-    const float x = static_cast<float>(v[i]);
+    const float x = widen(v[i]);
     if (!std::isfinite(x)) continue;
     out = merge(out, {x, x});
   }
@@ -73,20 +78,12 @@ struct ExtremesKernel {
         case ONNX_TENSOR_ELEMENT_DATA_TYPE_DOUBLE:
           result = converted_extremes(input.GetTensorData<double>(), n);
           break;
-        case ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT16: {
-          const auto* v = input.GetTensorData<Ort::Float16_t>();
-          std::vector<float> wide(n);
-          for (std::size_t i = 0; i < n; ++i) wide[i] = v[i].ToFloat();
-          result = util::finite_extremes(wide);
+        case ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT16:
+          result = converted_extremes(input.GetTensorData<Ort::Float16_t>(), n);
           break;
-        }
-        case ONNX_TENSOR_ELEMENT_DATA_TYPE_BFLOAT16: {
-          const auto* v = input.GetTensorData<Ort::BFloat16_t>();
-          std::vector<float> wide(n);
-          for (std::size_t i = 0; i < n; ++i) wide[i] = v[i].ToFloat();
-          result = util::finite_extremes(wide);
+        case ONNX_TENSOR_ELEMENT_DATA_TYPE_BFLOAT16:
+          result = converted_extremes(input.GetTensorData<Ort::BFloat16_t>(), n);
           break;
-        }
         default:
           return Ort::GetApi().CreateStatus(ORT_INVALID_ARGUMENT,
                                             "FiniteMinMax: calibration takes floating-point tensors only");
